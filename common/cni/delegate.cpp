@@ -1,0 +1,189 @@
+#include "cni/delegate.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "util/log.hpp"
+#include "util/unique_fd.hpp"
+
+extern char** environ;
+
+namespace ovl::cni {
+namespace {
+
+long timeoutMs() {
+  if (const char* t = std::getenv("OVL_DELEGATE_TIMEOUT_MS")) {
+    long v = std::strtol(t, nullptr, 10);
+    if (v > 0) return v;
+  }
+  return 30000;
+}
+
+int64_t nowMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+std::vector<std::string> buildEnv(std::string_view verb, const CmdArgs& a) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, "CNI_", 4) != 0) env.emplace_back(*e);
+  env.push_back("CNI_COMMAND=" + std::string(verb));
+  env.push_back("CNI_CONTAINERID=" + a.containerId);
+  env.push_back("CNI_NETNS=" + a.netns);
+  env.push_back("CNI_IFNAME=" + a.ifName);
+  env.push_back("CNI_ARGS=" + a.argsText);
+  env.push_back("CNI_PATH=" + a.path);
+  return env;
+}
+
+Error pluginError(std::string_view type, const DelegateOutput& o) {
+  json::Doc doc;
+  doc.Parse(o.out.data(), o.out.size());
+  if (!doc.HasParseError() && doc.IsObject()) {
+    const auto* code = json::member(doc, "code");
+    const auto* msg = json::member(doc, "msg");
+    if (code && code->IsInt() && msg && msg->IsString()) {
+      Error e = makeError(static_cast<Code>(code->GetInt()), std::string(type) + ": " + msg->GetString());
+      if (const auto* d = json::member(doc, "details"); d && d->IsString()) e.details = d->GetString();
+      return e;
+    }
+  }
+  return makeError(Code::Internal, std::string(type) + " failed with exit code " + std::to_string(o.exitCode) +
+                                       (o.out.empty() ? "" : ": " + o.out.substr(0, 512)));
+}
+
+Result<DelegateOutput> spawnAndWait(const std::string& bin, std::string_view type, std::vector<std::string>& env,
+                                    std::string_view input) {
+  int inPipe[2], outPipe[2];
+  if (::pipe2(inPipe, O_CLOEXEC) != 0) return fail(sysError(errno, "pipe"));
+  UniqueFd inR(inPipe[0]), inW(inPipe[1]);
+  if (::pipe2(outPipe, O_CLOEXEC) != 0) return fail(sysError(errno, "pipe"));
+  UniqueFd outR(outPipe[0]), outW(outPipe[1]);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, inR.get(), 0);
+  posix_spawn_file_actions_adddup2(&fa, outW.get(), 1);
+  std::vector<char*> envp;
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string argv0(type);
+  char* argv[] = {argv0.data(), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return fail(sysError(rc, "starting " + bin));
+  inR.reset();
+  outW.reset();
+  ::fcntl(inW.get(), F_SETFL, O_NONBLOCK);
+
+  DelegateOutput o;
+  size_t written = 0;
+  if (input.empty()) inW.reset();
+  const int64_t deadline = nowMs() + timeoutMs();
+  bool timedOut = false;
+  while (outR) {
+    pollfd fds[2];
+    int n = 0;
+    fds[n++] = {outR.get(), POLLIN, 0};
+    if (inW) fds[n++] = {inW.get(), POLLOUT, 0};
+    int64_t left = deadline - nowMs();
+    if (left <= 0) {
+      timedOut = true;
+      break;
+    }
+    int pr = ::poll(fds, nfds_t(n), int(left));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr < 0) break;
+    if (n == 2 && fds[1].revents) {
+      ssize_t w = ::write(inW.get(), input.data() + written, input.size() - written);
+      if (w > 0) written += size_t(w);
+      if (w < 0 && errno != EAGAIN && errno != EINTR) inW.reset();
+      if (written == input.size()) inW.reset();
+    }
+    if (fds[0].revents) {
+      char buf[16384];
+      ssize_t r = ::read(outR.get(), buf, sizeof buf);
+      if (r > 0) o.out.append(buf, size_t(r));
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) outR.reset();
+    }
+  }
+  if (timedOut) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timedOut)
+    return fail(Code::TryAgainLater, std::string(type) + " did not finish within " + std::to_string(timeoutMs()) + " ms");
+  o.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return o;
+}
+
+}  // namespace
+
+Result<std::string> findPlugin(std::string_view type, std::string_view cniPath) {
+  if (type.empty() || type.find('/') != std::string_view::npos || type == "." || type == "..")
+    return fail(Code::InvalidConfig, "plugin type '" + std::string(type) + "' is not a valid plugin name");
+  if (cniPath.empty()) return fail(Code::InvalidEnv, "CNI_PATH is not set; cannot find plugin '" + std::string(type) + "'");
+  size_t pos = 0;
+  while (pos <= cniPath.size()) {
+    size_t end = cniPath.find(':', pos);
+    if (end == std::string_view::npos) end = cniPath.size();
+    std::string dir(cniPath.substr(pos, end - pos));
+    pos = end + 1;
+    if (dir.empty()) continue;
+    std::string cand = dir + "/" + std::string(type);
+    struct stat st{};
+    if (::stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(cand.c_str(), X_OK) == 0) return cand;
+  }
+  return fail(Code::InvalidConfig, "plugin '" + std::string(type) + "' not found in CNI_PATH '" + std::string(cniPath) + "'");
+}
+
+Result<std::string> execPlugin(std::string_view type, std::string_view verb, const CmdArgs& args,
+                               std::string_view stdinData) {
+  std::string bin = TRY(findPlugin(type, args.path));
+  auto env = buildEnv(verb, args);
+  log::debug("delegating " + std::string(verb) + " to " + bin);
+  DelegateOutput o = TRY(spawnAndWait(bin, type, env, stdinData));
+  if (o.exitCode != 0) return fail(pluginError(type, o));
+  return o.out;
+}
+
+Result<NetResult> delegateAdd(std::string_view type, const CmdArgs& args, std::string_view stdinData) {
+  std::string out = TRY(execPlugin(type, "ADD", args, stdinData));
+  return parseResultText(out, std::string(type) + " result");
+}
+
+Result<void> delegateCheck(std::string_view type, const CmdArgs& args, std::string_view stdinData) {
+  TRY(execPlugin(type, "CHECK", args, stdinData));
+  return {};
+}
+
+Result<void> delegateDel(std::string_view type, const CmdArgs& args, std::string_view stdinData) {
+  TRY(execPlugin(type, "DEL", args, stdinData));
+  return {};
+}
+
+Result<void> delegateGc(std::string_view type, const CmdArgs& args, std::string_view stdinData) {
+  TRY(execPlugin(type, "GC", args, stdinData));
+  return {};
+}
+
+Result<void> delegateStatus(std::string_view type, const CmdArgs& args, std::string_view stdinData) {
+  TRY(execPlugin(type, "STATUS", args, stdinData));
+  return {};
+}
+
+}  // namespace ovl::cni

@@ -1,0 +1,56 @@
+// The plugin skeleton: reads and validates the environment and stdin per the CNI spec, dispatches the verb,
+// and is the single place that prints results and errors.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "cni/args.hpp"
+#include "cni/config.hpp"
+#include "cni/result.hpp"
+#include "util/error.hpp"
+
+namespace ovl::cni {
+
+inline constexpr size_t kMaxStdin = 1 << 20;  // 1 MiB
+
+struct CmdArgs {
+  std::string command;
+  std::string containerId;
+  std::string netns;
+  std::string ifName;
+  std::string argsText;  // raw CNI_ARGS
+  std::string path;      // CNI_PATH
+  std::string stdinData;
+  CniArgs args;
+};
+
+struct Plugin {
+  std::string name;
+  std::vector<std::string_view> extraArgKeys;  // CNI_ARGS keys beyond the common ones
+  std::function<Result<NetResult>(const CmdArgs&, const NetConf&)> add;
+  std::function<Result<void>(const CmdArgs&, const NetConf&)> del;
+  std::function<Result<void>(const CmdArgs&, const NetConf&)> check;
+  std::function<Result<void>(const CmdArgs&, const NetConf&)> gc;
+  std::function<Result<void>(const CmdArgs&, const NetConf&)> status;
+};
+
+struct Outcome {
+  int exitCode = 0;
+  std::string out;  // what goes to stdout
+};
+
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+
+// The testable core: no process state is read or written except through `env`.
+Outcome runPlugin(const Plugin& p, const EnvLookup& env, std::string_view stdinData);
+
+// Reads the real environment and stdin, runs, prints, returns the exit code.
+int pluginMain(const Plugin& p);
+
+std::string errorJson(const Error& e, std::string_view version);
+
+}  // namespace ovl::cni

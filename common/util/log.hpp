@@ -1,0 +1,24 @@
+// Logging: stderr and optionally a file (OVL_LOG_FILE or a plugin's logFile), never stdout.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ovl::log {
+
+enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+
+// Configure once per process. Tag is prefixed to every line (e.g. "overlay c=abc123 if=eth0").
+void init(std::string_view program);
+void setTag(std::string tag);
+void setFile(const std::string& path);  // appends, mode 0600; failures are ignored
+void setLevel(Level l);
+Level level();
+
+void write(Level l, std::string_view msg);
+inline void debug(std::string_view m) { write(Level::Debug, m); }
+inline void info(std::string_view m) { write(Level::Info, m); }
+inline void warn(std::string_view m) { write(Level::Warn, m); }
+inline void error(std::string_view m) { write(Level::Error, m); }
+
+}  // namespace ovl::log

@@ -47,6 +47,13 @@ inline std::unexpected<Error> fail(Code code, std::string msg, std::string detai
 }
 inline std::unexpected<Error> fail(Error e) { return std::unexpected(std::move(e)); }
 
+// Rewrites the error of a failed result (g++ 12's std::expected has no transform_error yet).
+template <class T, class F>
+Result<T> mapError(Result<T> r, F&& f) {
+  if (!r) return std::unexpected(f(std::move(r.error())));
+  return r;
+}
+
 }  // namespace ovl
 
 // TRY(x): evaluates a Result expression; on error returns it from the enclosing function,

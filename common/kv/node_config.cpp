@@ -1,0 +1,104 @@
+#include "kv/node_config.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace ovl::kv {
+
+Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path) {
+  NodeConfig n;
+  n.path = path;
+  n.doc = std::make_shared<json::Doc>();
+  std::string what = "node config " + std::string(path);
+  TRY_VOID(json::parseInto(*n.doc, text, what));
+  const json::Value& root = *n.doc;
+  if (!root.IsObject()) return fail(Code::InvalidConfig, what + " must be a JSON object");
+  auto ctx = [&](Error e) { return fail(std::move(e).context(what)); };
+  auto store = json::optString(root, "store", "");
+  if (!store) return ctx(store.error());
+  n.store = *store;
+  if (const auto* c = json::member(root, "consul")) {
+    if (!c->IsObject()) return fail(Code::InvalidConfig, what + ": field 'consul' must be an object");
+    n.consul = c;
+  }
+  auto adv = json::optString(root, "advertise", "");
+  if (!adv) return ctx(adv.error());
+  n.advertise = *adv;
+  auto host = json::optString(root, "hostName", "");
+  if (!host) return ctx(host.error());
+  n.hostName = *host;
+  if (n.hostName && !isValidIdentifier(*n.hostName))
+    return fail(Code::InvalidConfig, what + ": field 'hostName' '" + *n.hostName + "' is not a valid name");
+  auto port = json::optInt(root, "port", "", 1, 65535);
+  if (!port) return ctx(port.error());
+  n.port = *port;
+  auto sd = json::optString(root, "stateDir", "");
+  if (!sd) return ctx(sd.error());
+  n.stateDir = *sd;
+  return n;
+}
+
+Result<NodeConfig> loadNodeConfig() {
+  const char* env = std::getenv("OVL_NODE_CONFIG");
+  std::string path = env && *env ? env : kDefaultNodeConfig;
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT && !(env && *env)) return NodeConfig{};
+    if (errno == ENOENT) return fail(Code::InvalidConfig, "node config " + path + " (OVL_NODE_CONFIG) does not exist");
+    return fail(sysError(errno, "reading node config " + path));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseNodeConfig(ss.str(), path);
+}
+
+Result<StoreSpec> resolveStore(const json::Value* obj, std::string_view path, const NodeConfig& node,
+                               bool nodeByDefault) {
+  std::optional<std::string> url;
+  const json::Value* consulObj = nullptr;
+  if (obj) {
+    url = TRY(json::optString(*obj, "store", path));
+    consulObj = json::member(*obj, "consul");
+    if (consulObj && !consulObj->IsObject())
+      return fail(Code::InvalidConfig, "field '" + json::join(path, "consul") + "' must be an object");
+  }
+  std::string urlField = json::join(path, "store");
+  StoreSpec spec;
+  if (url && (*url == "file" || *url == "local")) return spec;
+  const bool fromNode = url ? *url == "consul" : nodeByDefault;
+  if (!url && !fromNode) return spec;
+  if (fromNode) {
+    url = node.store;
+    urlField = "store in the node config " + (node.path.empty() ? std::string(kDefaultNodeConfig) : node.path);
+  }
+  spec.kind = StoreSpec::Consul;
+  if (url) {
+    auto parsed = parseStoreUrl(*url);
+    if (!parsed) return fail(std::move(parsed.error()).context("field '" + urlField + "'"));
+    spec.consul = *parsed;
+  }
+  // Node-level consul settings first, then the plugin's own override them.
+  if (node.consul) TRY_VOID(parseConsulObject(*node.consul, spec.consul, "consul (node config)"));
+  if (consulObj) TRY_VOID(parseConsulObject(*consulObj, spec.consul, json::join(path, "consul")));
+  applyEnvDefaults(spec.consul);
+  if (spec.consul.addresses.empty()) {
+    if (!nodeByDefault || url) TRY_VOID(validate(spec.consul));
+    spec.kind = StoreSpec::File;  // no cluster store anywhere: the caller decides whether that is fatal
+    return spec;
+  }
+  TRY_VOID(validate(spec.consul));
+  return spec;
+}
+
+std::string hostIdentity(const NodeConfig& node) {
+  if (node.hostName) return *node.hostName;
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+  return buf;
+}
+
+}  // namespace ovl::kv

@@ -1,0 +1,81 @@
+#include <sys/socket.h>
+
+#include "cluster.hpp"
+#include "cni/delegate.hpp"
+#include "container.hpp"
+#include "datapath.hpp"
+#include "names.hpp"
+#include "nl/link.hpp"
+#include "teardown.hpp"
+#include "util/log.hpp"
+#include "util/rollback.hpp"
+#include "verbs.hpp"
+
+namespace ovl::overlay {
+
+Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf) {
+  auto c = TRY(parseOverlayConf(conf, args.args.get("MAC")));
+  auto netns = TRY(ns::Netns::open(args.netns));
+  TRY_VOID(ns::refuseCurrent(netns));
+  auto host = TRY(nl::Socket::open());
+  auto underlay = TRY(resolveUnderlay(host, c.advertise));
+  const std::string hostName = hostVethName(args.containerId, args.ifName);
+  if (TRY(nl::findLink(host, hostName)))
+    return fail(Code::InvalidConfig, "container '" + args.containerId + "' is already attached as '" + args.ifName +
+                                         "' on this host (host interface " + hostName + "): run DEL first");
+
+  auto cluster = TRY(Cluster::connect(c.store.consul));
+  auto state = TRY(cluster.readNetwork(c.network));
+  const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
+  rememberVni(c.stateDir, c.network, vni);
+  const unsigned mtu = overlayMtu(c, underlay);
+
+  auto ipam = TRY(cni::delegateAdd(c.ipamType, args, args.stdinData));
+  Rollback releaseIp([&] {
+    if (auto r = cni::delegateDel(c.ipamType, args, args.stdinData); !r)
+      log::error("rollback: releasing the address failed: " + r.error().msg);
+  });
+  if (ipam.ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");
+
+  const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(args.containerId + "/" + args.ifName));
+  auto made = [&]() -> Result<ContainerLink> {
+    auto lock = TRY(HostLock::acquire(c.stateDir, c.network));
+    auto dev = TRY(ensureNetDevices(host, vni, underlay, c.port, mtu));
+    TRY_VOID(reconcileFlood(host, dev.vxlan.index, underlay.vtep, state.members));
+    return createContainerLink(host, netns, hostName, args.ifName, mtu, mac, dev.bridge.index);
+  }();
+  if (!made) {
+    (void)teardownIfUnused(host, c, vni, &cluster);  // devices we may have just created
+    return fail(std::move(made.error()));
+  }
+  const ContainerLink link = *made;
+  Rollback deleteLink([&] {
+    if (auto r = nl::deleteLink(host, hostName); !r) log::error("rollback: deleting " + hostName + ": " + r.error().msg);
+    if (auto r = teardownIfUnused(host, c, vni, &cluster); !r) log::error("rollback: " + r.error().msg);
+  });
+
+  TRY_VOID(configureContainer(netns, link, args.ifName, ipam));
+
+  AttachmentRecord rec{args.containerId, args.ifName, c.hostName, link.mac.str(), {}};
+  for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
+  TRY_VOID(cluster.recordAttachment(c.network, vni, Member{c.hostName, underlay.vtep, c.port}, rec));
+
+  deleteLink.dismiss();
+  releaseIp.dismiss();
+  log::info("attached " + rec.ips.front() + " on vni " + std::to_string(vni) + " via " + underlay.vtep.str());
+
+  cni::NetResult r;
+  auto dev = TRY(findNetDevices(host, vni));
+  r.interfaces.push_back({bridgeName(vni), dev ? dev->bridge.mac.str() : "", mtu, "", "", ""});
+  r.interfaces.push_back({hostName, link.host.mac.str(), mtu, "", "", ""});
+  r.interfaces.push_back({args.ifName, link.mac.str(), mtu, args.netns, "", ""});
+  for (auto ip : ipam.ips) {
+    ip.interface = 2;
+    r.ips.push_back(ip);
+  }
+  r.routes = ipam.routes;
+  r.dns = ipam.dns.empty() ? conf.dns : ipam.dns;
+  return r;
+}
+
+}  // namespace ovl::overlay

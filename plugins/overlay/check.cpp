@@ -1,0 +1,83 @@
+#include <algorithm>
+
+#include "cluster.hpp"
+#include "cni/delegate.hpp"
+#include "datapath.hpp"
+#include "names.hpp"
+#include "nl/addr.hpp"
+#include "nl/link.hpp"
+#include "nl/route.hpp"
+#include "nl/vxlan.hpp"
+#include "ns/netns.hpp"
+#include "verbs.hpp"
+
+namespace ovl::overlay {
+namespace {
+
+Result<void> bad(const std::string& what) { return fail(Code::Internal, "CHECK: " + what); }
+
+// The interface the container-side IPs point at in prevResult.
+Result<const cni::Interface*> containerInterface(const cni::NetResult& prev, const cni::CmdArgs& args) {
+  for (const auto& i : prev.interfaces)
+    if (i.name == args.ifName && !i.sandbox.empty()) return &i;
+  return fail(Code::InvalidConfig, "prevResult has no interface '" + args.ifName + "' with a sandbox");
+}
+
+}  // namespace
+
+Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
+  auto c = TRY(parseOverlayConf(conf, args.args.get("MAC")));
+  if (!conf.prevResult) return fail(Code::InvalidConfig, "CHECK needs prevResult");
+  const auto& prev = *conf.prevResult;
+  const cni::Interface* want = TRY(containerInterface(prev, args));
+  TRY_VOID(cni::delegateCheck(c.ipamType, args, args.stdinData));
+
+  auto host = TRY(nl::Socket::open());
+  auto underlay = TRY(resolveUnderlay(host, c.advertise));
+  auto cluster = TRY(Cluster::connect(c.store.consul));
+  auto state = TRY(cluster.readNetwork(c.network));
+  if (!state.vni) return bad("network '" + c.network + "' is not defined in the store");
+  const uint32_t vni = *state.vni;
+  const unsigned mtu = overlayMtu(c, underlay);
+
+  auto vx = TRY(nl::findVxlan(host, vxlanName(vni)));
+  if (!vx) return bad("vxlan device " + vxlanName(vni) + " is missing");
+  if (vx->vni != vni) return bad(vxlanName(vni) + " has vni " + std::to_string(vx->vni));
+  if (vx->port != c.port) return bad(vxlanName(vni) + " uses port " + std::to_string(vx->port));
+  if (!(vx->local == underlay.vtep)) return bad(vxlanName(vni) + " has local address " + vx->local.str());
+  if (vx->link.mtu != mtu) return bad(vxlanName(vni) + " has mtu " + std::to_string(vx->link.mtu));
+  auto br = TRY(nl::findLink(host, bridgeName(vni)));
+  if (!br) return bad("bridge " + bridgeName(vni) + " is missing");
+  if (vx->link.master != br->index) return bad(vxlanName(vni) + " is not a port of " + bridgeName(vni));
+  auto hv = TRY(nl::findLink(host, hostVethName(args.containerId, args.ifName)));
+  if (!hv) return bad("host interface " + hostVethName(args.containerId, args.ifName) + " is missing");
+  if (hv->master != br->index) return bad(hv->name + " is not a port of " + bridgeName(vni));
+
+  bool member = std::any_of(state.members.begin(), state.members.end(),
+                            [&](const Member& m) { return m.host == c.hostName && m.vtep == underlay.vtep; });
+  if (!member) return bad("host '" + c.hostName + "' is not recorded as a member of '" + c.network + "'");
+
+  auto netns = TRY(ns::Netns::open(args.netns));
+  auto in = TRY(nl::Socket::openInNetns(netns.fd()));
+  auto link = TRY(nl::findLink(in, args.ifName));
+  if (!link) return bad("interface " + args.ifName + " is missing in " + args.netns);
+  if (link->mtu != mtu) return bad(args.ifName + " has mtu " + std::to_string(link->mtu) + ", want " + std::to_string(mtu));
+  if (!want->mac.empty() && link->mac.str() != want->mac) return bad(args.ifName + " has mac " + link->mac.str());
+  auto addrs = TRY(nl::dumpAddresses(in, link->index));
+  for (const auto& ip : prev.ips) {
+    if (!ip.interface || prev.interfaces[size_t(*ip.interface)].name != args.ifName) continue;
+    bool found = std::any_of(addrs.begin(), addrs.end(), [&](const nl::AddrInfo& a) { return a.net == ip.address; });
+    if (!found) return bad(args.ifName + " lacks address " + ip.address.str());
+  }
+  for (int fam : {AF_INET, AF_INET6}) {
+    auto routes = TRY(nl::dumpRoutes(in, fam));
+    for (const auto& r : prev.routes) {
+      if (r.dst.family() != fam) continue;
+      bool found = std::any_of(routes.begin(), routes.end(), [&](const nl::RouteSpec& k) { return k.dst == r.dst.masked(); });
+      if (!found) return bad("route to " + r.dst.str() + " is missing in " + args.netns);
+    }
+  }
+  return {};
+}
+
+}  // namespace ovl::overlay

@@ -1,0 +1,108 @@
+#include "container.hpp"
+
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if_arp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nl/addr.hpp"
+#include "nl/route.hpp"
+#include "nl/veth.hpp"
+#include "ns/sysctl.hpp"
+#include "util/log.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ovl::overlay {
+
+Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& netns, const std::string& hostName,
+                                          const std::string& ifName, unsigned mtu, const MacAddr& mac,
+                                          int bridgeIndex) {
+  auto pair = nl::createVeth(host, hostName, ifName, netns.fd(), mtu, mac);
+  if (!pair) {
+    if (pair.error().sysErrno == EEXIST)
+      return fail(Code::InvalidConfig, "interface '" + ifName + "' already exists in " + netns.path() +
+                                           " (or host interface '" + hostName + "' exists): run DEL first");
+    return fail(std::move(pair.error()));
+  }
+  ContainerLink l;
+  l.host = pair->host;
+  l.index = pair->peerIndex;
+  l.mac = mac;
+  TRY_VOID(nl::setLinkMaster(host, l.host.index, bridgeIndex));
+  return l;
+}
+
+Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& link, const std::string& ifName,
+                                const cni::NetResult& ipam) {
+  bool hasV6 = false;
+  for (const auto& ip : ipam.ips) hasV6 |= ip.address.addr().isV6();
+  if (hasV6) {
+    // DAD would hold the address tentative for ~2 s (plugins#680); the IPAM guarantees uniqueness.
+    auto in = TRY(ns::ScopedNetns::enter(netns));
+    auto r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/accept_dad", "0");
+    if (!r) log::warn("disabling DAD on " + ifName + " failed, ignoring: " + r.error().msg);
+  }
+  auto s = TRY(nl::Socket::openInNetns(netns.fd()));
+  for (const auto& ip : ipam.ips) TRY_VOID(nl::addAddress(s, link.index, ip.address, ip.address.addr().isV6()));
+  TRY_VOID(nl::setLinkUp(s, link.index, true));
+  for (const auto& r : ipam.routes) {
+    nl::RouteSpec rs;
+    rs.dst = r.dst.masked();
+    rs.gw = r.gw;
+    if (!rs.gw)
+      for (const auto& ip : ipam.ips)
+        if (ip.gateway && ip.gateway->family() == r.dst.family()) rs.gw = ip.gateway;
+    rs.ifindex = link.index;
+    if (r.mtu) rs.mtu = unsigned(*r.mtu);
+    if (r.advmss) rs.advmss = unsigned(*r.advmss);
+    if (r.priority) rs.priority = int(*r.priority);
+    if (r.table) rs.table = unsigned(*r.table);
+    if (r.scope) rs.scope = int(*r.scope);
+    TRY_VOID(mapError(nl::addRoute(s, rs), [&](Error e) { return std::move(e).context("route " + r.dst.str()); }));
+  }
+  for (const auto& ip : ipam.ips) {
+    if (!ip.address.addr().isV4()) continue;
+    auto g = sendGratuitousArp(netns, link.index, link.mac, ip.address.addr());
+    if (!g) log::warn("gratuitous ARP for " + ip.address.addr().str() + " failed, ignoring: " + g.error().msg);
+  }
+  return {};
+}
+
+Result<void> sendGratuitousArp(const ns::Netns& netns, int ifindex, const MacAddr& mac, const IpAddr& ip) {
+  UniqueFd fd;
+  {
+    auto in = TRY(ns::ScopedNetns::enter(netns));
+    fd.reset(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
+  }
+  if (!fd) return fail(sysError(errno, "packet socket"));
+  struct __attribute__((packed)) {
+    arphdr h;
+    uint8_t sha[6];
+    uint8_t sip[4];
+    uint8_t tha[6];
+    uint8_t tip[4];
+  } pkt{};
+  pkt.h.ar_hrd = htons(ARPHRD_ETHER);
+  pkt.h.ar_pro = htons(ETH_P_IP);
+  pkt.h.ar_hln = 6;
+  pkt.h.ar_pln = 4;
+  pkt.h.ar_op = htons(ARPOP_REQUEST);
+  std::memcpy(pkt.sha, mac.bytes().data(), 6);
+  std::memcpy(pkt.sip, ip.bytes(), 4);
+  std::memcpy(pkt.tip, ip.bytes(), 4);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_ARP);
+  to.sll_ifindex = ifindex;
+  to.sll_halen = 6;
+  std::memset(to.sll_addr, 0xff, 6);
+  if (::sendto(fd.get(), &pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
+    return fail(sysError(errno, "sending gratuitous ARP"));
+  return {};
+}
+
+}  // namespace ovl::overlay

@@ -1,0 +1,34 @@
+// Container side of an attachment: the veth pair, addresses, routes and the gratuitous ARP.
+#pragma once
+
+#include <string>
+
+#include "cni/result.hpp"
+#include "nl/link.hpp"
+#include "nl/socket.hpp"
+#include "ns/netns.hpp"
+#include "util/error.hpp"
+
+namespace ovl::overlay {
+
+struct ContainerLink {
+  nl::LinkInfo host;  // host end, enslaved to the bridge
+  int index = 0;      // ifindex inside the container
+  MacAddr mac;
+};
+
+// Creates the pair (host end `hostName` on `bridgeIndex`, container end `ifName` inside `netns`).
+Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& netns, const std::string& hostName,
+                                          const std::string& ifName, unsigned mtu, const MacAddr& mac,
+                                          int bridgeIndex);
+
+// Inside the container: DAD off, addresses and routes from the IPAM result (routes without a gateway use
+// the IPAM gateway of their family), link up, then one gratuitous ARP per IPv4 address so the other hosts'
+// VXLAN devices and containers learn the new location at once.
+Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& link, const std::string& ifName,
+                                const cni::NetResult& ipam);
+
+// Sends a gratuitous ARP request for `ip` from `mac` on `ifindex` inside `netns`.
+Result<void> sendGratuitousArp(const ns::Netns& netns, int ifindex, const MacAddr& mac, const IpAddr& ip);
+
+}  // namespace ovl::overlay

@@ -1,0 +1,188 @@
+#include "datapath.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <set>
+
+#include "names.hpp"
+#include "nl/addr.hpp"
+#include "nl/bridge.hpp"
+#include "nl/fdb.hpp"
+#include "nl/route.hpp"
+#include "nl/vxlan.hpp"
+#include "util/log.hpp"
+
+namespace ovl::overlay {
+namespace {
+
+Result<std::optional<IpAddr>> firstAddress(nl::Socket& s, int ifindex) {
+  auto addrs = TRY(nl::dumpAddresses(s, ifindex, AF_INET));
+  for (const auto& a : addrs)
+    if (a.scope == 0) return a.net.addr();
+  addrs = TRY(nl::dumpAddresses(s, ifindex, AF_INET6));
+  for (const auto& a : addrs)
+    if (a.scope == 0) return a.net.addr();
+  return std::nullopt;
+}
+
+// Directory for this host's state, keyed by the network namespace we run in.
+Result<std::string> hostStateDir(const std::string& stateDir) {
+  struct stat st{};
+  if (::stat("/proc/thread-self/ns/net", &st) != 0) return fail(sysError(errno, "stat /proc/thread-self/ns/net"));
+  std::string dir = stateDir + "/ns-" + std::to_string(st.st_ino);
+  ::mkdir(stateDir.c_str(), 0700);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail(sysError(errno, "creating " + dir));
+  return dir;
+}
+
+}  // namespace
+
+Result<Underlay> resolveUnderlay(nl::Socket& s, const std::optional<std::string>& advertise) {
+  Underlay u;
+  if (advertise) {
+    if (auto ip = IpAddr::parse(*advertise)) {
+      auto addrs = TRY(nl::dumpAddresses(s, 0, ip->family()));
+      for (const auto& a : addrs)
+        if (a.net.addr() == *ip) u.ifindex = a.ifindex;
+      if (!u.ifindex)
+        return fail(Code::InvalidConfig, "field 'advertise' " + *advertise + " is not an address of this host");
+      u.vtep = *ip;
+    } else {
+      auto link = TRY(nl::findLink(s, *advertise));
+      if (!link) return fail(Code::InvalidConfig, "field 'advertise' names interface '" + *advertise + "', which does not exist");
+      u.ifindex = link->index;
+      auto addr = TRY(firstAddress(s, u.ifindex));
+      if (!addr) return fail(Code::InvalidConfig, "field 'advertise' interface '" + *advertise + "' has no address");
+      u.vtep = *addr;
+    }
+  } else {
+    auto def = TRY(nl::findDefaultRoute(s, AF_INET));
+    if (!def) def = TRY(nl::findDefaultRoute(s, AF_INET6));
+    if (!def || !def->ifindex)
+      return fail(Code::InvalidConfig, "field 'advertise' is not set and this host has no default route to take the "
+                                       "underlay interface from");
+    u.ifindex = def->ifindex;
+    auto ip = TRY(firstAddress(s, u.ifindex));
+    if (!ip) return fail(Code::InvalidConfig, "the default-route interface has no address to advertise");
+    u.vtep = *ip;
+  }
+  auto link = TRY(nl::findLinkByIndex(s, u.ifindex));
+  if (!link) return fail(Code::Internal, "underlay interface " + std::to_string(u.ifindex) + " vanished");
+  u.ifName = link->name;
+  u.mtu = link->mtu;
+  return u;
+}
+
+unsigned overlayMtu(const OverlayConf& c, const Underlay& u) {
+  if (c.mtu) return *c.mtu;
+  unsigned overhead = u.vtep.isV6() ? 70 : 50;
+  return u.mtu > overhead + 576 ? u.mtu - overhead : 576;
+}
+
+Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay& u, uint16_t port, unsigned mtu) {
+  NetDevices d;
+  nl::BridgeSpec bs;
+  bs.name = bridgeName(vni);
+  bs.mtu = mtu;
+  bs.mac = MacAddr::fromSeed("bridge/" + std::to_string(vni));  // stable across recreation
+  d.bridge = TRY(nl::ensureBridge(s, bs));
+  nl::VxlanSpec vs;
+  vs.name = vxlanName(vni);
+  vs.vni = vni;
+  vs.local = u.vtep;
+  vs.underlayIndex = u.ifindex;
+  vs.port = port;
+  vs.learning = true;
+  vs.mtu = mtu;
+  // A stable VTEP MAC: peers never hold a stale one after we recreate the device (flannel#1036).
+  vs.mac = MacAddr::fromSeed("vxlan/" + u.vtep.str() + "/" + std::to_string(vni));
+  auto vx = TRY(nl::ensureVxlan(s, vs));
+  d.vxlan = vx.link;
+  if (d.vxlan.master != d.bridge.index) {
+    TRY_VOID(nl::setLinkMaster(s, d.vxlan.index, d.bridge.index));
+    d.vxlan.master = d.bridge.index;
+  }
+  return d;
+}
+
+Result<std::optional<NetDevices>> findNetDevices(nl::Socket& s, uint32_t vni) {
+  auto br = TRY(nl::findLink(s, bridgeName(vni)));
+  auto vx = TRY(nl::findLink(s, vxlanName(vni)));
+  if (!br || !vx) return std::nullopt;
+  return NetDevices{*br, *vx};
+}
+
+Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members) {
+  MacAddr zero(std::array<uint8_t, 6>{});
+  std::set<IpAddr> want;
+  for (const auto& m : members)
+    if (!(m.vtep == self)) want.insert(m.vtep);
+  auto entries = TRY(nl::dumpFdb(s, vxlanIndex));
+  std::set<IpAddr> have;
+  for (const auto& e : entries) {
+    if (!e.mac.isZero() || !e.dst) continue;
+    if (want.count(*e.dst)) {
+      have.insert(*e.dst);
+    } else {
+      TRY_VOID(nl::deleteFdb(s, vxlanIndex, zero, *e.dst));
+      log::info("flood entry for " + e.dst->str() + " removed: no longer a member");
+    }
+  }
+  for (const auto& ip : want)
+    if (!have.count(ip)) TRY_VOID(nl::appendFdb(s, vxlanIndex, zero, ip));
+  return {};
+}
+
+Result<int> countContainerPorts(nl::Socket& s, const NetDevices& d) {
+  auto links = TRY(nl::dumpLinks(s));
+  int n = 0;
+  for (const auto& l : links)
+    if (l.master == d.bridge.index && l.index != d.vxlan.index) ++n;
+  return n;
+}
+
+Result<void> deleteNetDevices(nl::Socket& s, uint32_t vni) {
+  TRY_VOID(nl::deleteLink(s, vxlanName(vni)));
+  TRY_VOID(nl::deleteLink(s, bridgeName(vni)));
+  return {};
+}
+
+Result<HostLock> HostLock::acquire(const std::string& stateDir, const std::string& network) {
+  std::string dir = TRY(hostStateDir(stateDir));
+  std::string path = dir + "/" + network + ".lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return fail(sysError(errno, "opening lock " + path));
+  while (::flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return fail(sysError(errno, "locking " + path));
+  return HostLock(std::move(fd));
+}
+
+void rememberVni(const std::string& stateDir, const std::string& network, uint32_t vni) {
+  auto dir = hostStateDir(stateDir);
+  if (!dir) return;
+  std::string path = *dir + "/" + network + ".vni";
+  std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp);
+    f << vni << "\n";
+  }
+  ::chmod(tmp.c_str(), 0600);
+  ::rename(tmp.c_str(), path.c_str());
+}
+
+std::optional<uint32_t> recallVni(const std::string& stateDir, const std::string& network) {
+  auto dir = hostStateDir(stateDir);
+  if (!dir) return std::nullopt;
+  std::ifstream f(*dir + "/" + network + ".vni");
+  uint32_t v = 0;
+  if (f >> v && v > 0 && v <= kMaxVni) return v;
+  return std::nullopt;
+}
+
+}  // namespace ovl::overlay

@@ -1,0 +1,61 @@
+// Host-side kernel state of an overlay network: the underlay (VTEP), the VXLAN device and bridge, the
+// flood list, and the per-host lock that serializes creating and tearing them down.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cluster.hpp"
+#include "config.hpp"
+#include "nl/link.hpp"
+#include "nl/socket.hpp"
+#include "util/error.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ovl::overlay {
+
+struct Underlay {
+  IpAddr vtep;
+  int ifindex = 0;
+  std::string ifName;
+  unsigned mtu = 0;
+};
+
+// Resolves `advertise` (interface name, address, or the default-route interface when absent).
+Result<Underlay> resolveUnderlay(nl::Socket& s, const std::optional<std::string>& advertise);
+// The container-side MTU: configured, else the underlay's minus the VXLAN overhead.
+unsigned overlayMtu(const OverlayConf& c, const Underlay& u);
+
+struct NetDevices {
+  nl::LinkInfo bridge;
+  nl::LinkInfo vxlan;
+};
+
+// Creates or verifies the bridge and the VXLAN device (enslaved to it), idempotently.
+Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay& u, uint16_t port, unsigned mtu);
+Result<std::optional<NetDevices>> findNetDevices(nl::Socket& s, uint32_t vni);
+
+// Makes the VXLAN flood list (all-zero MAC entries) equal to the VTEPs of the other members.
+Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members);
+
+// Number of bridge ports other than the VXLAN device.
+Result<int> countContainerPorts(nl::Socket& s, const NetDevices& d);
+// Deletes bridge and VXLAN device (absent is fine).
+Result<void> deleteNetDevices(nl::Socket& s, uint32_t vni);
+
+// An exclusive flock held for the scope, keyed by this host's netns and the network, so that the
+// simulated hosts of a test (which share /run) do not serialize on each other.
+class HostLock {
+ public:
+  static Result<HostLock> acquire(const std::string& stateDir, const std::string& network);
+
+ private:
+  explicit HostLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+// Local cache of network name -> VNI for this host (used by DEL when the store is unreachable).
+void rememberVni(const std::string& stateDir, const std::string& network, uint32_t vni);
+std::optional<uint32_t> recallVni(const std::string& stateDir, const std::string& network);
+
+}  // namespace ovl::overlay

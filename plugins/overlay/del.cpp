@@ -1,0 +1,39 @@
+#include "cluster.hpp"
+#include "cni/delegate.hpp"
+#include "names.hpp"
+#include "nl/link.hpp"
+#include "teardown.hpp"
+#include "util/log.hpp"
+#include "verbs.hpp"
+
+namespace ovl::overlay {
+
+// DEL runs every step, treats "already gone" as success and reports the first failure at the end.
+// It needs neither CNI_NETNS nor prevResult: deleting the host end of the veth removes the pair.
+Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
+  auto c = TRY(parseOverlayConf(conf, std::nullopt));
+  std::optional<Error> first;
+  auto note = [&](Result<void> r, std::string_view step) {
+    if (r) return;
+    log::error(std::string(step) + ": " + r.error().msg);
+    if (!first) first = std::move(r.error());
+  };
+
+  auto host = TRY(nl::Socket::open());
+  note(nl::deleteLink(host, hostVethName(args.containerId, args.ifName)), "deleting the veth");
+  note(cni::delegateDel(c.ipamType, args, args.stdinData), "releasing the address");
+
+  auto cluster = Cluster::connect(c.store.consul);
+  Cluster* cl = cluster ? &*cluster : nullptr;
+  if (!cluster) note(fail(cluster.error()), "connecting to consul");
+  if (cl) note(cl->deleteAttachment(c.network, c.hostName, args.containerId, args.ifName), "deleting the attachment record");
+
+  auto vni = knownVni(c, cl);
+  if (!vni) note(fail(vni.error()), "finding the network's vni");
+  else if (*vni) note(teardownIfUnused(host, c, **vni, cl), "removing unused network devices");
+
+  if (first) return fail(std::move(*first));
+  return {};
+}
+
+}  // namespace ovl::overlay

@@ -1,0 +1,60 @@
+#include <algorithm>
+
+#include "cluster.hpp"
+#include "cni/delegate.hpp"
+#include "names.hpp"
+#include "nl/link.hpp"
+#include "teardown.hpp"
+#include "util/log.hpp"
+#include "verbs.hpp"
+
+namespace ovl::overlay {
+
+// GC: this host's attachments recorded in the store but absent from the valid list lose their veth and
+// record; the IPAM plugin gets the same GC for the leases; unused devices go.
+Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
+  auto c = TRY(parseOverlayConf(conf, std::nullopt));
+  const auto& valid = conf.validAttachments ? *conf.validAttachments : std::vector<cni::Attachment>{};
+  auto cluster = TRY(Cluster::connect(c.store.consul));
+  auto host = TRY(nl::Socket::open());
+  auto records = TRY(cluster.listAttachments(c.network, c.hostName));
+  int removed = 0;
+  for (const auto& a : records) {
+    bool keep = std::any_of(valid.begin(), valid.end(), [&](const cni::Attachment& v) {
+      return v.containerId == a.containerId && v.ifName == a.ifName;
+    });
+    if (keep) continue;
+    TRY_VOID(nl::deleteLink(host, hostVethName(a.containerId, a.ifName)));
+    TRY_VOID(cluster.deleteAttachment(c.network, c.hostName, a.containerId, a.ifName));
+    ++removed;
+  }
+  if (removed) log::info("GC removed " + std::to_string(removed) + " stale attachments");
+  TRY_VOID(cni::delegateGc(c.ipamType, args, args.stdinData));
+  if (auto vni = TRY(knownVni(c, &cluster))) TRY_VOID(teardownIfUnused(host, c, *vni, &cluster));
+  return {};
+}
+
+Result<void> cmdStatus(const cni::CmdArgs& args, const cni::NetConf& conf) {
+  auto c = TRY(parseOverlayConf(conf, std::nullopt));
+  auto notReady = [](Error e) {
+    e.code = Code::NotReady;
+    return e;
+  };
+  auto cluster = TRY(mapError(Cluster::connect(c.store.consul), notReady));
+  TRY_VOID(mapError(cluster.ping(), notReady));
+  TRY_VOID(cni::delegateStatus(c.ipamType, args, args.stdinData));
+  return {};
+}
+
+cni::Plugin plugin() {
+  cni::Plugin p;
+  p.name = "overlay";
+  p.add = cmdAdd;
+  p.del = cmdDel;
+  p.check = cmdCheck;
+  p.gc = cmdGc;
+  p.status = cmdStatus;
+  return p;
+}
+
+}  // namespace ovl::overlay

@@ -1,0 +1,17 @@
+// Stable kernel names derived from the VNI and the attachment (at most 15 characters).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ovl::overlay {
+
+std::string bridgeName(uint32_t vni);  // "ovbr-<vni>"
+std::string vxlanName(uint32_t vni);   // "ovx-<vni>"
+// Host end of a container's veth: "ovv" + 10 hex digits of a hash of (containerID, ifname).
+std::string hostVethName(std::string_view containerId, std::string_view ifName);
+// Parses a VNI back out of a bridge or vxlan name; 0 when the name is not ours.
+uint32_t vniFromName(std::string_view name);
+
+}  // namespace ovl::overlay

@@ -1,0 +1,26 @@
+#include "teardown.hpp"
+
+#include "datapath.hpp"
+#include "util/log.hpp"
+
+namespace ovl::overlay {
+
+Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni, Cluster* cluster) {
+  auto lock = TRY(HostLock::acquire(c.stateDir, c.network));
+  auto dev = TRY(findNetDevices(s, vni));
+  if (dev && TRY(countContainerPorts(s, *dev)) > 0) return {};
+  TRY_VOID(deleteNetDevices(s, vni));
+  if (cluster) TRY_VOID(cluster->withdrawMember(c.network, c.hostName));
+  if (dev) log::info("last container left network '" + c.network + "': devices removed, membership withdrawn");
+  return {};
+}
+
+Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, Cluster* cluster) {
+  if (c.vni) return c.vni;
+  if (auto v = recallVni(c.stateDir, c.network)) return v;
+  if (!cluster) return std::optional<uint32_t>();
+  auto st = TRY(cluster->readNetwork(c.network));
+  return st.vni;
+}
+
+}  // namespace ovl::overlay

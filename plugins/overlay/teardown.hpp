@@ -1,0 +1,19 @@
+// Removing a network's host devices and membership once its last container on this host is gone.
+#pragma once
+
+#include <optional>
+
+#include "cluster.hpp"
+#include "config.hpp"
+#include "nl/socket.hpp"
+
+namespace ovl::overlay {
+
+// Under the host lock: when no container port is left on the network's bridge, deletes the bridge and
+// VXLAN device and withdraws this host's membership (when `cluster` is given). Idempotent.
+Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni, Cluster* cluster);
+
+// The VNI of the network: configured, cached on this host, or read from the store.
+Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, Cluster* cluster);
+
+}  // namespace ovl::overlay

@@ -1,0 +1,16 @@
+// The overlay plugin's verbs.
+#pragma once
+
+#include "cni/skel.hpp"
+
+namespace ovl::overlay {
+
+Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf);
+Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf);
+Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf);
+Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf);
+Result<void> cmdStatus(const cni::CmdArgs& args, const cni::NetConf& conf);
+
+cni::Plugin plugin();
+
+}  // namespace ovl::overlay

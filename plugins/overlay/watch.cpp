@@ -1,0 +1,139 @@
+#include "watch.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <iostream>
+
+#include "cluster.hpp"
+#include "datapath.hpp"
+#include "kv/node_config.hpp"
+#include "nl/socket.hpp"
+#include "util/log.hpp"
+
+namespace ovl::overlay {
+namespace {
+
+std::atomic<bool> stopping{false};
+
+void onSignal(int) { stopping = true; }
+
+// Networks this host has attached to (from the local VNI cache written by ADD).
+std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& stateDir) {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  struct stat st{};
+  if (::stat("/proc/thread-self/ns/net", &st) != 0) return out;
+  std::string dir = stateDir + "/ns-" + std::to_string(st.st_ino);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".vni") == 0) {
+      std::string net = n.substr(0, n.size() - 4);
+      if (auto v = recallVni(stateDir, net)) out.emplace_back(net, *v);
+    }
+  }
+  ::closedir(d);
+  return out;
+}
+
+struct Watcher {
+  kv::NodeConfig node;
+  OverlayConf conf;  // store, advertise, port, hostName, stateDir
+  std::optional<Cluster> cluster;
+
+  Result<void> reconcileAll(const std::vector<kv::KvPair>& pairs) {
+    auto s = TRY(nl::Socket::open());
+    auto underlay = TRY(resolveUnderlay(s, conf.advertise));
+    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+      auto lock = TRY(HostLock::acquire(conf.stateDir, net));
+      auto dev = TRY(findNetDevices(s, vni));
+      if (!dev || TRY(countContainerPorts(s, *dev)) == 0) continue;
+      auto st = parseNetworkListing(cluster->kv(), net, pairs);
+      Member self{conf.hostName, underlay.vtep, conf.port};
+      bool present = std::any_of(st.members.begin(), st.members.end(),
+                                 [&](const Member& m) { return m.host == self.host && m.vtep == self.vtep; });
+      if (!st.vni || !present) {
+        // The store lost our records (e.g. Consul restarted empty): restore them.
+        TRY(cluster->ensureVni(net, vni, st));
+        AttachmentRecord none;
+        TRY_VOID(cluster->kv().put(cluster->kv().key("networks/" + net + "/members/" + self.host),
+                                   "{\"host\":\"" + self.host + "\",\"vtep\":\"" + self.vtep.str() +
+                                       "\",\"port\":" + std::to_string(self.port) + ",\"vni\":" + std::to_string(vni) + "}"));
+        log::info("restored membership of " + self.host + " in '" + net + "'");
+        st.members.push_back(self);
+      }
+      TRY_VOID(reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members));
+    }
+    return {};
+  }
+};
+
+Result<Watcher> makeWatcher() {
+  Watcher w;
+  w.node = TRY(kv::loadNodeConfig());
+  auto store = TRY(kv::resolveStore(nullptr, "", w.node, true));
+  if (store.kind != kv::StoreSpec::Consul)
+    return fail(Code::InvalidConfig, "overlay watch needs \"store\" in the node config (" +
+                                         std::string(w.node.path.empty() ? kv::kDefaultNodeConfig : w.node.path) + ")");
+  w.conf.store = store;
+  w.conf.advertise = w.node.advertise;
+  if (w.node.port) w.conf.port = uint16_t(*w.node.port);
+  w.conf.hostName = kv::hostIdentity(w.node);
+  if (w.node.stateDir) w.conf.stateDir = *w.node.stateDir;
+  w.cluster = TRY(Cluster::connect(store.consul));
+  return w;
+}
+
+}  // namespace
+
+int watchMain(int argc, char** argv) {
+  log::init("overlay-watch");
+  log::setLevel(log::Level::Info);
+  bool once = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--once")) once = true;
+    else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::cout << "usage: overlay watch [--once]\n"
+                   "Keeps this host's VXLAN flood lists in step with the members recorded in Consul.\n"
+                   "Reads the node config ($OVL_NODE_CONFIG or /etc/cni/overlay-node.json).\n";
+      return 0;
+    } else {
+      std::cerr << "overlay watch: unknown argument '" << argv[i] << "'\n";
+      return 2;
+    }
+  }
+  auto w = makeWatcher();
+  if (!w) {
+    log::error(w.error().msg);
+    return 1;
+  }
+  struct sigaction sa{};
+  sa.sa_handler = onSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  const std::string prefix = w->cluster->kv().key("networks/");
+  uint64_t index = 0;
+  log::info("watching " + prefix + " as host '" + w->conf.hostName + "'");
+  while (!stopping) {
+    auto r = w->cluster->kv().listBlocking(prefix, index, 10000);
+    if (!r) {
+      log::warn("watch: " + r.error().msg + "; retrying");
+      index = 0;
+      for (int i = 0; i < 10 && !stopping; ++i) ::usleep(100000);
+      continue;
+    }
+    // Per Consul's docs an index that goes backwards (store restarted) resets the watch.
+    index = r->index < index ? 0 : r->index;
+    if (auto rec = w->reconcileAll(r->pairs); !rec) log::warn("watch: reconcile: " + rec.error().msg);
+    if (once) break;
+  }
+  return 0;
+}
+
+}  // namespace ovl::overlay

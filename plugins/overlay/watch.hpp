@@ -1,0 +1,10 @@
+// `overlay watch`: the optional long-running companion that keeps this host's flood lists in step with
+// membership changes in Consul (Consul blocking queries), and restores this host's membership records if
+// the store lost them. Without it, a host learns about new members at its next plugin call.
+#pragma once
+
+namespace ovl::overlay {
+
+int watchMain(int argc, char** argv);
+
+}  // namespace ovl::overlay

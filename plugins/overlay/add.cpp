@@ -62,6 +62,9 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   deleteLink.dismiss();
   releaseIp.dismiss();
+  // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
+  // "link up" can be dropped before the device's queue is attached).
+  announce(netns, link, ipam);
   log::info("attached " + rec.ips.front() + " on vni " + std::to_string(vni) + " via " + underlay.vtep.str());
 
   cni::NetResult r;

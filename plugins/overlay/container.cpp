@@ -40,11 +40,18 @@ Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& lin
                                 const cni::NetResult& ipam) {
   bool hasV6 = false;
   for (const auto& ip : ipam.ips) hasV6 |= ip.address.addr().isV6();
-  if (hasV6) {
-    // DAD would hold the address tentative for ~2 s (plugins#680); the IPAM guarantees uniqueness.
+  {
     auto in = TRY(ns::ScopedNetns::enter(netns));
-    auto r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/accept_dad", "0");
-    if (!r) log::warn("disabling DAD on " + ifName + " failed, ignoring: " + r.error().msg);
+    // A gratuitous ARP must always override: with the default locktime (1 s) a container that refreshed
+    // its entry for an address within the last second ignores the new owner's announcement, and keeps
+    // sending to the old MAC (the stale-entry bug Docker's overlay had after an IP moved).
+    auto r = ns::writeSysctl("net/ipv4/neigh/" + ifName + "/locktime", "0");
+    if (!r) log::warn("setting arp locktime on " + ifName + " failed, ignoring: " + r.error().msg);
+    if (hasV6) {
+      // DAD would hold the address tentative for ~2 s (plugins#680); the IPAM guarantees uniqueness.
+      r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/accept_dad", "0");
+      if (!r) log::warn("disabling DAD on " + ifName + " failed, ignoring: " + r.error().msg);
+    }
   }
   auto s = TRY(nl::Socket::openInNetns(netns.fd()));
   for (const auto& ip : ipam.ips) TRY_VOID(nl::addAddress(s, link.index, ip.address, ip.address.addr().isV6()));
@@ -64,12 +71,15 @@ Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& lin
     if (r.scope) rs.scope = int(*r.scope);
     TRY_VOID(mapError(nl::addRoute(s, rs), [&](Error e) { return std::move(e).context("route " + r.dst.str()); }));
   }
+  return {};
+}
+
+void announce(const ns::Netns& netns, const ContainerLink& link, const cni::NetResult& ipam) {
   for (const auto& ip : ipam.ips) {
     if (!ip.address.addr().isV4()) continue;
     auto g = sendGratuitousArp(netns, link.index, link.mac, ip.address.addr());
     if (!g) log::warn("gratuitous ARP for " + ip.address.addr().str() + " failed, ignoring: " + g.error().msg);
   }
-  return {};
 }
 
 Result<void> sendGratuitousArp(const ns::Netns& netns, int ifindex, const MacAddr& mac, const IpAddr& ip) {

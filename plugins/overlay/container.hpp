@@ -22,11 +22,14 @@ Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& net
                                           const std::string& ifName, unsigned mtu, const MacAddr& mac,
                                           int bridgeIndex);
 
-// Inside the container: DAD off, addresses and routes from the IPAM result (routes without a gateway use
-// the IPAM gateway of their family), link up, then one gratuitous ARP per IPv4 address so the other hosts'
-// VXLAN devices and containers learn the new location at once.
+// Inside the container: ARP locktime 0 and DAD off, addresses and routes from the IPAM result (routes
+// without a gateway use the IPAM gateway of their family), link up.
 Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& link, const std::string& ifName,
                                 const cni::NetResult& ipam);
+
+// One gratuitous ARP per IPv4 address, so the other hosts' VXLAN devices and containers learn the new
+// location at once. Failures are logged, never fatal.
+void announce(const ns::Netns& netns, const ContainerLink& link, const cni::NetResult& ipam);
 
 // Sends a gratuitous ARP request for `ip` from `mac` on `ifindex` inside `netns`.
 Result<void> sendGratuitousArp(const ns::Netns& netns, int ifindex, const MacAddr& mac, const IpAddr& ip);

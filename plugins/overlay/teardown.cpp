@@ -17,10 +17,14 @@ Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni,
 
 Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, Cluster* cluster) {
   if (c.vni) return c.vni;
-  if (auto v = recallVni(c.stateDir, c.network)) return v;
-  if (!cluster) return std::optional<uint32_t>();
-  auto st = TRY(cluster->readNetwork(c.network));
-  return st.vni;
+  if (cluster) {
+    auto st = cluster->readNetwork(c.network);
+    if (st && st->vni) return st->vni;
+    if (st) return recallVni(c.stateDir, c.network);
+    if (auto cached = recallVni(c.stateDir, c.network)) return cached;  // store down: our own record
+    return fail(std::move(st.error()));
+  }
+  return recallVni(c.stateDir, c.network);
 }
 
 }  // namespace ovl::overlay

@@ -13,7 +13,8 @@ namespace ovl::overlay {
 // VXLAN device and withdraws this host's membership (when `cluster` is given). Idempotent.
 Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni, Cluster* cluster);
 
-// The VNI of the network: configured, cached on this host, or read from the store.
+// The VNI of the network: configured, else read from the store, else (store unreachable) the one this
+// host cached when it attached.
 Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, Cluster* cluster);
 
 }  // namespace ovl::overlay

@@ -1,0 +1,25 @@
+// Linux bridges and bridge port options.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "nl/link.hpp"
+
+namespace ovl::nl {
+
+struct BridgeSpec {
+  std::string name;
+  unsigned mtu = 0;  // 0: leave as is
+  std::optional<MacAddr> mac;
+  bool up = true;
+};
+
+// Creates the bridge if missing; otherwise verifies it is a bridge (a link of another kind with that name
+// is a Code::InvalidConfig error naming it) and applies mtu/mac. Brings it up when spec.up.
+Result<LinkInfo> ensureBridge(Socket& s, const BridgeSpec& spec);
+
+// Sets hairpin mode and learning on a bridge port (a link enslaved to a bridge).
+Result<void> setBridgePortOptions(Socket& s, int portIndex, bool hairpin, bool learning);
+
+}  // namespace ovl::nl

@@ -1,0 +1,53 @@
+// Network interfaces: lookup, dump, delete and simple attribute changes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nl/handles.hpp"
+#include "nl/socket.hpp"
+#include "util/error.hpp"
+#include "util/ip.hpp"
+
+namespace ovl::nl {
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::string kind;  // "bridge", "vxlan", "veth", "dummy", ... or "" for physical devices
+  MacAddr mac;       // invalid when the device has no 6-byte hardware address (lo has a zero one)
+  unsigned mtu = 0;
+  bool up = false;   // administratively up (IFF_UP)
+  unsigned flags = 0;  // IFF_*
+  int master = 0;      // bridge (or other master) ifindex, 0 for none
+  int linkIndex = 0;   // IFLA_LINK: veth peer / vlan parent ifindex (in linkNetnsId's namespace), 0 none
+  int linkNetnsId = -1;  // IFLA_LINK_NETNSID: peer namespace id as seen from this namespace, -1 same/none
+};
+
+// Fills a LinkInfo from a libnl link object.
+LinkInfo toLinkInfo(rtnl_link& link);
+
+// Low level: the kernel's view of one link as a libnl object, nullptr when it does not exist.
+Result<LinkPtr> getLink(Socket& s, std::string_view name);
+Result<LinkPtr> getLinkByIndex(Socket& s, int index);
+
+Result<std::optional<LinkInfo>> findLink(Socket& s, std::string_view name);
+Result<std::optional<LinkInfo>> findLinkByIndex(Socket& s, int index);
+// Finds the link or fails with an error naming it (sysErrno ENODEV).
+Result<LinkInfo> requireLink(Socket& s, std::string_view name);
+Result<std::vector<LinkInfo>> dumpLinks(Socket& s);
+
+// Deletes the link; an absent link is success.
+Result<void> deleteLink(Socket& s, std::string_view name);
+Result<void> deleteLinkByIndex(Socket& s, int index);
+
+Result<void> setLinkUp(Socket& s, int index, bool up);
+Result<void> setLinkMtu(Socket& s, int index, unsigned mtu);
+Result<void> setLinkMac(Socket& s, int index, const MacAddr& mac);
+// masterIndex 0 releases the link from its master.
+Result<void> setLinkMaster(Socket& s, int index, int masterIndex);
+Result<void> renameLink(Socket& s, int index, std::string_view newName);
+
+}  // namespace ovl::nl

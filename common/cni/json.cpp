@@ -5,8 +5,9 @@
 namespace ovl::json {
 
 Result<void> parseInto(Doc& doc, std::string_view text, std::string_view what) {
-  // Default flags reject anything but whitespace after the root value ("root not singular").
-  doc.Parse(text.data(), text.size());
+  // Default flags reject anything but whitespace after the root value ("root not singular"); strings
+  // must be valid UTF-8, or they would be echoed into error JSON that is not valid JSON either.
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (doc.HasParseError())
     return fail(Code::Decode, std::string(what) + " is not valid JSON: " +
                                   rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +

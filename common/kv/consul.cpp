@@ -1,0 +1,156 @@
+#include "kv/consul.hpp"
+
+#include "kv/consul_json.hpp"
+#include "kv/consul_key.hpp"
+
+namespace ovl::kv {
+namespace {
+
+constexpr size_t kMaxTxnOps = 64;
+constexpr size_t kMaxValue = 512 * 1024;  // consul's default kv_max_value_size
+
+Result<void> checkValue(std::string_view key, std::string_view value) {
+  if (value.size() > kMaxValue)
+    return fail(Code::InvalidConfig, "value for consul key " + std::string(key) + " exceeds 512 KiB");
+  return {};
+}
+
+std::unexpected<Error> unexpectedStatus(const HttpResponse& r, std::string_view what) {
+  return fail(Code::Internal,
+              "consul at " + r.address + " answered HTTP " + std::to_string(r.status) + " to " + std::string(what));
+}
+
+}  // namespace
+
+Result<ConsulClient> ConsulClient::create(ConsulConfig cfg) {
+  auto http = TRY(HttpTransport::create(std::move(cfg)));
+  return ConsulClient(std::move(http));
+}
+
+std::string ConsulClient::key(std::string_view relative) const {
+  const auto& p = config().prefix;
+  if (p.empty()) return std::string(relative);
+  std::string k;
+  k.reserve(p.size() + 1 + relative.size());
+  return k.append(p).append("/").append(relative);
+}
+
+Result<HttpResponse> ConsulClient::kvRequest(Method m, std::string_view key, bool prefix, std::string_view query,
+                                             std::string_view body, bool idempotent, long extraTimeoutMs) {
+  TRY_VOID(validateKey(key, prefix));
+  HttpRequest req;
+  req.method = m;
+  req.path = "/v1/kv/" + escapeKeyPath(key);
+  if (!query.empty()) req.path.append("?").append(query);
+  req.body = body;
+  req.idempotent = idempotent;
+  req.extraTimeoutMs = extraTimeoutMs;
+  return http_.send(req);
+}
+
+Result<std::optional<KvPair>> ConsulClient::get(std::string_view key) {
+  auto r = TRY(kvRequest(Method::Get, key, false, {}));
+  if (r.status == 404) return std::optional<KvPair>{};
+  if (r.status != 200) return unexpectedStatus(r, "a get");
+  auto pairs = TRY(parseKvList(r.body));
+  for (auto& p : pairs)
+    if (p.key == key) return std::optional<KvPair>(std::move(p));
+  return std::optional<KvPair>{};
+}
+
+Result<std::vector<KvPair>> ConsulClient::list(std::string_view prefix) {
+  auto r = TRY(kvRequest(Method::Get, prefix, true, "recurse=true"));
+  if (r.status == 404) return std::vector<KvPair>{};
+  if (r.status != 200) return unexpectedStatus(r, "a list");
+  return parseKvList(r.body);
+}
+
+Result<std::vector<std::string>> ConsulClient::keys(std::string_view prefix) {
+  auto r = TRY(kvRequest(Method::Get, prefix, true, "keys=true"));
+  if (r.status == 404) return std::vector<std::string>{};
+  if (r.status != 200) return unexpectedStatus(r, "a key list");
+  return parseKeyList(r.body);
+}
+
+Result<void> ConsulClient::put(std::string_view key, std::string_view value) {
+  TRY_VOID(checkValue(key, value));
+  auto r = TRY(kvRequest(Method::Put, key, false, {}, value));
+  if (r.status != 200) return unexpectedStatus(r, "a put");
+  bool ok = TRY(parseBoolBody(r.body));
+  if (!ok) return fail(Code::Internal, "consul at " + r.address + " refused to store " + std::string(key));
+  return {};
+}
+
+Result<bool> ConsulClient::cas(std::string_view key, std::string_view value, uint64_t index) {
+  TRY_VOID(checkValue(key, value));
+  // Resending after a lost answer could report a lost race for our own write: retry only when the
+  // request surely did not reach consul.
+  auto r = TRY(kvRequest(Method::Put, key, false, "cas=" + std::to_string(index), value, false));
+  if (r.status != 200) return unexpectedStatus(r, "a cas");
+  return parseBoolBody(r.body);
+}
+
+Result<void> ConsulClient::deleteKey(std::string_view key) {
+  auto r = TRY(kvRequest(Method::Delete, key, false, {}));
+  if (r.status != 200 && r.status != 404) return unexpectedStatus(r, "a delete");
+  return {};
+}
+
+Result<bool> ConsulClient::deleteCas(std::string_view key, uint64_t index) {
+  auto r = TRY(kvRequest(Method::Delete, key, false, "cas=" + std::to_string(index), {}, false));
+  if (r.status != 200) return unexpectedStatus(r, "a delete-cas");
+  return parseBoolBody(r.body);
+}
+
+Result<void> ConsulClient::deleteTree(std::string_view prefix) {
+  auto r = TRY(kvRequest(Method::Delete, prefix, true, "recurse=true"));
+  if (r.status != 200 && r.status != 404) return unexpectedStatus(r, "a tree delete");
+  return {};
+}
+
+Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops) {
+  if (ops.empty()) return TxnResult{true, {}, {}};
+  if (ops.size() > kMaxTxnOps) return fail(Code::Internal, "consul transaction with more than 64 operations");
+  bool readOnly = true;
+  for (const auto& op : ops) {
+    TRY_VOID(validateKey(op.key, op.verb == TxnOp::DeleteTree));
+    TRY_VOID(checkValue(op.key, op.value));
+    readOnly = readOnly && (op.verb == TxnOp::Get || op.verb == TxnOp::CheckIndex || op.verb == TxnOp::CheckNotExists);
+  }
+  std::string body = buildTxnBody(ops);
+  HttpRequest req{Method::Put, "/v1/txn", body, readOnly, 0};
+  auto r = TRY(http_.send(req));
+  if (r.status != 200 && r.status != 409) return unexpectedStatus(r, "a transaction");
+  return parseTxnResponse(r.body, r.status);
+}
+
+Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs) {
+  if (waitMs < 0) waitMs = 0;
+  std::string query = "recurse=true";
+  long extra = 0;
+  if (waitIndex > 0) {
+    query += "&index=" + std::to_string(waitIndex) + "&wait=" + std::to_string(waitMs) + "ms";
+    extra = waitMs + waitMs / 16;  // consul adds up to wait/16 of jitter
+  }
+  auto r = TRY(kvRequest(Method::Get, prefix, true, query, {}, true, extra));
+  Watch w;
+  if (r.status == 200)
+    w.pairs = TRY(parseKvList(r.body));
+  else if (r.status != 404)
+    return unexpectedStatus(r, "a blocking list");
+  // Consul's rules for blocking clients: never go below 1, reset when the index goes backwards.
+  w.index = r.consulIndex;
+  if (w.index < waitIndex) w.index = 0;
+  if (w.index < 1) w.index = 1;
+  return w;
+}
+
+Result<void> ConsulClient::ping() {
+  auto r = TRY(http_.send(HttpRequest{Method::Get, "/v1/status/leader", {}, true, 0}));
+  if (r.status != 200) return unexpectedStatus(r, "a status query");
+  auto leader = TRY(parseLeader(r.body));
+  if (leader.empty()) return fail(Code::TryAgainLater, "consul at " + r.address + " has no cluster leader");
+  return {};
+}
+
+}  // namespace ovl::kv

@@ -1,0 +1,64 @@
+// Consul KV client (HTTP API v1) over libcurl. Keys passed in are full keys: callers build them with
+// key("relative") to add the configured prefix. Not thread-safe: one client per thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kv/consul_config.hpp"
+#include "kv/consul_http.hpp"
+#include "kv/consul_types.hpp"
+#include "util/error.hpp"
+
+namespace ovl::kv {
+
+class ConsulClient {
+ public:
+  using TxnOp = kv::TxnOp;
+  using TxnResult = kv::TxnResult;
+  struct Watch {
+    std::vector<KvPair> pairs;
+    uint64_t index = 0;  // pass back as waitIndex; at least 1
+  };
+
+  // Validates the configuration (Code::InvalidConfig); does not contact consul.
+  static Result<ConsulClient> create(ConsulConfig cfg);
+
+  // nullopt when the key does not exist.
+  Result<std::optional<KvPair>> get(std::string_view key);
+  // Every key starting with prefix (a plain string prefix: "a/b" also matches "a/bc"). Empty when none.
+  Result<std::vector<KvPair>> list(std::string_view prefix);
+  Result<std::vector<std::string>> keys(std::string_view prefix);
+  Result<void> put(std::string_view key, std::string_view value);
+  // index 0: create only if absent; otherwise: replace only if ModifyIndex == index. false: lost the race.
+  Result<bool> cas(std::string_view key, std::string_view value, uint64_t index);
+  // Absent key: success.
+  Result<void> deleteKey(std::string_view key);
+  Result<bool> deleteCas(std::string_view key, uint64_t index);
+  // Deletes every key under prefix (which must be non-empty).
+  Result<void> deleteTree(std::string_view prefix);
+  // Atomic transaction of at most 64 operations. A conflict (HTTP 409) is committed=false with the
+  // reasons in errors, not an Error.
+  Result<TxnResult> txn(const std::vector<TxnOp>& ops);
+  // Blocking query: returns when the prefix changes after waitIndex, or after about waitMs
+  // (index unchanged). waitIndex 0 returns at once.
+  Result<Watch> listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs);
+  // Consul answers and has a cluster leader.
+  Result<void> ping();
+
+  const ConsulConfig& config() const { return http_.config(); }
+  // prefix + "/" + relative (just relative when the prefix is empty).
+  std::string key(std::string_view relative) const;
+
+ private:
+  explicit ConsulClient(HttpTransport http) : http_(std::move(http)) {}
+  Result<HttpResponse> kvRequest(Method m, std::string_view key, bool prefix, std::string_view query,
+                                 std::string_view body = {}, bool idempotent = true, long extraTimeoutMs = 0);
+
+  HttpTransport http_;
+};
+
+}  // namespace ovl::kv

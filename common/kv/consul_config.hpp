@@ -1,0 +1,52 @@
+// Where and how to reach Consul: parsed from a store URL, a JSON object in a plugin config, and the
+// CONSUL_* environment variables the consul CLI uses.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ovl::kv {
+
+struct ConsulConfig {
+  std::vector<std::string> addresses;  // "http://h:p" or "https://h:p"; tried in turn
+  std::string token;                   // never logged, never put in an error or a URL
+  std::string tokenFile;               // read when the client first needs it; wins over token
+  std::string caFile, certFile, keyFile;
+  bool tlsSkipVerify = false;
+  std::string prefix = "overlay-cni";
+  long connectTimeoutMs = 1000;
+  long requestTimeoutMs = 5000;
+  int retries = 2;  // extra passes over the address list after a connection failure
+};
+
+// "consul://H:P" (http), "consul+https://H:P", "http://H:P", "https://H:P" or a bare "H:P" (http),
+// several separated by commas. IPv6 hosts in brackets. The port defaults to 8500 (http) / 8501 (https).
+Result<ConsulConfig> parseStoreUrl(std::string_view url);
+
+// Normalizes one address to "scheme://host:port"; Code::InvalidConfig when it is not one.
+Result<std::string> normalizeAddress(std::string_view address, bool defaultHttps = false);
+
+// Fills fields that are still unset from CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY,
+// CONSUL_HTTP_TOKEN, CONSUL_HTTP_TOKEN_FILE, CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY.
+// Token and token file are taken from the environment only when neither is set.
+// An invalid CONSUL_HTTP_ADDR is kept as given and reported by validate()/ConsulClient::create().
+void applyEnvDefaults(ConsulConfig& cfg);
+
+// Reads {"addresses": [..] | "a,b", "token", "tokenFile", "caFile", "certFile", "keyFile",
+// "tlsSkipVerify", "prefix", "connectTimeoutMs", "requestTimeoutMs", "retries"} into cfg.
+// Errors name the key with fieldPrefix, e.g. "consul.addresses must be an array of strings".
+Result<void> parseConsulObject(const rapidjson::Value& obj, ConsulConfig& cfg, std::string_view fieldPrefix);
+
+// Checks addresses, timeouts and the prefix; Code::InvalidConfig otherwise.
+Result<void> validate(const ConsulConfig& cfg);
+
+// The token to send: tokenFile's first line when set (missing/unreadable file: InvalidConfig naming
+// the file), else token. May be empty.
+Result<std::string> resolveToken(const ConsulConfig& cfg);
+
+}  // namespace ovl::kv

@@ -1,0 +1,345 @@
+#include "kv/consul_http.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "util/log.hpp"
+
+namespace ovl::kv {
+namespace {
+
+constexpr size_t kMaxBody = 32u << 20;  // a runaway answer must not eat the host's memory
+
+using Clock = std::chrono::steady_clock;
+
+Result<void> globalInit() {
+  static std::once_flag once;
+  static CURLcode rc = CURLE_OK;
+  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (rc != CURLE_OK) return fail(Code::Internal, std::string("curl_global_init failed: ") + curl_easy_strerror(rc));
+  return {};
+}
+
+struct Sink {
+  std::string body;
+  uint64_t consulIndex = 0;
+  bool overflow = false;
+};
+
+size_t onBody(char* data, size_t size, size_t n, void* user) {
+  auto* s = static_cast<Sink*>(user);
+  size_t len = size * n;
+  if (s->body.size() + len > kMaxBody) {
+    s->overflow = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  s->body.append(data, len);
+  return len;
+}
+
+size_t onHeader(char* data, size_t size, size_t n, void* user) {
+  auto* s = static_cast<Sink*>(user);
+  size_t len = size * n;
+  std::string_view line(data, len);
+  constexpr std::string_view name = "x-consul-index:";
+  if (line.size() > name.size() &&
+      std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) { return a == std::tolower(b); })) {
+    uint64_t v = 0;
+    for (char c : line.substr(name.size())) {
+      if (c >= '0' && c <= '9') {
+        if (v > (UINT64_MAX - 9) / 10) break;
+        v = v * 10 + uint64_t(c - '0');
+      }
+    }
+    s->consulIndex = v;
+  }
+  return len;
+}
+
+// Short, printable excerpt of an answer body for error messages.
+std::string excerpt(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, 200)) out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+long msUntil(Clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+}
+
+// Failed attempts for the error details; repeats of the same failure are counted, not repeated.
+struct Attempts {
+  std::vector<std::pair<std::string, int>> items;
+  void add(std::string what) {
+    if (!items.empty() && items.back().first == what)
+      ++items.back().second;
+    else
+      items.emplace_back(std::move(what), 1);
+  }
+  std::string str() const {
+    std::string out;
+    for (const auto& [what, n] : items) {
+      if (!out.empty()) out += "; ";
+      out += what;
+      if (n > 1) out += " (x" + std::to_string(n) + ")";
+    }
+    return out;
+  }
+};
+
+const char* methodName(Method m) {
+  switch (m) {
+    case Method::Get:
+      return "GET";
+    case Method::Put:
+      return "PUT";
+    case Method::Delete:
+      return "DELETE";
+  }
+  return "GET";
+}
+
+}  // namespace
+
+struct HttpTransport::Attempt {
+  enum Kind { Ok, ConnectFailed, Transient, Fatal } kind = Fatal;
+  HttpResponse response;
+  Error error;
+  bool timedOut = false;  // the address is down (no answer in time, unreachable): not again in this call
+};
+
+Result<HttpTransport> HttpTransport::create(ConsulConfig cfg) {
+  TRY_VOID(validate(cfg));
+  for (auto& a : cfg.addresses) a = TRY(normalizeAddress(a));
+  for (const auto* f : {&cfg.caFile, &cfg.certFile, &cfg.keyFile})
+    if (!f->empty() && ::access(f->c_str(), R_OK) != 0)
+      return fail(Code::InvalidConfig, "cannot read consul TLS file " + *f);
+  if (cfg.certFile.empty() != cfg.keyFile.empty())
+    return fail(Code::InvalidConfig, "consul certFile and keyFile must be set together");
+  TRY_VOID(globalInit());
+  CurlPtr h(curl_easy_init());
+  if (!h) return fail(Code::Internal, "curl_easy_init failed");
+  return HttpTransport(std::move(cfg), std::move(h));
+}
+
+Result<void> HttpTransport::ensureToken() {
+  if (tokenHeader_) return {};
+  auto token = TRY(resolveToken(cfg_));
+  tokenHeader_ = token.empty() ? std::string() : "X-Consul-Token: " + token;
+  return {};
+}
+
+namespace {
+
+void setOptions(CURL* h, const ConsulConfig& cfg, const HttpRequest& req, const std::string& url, curl_slist* headers,
+                long timeoutMs, char* errbuf, Sink* sink) {
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");  // a runtime's proxy settings are for images, not for consul
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "overlay-cni");
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(cfg.connectTimeoutMs, timeoutMs));
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeoutMs);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, onBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, onHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
+  if (req.method != Method::Get) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, methodName(req.method));
+  if (req.method == Method::Put) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.empty() ? "" : req.body.data());
+  }
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, cfg.tlsSkipVerify ? 0L : 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, cfg.tlsSkipVerify ? 0L : 2L);
+  if (!cfg.caFile.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, cfg.caFile.c_str());
+  if (!cfg.certFile.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, cfg.certFile.c_str());
+  if (!cfg.keyFile.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, cfg.keyFile.c_str());
+}
+
+// Nothing of ours may stay referenced by the handle after a transfer.
+void clearOptions(CURL* h) {
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, nullptr);
+}
+
+}  // namespace
+
+HttpTransport::Attempt HttpTransport::perform(size_t addrIndex, const HttpRequest& req, long timeoutMs) {
+  const std::string& addr = cfg_.addresses[addrIndex];
+  CURL* h = curl_.get();
+  curl_easy_reset(h);  // keeps the connection cache: keep-alive survives
+
+  Attempt a;
+  CurlSlistPtr headers(curl_slist_append(nullptr, "Expect:"));
+  if (headers && !tokenHeader_->empty() && !curl_slist_append(headers.get(), tokenHeader_->c_str())) headers.reset();
+  if (!headers) {
+    a.error = makeError(Code::Internal, "out of memory building consul request headers");
+    return a;
+  }
+  std::string url = addr + req.path;
+  char errbuf[CURL_ERROR_SIZE] = {};
+  Sink sink;
+  setOptions(h, cfg_, req, url, headers.get(), timeoutMs, errbuf, &sink);
+  CURLcode rc = curl_easy_perform(h);
+  clearOptions(h);
+  if (rc != CURLE_OK)
+    return curlFailure(rc, addr, errbuf[0] ? errbuf : curl_easy_strerror(rc), sink.overflow, timeoutMs);
+
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if ((status >= 200 && status < 300) || status == 404 || status == 409) {
+    a.kind = Attempt::Ok;
+    a.response = HttpResponse{status, std::move(sink.body), sink.consulIndex, addr};
+    return a;
+  }
+  return httpFailure(status, addr, sink.body, req.method);
+}
+
+HttpTransport::Attempt HttpTransport::curlFailure(CURLcode rc, const std::string& addr, std::string detail,
+                                                  bool overflow, long timeoutMs) {
+  Attempt a;
+  auto set = [&](Attempt::Kind k, Code code, std::string msg) {
+    a.kind = k;
+    a.error = makeError(code, std::move(msg), std::move(detail));
+    return a;
+  };
+  switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT: {
+      // Refused: consul may be restarting, a retry can help. Host or network unreachable: it cannot
+      // soon, so do not try that address again in this call (each try costs an ARP timeout).
+      long osErrno = 0;
+      curl_easy_getinfo(curl_.get(), CURLINFO_OS_ERRNO, &osErrno);
+      if (osErrno != 0) detail += std::string(" (") + std::strerror(static_cast<int>(osErrno)) + ")";
+      a.timedOut = rc == CURLE_COULDNT_CONNECT && osErrno != ECONNREFUSED;
+      return set(Attempt::ConnectFailed, Code::TryAgainLater,
+                 "consul at " + addr + " is unreachable: " + curl_easy_strerror(rc));
+    }
+    case CURLE_OPERATION_TIMEDOUT: {
+      curl_off_t pretransfer = 0;  // 0: the request was never sent
+      curl_easy_getinfo(curl_.get(), CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+      a.timedOut = true;
+      if (pretransfer == 0)
+        return set(Attempt::ConnectFailed, Code::TryAgainLater,
+                   "consul at " + addr + " is unreachable: no connection within " +
+                       std::to_string(std::min(cfg_.connectTimeoutMs, timeoutMs)) + " ms");
+      return set(Attempt::Transient, Code::TryAgainLater,
+                 "consul at " + addr + " did not answer within " + std::to_string(timeoutMs) + " ms");
+    }
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return set(Attempt::Fatal, Code::InvalidConfig,
+                 "consul at " + addr + ": the TLS certificate was not trusted (set caFile / CONSUL_CACERT)");
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CONNECT_ERROR:
+      return set(Attempt::Fatal, Code::InvalidConfig,
+                 "TLS with consul at " + addr + " failed: " + curl_easy_strerror(rc));
+    case CURLE_WRITE_ERROR:
+      if (overflow) return set(Attempt::Fatal, Code::Decode, "answer from consul at " + addr + " exceeds 32 MiB");
+      [[fallthrough]];
+    default:
+      // The server refused our client certificate; with TLS 1.3 this surfaces on the first read.
+      if (detail.find("alert bad certificate") != std::string::npos ||
+          detail.find("alert certificate required") != std::string::npos ||
+          detail.find("alert unknown ca") != std::string::npos)
+        return set(Attempt::Fatal, Code::InvalidConfig,
+                   cfg_.certFile.empty()
+                       ? "consul at " + addr + " requires a client certificate (set certFile and keyFile)"
+                       : "consul at " + addr + " rejected the client certificate " + cfg_.certFile);
+      // The connection broke after the request may have been sent.
+      return set(Attempt::Transient, Code::TryAgainLater,
+                 "connection to consul at " + addr + " failed: " + curl_easy_strerror(rc));
+  }
+}
+
+HttpTransport::Attempt HttpTransport::httpFailure(long status, const std::string& addr, std::string_view body,
+                                                  Method method) {
+  Attempt a;
+  std::string http = " (HTTP " + std::to_string(status) + ")";
+  std::string detail = excerpt(body);
+  auto set = [&](Attempt::Kind k, Code code, std::string msg) {
+    a.kind = k;
+    a.error = makeError(code, std::move(msg), detail);
+    return a;
+  };
+  if (status == 403)
+    return set(Attempt::Fatal, Code::InvalidConfig,
+               "consul at " + addr + " denied access (ACL token missing or invalid)");
+  if (status >= 500 || status == 429)
+    return set(Attempt::Transient, Code::TryAgainLater, "consul at " + addr + " is not ready" + http + ": " + detail);
+  if (status == 400 && body.find("HTTPS server") != std::string_view::npos)
+    return set(Attempt::Fatal, Code::InvalidConfig, "consul at " + addr + " expects HTTPS: use an https:// address");
+  return set(Attempt::Fatal, Code::Internal,
+             "consul at " + addr + " rejected " + methodName(method) + http + ": " + detail);
+}
+
+Result<HttpResponse> HttpTransport::send(const HttpRequest& req) {
+  TRY_VOID(ensureToken());
+  const auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.requestTimeoutMs + req.extraTimeoutMs);
+  const size_t n = cfg_.addresses.size();
+  std::vector<bool> skip(n, false);
+  std::vector<std::string> tried;  // addresses in the order they failed, for the message
+  Attempts attempts;
+  std::optional<Error> last;
+  bool allUnreachable = true;
+  for (int pass = 0; pass <= cfg_.retries; ++pass) {
+    if (pass > 0) {
+      long backoff = std::min(100L << (pass - 1), 1000L);
+      long left = msUntil(deadline);
+      if (left <= backoff) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+    }
+    bool triedAny = false;
+    for (size_t k = 0; k < n; ++k) {
+      size_t idx = (current_ + k) % n;
+      long left = msUntil(deadline);
+      if (skip[idx] || left <= 0) continue;
+      triedAny = true;
+      Attempt a = perform(idx, req, left);
+      if (a.kind == Attempt::Ok) {
+        current_ = idx;
+        return std::move(a.response);
+      }
+      log::debug(a.error.msg + ": " + a.error.details);
+      attempts.add(cfg_.addresses[idx] + ": " + a.error.details);
+      if (std::find(tried.begin(), tried.end(), cfg_.addresses[idx]) == tried.end())
+        tried.push_back(cfg_.addresses[idx]);
+      if (a.timedOut) skip[idx] = true;
+      allUnreachable = allUnreachable && a.kind == Attempt::ConnectFailed;
+      bool retryable = a.kind == Attempt::ConnectFailed || (a.kind == Attempt::Transient && req.idempotent);
+      last = std::move(a.error);
+      if (!retryable) {
+        last->details = attempts.str();
+        return fail(std::move(*last));
+      }
+    }
+    if (!triedAny) break;
+  }
+  if (!last) return fail(Code::TryAgainLater, "consul request timed out before it could be sent");
+  if (allUnreachable && tried.size() > 1) {
+    // "consul at A, B is unreachable: ..." names every address that was tried.
+    std::string all;
+    for (const auto& t : tried) all += (all.empty() ? "" : ", ") + t;
+    auto colon = last->msg.find(" is unreachable: ");
+    if (colon != std::string::npos) last->msg = "consul at " + all + last->msg.substr(colon);
+  }
+  last->details = attempts.str();
+  return fail(std::move(*last));
+}
+
+}  // namespace ovl::kv

@@ -1,0 +1,266 @@
+"""The C++ Consul client (common/kv) against a real Consul, driven through tests/tools/kvtool."""
+
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from ovltest import ConsulServer, Topology, tools_dir
+
+KVTOOL = os.path.join(tools_dir(), "kvtool")
+
+
+class ConsulClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(KVTOOL, os.X_OK):
+            raise RuntimeError(f"kvtool not built at {KVTOOL} (set OVL_TEST_BIN_DIR or build target kvtool)")
+        cls.t = Topology().start()
+        cls.addClassCleanup(cls.t.cleanup)
+        t = cls.t
+        cls.h1 = t.add_host("h1", "198.51.100.1/24", mtu=1400)
+        cs, ca, ct, cm = (t.add_host(n, f"198.51.100.{i}/24") for n, i in
+                          (("cs", 100), ("ca", 101), ("ct", 102), ("cm", 103)))
+        cls.consul = ConsulServer(t, cs, cs.ip)
+        cls.acl = ConsulServer(t, ca, ca.ip, acl=True)
+        cls.tls = ConsulServer(t, ct, ct.ip, tls=True)
+        cls.mtls = ConsulServer(t, cm, cm.ip, tls="mutual")
+        cls.outputs = []  # every kvtool stdout/stderr, checked for tokens
+
+    def kv(self, *args, env=None, input=None, timeout=30):
+        """Runs kvtool in h1. env defaults to the dev server. Returns (rc, parsed stdout, stdout, stderr, secs)."""
+        env = dict(self.consul.client_env() if env is None else env)
+        full = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
+        full.update(env)
+        start = time.monotonic()
+        p = subprocess.run(self.t.exec_argv(self.h1, KVTOOL, *args), input=input, capture_output=True, text=True,
+                           env=full, timeout=timeout)
+        secs = time.monotonic() - start
+        self.outputs.append(p.stdout + p.stderr)
+        try:
+            parsed = json.loads(p.stdout) if p.stdout.strip() else None
+        except ValueError:
+            parsed = None
+        return p.returncode, parsed, p.stdout, p.stderr, secs
+
+    def ok(self, *args, **kw):
+        rc, parsed, out, err, _ = self.kv(*args, **kw)
+        self.assertEqual(rc, 0, f"kvtool {args}: {out} {err}")
+        return parsed
+
+    # --- basic operations ------------------------------------------------------------------------
+    def test_put_get_list_keys(self):
+        odd = "t1/ipam/10.0.0.0:24/10.0.0.5"
+        weird = "t1/a b%2F?#&=+é"
+        value = "line1\nline2 \"quoted\" é \x01"
+        self.ok("put", odd, value)
+        self.ok("put", weird, "w")
+        self.ok("put", "t1/empty", "")
+        got = self.ok("get", odd)
+        self.assertEqual(got["key"], odd)
+        self.assertEqual(got["value"], value)
+        self.assertGreater(got["modifyIndex"], 0)
+        self.assertEqual(self.ok("get", weird)["value"], "w")
+        self.assertEqual(self.ok("get", "t1/empty")["value"], "")
+        # Stored under the literal key: escaping is per segment and exact.
+        self.assertEqual(sorted(self.consul.kv_keys("t1/")), sorted([odd, weird, "t1/empty"]))
+        self.assertEqual(self.consul.kv_get(odd), value)
+        listed = self.ok("list", "t1/")["pairs"]
+        self.assertEqual(sorted(p["key"] for p in listed), sorted([odd, weird, "t1/empty"]))
+        self.assertEqual(sorted(self.ok("keys", "t1/")), sorted([odd, weird, "t1/empty"]))
+        self.assertEqual(self.ok("list", "t1-none/")["pairs"], [])
+        self.assertEqual(self.ok("keys", "t1-none/"), [])
+        rc, parsed, *_ = self.kv("get", "t1/missing")
+        self.assertEqual((rc, parsed), (1, None))
+        self.assertTrue(self.ok("ping"))
+
+    def test_invalid_keys_are_refused_locally(self):
+        for key in ("t2/../x", "/abs", "a//b", "a/./b"):
+            rc, parsed, out, err, _ = self.kv("put", key, "v")
+            self.assertEqual(rc, 7, out)
+            self.assertIn("invalid consul key", parsed["msg"])
+
+    def test_cas_create_only_and_update(self):
+        self.assertTrue(self.ok("cas", "t3/k", "first", "0"))
+        rc, parsed, *_ = self.kv("cas", "t3/k", "second", "0")
+        self.assertEqual((rc, parsed), (1, False), "create-only cas on an existing key fails")
+        cur = self.ok("get", "t3/k")
+        self.assertEqual(cur["value"], "first")
+        self.assertTrue(self.ok("cas", "t3/k", "third", str(cur["modifyIndex"])))
+        rc, parsed, *_ = self.kv("cas", "t3/k", "stale", str(cur["modifyIndex"]))
+        self.assertEqual((rc, parsed), (1, False))
+        now = self.ok("get", "t3/k")
+        rc, parsed, *_ = self.kv("delcas", "t3/k", str(cur["modifyIndex"]))
+        self.assertEqual((rc, parsed), (1, False))
+        self.assertTrue(self.ok("delcas", "t3/k", str(now["modifyIndex"])))
+        self.assertIsNone(self.consul.kv_get("t3/k"))
+
+    def test_txn_is_atomic(self):
+        self.ok("put", "t4/exists", "x")
+        ops = [{"verb": "set", "key": "t4/a", "value": "1"},
+               {"verb": "check-not-exists", "key": "t4/exists"},
+               {"verb": "set", "key": "t4/b", "value": "2"}]
+        rc, parsed, out, err, _ = self.kv("txn", input=json.dumps(ops))
+        self.assertEqual(rc, 1, out + err)
+        self.assertFalse(parsed["committed"])
+        self.assertTrue(parsed["errors"])
+        self.assertTrue(any("op 1" in e for e in parsed["errors"]), parsed["errors"])
+        self.assertIsNone(self.consul.kv_get("t4/a"), "a rolled-back txn writes nothing")
+        self.assertIsNone(self.consul.kv_get("t4/b"))
+
+        ops = [{"verb": "check-not-exists", "key": "t4/a"},
+               {"verb": "set", "key": "t4/a", "value": "1"},
+               {"verb": "set", "key": "t4/b", "value": "2"},
+               {"verb": "get", "key": "t4/exists"}]
+        res = self.ok("txn", input=json.dumps(ops))
+        self.assertTrue(res["committed"])
+        self.assertEqual(res["errors"], [])
+        self.assertEqual([r["key"] for r in res["results"]], ["t4/a", "t4/b", "t4/exists"])
+        self.assertEqual(res["results"][2]["value"], "x")
+        self.assertEqual((self.consul.kv_get("t4/a"), self.consul.kv_get("t4/b")), ("1", "2"))
+
+        idx = self.ok("get", "t4/a")["modifyIndex"]
+        res = self.ok("txn", input=json.dumps([{"verb": "cas", "key": "t4/a", "value": "9", "index": idx},
+                                               {"verb": "delete-tree", "key": "t4/b"}]))
+        self.assertTrue(res["committed"])
+        self.assertEqual(self.consul.kv_get("t4/a"), "9")
+        self.assertIsNone(self.consul.kv_get("t4/b"))
+
+    def test_delete_absent_is_ok(self):
+        self.assertTrue(self.ok("del", "t5/never-existed"))
+        self.assertTrue(self.ok("deltree", "t5-nothing/"))
+        self.ok("put", "t5/a/1", "1")
+        self.ok("put", "t5/a/2", "2")
+        self.ok("put", "t5/b", "3")
+        self.ok("del", "t5/b")
+        self.ok("deltree", "t5/a/")
+        self.assertEqual(self.consul.kv_keys("t5/"), [])
+
+    def test_blocking_list_returns_on_change(self):
+        self.ok("put", "t6/k", "v1")
+        first = self.ok("watch", "t6/", "0", "0")
+        index = first["index"]
+        self.assertGreater(index, 0)
+        self.assertEqual(first["pairs"][0]["value"], "v1")
+
+        # No change: blocks for about the wait time, index unchanged.
+        rc, parsed, out, err, secs = self.kv("watch", "t6/", str(index), "1000")
+        self.assertEqual(rc, 0, out + err)
+        self.assertGreaterEqual(secs, 0.9)
+        self.assertEqual(parsed["index"], index)
+
+        # A change from another process wakes it long before its 20 s wait.
+        full = dict(os.environ, **self.consul.client_env())
+        start = time.monotonic()
+        p = subprocess.Popen(self.t.exec_argv(self.h1, KVTOOL, "watch", "t6/", str(index), "20000"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full)
+        time.sleep(0.5)
+        self.assertIsNone(p.poll(), "the blocking query must wait")
+        self.consul.kv_put("t6/k", "v2")
+        out, err = p.communicate(timeout=10)
+        secs = time.monotonic() - start
+        self.assertEqual(p.returncode, 0, out + err)
+        res = json.loads(out)
+        self.assertLess(secs, 3.0)
+        self.assertGreater(res["index"], index)
+        self.assertEqual(res["pairs"][0]["value"], "v2")
+
+    # --- failures --------------------------------------------------------------------------------
+    def test_unreachable_consul_fails_fast_with_code_11(self):
+        cx = self.t.add_host("cx", "198.51.100.104/24")
+        server = ConsulServer(self.t, cx, cx.ip)
+        env = server.client_env()
+        self.ok("put", "t7/k", "v", env=env)
+        server.stop()
+        for cmd in (("get", "t7/k"), ("put", "t7/k", "v"), ("cas", "t7/k", "v", "0"), ("ping",)):
+            rc, parsed, out, err, secs = self.kv(*cmd, env=env)
+            self.assertEqual(rc, 11, out + err)
+            self.assertEqual(parsed["code"], 11)
+            self.assertIn(f"consul at {server.addr} is unreachable", parsed["msg"])
+            self.assertLess(secs, 3.0)
+        server.start()
+        self.assertTrue(self.ok("ping", env=env))
+
+        # Nothing answers at all on that address (connect times out): still bounded.
+        rc, parsed, out, err, secs = self.kv("get", "k", env={"CONSUL_HTTP_ADDR": "198.51.100.200:8500"})
+        self.assertEqual(rc, 11, out + err)
+        self.assertIn("consul at http://198.51.100.200:8500 is unreachable", parsed["msg"])
+        self.assertLess(secs, 3.0)
+
+    def test_failover_over_the_address_list(self):
+        cfg = json.dumps({"addresses": ["consul://198.51.100.105:8500", self.consul.addr], "retries": 1})
+        self.ok("--config", cfg, "put", "t8/k", "v", env={})
+        self.assertEqual(self.ok("--config", cfg, "get", "t8/k", env={})["value"], "v")
+        rc, parsed, out, err, secs = self.kv("--store", "consul://198.51.100.105:8500,consul://198.51.100.106:8500",
+                                             "get", "t8/k", env={})
+        self.assertEqual(rc, 11, out + err)
+        self.assertIn("http://198.51.100.105:8500, http://198.51.100.106:8500", parsed["msg"])
+        self.assertLess(secs, 3.0)
+
+    def test_prefix_and_store_url(self):
+        store = f"consul://{self.consul.ip}:8500"
+        self.assertEqual(self.ok("--store", store, "key", "ipam/x", env={}), "overlay-cni/ipam/x")
+        self.assertEqual(self.ok("--store", store, "--prefix", "p/q", "key", "x", env={}), "p/q/x")
+        rc, parsed, out, err, _ = self.kv("--config", '{"adresses": []}', "ping", env={})
+        self.assertEqual(rc, 7)
+        self.assertIn("consul.adresses is not a known key", parsed["msg"])
+        rc, parsed, out, err, _ = self.kv("ping", env={})
+        self.assertEqual(rc, 7)
+        self.assertIn("no consul address", parsed["msg"])
+
+    def test_acl_default_deny(self):
+        good = self.acl.create_token(key_prefix="overlay-cni/")
+        bad = "00000000-1111-2222-3333-444444444444"
+        secrets = [good, bad, self.acl.master_token]
+        debug = {"OVL_LOG_LEVEL": "debug"}
+        self.assertTrue(self.ok("put", "overlay-cni/t9", "v", env=dict(self.acl.client_env(token=good), **debug)))
+        self.assertEqual(self.acl.kv_get("overlay-cni/t9"), "v")
+        for env in (self.acl.client_env(token=bad), self.acl.client_env(),
+                    self.acl.client_env(token=good)):  # the last: outside the token's prefix
+            key = "other/t9" if env.get("CONSUL_HTTP_TOKEN") == good else "overlay-cni/t9"
+            rc, parsed, out, err, secs = self.kv("get", key, env=dict(env, **debug))
+            self.assertEqual(rc, 7, out + err)
+            self.assertIn(f"consul at {self.acl.addr} denied access (ACL token missing or invalid)", parsed["msg"])
+            self.assertLess(secs, 3.0)
+
+        tokfile = os.path.join(self.t.tmpdir, "token")
+        with open(tokfile, "w") as f:
+            f.write(good + "\n")
+        env = dict(self.acl.client_env(), CONSUL_HTTP_TOKEN_FILE=tokfile)
+        self.assertEqual(self.ok("get", "overlay-cni/t9", env=env)["value"], "v")
+        env["CONSUL_HTTP_TOKEN_FILE"] = tokfile + ".missing"
+        rc, parsed, out, err, _ = self.kv("get", "overlay-cni/t9", env=env)
+        self.assertEqual(rc, 7)
+        self.assertIn(tokfile + ".missing", parsed["msg"])
+
+        everything = "\n".join(self.outputs)
+        for s in secrets:
+            self.assertNotIn(s, everything, "a token leaked into kvtool output")
+
+    def test_tls(self):
+        self.assertTrue(self.ok("put", "t10/k", "v", env=self.tls.client_env()))
+        self.assertEqual(self.ok("get", "t10/k", env=self.tls.client_env())["value"], "v")
+        rc, parsed, out, err, _ = self.kv("get", "t10/k", env=self.tls.client_env(ca=False))
+        self.assertEqual(rc, 7, out + err)
+        self.assertIn(f"consul at {self.tls.addr}", parsed["msg"])
+        self.assertIn("certificate was not trusted", parsed["msg"])
+        skip = dict(self.tls.client_env(ca=False), CONSUL_HTTP_SSL_VERIFY="false")
+        self.assertEqual(self.ok("get", "t10/k", env=skip)["value"], "v")
+        rc, parsed, out, err, _ = self.kv("get", "t10/k", env={"CONSUL_HTTP_ADDR": f"http://{self.tls.ip}:8501"})
+        self.assertEqual(rc, 7, out + err)
+        self.assertIn("expects HTTPS", parsed["msg"])
+        ssl_env = {"CONSUL_HTTP_ADDR": f"{self.tls.ip}:8501", "CONSUL_HTTP_SSL": "true",
+                   "CONSUL_CACERT": self.tls.ca_file}
+        self.assertEqual(self.ok("get", "t10/k", env=ssl_env)["value"], "v")
+
+    def test_mutual_tls(self):
+        self.assertTrue(self.ok("put", "t11/k", "v", env=self.mtls.client_env(client_cert=True)))
+        rc, parsed, out, err, secs = self.kv("get", "t11/k", env=self.mtls.client_env())
+        self.assertEqual(rc, 7, out + err)
+        self.assertIn("client certificate", parsed["msg"])
+        self.assertLess(secs, 3.0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,238 @@
+#include "consul_store.hpp"
+
+#include <map>
+
+#include "cni/json.hpp"
+#include "util/log.hpp"
+
+namespace ovl::ipam {
+namespace {
+
+using kv::TxnOp;
+
+std::string leaseJson(const Owner& o) {
+  rapidjson::StringBuffer sb;
+  json::Writer w(sb);
+  w.StartObject();
+  json::key(w, "containerID");
+  json::str(w, o.containerId);
+  json::key(w, "ifname");
+  json::str(w, o.ifName);
+  json::key(w, "host");
+  json::str(w, o.host);
+  json::key(w, "time");
+  json::str(w, o.time);
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+std::string ipsJson(std::span<const Claim> claims) {
+  rapidjson::StringBuffer sb;
+  json::Writer w(sb);
+  w.StartArray();
+  for (const auto& c : claims) json::str(w, c.ip.str());
+  w.EndArray();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+Result<Owner> parseLease(const kv::KvPair& p) {
+  json::Doc doc;
+  auto bad = [&] { return fail(Code::Decode, "consul key " + p.key + " does not hold a lease record"); };
+  if (doc.Parse(p.value.data(), p.value.size()).HasParseError() || !doc.IsObject()) return bad();
+  Owner o;
+  auto get = [&](const char* k, std::string& out) {
+    if (const auto* v = json::member(doc, k); v && v->IsString()) out.assign(v->GetString(), v->GetStringLength());
+  };
+  get("containerID", o.containerId);
+  get("ifname", o.ifName);
+  get("host", o.host);
+  get("time", o.time);
+  if (o.containerId.empty()) return bad();
+  return o;
+}
+
+Result<std::vector<IpAddr>> parseIps(const kv::KvPair& p) {
+  json::Doc doc;
+  if (doc.Parse(p.value.data(), p.value.size()).HasParseError() || !doc.IsArray())
+    return fail(Code::Decode, "consul key " + p.key + " does not hold a list of addresses");
+  std::vector<IpAddr> out;
+  for (const auto& v : doc.GetArray())
+    if (v.IsString())
+      if (auto ip = IpAddr::parse(std::string_view(v.GetString(), v.GetStringLength()))) out.push_back(*ip);
+  return out;
+}
+
+// "op N: what" -> N
+std::optional<size_t> opIndex(std::string_view err) {
+  if (!err.starts_with("op ")) return std::nullopt;
+  size_t n = 0, i = 3;
+  if (i >= err.size() || !std::isdigit(static_cast<unsigned char>(err[i]))) return std::nullopt;
+  while (i < err.size() && std::isdigit(static_cast<unsigned char>(err[i]))) n = n * 10 + size_t(err[i++] - '0');
+  return n;
+}
+
+bool denied(std::string_view err) {
+  return err.find("Permission denied") != std::string_view::npos || err.find("ACL not found") != std::string_view::npos;
+}
+
+}  // namespace
+
+ConsulStore::ConsulStore(std::shared_ptr<kv::ConsulClient> client, const std::string& pool)
+    : client_(std::move(client)), pool_(pool), base_(client_->key("ipam/" + pool)) {}
+
+std::string ConsulStore::addresses() const {
+  std::string addrs;
+  for (const auto& a : client_->config().addresses) addrs += (addrs.empty() ? "" : ",") + a;
+  return addrs;
+}
+
+std::string ConsulStore::describe() const { return "pool " + pool_ + " in consul at " + addresses(); }
+
+std::string ConsulStore::ownerKey(std::string_view containerId, std::string_view ifName) const {
+  return base_ + "/owners/" + std::string(containerId) + "/" + std::string(ifName);
+}
+
+Result<std::vector<std::optional<IpAddr>>> ConsulStore::cursors(size_t n) {
+  std::vector<std::optional<IpAddr>> out(n);
+  auto single = [&](size_t i) -> Result<void> {
+    if (auto kv = TRY(client_->get(cursorKey(i)))) out[i] = IpAddr::parse(kv->value);
+    return {};
+  };
+  if (n == 1) {
+    TRY_VOID(single(0));
+    return out;
+  }
+  // One round trip when every cursor exists (a Get of an absent key fails the whole transaction).
+  std::vector<TxnOp> ops;
+  for (size_t i = 0; i < n; ++i) ops.push_back(TxnOp{TxnOp::Get, cursorKey(i), {}, 0});
+  auto r = TRY(client_->txn(ops));
+  if (r.committed) {
+    for (size_t i = 0; i < n; ++i)
+      for (const auto& kv : r.results)
+        if (kv.key == cursorKey(i)) out[i] = IpAddr::parse(kv.value);
+    return out;
+  }
+  for (size_t i = 0; i < n; ++i) TRY_VOID(single(i));
+  return out;
+}
+
+Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const Owner& owner) {
+  std::vector<TxnOp> ops;
+  std::string value = leaseJson(owner);
+  for (const auto& c : claims) ops.push_back(TxnOp{TxnOp::Cas, leaseKey(c.ip), value, 0});
+  const size_t ownerOp = ops.size();
+  ops.push_back(TxnOp{TxnOp::Cas, ownerKey(owner.containerId, owner.ifName), ipsJson(claims), 0});
+  for (const auto& c : claims) ops.push_back(TxnOp{TxnOp::Set, cursorKey(c.rangeSet), c.ip.str(), 0});
+  auto r = TRY(client_->txn(ops));
+  ReserveOutcome out;
+  if (r.committed) {
+    out.reserved = true;
+    return out;
+  }
+  for (const auto& e : r.errors) {
+    if (denied(e))
+      return fail(Code::InvalidConfig, "consul at " + addresses() + " denied writing under " + base_ +
+                                           "/: the ACL token needs key_prefix write on it (" + e + ")");
+    auto idx = opIndex(e);
+    if (idx && *idx == ownerOp)
+      out.ownerHasLeases = true;
+    else if (idx && *idx < claims.size())
+      out.taken.push_back(*idx);
+    else
+      return fail(Code::Internal, "consul refused to lease addresses in " + describe() + ": " + e);
+  }
+  if (out.ownerHasLeases) out.taken.clear();
+  return out;
+}
+
+Result<std::optional<kv::KvPair>> ConsulStore::getOwner(std::string_view containerId, std::string_view ifName) {
+  return client_->get(ownerKey(containerId, ifName));
+}
+
+Result<std::vector<IpAddr>> ConsulStore::findByOwner(std::string_view containerId, std::string_view ifName) {
+  auto kv = TRY(getOwner(containerId, ifName));
+  if (!kv) return std::vector<IpAddr>{};
+  return parseIps(*kv);
+}
+
+Result<std::optional<Owner>> ConsulStore::findLease(const IpAddr& ip) {
+  auto kv = TRY(client_->get(leaseKey(ip)));
+  if (!kv) return std::optional<Owner>{};
+  return std::optional<Owner>(TRY(parseLease(*kv)));
+}
+
+Result<bool> ConsulStore::deleteOwnerAndLeases(const std::string& ownerKey, uint64_t ownerIndex,
+                                               const std::vector<std::pair<std::string, uint64_t>>& leases) {
+  std::vector<TxnOp> ops;
+  ops.push_back(TxnOp{TxnOp::DeleteCas, ownerKey, {}, ownerIndex});
+  for (const auto& [key, index] : leases) ops.push_back(TxnOp{TxnOp::DeleteCas, key, {}, index});
+  auto r = TRY(client_->txn(ops));
+  for (const auto& e : r.errors)
+    if (denied(e))
+      return fail(Code::InvalidConfig, "consul at " + addresses() + " denied deleting under " + base_ +
+                                           "/: the ACL token needs key_prefix write on it (" + e + ")");
+  return r.committed;
+}
+
+Result<void> ConsulStore::releaseByOwner(std::string_view containerId, std::string_view ifName) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    auto owner = TRY(getOwner(containerId, ifName));
+    if (!owner) return {};
+    auto ips = TRY(parseIps(*owner));
+    // Common case: the leases were created with the index, in the same transaction.
+    std::vector<std::pair<std::string, uint64_t>> leases;
+    for (const auto& ip : ips) leases.emplace_back(leaseKey(ip), owner->modifyIndex);
+    if (TRY(deleteOwnerAndLeases(owner->key, owner->modifyIndex, leases))) return {};
+    // Otherwise delete those leases that are still the attachment's, at their own index.
+    leases.clear();
+    for (const auto& ip : ips) {
+      auto kv = TRY(client_->get(leaseKey(ip)));
+      if (!kv) continue;
+      auto o = parseLease(*kv);
+      if (o && o->containerId == containerId && o->ifName == ifName) leases.emplace_back(kv->key, kv->modifyIndex);
+    }
+    if (TRY(deleteOwnerAndLeases(owner->key, owner->modifyIndex, leases))) return {};
+  }
+  return fail(Code::TryAgainLater, "the leases of container " + std::string(containerId) + " (" + std::string(ifName) +
+                                       ") kept changing in " + describe());
+}
+
+Result<std::vector<Lease>> ConsulStore::listLeases() {
+  std::string prefix = base_ + "/leases/";
+  std::vector<Lease> out;
+  for (const auto& kv : TRY(client_->list(prefix))) {
+    auto ip = IpAddr::parse(std::string_view(kv.key).substr(prefix.size()));
+    auto o = parseLease(kv);
+    if (!ip || !o) {
+      log::warn("ignoring consul key " + kv.key + ": not a lease record");
+      continue;
+    }
+    out.push_back(Lease{*ip, std::move(*o), kv.modifyIndex});
+  }
+  return out;
+}
+
+Result<std::vector<IpAddr>> ConsulStore::listLeasedIps() {
+  std::string prefix = base_ + "/leases/";
+  std::vector<IpAddr> out;
+  for (const auto& k : TRY(client_->keys(prefix)))
+    if (auto ip = IpAddr::parse(std::string_view(k).substr(prefix.size()))) out.push_back(*ip);
+  return out;
+}
+
+Result<void> ConsulStore::releaseLeases(std::span<const Lease> leases) {
+  std::map<std::pair<std::string, std::string>, std::vector<const Lease*>> byOwner;
+  for (const auto& l : leases) byOwner[{l.owner.containerId, l.owner.ifName}].push_back(&l);
+  for (const auto& [key, group] : byOwner) {
+    std::vector<std::pair<std::string, uint64_t>> keys;
+    for (const auto* l : group) keys.emplace_back(leaseKey(l->ip), l->version);
+    // The owner index was written with its leases: same ModifyIndex.
+    if (!TRY(deleteOwnerAndLeases(ownerKey(key.first, key.second), group.front()->version, keys)))
+      log::warn("leases of container " + key.first + " (" + key.second + ") changed during GC, ignoring");
+  }
+  return {};
+}
+
+Result<void> ConsulStore::ping() { return client_->ping(); }
+
+}  // namespace ovl::ipam

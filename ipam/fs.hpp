@@ -1,0 +1,28 @@
+// Small file helpers for the file store and the journal. Errors are Code::Io naming the path.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ovl::ipam::fs {
+
+// Whole content of a small file; nullopt when it does not exist.
+Result<std::optional<std::string>> readFile(const std::string& path, size_t maxBytes = 65536);
+// Creates or truncates, then writes.
+Result<void> writeFile(const std::string& path, std::string_view data, mode_t mode);
+// Writes a temporary file next to `path`, then renames it over `path`.
+Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode);
+// Creates the directory and its parents when missing.
+Result<void> makeDirs(const std::string& path, mode_t mode);
+// Names in a directory except "." and ".."; empty when it does not exist.
+Result<std::vector<std::string>> listDir(const std::string& path);
+// Absent: success.
+Result<void> removeFile(const std::string& path);
+std::unexpected<Error> ioError(int err, const std::string& what);
+
+}  // namespace ovl::ipam::fs

@@ -1,0 +1,4 @@
+// overlay-ipam: a host-local compatible IPAM plugin whose leases can live in Consul.
+#include "plugin.hpp"
+
+int main() { return ovl::cni::pluginMain(ovl::ipam::makePlugin()); }

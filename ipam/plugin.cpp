@@ -1,0 +1,136 @@
+#include "plugin.hpp"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <memory>
+#include <random>
+
+#include "allocator.hpp"
+#include "config.hpp"
+#include "consul_store.hpp"
+#include "file_store.hpp"
+#include "journal.hpp"
+#include "lease_ops.hpp"
+#include "util/log.hpp"
+
+namespace ovl::ipam {
+namespace {
+
+struct Context {
+  IpamConf conf;
+  std::unique_ptr<LeaseStore> store;
+  bool consul = false;
+};
+
+Result<Context> openContext(const cni::NetConf& net, Need need) {
+  auto node = TRY(kv::loadNodeConfig());
+  Context c;
+  c.conf = TRY(parseIpamConf(net, node, need));
+  if (c.conf.store.kind == kv::StoreSpec::File) {
+    c.store = TRY(FileStore::open(c.conf.dataDir, c.conf.pool, c.conf.host));
+  } else {
+    auto client = std::make_shared<kv::ConsulClient>(TRY(kv::ConsulClient::create(c.conf.store.consul)));
+    c.store = std::make_unique<ConsulStore>(std::move(client), c.conf.pool);
+    c.consul = true;
+  }
+  return c;
+}
+
+// Releases that an earlier DEL could not send to consul go first, so they never undo a newer lease.
+Result<void> replayJournal(Context& c) {
+  if (!c.consul) return {};
+  Journal j(c.conf.stateDir);
+  auto n = j.replay(c.conf.store.consul.prefix, c.conf.pool,
+                    [&](const PendingRelease& p) { return c.store->releaseByOwner(p.containerId, p.ifName); });
+  if (!n) return std::unexpected(std::move(n.error()));
+  return {};
+}
+
+uint64_t randomSeed() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t(std::random_device{}()) << 32) ^ uint64_t(::getpid()) ^ uint64_t(ts.tv_nsec);
+}
+
+Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net) {
+  auto c = TRY(openContext(net, Need::Ranges));
+  auto requested = TRY(requestedIps(args.args.get("IP"), net));
+  cni::NetResult r;
+  r.cniVersion = net.cniVersion;
+  r.routes = c.conf.routes;
+  if (!c.conf.resolvConf.empty()) r.dns = TRY(readResolvConf(c.conf.resolvConf));
+  TRY_VOID(replayJournal(c));
+  Owner owner{args.containerId, args.ifName, c.conf.host, nowRfc3339()};
+  Allocator alloc(c.conf.rangeSets, *c.store, randomSeed());
+  auto a = TRY(alloc.allocate(owner, requested));
+  std::string ips;
+  for (const auto& ip : a.ips) ips += (ips.empty() ? "" : ",") + ip.address.str();
+  log::info((a.existing ? "already held " : "leased ") + ips + " in " + c.store->describe() + " (attempts " +
+            std::to_string(a.attempts) + ")");
+  r.ips = std::move(a.ips);
+  return r;
+}
+
+Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& net) {
+  auto c = TRY(openContext(net, Need::Store));
+  auto replayed = replayJournal(c);
+  auto released = replayed ? c.store->releaseByOwner(args.containerId, args.ifName) : replayed;
+  if (released) return {};
+  if (!c.consul || released.error().code != Code::TryAgainLater) return released;
+  // Consul is unreachable: remember the release and let the container go.
+  Journal j(c.conf.stateDir);
+  PendingRelease p{c.conf.store.consul.prefix, c.conf.pool, args.containerId, args.ifName, nowRfc3339()};
+  if (auto ok = j.add(p); !ok) {
+    log::error("cannot journal the release: " + ok.error().msg);
+    return released;
+  }
+  log::warn(released.error().msg + "; the release is kept in " + j.dir() + " and sent on a later call");
+  return {};
+}
+
+Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& net) {
+  auto c = TRY(openContext(net, Need::Ranges));
+  TRY_VOID(replayJournal(c));
+  return checkLeases(c.conf.rangeSets, *c.store, args.containerId, args.ifName, net.prevResult);
+}
+
+Result<void> cmdGc(const cni::CmdArgs&, const cni::NetConf& net) {
+  auto c = TRY(openContext(net, Need::Store));
+  TRY_VOID(replayJournal(c));
+  if (!net.validAttachments) {
+    log::warn("GC without cni.dev/valid-attachments: nothing released");
+    return {};
+  }
+  auto n = TRY(collectGarbage(*c.store, c.conf.host, *net.validAttachments));
+  if (n) log::info("GC released " + std::to_string(n) + " leases of host " + c.conf.host);
+  return {};
+}
+
+Result<void> cmdStatus(const cni::CmdArgs&, const cni::NetConf& net) {
+  auto opened = openContext(net, Need::Ranges);
+  if (!opened) {
+    // A configuration that cannot work stays an error of its own; a store that cannot be used is "not ready".
+    Error e = std::move(opened.error());
+    if (e.code != Code::InvalidConfig && e.code != Code::Decode) e.code = Code::NotReady;
+    return fail(std::move(e));
+  }
+  Context& c = *opened;
+  if (auto ok = replayJournal(c); !ok) log::debug("journal replay: " + ok.error().msg);
+  return checkReady(c.conf.rangeSets, *c.store);
+}
+
+}  // namespace
+
+cni::Plugin makePlugin() {
+  cni::Plugin p;
+  p.name = "overlay-ipam";
+  p.add = cmdAdd;
+  p.del = cmdDel;
+  p.check = cmdCheck;
+  p.gc = cmdGc;
+  p.status = cmdStatus;
+  return p;
+}
+
+}  // namespace ovl::ipam

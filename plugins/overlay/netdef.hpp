@@ -1,0 +1,62 @@
+// Network definitions recorded in the store by `overlayctl network create`, and the plugin hook that lets
+// a conflist refer to such a network by name only.
+//
+// P/networks/<net>/config holds {"vni":N,"scope":"global"} (written by Cluster::ensureVni) and, for a
+// network created by overlayctl, also
+//   "subnets": [{"subnet":"10.0.0.0/24","gateway":"10.0.0.1","ipRange":"10.0.0.128/25"}, ...],
+//   "created": "2024-05-01T12:00:00Z"
+// Leases of the network live in the overlay-ipam pool named after the network.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cni/config.hpp"
+#include "cni/skel.hpp"
+#include "kv/consul.hpp"
+#include "util/error.hpp"
+#include "util/ip.hpp"
+
+namespace ovl::overlay {
+
+struct SubnetDef {
+  IpNet subnet;                   // masked
+  std::optional<IpAddr> gateway;  // absent: overlay-ipam's default (first address)
+  std::optional<IpNet> ipRange;   // absent: the whole subnet
+};
+
+struct NetworkDef {
+  std::string name;
+  uint32_t vni = 0;
+  std::string scope = "global";
+  std::vector<SubnetDef> subnets;  // empty: defined implicitly by a plugin (VNI only)
+  std::string created;             // RFC 3339, "" when unknown
+};
+
+// Validates gateway and ipRange against the subnet; errors name the culprit.
+Result<SubnetDef> makeSubnetDef(std::string_view subnet, std::optional<std::string_view> gateway,
+                                std::optional<std::string_view> ipRange);
+
+std::string definitionJson(const NetworkDef& d);
+// Code::Decode when the record is not a definition.
+Result<NetworkDef> parseDefinition(std::string_view name, std::string_view json);
+
+// The definition of `net` in the store; nullopt when the network is not defined.
+Result<std::optional<NetworkDef>> readDefinition(kv::ConsulClient& kv, const std::string& net);
+
+// overlay-ipam's "ranges" for the definition: one range set per address family.
+void writeIpamRanges(rapidjson::Value& ipam, const NetworkDef& d, rapidjson::Document::AllocatorType& a);
+
+// A conflist that refers to the network by name only: every host reads the definition from the store.
+std::string nameOnlyConflist(const std::string& net, std::string_view cniVersion = "1.0.0");
+
+// Wraps the plugin's verbs: when the configuration names a network but carries no address ranges
+// (no "ipam" section, or one without "ranges"/"subnet"), ADD, CHECK and STATUS read the network's
+// definition from the store and run with the vni and ipam ranges merged in; DEL and GC get the default
+// ipam section ({"type":"overlay-ipam","store":"consul"}) without contacting the store. A network that
+// is not defined in the store is passed through unchanged.
+cni::Plugin withStoredDefinitions(cni::Plugin inner);
+
+}  // namespace ovl::overlay

@@ -1,0 +1,18 @@
+// overlayctl's commands. Each takes the words after its name and returns the exit code, or an error
+// that main() prints (usage errors exit 2).
+#pragma once
+
+#include <span>
+
+#include "util/error.hpp"
+
+namespace ovl::ctl {
+
+using Argv = std::span<char* const>;
+
+Result<int> networkCmd(Argv argv);  // network create|ls|inspect|rm
+Result<int> hostsCmd(Argv argv);
+Result<int> leasesCmd(Argv argv);
+Result<int> diagCmd(Argv argv);
+
+}  // namespace ovl::ctl

@@ -1,0 +1,102 @@
+// overlayctl hosts | leases [NAME]
+#include <map>
+#include <set>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "snapshot.hpp"
+
+namespace ovl::ctl {
+namespace {
+
+const Help kHostsHelp{"overlayctl hosts [--json]",
+                      "Lists every host that ever attached a container: its VTEP address, the networks it is a\n"
+                      "member of, its number of attachments and when it last attached one.\n"};
+
+const Help kLeasesHelp{"overlayctl leases [NAME] [--json]",
+                       "Lists the IP leases of network NAME (its overlay-ipam pool), or of every pool. ATTACHED\n"
+                       "tells whether the store records the lease holder as attached on its host.\n"};
+
+bool attached(const Snapshot& s, const LeaseView& l) {
+  for (const auto& a : s.attachments)
+    if (a.net == l.pool && a.host == l.host && a.containerId == l.containerId && a.ifName == l.ifName) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<int> hostsCmd(Argv argv) {
+  auto a = TRY(parseArgs(argv, {}));
+  if (a.has("--help")) return (printHelp(kHostsHelp), 0);
+  if (!a.positional.empty()) return usage("hosts takes no arguments");
+  auto ctx = TRY(makeContext(a));
+  auto kv = TRY(connect(ctx));
+  auto snap = TRY(readSnapshot(kv));
+  std::map<std::string, std::vector<std::string>> netsOf;
+  for (const auto& [name, n] : snap.nets)
+    for (const auto& m : n.members) netsOf[m.host].push_back(name);
+  std::map<std::string, size_t> count;
+  for (const auto& at : snap.attachments) ++count[at.host];
+
+  rapidjson::StringBuffer sb;
+  JsonOut w(sb);
+  w.StartArray();
+  Table t({"HOST", "VTEP", "NETWORKS", "CONTAINERS", "LAST-ATTACH"});
+  for (const auto& h : snap.hosts) {
+    const auto& nets = netsOf[h.host];
+    t.row({h.host, h.vtep, nets.empty() ? "-" : join(nets, ","), std::to_string(count[h.host]), isoTime(h.time)});
+    w.StartObject();
+    key(w, "host"); str(w, h.host);
+    key(w, "vtep"); str(w, h.vtep);
+    key(w, "networks");
+    w.StartArray();
+    for (const auto& n : nets) str(w, n);
+    w.EndArray();
+    key(w, "containers"); w.Uint(unsigned(count[h.host]));
+    key(w, "lastAttach"); str(w, isoTime(h.time));
+    w.EndObject();
+  }
+  w.EndArray();
+  if (ctx.json) printJson(sb);
+  else t.print();
+  return 0;
+}
+
+Result<int> leasesCmd(Argv argv) {
+  auto a = TRY(parseArgs(argv, {}));
+  if (a.has("--help")) return (printHelp(kLeasesHelp), 0);
+  if (a.positional.size() > 1) return usage("leases takes at most one NAME");
+  auto ctx = TRY(makeContext(a));
+  auto kv = TRY(connect(ctx));
+  auto snap = TRY(readSnapshot(kv));
+  std::optional<std::string> only;
+  if (!a.positional.empty()) {
+    only = a.positional[0];
+    bool known = snap.net(*only) || !snap.leasesOf(*only).empty();
+    if (!known) return fail(Code::InvalidConfig, "network '" + *only + "' is not defined in the store and has no leases");
+  }
+  rapidjson::StringBuffer sb;
+  JsonOut w(sb);
+  w.StartArray();
+  Table t({"NETWORK", "IP", "CONTAINER", "IFNAME", "HOST", "SINCE", "ATTACHED"});
+  for (const auto& l : snap.leases) {
+    if (only && l.pool != *only) continue;
+    const bool att = attached(snap, l);
+    t.row({l.pool, l.ip, l.containerId, l.ifName, l.host, l.time, att ? "yes" : "no"});
+    w.StartObject();
+    key(w, "network"); str(w, l.pool);
+    key(w, "ip"); str(w, l.ip);
+    key(w, "containerID"); str(w, l.containerId);
+    key(w, "ifname"); str(w, l.ifName);
+    key(w, "host"); str(w, l.host);
+    key(w, "time"); str(w, l.time);
+    key(w, "attached"); w.Bool(att);
+    w.EndObject();
+  }
+  w.EndArray();
+  if (ctx.json) printJson(sb);
+  else t.print();
+  return 0;
+}
+
+}  // namespace ovl::ctl

@@ -1,0 +1,338 @@
+// overlayctl network create | ls | inspect | rm
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "cli.hpp"
+#include "cluster.hpp"
+#include "config.hpp"
+#include "commands.hpp"
+#include "netdef.hpp"
+#include "snapshot.hpp"
+
+namespace ovl::ctl {
+namespace {
+
+const Help kNetworkHelp{"overlayctl network create|ls|inspect|rm ...",
+                        "Subcommands:\n"
+                        "  create NAME [--subnet CIDR]... [--gateway IP]... [--ip-range CIDR]... [--vni N] [--install DIR]\n"
+                        "  ls\n"
+                        "  inspect NAME...\n"
+                        "  rm NAME [--force]\n"
+                        "Run 'overlayctl network SUBCOMMAND --help' for details.\n"};
+
+const Help kCreateHelp{
+    "overlayctl network create NAME [--subnet CIDR]... [--gateway IP]... [--ip-range CIDR]... [--vni N] [--install DIR]",
+    "Records the network's definition in the store once, for the whole cluster, and prints a conflist\n"
+    "that refers to the network by name only (the plugins read the definition from the store).\n\n"
+    "  --subnet CIDR    an address range of the network (repeat for several, e.g. IPv4 and IPv6);\n"
+    "                   default: a free /24 in 10.200.0.0/16\n"
+    "  --gateway IP     the gateway of the subnet given at the same position (default: its first address)\n"
+    "  --ip-range CIDR  allocate container addresses only from this part of the subnet at the same position\n"
+    "  --vni N          the VXLAN network identifier (default: allocated cluster-wide)\n"
+    "  --install DIR    write the conflist to DIR/NAME.conflist instead of printing it\n"
+    "  --json           print {\"network\": definition, \"conflist\": ...}\n"};
+
+const Help kLsHelp{"overlayctl network ls [--json]",
+                   "Lists the networks of the cluster: name, VNI, subnets, scope, number of member hosts and of\n"
+                   "attached containers.\n"};
+
+const Help kInspectHelp{"overlayctl network inspect NAME...",
+                        "Prints a JSON array with, for each network: its definition, member hosts with their VTEP\n"
+                        "addresses, every attachment (container ID, ifname, host, IPs, MAC) and its leases.\n"};
+
+const Help kRmHelp{"overlayctl network rm NAME [--force]",
+                   "Deletes the network's definition, VNI reservation, membership records and leases.\n"
+                   "Refused while containers are attached, unless --force (their records and leases are then\n"
+                   "deleted too; the containers keep their interfaces until their runtime removes them).\n"};
+
+Result<void> validateName(const std::string& name) {
+  if (!isValidIdentifier(name))
+    return usage("network name '" + name + "' is invalid: use letters, digits, '_', '.', '-' (not first)");
+  return {};
+}
+
+// The subnets from --subnet/--gateway/--ip-range, matched by position.
+Result<std::vector<overlay::SubnetDef>> subnetsFromArgs(const Args& a) {
+  auto subnets = a.all("--subnet"), gateways = a.all("--gateway"), ranges = a.all("--ip-range");
+  if (gateways.size() > subnets.size()) return usage("--gateway given without a --subnet for it");
+  if (ranges.size() > subnets.size()) return usage("--ip-range given without a --subnet for it");
+  std::vector<overlay::SubnetDef> out;
+  for (size_t i = 0; i < subnets.size(); ++i) {
+    auto gw = i < gateways.size() ? std::optional<std::string_view>(gateways[i]) : std::nullopt;
+    auto ir = i < ranges.size() ? std::optional<std::string_view>(ranges[i]) : std::nullopt;
+    auto s = overlay::makeSubnetDef(subnets[i], gw, ir);
+    if (!s) return usage(s.error().msg);
+    out.push_back(*s);
+  }
+  return out;
+}
+
+// Another network whose subnets overlap `s`, if any.
+std::optional<std::string> overlapping(const Snapshot& snap, const std::string& self, const overlay::SubnetDef& s) {
+  for (const auto& [name, n] : snap.nets) {
+    if (name == self || !n.def) continue;
+    for (const auto& o : n.def->subnets)
+      if (o.subnet.overlaps(s.subnet)) return name + " (" + o.subnet.str() + ")";
+  }
+  return std::nullopt;
+}
+
+Result<overlay::SubnetDef> defaultSubnet(const Snapshot& snap, const std::string& self) {
+  for (int i = 0; i < 256; ++i) {
+    auto s = TRY(overlay::makeSubnetDef("10.200." + std::to_string(i) + ".0/24", std::nullopt, std::nullopt));
+    if (!overlapping(snap, self, s)) return s;
+  }
+  return fail(Code::PoolExhausted, "no free /24 left in 10.200.0.0/16: give --subnet");
+}
+
+std::vector<std::string> subnetStrings(const overlay::NetworkDef& d) {
+  std::vector<std::string> v;
+  for (const auto& s : d.subnets) v.push_back(s.subnet.str());
+  return v;
+}
+
+Result<void> installConflist(const std::string& dir, const std::string& net, const std::string& text) {
+  const std::string path = dir + "/" + net + ".conflist";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f) return fail(Code::Io, "cannot write " + tmp + " (does directory '" + dir + "' exist?)");
+    f << text;
+    if (!f.flush()) return fail(Code::Io, "writing " + tmp + " failed");
+  }
+  ::chmod(tmp.c_str(), 0644);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return fail(Code::Io, "cannot install " + path);
+  }
+  std::cerr << "wrote " << path << "\n";
+  return {};
+}
+
+void writeDefinition(JsonOut& w, const overlay::NetworkDef& d) {
+  key(w, "name"); str(w, d.name);
+  key(w, "vni"); w.Uint(d.vni);
+  key(w, "scope"); str(w, d.scope);
+  key(w, "subnets");
+  w.StartArray();
+  for (const auto& s : d.subnets) {
+    w.StartObject();
+    key(w, "subnet"); str(w, s.subnet.str());
+    if (s.gateway) { key(w, "gateway"); str(w, s.gateway->str()); }
+    if (s.ipRange) { key(w, "ipRange"); str(w, s.ipRange->str()); }
+    w.EndObject();
+  }
+  w.EndArray();
+  key(w, "created"); str(w, d.created);
+}
+
+Result<int> create(Argv argv) {
+  auto a = TRY(parseArgs(argv, {{"--subnet", true, true}, {"--gateway", true, true}, {"--ip-range", true, true},
+                                {"--vni", true, false}, {"--install", true, false}}));
+  if (a.has("--help")) return (printHelp(kCreateHelp), 0);
+  if (a.positional.size() != 1) return usage("network create needs exactly one NAME");
+  const std::string name = a.positional[0];
+  TRY_VOID(validateName(name));
+  std::optional<uint32_t> wantVni;
+  if (auto v = a.value("--vni")) {
+    char* end = nullptr;
+    unsigned long n = std::strtoul(v->c_str(), &end, 10);
+    if (v->empty() || *end || n < 1 || n > overlay::kMaxVni) return usage("--vni '" + *v + "' is not a number in 1..16777215");
+    wantVni = uint32_t(n);
+  }
+  auto subnets = TRY(subnetsFromArgs(a));
+  auto ctx = TRY(makeContext(a));
+
+  auto cluster = TRY(overlay::Cluster::connect(ctx.store.consul));
+  auto snap = TRY(readSnapshot(cluster.kv()));
+  if (const NetView* n = snap.net(name); n && n->def && !n->def->subnets.empty())
+    return fail(Code::InvalidConfig, "network '" + name + "' already exists (vni " + std::to_string(n->def->vni) +
+                                         ", " + join(subnetStrings(*n->def), ",") + ")");
+  if (subnets.empty()) subnets.push_back(TRY(defaultSubnet(snap, name)));
+  for (const auto& s : subnets)
+    if (auto other = overlapping(snap, name, s))
+      return fail(Code::InvalidConfig, "subnet " + s.subnet.str() + " overlaps network " + *other);
+
+  auto state = TRY(cluster.readNetwork(name));
+  overlay::NetworkDef def;
+  def.name = name;
+  def.vni = TRY(cluster.ensureVni(name, wantVni, state));
+  def.subnets = subnets;
+  def.created = nowIso();
+  // ensureVni wrote {"vni","scope"} (or a plugin did earlier): complete it, only if nobody else did.
+  auto& kv = cluster.kv();
+  const std::string cfgKey = kv.key("networks/" + name + "/config");
+  auto cur = TRY(kv.get(cfgKey));
+  if (!cur) return fail(Code::TryAgainLater, "network '" + name + "' vanished while being created (removed concurrently?)");
+  if (auto existing = overlay::parseDefinition(name, cur->value); existing && !existing->subnets.empty())
+    return fail(Code::InvalidConfig, "network '" + name + "' already exists (created concurrently)");
+  if (!TRY(kv.cas(cfgKey, overlay::definitionJson(def), cur->modifyIndex)))
+    return fail(Code::TryAgainLater, "network '" + name + "' changed while being created: retry");
+
+  const std::string conflist = overlay::nameOnlyConflist(name);
+  if (auto dir = a.value("--install")) TRY_VOID(installConflist(*dir, name, conflist));
+  if (ctx.json) {
+    rapidjson::StringBuffer sb;
+    JsonOut w(sb);
+    w.StartObject();
+    key(w, "network");
+    w.StartObject();
+    writeDefinition(w, def);
+    w.EndObject();
+    key(w, "conflist");
+    w.RawValue(conflist.c_str(), conflist.size() - 1, rapidjson::kObjectType);
+    w.EndObject();
+    printJson(sb);
+  } else if (!a.has("--install")) {
+    std::cout << conflist;
+  }
+  return 0;
+}
+
+Result<int> ls(Argv argv) {
+  auto a = TRY(parseArgs(argv, {}));
+  if (a.has("--help")) return (printHelp(kLsHelp), 0);
+  if (!a.positional.empty()) return usage("network ls takes no arguments");
+  auto ctx = TRY(makeContext(a));
+  auto kv = TRY(connect(ctx));
+  auto snap = TRY(readSnapshot(kv));
+  rapidjson::StringBuffer sb;
+  JsonOut w(sb);
+  w.StartArray();
+  Table t({"NAME", "VNI", "SUBNETS", "SCOPE", "HOSTS", "CONTAINERS"});
+  for (const auto& [name, n] : snap.nets) {
+    if (!n.def) continue;
+    std::set<std::string> containers;
+    for (const auto* at : snap.attachmentsOf(name)) containers.insert(at->containerId);
+    auto subnets = subnetStrings(*n.def);
+    t.row({name, std::to_string(n.def->vni), subnets.empty() ? "-" : join(subnets, ","), n.def->scope,
+           std::to_string(n.members.size()), std::to_string(containers.size())});
+    w.StartObject();
+    key(w, "name"); str(w, name);
+    key(w, "vni"); w.Uint(n.def->vni);
+    key(w, "subnets");
+    w.StartArray();
+    for (const auto& s : subnets) str(w, s);
+    w.EndArray();
+    key(w, "scope"); str(w, n.def->scope);
+    key(w, "hosts"); w.Uint(unsigned(n.members.size()));
+    key(w, "containers"); w.Uint(unsigned(containers.size()));
+    w.EndObject();
+  }
+  w.EndArray();
+  if (ctx.json) printJson(sb);
+  else t.print();
+  return 0;
+}
+
+void writeInspect(JsonOut& w, const Snapshot& snap, const std::string& name, const NetView& n) {
+  w.StartObject();
+  writeDefinition(w, *n.def);
+  key(w, "hosts");
+  w.StartArray();
+  for (const auto& m : n.members) {
+    w.StartObject();
+    key(w, "host"); str(w, m.host);
+    key(w, "vtep"); str(w, m.vtep);
+    key(w, "port"); w.Uint(m.port);
+    w.EndObject();
+  }
+  w.EndArray();
+  key(w, "attachments");
+  w.StartArray();
+  for (const auto* at : snap.attachmentsOf(name)) {
+    w.StartObject();
+    key(w, "containerID"); str(w, at->containerId);
+    key(w, "ifname"); str(w, at->ifName);
+    key(w, "host"); str(w, at->host);
+    key(w, "ips");
+    w.StartArray();
+    for (const auto& ip : at->ips) str(w, ip);
+    w.EndArray();
+    key(w, "mac"); str(w, at->mac);
+    key(w, "time"); str(w, isoTime(at->time));
+    w.EndObject();
+  }
+  w.EndArray();
+  key(w, "leases");
+  w.StartArray();
+  for (const auto* l : snap.leasesOf(name)) {
+    w.StartObject();
+    key(w, "ip"); str(w, l->ip);
+    key(w, "containerID"); str(w, l->containerId);
+    key(w, "ifname"); str(w, l->ifName);
+    key(w, "host"); str(w, l->host);
+    key(w, "time"); str(w, l->time);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+Result<int> inspect(Argv argv) {
+  auto a = TRY(parseArgs(argv, {}));
+  if (a.has("--help")) return (printHelp(kInspectHelp), 0);
+  if (a.positional.empty()) return usage("network inspect needs a NAME");
+  auto ctx = TRY(makeContext(a));
+  auto kv = TRY(connect(ctx));
+  auto snap = TRY(readSnapshot(kv));
+  rapidjson::StringBuffer sb;
+  JsonOut w(sb);
+  w.StartArray();
+  for (const auto& name : a.positional) writeInspect(w, snap, name, *TRY(requireNetwork(snap, name)));
+  w.EndArray();
+  printJson(sb);
+  return 0;
+}
+
+Result<int> rm(Argv argv) {
+  auto a = TRY(parseArgs(argv, {{"--force", false, false}}));
+  if (a.has("--help")) return (printHelp(kRmHelp), 0);
+  if (a.positional.size() != 1) return usage("network rm needs exactly one NAME");
+  const std::string name = a.positional[0];
+  TRY_VOID(validateName(name));
+  auto ctx = TRY(makeContext(a));
+  auto kv = TRY(connect(ctx));
+  auto snap = TRY(readSnapshot(kv));
+  const NetView* n = TRY(requireNetwork(snap, name));
+  auto attached = snap.attachmentsOf(name);
+  if (!attached.empty() && !a.has("--force")) {
+    std::set<std::string> where;
+    for (const auto* at : attached) where.insert(at->containerId + " on " + at->host);
+    return fail(Code::InvalidConfig, "network '" + name + "' has " + std::to_string(attached.size()) +
+                                         " attachment(s) (" + join({where.begin(), where.end()}, ", ") +
+                                         "): detach them first, or use --force");
+  }
+  using Op = kv::TxnOp;
+  const std::string vniKey = kv.key("vnis/" + std::to_string(n->def->vni));
+  std::vector<Op> ops = {{Op::DeleteTree, kv.key("networks/" + name + "/"), "", 0},
+                         {Op::DeleteTree, kv.key("attachments/" + name + "/"), "", 0},
+                         {Op::DeleteTree, kv.key("ipam/" + name + "/"), "", 0}};
+  if (auto owner = TRY(kv.get(vniKey)); owner && owner->value == name)
+    ops.push_back({Op::DeleteCas, vniKey, "", owner->modifyIndex});
+  auto r = TRY(kv.txn(ops));
+  if (!r.committed) return fail(Code::TryAgainLater, "network '" + name + "' changed while being removed: retry");
+  if (!attached.empty()) std::cerr << "removed the records of " << attached.size() << " attachment(s)\n";
+  std::cout << name << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Result<int> networkCmd(Argv argv) {
+  if (argv.empty()) return usage("network needs a subcommand: create, ls, inspect or rm");
+  std::string_view sub = argv[0];
+  Argv rest = argv.subspan(1);
+  if (sub == "create") return create(rest);
+  if (sub == "ls" || sub == "list") return ls(rest);
+  if (sub == "inspect") return inspect(rest);
+  if (sub == "rm" || sub == "remove") return rm(rest);
+  if (sub == "--help" || sub == "-h") return (printHelp(kNetworkHelp), 0);
+  return usage("unknown network subcommand '" + std::string(sub) + "'");
+}
+
+}  // namespace ovl::ctl

@@ -1,0 +1,60 @@
+// One consistent read of everything overlayctl shows: a single recursive listing of the store prefix,
+// parsed into networks, members, attachments, leases and hosts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kv/consul.hpp"
+#include "netdef.hpp"
+#include "util/error.hpp"
+
+namespace ovl::ctl {
+
+struct MemberView {
+  std::string host, vtep;
+  uint16_t port = 4789;
+};
+
+struct NetView {
+  std::optional<overlay::NetworkDef> def;  // nullopt: members/attachments without a config record
+  std::vector<MemberView> members;
+};
+
+struct AttachView {
+  std::string net, host, containerId, ifName, mac;
+  std::vector<std::string> ips;
+  int64_t time = 0;
+};
+
+struct LeaseView {
+  std::string pool, ip, containerId, ifName, host, time;
+  uint64_t version = 0;  // ModifyIndex
+};
+
+struct HostView {
+  std::string host, vtep;
+  int64_t time = 0;
+};
+
+struct Snapshot {
+  std::map<std::string, NetView> nets;
+  std::vector<AttachView> attachments;
+  std::vector<LeaseView> leases;
+  std::vector<HostView> hosts;
+  std::vector<std::string> warnings;  // malformed records, reported by the commands that care
+
+  std::vector<const AttachView*> attachmentsOf(const std::string& net) const;
+  std::vector<const LeaseView*> leasesOf(const std::string& pool) const;
+  const NetView* net(const std::string& name) const;
+};
+
+Result<Snapshot> readSnapshot(kv::ConsulClient& kv);
+
+// Fails with a message naming the network when it is not defined.
+Result<const NetView*> requireNetwork(const Snapshot& s, const std::string& name);
+
+}  // namespace ovl::ctl

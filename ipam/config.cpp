@@ -176,7 +176,11 @@ Result<IpamConf> parseIpamConf(const cni::NetConf& net, const kv::NodeConfig& no
   c.pool = TRY(json::optString(ipam, "pool", "ipam")).value_or(net.name);
   if (!isValidIdentifier(c.pool))
     return bad("ipam.pool", "'" + c.pool + "' is not a valid pool name (letters, digits, '_', '.', '-')");
-  c.dataDir = TRY(json::optString(ipam, "dataDir", "ipam")).value_or(kDefaultDataDir);
+  // host-local's default, unless the node config gives this host its own state directory (simulated
+  // hosts sharing one filesystem, or an operator keeping all our state in one place).
+  const std::string defaultDataDir =
+      node.stateDir && !node.stateDir->empty() ? *node.stateDir + "/networks" : std::string(kDefaultDataDir);
+  c.dataDir = TRY(json::optString(ipam, "dataDir", "ipam")).value_or(defaultDataDir);
   if (c.dataDir.empty()) return bad("ipam.dataDir", "must not be empty");
   c.resolvConf = TRY(json::optString(ipam, "resolvConf", "ipam")).value_or("");
   c.store = TRY(kv::resolveStore(&ipam, "ipam", node, /*nodeByDefault=*/false));

@@ -1,0 +1,57 @@
+#include "gwbridge/bridge.hpp"
+
+#include <sys/socket.h>
+
+#include <cstdio>
+
+#include "nl/addr.hpp"
+#include "nl/bridge.hpp"
+#include "ns/sysctl.hpp"
+#include "util/rollback.hpp"
+
+namespace ovl::gwbridge {
+
+std::string hostVethName(std::string_view containerId, std::string_view ifName) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(fnv1a(std::string(containerId) + ":" + std::string(ifName))));
+  return "gwb" + std::string(hex, 12);
+}
+
+MacAddr containerMac(std::string_view containerId, std::string_view ifName) {
+  return MacAddr::fromSeed("gwbridge:" + std::string(containerId) + ":" + std::string(ifName));
+}
+
+Result<nl::LinkInfo> ensureGatewayBridge(nl::Socket& host, const GwConf& conf) {
+  nl::BridgeSpec spec;
+  spec.name = conf.bridge;
+  // A bridge without a MAC of its own takes its lowest port's, so the gateway's MAC would change as
+  // containers come and go, leaving stale ARP entries in the others.
+  spec.mac = MacAddr::fromSeed("gwbridge-bridge:" + conf.bridge);
+  return nl::ensureBridge(host, spec);
+}
+
+Result<void> ensureGatewayAddress(nl::Socket& host, int bridgeIndex, const IpNet& gateway) {
+  return nl::addAddress(host, bridgeIndex, gateway, /*noDad=*/true);
+}
+
+Result<void> ensureForwarding(int family) {
+  const char* key = family == AF_INET6 ? "net/ipv6/conf/all/forwarding" : "net/ipv4/ip_forward";
+  auto cur = ns::readSysctl(key);
+  if (cur && *cur == "1") return {};
+  return ns::writeSysctl(key, "1");
+}
+
+Result<nl::VethPair> createPort(nl::Socket& host, const nl::LinkInfo& bridge, const GwConf& conf,
+                                std::string_view hostName, std::string_view containerIfName, int netnsFd,
+                                const MacAddr& mac) {
+  TRY_VOID(nl::deleteLink(host, hostName));
+  auto veth = TRY(nl::createVeth(host, hostName, containerIfName, netnsFd, conf.mtu, mac));
+  Rollback undo([&] { (void)nl::deleteLinkByIndex(host, veth.host.index); });
+  TRY_VOID(nl::setLinkMaster(host, veth.host.index, bridge.index));
+  TRY_VOID(nl::setBridgePortOptions(host, veth.host.index, conf.hairpin, /*learning=*/true));
+  undo.dismiss();
+  return veth;
+}
+
+}  // namespace ovl::gwbridge

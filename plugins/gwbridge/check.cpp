@@ -1,0 +1,143 @@
+// CHECK: the bridge, the veth and its container end, addresses, routes, the rules and the lease are all
+// still as ADD left them and as prevResult says.
+#include <map>
+
+#include "cni/delegate.hpp"
+#include "gwbridge/bridge.hpp"
+#include "gwbridge/config.hpp"
+#include "gwbridge/nat.hpp"
+#include "gwbridge/plugin.hpp"
+#include "nl/addr.hpp"
+#include "nl/link.hpp"
+#include "nl/route.hpp"
+#include "ns/netns.hpp"
+#include "ns/sysctl.hpp"
+
+namespace ovl::gwbridge {
+namespace {
+
+Error bad(const std::string& msg) { return makeError(Code::Internal, "CHECK: " + msg); }
+
+struct Ours {
+  int index = -1;  // in prevResult.interfaces
+  std::vector<cni::IpConfig> ips;
+};
+
+// Our container interface in prevResult: the one with the veth peer's name inside the sandbox.
+Result<Ours> findOurs(const cni::NetResult& prev, const std::string& inner) {
+  Ours o;
+  for (size_t i = 0; i < prev.interfaces.size(); ++i)
+    if (prev.interfaces[i].name == inner && !prev.interfaces[i].sandbox.empty()) o.index = int(i);
+  if (o.index < 0) return fail(bad("prevResult has no interface '" + inner + "' in the container"));
+  for (const auto& ip : prev.ips)
+    if (ip.interface && *ip.interface == o.index) o.ips.push_back(ip);
+  if (o.ips.empty()) return fail(bad("prevResult has no address on '" + inner + "'"));
+  return o;
+}
+
+Result<void> checkAddresses(nl::Socket& host, nl::Socket& cs, int bridgeIndex, int peerIndex, const Ours& o) {
+  auto inside = TRY(nl::dumpAddresses(cs, peerIndex));
+  auto onBridge = TRY(nl::dumpAddresses(host, bridgeIndex));
+  for (const auto& ip : o.ips) {
+    bool found = std::any_of(inside.begin(), inside.end(), [&](const auto& a) { return a.net == ip.address; });
+    if (!found) return fail(bad("address " + ip.address.str() + " is missing in the container"));
+    if (!ip.gateway) continue;
+    bool gw = std::any_of(onBridge.begin(), onBridge.end(), [&](const auto& a) { return a.net.addr() == *ip.gateway; });
+    if (!gw) return fail(bad("gateway " + ip.gateway->str() + " is missing on the bridge"));
+  }
+  return {};
+}
+
+// Every route of prevResult through one of our gateways is in the container on our interface, and with
+// defaultRoute so is a default route through the bridge.
+Result<void> checkRoutes(nl::Socket& cs, int peerIndex, const cni::NetResult& prev, const Ours& o, bool dflt) {
+  auto present = [&](const IpNet& dst, const IpAddr& via) -> Result<bool> {
+    auto routes = TRY(nl::dumpRoutes(cs, dst.family()));
+    return std::any_of(routes.begin(), routes.end(), [&](const nl::RouteSpec& k) {
+      return k.dst.masked() == dst.masked() && k.gw == via && k.ifindex == peerIndex;
+    });
+  };
+  for (const auto& ip : o.ips) {
+    if (!ip.gateway) continue;
+    for (const auto& r : prev.routes)
+      if (r.gw && *r.gw == *ip.gateway && !TRY(present(r.dst, *r.gw)))
+        return fail(bad("route " + r.dst.str() + " via " + r.gw->str() + " is missing in the container"));
+    IpNet any(ip.address.addr().isV4() ? *IpAddr::parse("0.0.0.0") : *IpAddr::parse("::"), 0);
+    if (dflt && !TRY(present(any, *ip.gateway)))
+      return fail(bad("the default route via " + ip.gateway->str() + " is missing in the container"));
+  }
+  return {};
+}
+
+// The kernel holds as many of the attachment's rules per chain as ADD would create now.
+Result<void> checkRules(const Attachment& at, const GwConf& gw, const Ours& o) {
+  AttachmentRules want{.network = at.network,
+                       .containerId = at.containerId,
+                       .ifName = at.ifName,
+                       .bridge = gw.bridge,
+                       .hostVeth = at.hostVeth,
+                       .ipMasq = gw.ipMasq,
+                       .icc = gw.icc,
+                       .ports = gw.portMappings};
+  for (const auto& ip : o.ips) want.addrs.push_back(ip.address);
+  const std::string text = TRY(ruleText(want));
+  std::map<std::string, int> expected, actual;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    // "add rule <family> <table> <chain> ..."
+    size_t a = line.find(' ', 9), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
+    expected[line.substr(9, a - 9) + " " + line.substr(b + 1, c - b - 1)]++;
+  }
+  auto nft = TRY(Nft::open());
+  for (const auto& r : TRY(findRules(nft, at.tag))) actual[r.family + " " + r.chain]++;
+  if (expected != actual) {
+    std::string want, have;
+    for (auto& [k, n] : expected) want += " " + k + "=" + std::to_string(n);
+    for (auto& [k, n] : actual) have += " " + k + "=" + std::to_string(n);
+    return fail(
+        bad("nftables rules of " + at.tag + " differ: want" + want + ", have" + (have.empty() ? " none" : have)));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
+  auto gw = TRY(parseGwConf(conf, args.stdinData));
+  if (!conf.prevResult) return fail(Code::InvalidConfig, "CHECK needs prevResult");
+  const Attachment at = attachmentOf(args, conf);
+  auto netns = TRY(ns::Netns::open(args.netns));
+  TRY_VOID(ns::refuseCurrent(netns));
+  TRY_VOID(cni::delegateCheck(gw.ipamType, ipamArgs(args, conf), gw.ipamStdin));
+
+  auto host = TRY(nl::Socket::open());
+  auto br = TRY(nl::findLink(host, gw.bridge));
+  if (!br || br->kind != "bridge") return fail(bad("bridge '" + gw.bridge + "' is missing"));
+  if (!br->up) return fail(bad("bridge '" + gw.bridge + "' is down"));
+  auto veth = TRY(nl::findLink(host, at.hostVeth));
+  if (!veth) return fail(bad("veth '" + at.hostVeth + "' is missing"));
+  if (veth->master != br->index) return fail(bad("veth '" + at.hostVeth + "' is not a port of '" + gw.bridge + "'"));
+
+  auto cs = TRY(nl::Socket::openInNetns(netns.fd()));
+  auto peer = TRY(nl::findLinkByIndex(cs, veth->linkIndex));
+  if (!peer) return fail(bad("the container end of '" + at.hostVeth + "' is missing"));
+  if (!peer->up) return fail(bad("'" + peer->name + "' is down in the container"));
+  auto ours = TRY(findOurs(*conf.prevResult, peer->name));
+  if (peer->mac.str() != conf.prevResult->interfaces[size_t(ours.index)].mac &&
+      !conf.prevResult->interfaces[size_t(ours.index)].mac.empty())
+    return fail(bad("'" + peer->name + "' has MAC " + peer->mac.str() + ", prevResult says " +
+                    conf.prevResult->interfaces[size_t(ours.index)].mac));
+  TRY_VOID(checkAddresses(host, cs, br->index, peer->index, ours));
+  TRY_VOID(checkRoutes(cs, peer->index, *conf.prevResult, ours, gw.defaultRoute));
+  TRY_VOID(checkRules(at, gw, ours));
+  for (const auto& ip : ours.ips) {
+    auto fwd = TRY(ns::readSysctl(ip.address.addr().isV4() ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding"));
+    if (fwd != "1") return fail(bad("IP forwarding is off"));
+  }
+  return {};
+}
+
+}  // namespace ovl::gwbridge

@@ -1,0 +1,6 @@
+// gwbridge: a second interface on a host-local gateway bridge with NAT and port mappings
+// (the role of Docker's docker_gwbridge).
+#include "cni/skel.hpp"
+#include "gwbridge/plugin.hpp"
+
+int main() { return ovl::cni::pluginMain(ovl::gwbridge::plugin()); }

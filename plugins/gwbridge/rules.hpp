@@ -1,0 +1,79 @@
+// nftables rule text for gwbridge, and reading our tables back from libnftables' JSON listing.
+//
+// Layout (created idempotently by every ADD; only rules in these two tables are ever added or deleted):
+//   table inet ovl_gwbridge
+//     chain prerouting  { type nat hook prerouting priority dstnat; }   port mappings (dnat)
+//     chain output      { type nat hook output priority -100; }         port mappings from the host itself
+//     chain postrouting { type nat hook postrouting priority srcnat; }  masquerade, hairpin masquerade
+//   table bridge ovl_gwbridge
+//     chain forward     { type filter hook forward priority 0; }        icc=false: no frames between ports
+// Every rule belongs to one attachment of one network and carries comment "ovl:<network>:<containerID>:<ifname>"
+// (networks share the bridge; GC of one network must not touch another's rules).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "gwbridge/ports.hpp"
+#include "util/error.hpp"
+#include "util/ip.hpp"
+
+namespace ovl::gwbridge {
+
+inline constexpr std::string_view kTable = "ovl_gwbridge";
+
+// The comment that tags an attachment's rules: "ovl:<network>:<containerID>:<ifname>", or, when that would
+// pass nftables' 128-byte comment limit, "ovl#<hash of network>:<hash of containerID and ifname>".
+std::string ruleTag(std::string_view network, std::string_view containerId, std::string_view ifName);
+// True when tag is one of ours for an attachment of that network.
+bool isTagOfNetwork(std::string_view tag, std::string_view network);
+// The containerID and ifname of a readable tag of that network; nullopt for hashed or foreign tags.
+std::optional<std::pair<std::string, std::string>> parseTag(std::string_view tag, std::string_view network);
+// True for comments our rules carry ("ovl:..." or "ovl#...").
+bool isOurTag(std::string_view comment);
+
+// What one attachment needs. Names must have passed isSafeIfName and the container ID isValidIdentifier;
+// ruleText refuses anything else.
+struct AttachmentRules {
+  std::string network;
+  std::string containerId;
+  std::string ifName;  // CNI_IFNAME of the attachment (the key runtimes use for DEL and GC)
+  std::string bridge;
+  std::string hostVeth;
+  std::vector<IpNet> addrs;  // the container's addresses with their prefix (the bridge subnet)
+  bool ipMasq = true;
+  bool icc = false;
+  std::vector<PortMapping> ports;
+};
+
+// "add table"/"add chain" commands for both tables (no-ops when they exist).
+std::string ensureTablesText();
+// "add rule" commands for one attachment.
+Result<std::string> ruleText(const AttachmentRules& a);
+
+// One rule of our tables as listed by libnftables (JSON, with handles).
+struct ListedRule {
+  std::string family;  // "inet" or "bridge"
+  std::string chain;
+  uint64_t handle = 0;
+  std::string comment;
+  // Filled for dnat rules: the mapped protocol/host port/host address and the container address.
+  std::optional<Proto> proto;
+  uint16_t dport = 0;
+  std::optional<IpAddr> hostIp;
+  std::optional<IpAddr> dnatAddr;
+  // Filled for masquerade rules that match one source address.
+  std::optional<IpAddr> saddr;
+};
+
+// Parses the output of "list table <family> ovl_gwbridge" in JSON; rules of other tables are ignored.
+Result<std::vector<ListedRule>> parseListing(std::string_view jsonText);
+
+// "delete rule" commands for the given rules.
+std::string deleteText(const std::vector<ListedRule>& rules);
+
+}  // namespace ovl::gwbridge

@@ -1,0 +1,629 @@
+"""End-to-end: the gwbridge plugin (issue 5), the role of Docker's docker_gwbridge.
+
+Topology (network namespaces only; the root namespace is never touched): hosts h1 and h2 on the underlay
+switch (198.51.100.0/24), a router at 198.51.100.254 and an "internet" host 203.0.113.1 behind it.
+Containers are empty namespaces; gwbridge runs inside the host namespaces. The IPAM is overlay-ipam with
+the local file store, its data in the test's temporary directory (one per host); test_default_ipam also
+covers the built-in default section.
+
+Servers and clients are small Python programs (servers answer "<tag> <peer address>"), so each check
+also tells from which address a connection arrived.
+"""
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import unittest
+
+from ovltest.netns import Topology
+from ovltest.plugins import find_binary, run_plugin
+
+PY = "/usr/bin/python3"
+BRIDGE = "cni_gwbridge"
+SUBNET = "172.18.0.0/16"
+GATEWAY = "172.18.0.1"
+VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+
+SERVER = r"""
+import os, socket, sys, threading
+tag, ready = sys.argv[1], sys.argv[2]
+socks = []
+for spec in sys.argv[3:]:
+    proto, port = spec.split(":")
+    if proto == "tcp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", int(port)))
+        s.listen(64)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", int(port)))
+    socks.append((proto, s))
+
+def tcp(s):
+    while True:
+        c, a = s.accept()
+        try:
+            c.sendall(f"{tag} {a[0]}\n".encode())
+        finally:
+            c.close()
+
+def udp(s):
+    while True:
+        _, a = s.recvfrom(2048)
+        s.sendto(f"{tag} {a[0]}\n".encode(), a)
+
+threads = [threading.Thread(target=tcp if p == "tcp" else udp, args=(s,), daemon=True) for p, s in socks]
+for t in threads:
+    t.start()
+open(ready, "w").close()
+for t in threads:
+    t.join()
+"""
+
+CLIENT = r"""
+import socket, sys
+proto, host, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+try:
+    if proto == "tcp":
+        s = socket.create_connection((host, port), timeout=timeout)
+        s.settimeout(timeout)
+        data = s.recv(256)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(timeout / 3)
+        data = b""
+        for _ in range(3):
+            s.sendto(b"hi", (host, port))
+            try:
+                data = s.recv(256)
+                break
+            except socket.timeout:
+                pass
+except OSError as e:
+    print(f"error {e}")
+    sys.exit(1)
+print(data.decode().strip())
+sys.exit(0 if data else 1)
+"""
+
+
+class Env:
+    """The topology and helpers shared by the tests of this module."""
+
+    def __init__(self):
+        self.t = Topology()
+        self.t.start()
+        try:
+            self.h1 = self.t.add_host("h1", "198.51.100.1/24")
+            self.h2 = self.t.add_host("h2", "198.51.100.2/24")
+            self.inet = self.t.add_internet("203.0.113.1/24")
+            tmp = self.t.tmpdir
+            self.server_py = os.path.join(tmp, "server.py")
+            self.client_py = os.path.join(tmp, "client.py")
+            with open(self.server_py, "w") as f:
+                f.write(SERVER)
+            with open(self.client_py, "w") as f:
+                f.write(CLIENT)
+            self.node_cfg = {}
+            for h in (self.h1, self.h2):
+                path = os.path.join(tmp, f"node-{h.name}.json")
+                with open(path, "w") as f:
+                    json.dump({"hostName": h.name, "stateDir": os.path.join(tmp, f"state-{h.name}")}, f)
+                self.node_cfg[h.name] = path
+            self.serve(self.inet.ns, "inet", "tcp:7000", "udp:7001")
+        except BaseException:
+            self.t.cleanup()
+            raise
+
+    def close(self):
+        self.t.cleanup()
+
+    # --- configuration -------------------------------------------------------------------------------
+    def data_dir(self, host):
+        return os.path.join(self.t.tmpdir, f"ipam-{host.name}")
+
+    def conf(self, name, host, version="1.0.0", ports=None, **extra):
+        c = {"cniVersion": version, "name": name, "type": "gwbridge",
+             "ipam": {"type": "overlay-ipam", "subnet": SUBNET, "pool": BRIDGE, "store": "local",
+                      "dataDir": self.data_dir(host)}}
+        if ports is not None:
+            c["capabilities"] = {"portMappings": True}
+            c["runtimeConfig"] = {"portMappings": ports}
+        c.update(extra)
+        return c
+
+    # --- plugin calls --------------------------------------------------------------------------------
+    def plugin(self, host, command, conf, cid, netns, ifname="eth0", check=True, prev=None, binary="gwbridge",
+               args=""):
+        if prev is not None:
+            conf = dict(conf, prevResult=prev)
+        rc, res, out, err = run_plugin(self.t, host, binary, command, conf, cid, netns, ifname, cni_args=args,
+                                       extra_env={"OVL_NODE_CONFIG": self.node_cfg[host.name]})
+        if check and rc != 0:
+            raise AssertionError(f"{binary} {command} {cid} on {host.name} failed rc={rc}: {out} {err[-2000:]}")
+        return rc, res, out, err
+
+    def add(self, host, conf, cid, netns, ifname="eth0"):
+        return self.plugin(host, "ADD", conf, cid, netns, ifname)[1]
+
+    def delete(self, host, conf, cid, netns="", ifname="eth0", prev=None):
+        self.plugin(host, "DEL", conf, cid, netns, ifname, prev=prev)
+
+    # --- processes -----------------------------------------------------------------------------------
+    def serve(self, ns, tag, *specs):
+        ready = os.path.join(self.t.tmpdir, f"ready-{tag}-{time.monotonic_ns()}")
+        p = self.t.popen(ns, PY, self.server_py, tag, ready, *specs)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(ready):
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server {tag} in {ns} did not start")
+            time.sleep(0.02)
+        return p
+
+    def stop(self, p):
+        p.terminate()
+        p.wait(timeout=5)
+
+    def connect(self, ns, proto, host, port, timeout=2.0):
+        """The server's answer ("<tag> <peer>"), or None."""
+        p = self.t.run(ns, PY, self.client_py, proto, host, port, timeout, check=False, timeout=timeout + 10)
+        return p.stdout.strip() if p.returncode == 0 else None
+
+    # --- kernel state --------------------------------------------------------------------------------
+    def rule_comments(self, host):
+        """Comments of every rule in both of gwbridge's tables on host."""
+        out = []
+        for family in ("inet", "bridge"):
+            p = self.t.run(host, "nft", "-j", "list", "table", family, "ovl_gwbridge", check=False)
+            if p.returncode != 0:
+                continue
+            for item in json.loads(p.stdout)["nftables"]:
+                if "rule" in item:
+                    out.append(item["rule"].get("comment", ""))
+        return out
+
+    def leases(self, host, data_dir=None):
+        """Lease files (named by address) under the host's IPAM data directory."""
+        found = []
+        for root, _, files in os.walk(data_dir or self.data_dir(host)):
+            found += [f for f in files if re.fullmatch(r"\d+\.\d+\.\d+\.\d+|[0-9a-f:]+", f) and "." in f]
+        return found
+
+    def links(self, ns):
+        return json.loads(self.t.run(ns, "ip", "-j", "link", "show").stdout)
+
+    def gw_veths(self, host):
+        return [l["ifname"] for l in self.links(host) if l["ifname"].startswith("gwb")]
+
+    def addr(self, netns, ifname):
+        out = self.t.run(netns, "ip", "-4", "-o", "addr", "show", "dev", ifname).stdout
+        return re.search(r"inet (\S+)/", out).group(1)
+
+    def routes(self, netns):
+        return json.loads(self.t.run(netns, "ip", "-j", "route", "show").stdout)
+
+    def ping(self, ns, ip):
+        return self.t.ping(ns, ip, count=1, timeout=1)
+
+
+E = None
+
+
+def setUpModule():
+    global E
+    for b in ("gwbridge", "overlay-ipam"):
+        find_binary(b)
+    E = Env()
+
+
+def tearDownModule():
+    if E:
+        E.close()
+
+
+class GwbridgeTest(unittest.TestCase):
+    def setUp(self):
+        self.cleanups = []  # (host, conf, cid, netns, ifname)
+
+    def tearDown(self):
+        for host, conf, cid, netns, ifname in reversed(self.cleanups):
+            E.plugin(host, "DEL", conf, cid, "", ifname, check=False)
+        for host in (E.h1, E.h2):
+            self.assertEqual([c for c in E.rule_comments(host) if c.startswith("ovl")], [],
+                             f"rules left on {host.name}")
+            self.assertEqual(E.leases(host), [], f"leases left on {host.name}")
+
+    def container(self, host, name, conf, ifname="eth0"):
+        """A container namespace with gwbridge added; DEL'd at tearDown."""
+        netns = E.t.add_container(host, name)
+        cid = f"{name}-{E.t.prefix}"
+        res = E.add(host, conf, cid, netns, ifname)
+        self.cleanups.append((host, conf, cid, netns, ifname))
+        return cid, netns, res
+
+    # ------------------------------------------------------------------------------------------------
+    def test_outbound_nat_to_the_internet(self):
+        conf = E.conf("gwa", E.h1)
+        cid, netns, res = self.container(E.h1, "out1", conf)
+        self.assertEqual(res["ips"][0]["gateway"], GATEWAY)
+        self.assertTrue(res["ips"][0]["address"].startswith("172.18."))
+        default = [r for r in E.routes(netns) if r["dst"] == "default"]
+        self.assertEqual([(r["gateway"], r["dev"]) for r in default], [(GATEWAY, "eth0")])
+        # Arrives at the internet host from h1's underlay address, not the container's.
+        self.assertEqual(E.connect(netns, "tcp", "203.0.113.1", 7000), f"inet {E.h1.ip}")
+        self.assertEqual(E.connect(netns, "udp", "203.0.113.1", 7001), f"inet {E.h1.ip}")
+        self.assertEqual(E.t.run(E.h1, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip(), "1")
+
+    def test_port_mappings_tcp_udp_from_other_host_itself_and_hairpin(self):
+        ports = [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},                  # podman
+                 {"HostPort": 5353, "ContainerPort": 53, "Protocol": "UDP", "HostIP": ""},    # containerd CRI
+                 {"hostPort": 8081, "containerPort": 80, "hostIP": E.h1.ip},
+                 {"hostPort": 9999, "containerPort": 99, "protocol": "sctp"}]
+        conf = E.conf("gwa", E.h1, ports=ports)
+        cid, netns, res = self.container(E.h1, "pm1", conf)
+        # (This kernel has no SCTP sockets to test with; the rule is there.)
+        self.assertIn("sctp dport 9999 dnat ip to", E.t.run(E.h1, "nft", "list", "table", "inet", "ovl_gwbridge").stdout)
+        cip = res["ips"][0]["address"].split("/")[0]
+        srv = E.serve(netns, "pm1", "tcp:80", "udp:53")
+        try:
+            # From another host: the client's own address is preserved.
+            self.assertEqual(E.connect(E.h2.ns, "tcp", E.h1.ip, 8080), f"pm1 {E.h2.ip}")
+            self.assertEqual(E.connect(E.h2.ns, "udp", E.h1.ip, 5353), f"pm1 {E.h2.ip}")
+            self.assertEqual(E.connect(E.h2.ns, "tcp", E.h1.ip, 8081), f"pm1 {E.h2.ip}")
+            # From h1 itself, at its underlay address.
+            self.assertEqual(E.connect(E.h1.ns, "tcp", E.h1.ip, 8080), f"pm1 {E.h1.ip}")
+            self.assertEqual(E.connect(E.h1.ns, "udp", E.h1.ip, 5353), f"pm1 {E.h1.ip}")
+            # Hairpin: the container reaches its own published port through the host.
+            self.assertEqual(E.connect(netns, "tcp", E.h1.ip, 8080), f"pm1 {GATEWAY}")
+            self.assertEqual(E.connect(netns, "udp", E.h1.ip, 5353), f"pm1 {GATEWAY}")
+            # The container's address itself is not reachable from other hosts.
+            self.assertIsNone(E.connect(E.h2.ns, "tcp", cip, 80, timeout=0.5))
+            # conntrack holds the UDP flow to the mapped port ...
+            ct = E.t.run(E.h1, "conntrack", "-L", "-p", "udp", "--orig-port-dst", "5353", check=False)
+            self.assertIn("dport=5353", ct.stdout + ct.stderr)
+            E.delete(E.h1, conf, cid, netns, prev=res)
+            self.cleanups.pop()
+            # ... and DEL removed it with the rules: the port is closed again.
+            ct = E.t.run(E.h1, "conntrack", "-L", "-p", "udp", "--orig-port-dst", "5353", check=False)
+            self.assertNotIn("dport=5353", ct.stdout)
+            self.assertIsNone(E.connect(E.h2.ns, "tcp", E.h1.ip, 8080, timeout=0.5))
+        finally:
+            E.stop(srv)
+
+    def test_stale_udp_conntrack_entry_is_flushed_on_add(self):
+        # A UDP "flow" to the host port recorded before the mapping exists would keep bypassing the DNAT.
+        # (The kernel tracks connections in h1 once some rule needs conntrack: another container's masquerade.)
+        self.container(E.h1, "ct0", E.conf("gwa", E.h1))
+        sender = E.t.popen(E.h2.ns, PY, "-c",
+                           "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                           "s.bind(('0.0.0.0',40000))\n"
+                           f"while True:\n s.sendto(b'x',('{E.h1.ip}',5454)); time.sleep(0.1)\n")
+        try:
+            deadline = time.monotonic() + 5
+            while "dport=5454" not in E.t.run(E.h1, "conntrack", "-L", "-p", "udp", check=False).stdout:
+                self.assertLess(time.monotonic(), deadline, "no conntrack entry for the UDP flow")
+                time.sleep(0.1)
+            conf = E.conf("gwa", E.h1, ports=[{"hostPort": 5454, "containerPort": 54, "protocol": "udp"}])
+            cid, netns, res = self.container(E.h1, "ct1", conf)
+            cip = res["ips"][0]["address"].split("/")[0]
+            # The flow's next packet starts a new entry that is DNAT'ed to the container.
+            deadline = time.monotonic() + 5
+            while f"src={cip}" not in E.t.run(E.h1, "conntrack", "-L", "-p", "udp", check=False).stdout:
+                self.assertLess(time.monotonic(), deadline, "the UDP flow was not re-NATed to the container")
+                time.sleep(0.1)
+        finally:
+            E.stop(sender)
+
+    def test_isolation_between_containers_and_networks(self):
+        a1, na1, ra1 = self.container(E.h1, "iso-a1", E.conf("gwa", E.h1))
+        a2, na2, ra2 = self.container(E.h1, "iso-a2", E.conf("gwa", E.h1))
+        b1, nb1, rb1 = self.container(E.h1, "iso-b1", E.conf("gwb", E.h1))
+        ips = [r["ips"][0]["address"].split("/")[0] for r in (ra1, ra2, rb1)]
+        self.assertEqual(len(set(ips)), 3, "networks sharing the bridge share its address pool")
+        srv = E.serve(nb1, "b1", "tcp:80")
+        try:
+            for ns in (na1, na2, nb1):
+                self.assertTrue(E.ping(ns, GATEWAY))
+            self.assertFalse(E.ping(na1, ips[2]), "two networks sharing the bridge can talk")
+            self.assertFalse(E.ping(na1, ips[1]), "icc=false containers can talk")
+            self.assertFalse(E.ping(nb1, ips[0]))
+            self.assertIsNone(E.connect(na1, "tcp", ips[2], 80, timeout=0.5))
+            # Everyone still reaches the outside.
+            self.assertEqual(E.connect(nb1, "tcp", "203.0.113.1", 7000), f"inet {E.h1.ip}")
+        finally:
+            E.stop(srv)
+        # icc=true containers of one network talk to each other, not to icc=false ones.
+        c1, nc1, rc1 = self.container(E.h1, "icc-c1", E.conf("gwc", E.h1, icc=True))
+        c2, nc2, rc2 = self.container(E.h1, "icc-c2", E.conf("gwc", E.h1, icc=True))
+        self.assertTrue(E.ping(nc1, rc2["ips"][0]["address"].split("/")[0]))
+        self.assertFalse(E.ping(nc1, ips[0]))
+
+    def test_add_check_del_del_every_version(self):
+        ports = [{"hostPort": 9090, "containerPort": 90}]
+        for v in VERSIONS:
+            with self.subTest(version=v):
+                conf = E.conf("gwv", E.h1, version=v, ports=ports)
+                netns = E.t.add_container(E.h1, f"v{v.replace('.', '')}")
+                cid = f"ver{v.replace('.', '')}-{E.t.prefix}"
+                res = E.add(E.h1, conf, cid, netns)
+                self.cleanups.append((E.h1, conf, cid, netns, "eth0"))
+                self.assertEqual(res["cniVersion"], v)
+                self.assertEqual([i["name"] for i in res["interfaces"]][0], BRIDGE)
+                self.assertEqual(res["interfaces"][2]["sandbox"], netns)
+                self.assertTrue(all(i.get("mac") for i in res["interfaces"]))
+                self.assertEqual(res["ips"][0]["interface"], 2)
+                self.assertEqual("version" in res["ips"][0], v < "1.0.0")
+                self.assertEqual("mtu" in res["interfaces"][2], v == "1.1.0")
+                self.assertEqual(E.addr(netns, "eth0"), res["ips"][0]["address"].split("/")[0])
+                tags = [c for c in E.rule_comments(E.h1) if c == f"ovl:gwv:{cid}:eth0"]
+                self.assertEqual(len(tags), 6)  # prerouting + output dnat, masquerade, hairpin masquerade, 2 icc
+                if v >= "0.4.0":
+                    E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res)
+                    # CHECK notices a missing route and missing rules.
+                    E.t.run(netns, "ip", "route", "del", "default")
+                    rc, err, _, _ = E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res, check=False)
+                    self.assertNotEqual(rc, 0)
+                    self.assertIn("0.0.0.0/0 via 172.18.0.1 is missing", err["msg"])
+                    E.t.run(netns, "ip", "route", "add", "default", "via", GATEWAY)
+                    E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res)
+                    rc, err, _, _ = E.plugin(E.h1, "CHECK", E.conf("gwv", E.h1, version=v), cid, netns, prev=res,
+                                             check=False)
+                    self.assertNotEqual(rc, 0, "CHECK without the port mapping must see extra rules")
+                    self.assertIn("rules", err["msg"])
+                E.delete(E.h1, conf, cid, netns, prev=res)
+                E.delete(E.h1, conf, cid, netns, prev=res)
+                E.delete(E.h1, conf, cid, "")
+                self.cleanups.pop()
+                self.assertEqual([c for c in E.rule_comments(E.h1) if cid in c], [])
+                self.assertNotIn("eth0", [l["ifname"] for l in E.links(netns)])
+                self.assertEqual(E.leases(E.h1), [])
+
+    def test_del_without_netns_or_prevresult_removes_everything(self):
+        ports = [{"hostPort": 8088, "containerPort": 80}, {"hostPort": 5355, "containerPort": 53, "protocol": "udp"}]
+        made = []
+        for i, (name, p) in enumerate((("d1", ports), ("d2", None), ("d3", [{"hostPort": 8089, "containerPort": 80}]))):
+            conf = E.conf("gwd", E.h1, ports=p)
+            cid, netns, res = self.container(E.h1, name, conf)
+            made.append((conf, cid, netns, res))
+        # d1: 2 x (prerouting, output), masquerade, hairpin, 2 icc; d2: masquerade, 2 icc; d3: 6
+        self.assertEqual(len([c for c in E.rule_comments(E.h1) if c.startswith("ovl:gwd:")]), 8 + 3 + 6)
+        self.assertEqual(len(E.leases(E.h1)), 3)
+        # containerd: the namespace is gone and DEL comes with an empty CNI_NETNS and no prevResult.
+        conf, cid, netns, res = made[0]
+        E.t.remove_container(netns)
+        E.delete(E.h1, conf, cid, "")
+        # CRI: DEL on stop with netns and prevResult, then again on remove with neither.
+        conf, cid, netns, res = made[1]
+        E.delete(E.h1, conf, cid, netns, prev=res)
+        E.delete(E.h1, conf, cid, "")
+        # DEL with the netns but no prevResult and no runtimeConfig.
+        conf, cid, netns, res = made[2]
+        E.delete(E.h1, E.conf("gwd", E.h1), cid, netns)
+        self.cleanups.clear()
+        self.assertEqual([c for c in E.rule_comments(E.h1) if c.startswith("ovl")], [])
+        self.assertEqual(E.leases(E.h1), [])
+        self.assertEqual(E.gw_veths(E.h1), [])
+        # The tables and chains stay (shared, empty).
+        tables = E.t.run(E.h1, "nft", "list", "tables").stdout
+        self.assertIn("table inet ovl_gwbridge", tables)
+        self.assertIn("table bridge ovl_gwbridge", tables)
+
+    def test_coexists_with_iptables_nft_rules_of_others(self):
+        E.t.run(E.h1, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "10.77.0.0/16", "-j", "MASQUERADE")
+        E.t.run(E.h1, "iptables", "-A", "FORWARD", "-s", "10.77.0.0/16", "-j", "ACCEPT")
+        try:
+            before = E.t.run(E.h1, "iptables-save").stdout
+            conf = E.conf("gwa", E.h1, ports=[{"hostPort": 8082, "containerPort": 80}])
+            cid, netns, res = self.container(E.h1, "co1", conf)
+            self.assertEqual(E.connect(netns, "tcp", "203.0.113.1", 7000), f"inet {E.h1.ip}")
+            E.delete(E.h1, conf, cid, netns, prev=res)
+            self.cleanups.pop()
+            after = E.t.run(E.h1, "iptables-save").stdout
+            strip = lambda s: [l for l in s.splitlines() if not l.startswith("#") and not l.startswith(":")]
+            self.assertEqual(strip(before), strip(after))
+            self.assertIn("10.77.0.0/16", after)
+        finally:
+            E.t.run(E.h1, "iptables", "-t", "nat", "-D", "POSTROUTING", "-s", "10.77.0.0/16", "-j", "MASQUERADE",
+                    check=False)
+            E.t.run(E.h1, "iptables", "-D", "FORWARD", "-s", "10.77.0.0/16", "-j", "ACCEPT", check=False)
+
+    def test_chained_after_reference_bridge(self):
+        # The lead's overlay+gwbridge test will do this with `overlay`; the contract is the same: the first
+        # plugin's eth0 keeps only its subnet route, gwbridge adds eth1 with the default route.
+        first = {"cniVersion": "1.0.0", "name": "chain", "type": "bridge", "bridge": "cnt0", "isGateway": True,
+                 "isDefaultGateway": True,
+                 "ipam": {"type": "host-local", "subnet": "10.99.0.0/24",
+                          "dataDir": os.path.join(E.t.tmpdir, "hostlocal")}}
+        conf = E.conf("chain", E.h1)
+        netns = E.t.add_container(E.h1, "ch1")
+        cid = f"ch1-{E.t.prefix}"
+        # podman --ip: IP= reaches every plugin of the list and is meant for the first one.
+        args = "IgnoreUnknown=1;K8S_POD_NAME=ch1;IP=10.99.0.50"
+        _, prev, _, _ = E.plugin(E.h1, "ADD", first, cid, netns, binary="bridge", args=args)
+        try:
+            self.assertEqual(prev["ips"][0]["address"], "10.99.0.50/24")
+            self.assertIn("0.0.0.0/0", [r["dst"] for r in prev["routes"]])
+            # The chained interface must differ from CNI_IFNAME.
+            rc, err, _, _ = E.plugin(E.h1, "ADD", dict(conf, ifName="eth0"), cid, netns, prev=prev, check=False)
+            self.assertNotEqual(rc, 0)
+            self.assertEqual(err["code"], 7)
+            _, res, _, _ = E.plugin(E.h1, "ADD", conf, cid, netns, prev=prev, args=args)
+            self.cleanups.append((E.h1, conf, cid, netns, "eth0"))
+            self.assertTrue(res["ips"][1]["address"].startswith("172.18."))
+            names = [i["name"] for i in res["interfaces"]]
+            self.assertEqual(names[:3], [i["name"] for i in prev["interfaces"]])
+            self.assertEqual(names[3:5], [BRIDGE, names[4]])
+            self.assertEqual(names[5], "eth1")
+            self.assertEqual(res["ips"][0], prev["ips"][0])
+            self.assertEqual(res["ips"][1]["interface"], 5)
+            self.assertEqual([(r["dst"], r.get("gw")) for r in res["routes"]], [("0.0.0.0/0", GATEWAY)])
+            routes = {(r["dst"], r.get("gateway"), r["dev"]) for r in E.routes(netns)}
+            self.assertIn(("default", GATEWAY, "eth1"), routes)
+            self.assertIn(("10.99.0.0/24", None, "eth0"), routes)
+            self.assertEqual([r for r in routes if r[0] == "default"], [("default", GATEWAY, "eth1")])
+            self.assertEqual(E.connect(netns, "tcp", "203.0.113.1", 7000), f"inet {E.h1.ip}")
+            E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res, args=args)
+            # DEL in reverse order with the cached result, as libcni does.
+            E.plugin(E.h1, "DEL", conf, cid, netns, prev=res, args=args)
+            self.cleanups.pop()
+            self.assertIn("eth0", [l["ifname"] for l in E.links(netns)])
+            self.assertNotIn("eth1", [l["ifname"] for l in E.links(netns)])
+        finally:
+            E.plugin(E.h1, "DEL", first, cid, netns, binary="bridge", check=False)
+
+    def test_gc_removes_only_stale_attachments_of_its_network(self):
+        g1, n1, r1 = self.container(E.h1, "gc1", E.conf("gwg", E.h1, version="1.1.0",
+                                                        ports=[{"hostPort": 8181, "containerPort": 80}]))
+        g2, n2, r2 = self.container(E.h1, "gc2", E.conf("gwg", E.h1, version="1.1.0",
+                                                        ports=[{"hostPort": 8182, "containerPort": 80}]))
+        o1, no1, ro1 = self.container(E.h1, "gco", E.conf("gwo", E.h1, version="1.1.0"))
+        gc = E.conf("gwg", E.h1, version="1.1.0")
+        gc["cni.dev/valid-attachments"] = [{"containerID": g1, "ifname": "eth0"}]
+        rc, res, out, err = run_plugin(E.t, E.h1, "gwbridge", "GC", gc, None, None, None,
+                                       extra_env={"OVL_NODE_CONFIG": E.node_cfg["h1"]})
+        self.assertEqual(rc, 0, out + err)
+        comments = E.rule_comments(E.h1)
+        self.assertTrue(any(c == f"ovl:gwg:{g1}:eth0" for c in comments))
+        self.assertFalse(any(g2 in c for c in comments))
+        self.assertTrue(any(c == f"ovl:gwo:{o1}:eth0" for c in comments), "GC touched another network")
+        self.assertEqual(len(E.leases(E.h1)), 2)
+        self.assertNotIn(r2["interfaces"][1]["name"], E.gw_veths(E.h1))
+
+    def test_parallel_add_and_double_del(self):
+        from concurrent.futures import ThreadPoolExecutor
+        n = 8
+        conf = E.conf("gwp", E.h2, ports=[{"hostPort": 9100, "containerPort": 80}])
+        conf_np = E.conf("gwp", E.h2)
+        nets = [E.t.add_container(E.h2, f"par{i}") for i in range(n)]
+        cids = [f"par{i}-{E.t.prefix}" for i in range(n)]
+
+        def add(i):
+            # Only one container may own host port 9100; the others have none.
+            return E.plugin(E.h2, "ADD", conf if i == 0 else conf_np, cids[i], nets[i], check=False)
+
+        with ThreadPoolExecutor(n) as ex:
+            results = list(ex.map(add, range(n)))
+        for i, (rc, res, out, err) in enumerate(results):
+            self.cleanups.append((E.h2, conf_np, cids[i], nets[i], "eth0"))
+            self.assertEqual(rc, 0, f"ADD {i}: {out} {err[-1500:]}")
+        ips = {res["ips"][0]["address"] for _, res, _, _ in results}
+        self.assertEqual(len(ips), n)
+        self.assertEqual(len([c for c in E.rule_comments(E.h2) if c.startswith("ovl:gwp:")]), 6 + 3 * (n - 1))
+        self.assertEqual(E.t.run(E.h2, "ip", "-br", "addr", "show", "dev", BRIDGE).stdout.count(GATEWAY), 1)
+
+        # CRI-style: two DELs per container at once (stop with netns, remove without).
+        def delete(job):
+            i, with_ns = job
+            return E.plugin(E.h2, "DEL", conf_np, cids[i], nets[i] if with_ns else "", check=False)
+
+        with ThreadPoolExecutor(n) as ex:
+            dels = list(ex.map(delete, [(i, w) for i in range(n) for w in (True, False)]))
+        for rc, res, out, err in dels:
+            self.assertEqual(rc, 0, f"DEL: {out} {err[-1500:]}")
+        self.cleanups.clear()
+        self.assertEqual([c for c in E.rule_comments(E.h2) if c.startswith("ovl")], [])
+        self.assertEqual(E.gw_veths(E.h2), [])
+
+    def test_dual_stack(self):
+        conf = E.conf("gw6", E.h1, version="1.0.0", ports=[{"hostPort": 8480, "containerPort": 80}])
+        conf["ipam"] = {"type": "host-local", "ranges": [[{"subnet": "172.19.0.0/16"}], [{"subnet": "fd00:18::/64"}]],
+                        "dataDir": E.data_dir(E.h1)}
+        conf["bridge"] = "gw6br"
+        cid, netns, res = self.container(E.h1, "ds1", conf)
+        self.assertEqual([ip["address"] for ip in res["ips"]], ["172.19.0.2/16", "fd00:18::2/64"])
+        self.assertEqual(sorted(r["dst"] for r in res["routes"]), ["0.0.0.0/0", "::/0"])
+        self.assertTrue(E.t.run(netns, "ping", "-6", "-c1", "-W1", "fd00:18::1", check=False).returncode == 0)
+        rules = E.t.run(E.h1, "nft", "list", "table", "inet", "ovl_gwbridge").stdout
+        self.assertIn("dnat ip6 to [fd00:18::2]:80", rules)
+        self.assertIn("ip6 saddr fd00:18::2 oifname != \"gw6br\" masquerade", rules)
+        E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res)
+        E.delete(E.h1, conf, cid, netns, prev=res)
+        self.cleanups.pop()
+        self.assertNotIn("fd00:18::2", E.t.run(E.h1, "nft", "list", "table", "inet", "ovl_gwbridge").stdout)
+
+    def test_status(self):
+        rc, res, out, err = run_plugin(E.t, E.h1, "gwbridge", "STATUS", E.conf("gws", E.h1, version="1.1.0"),
+                                       None, None, None, extra_env={"OVL_NODE_CONFIG": E.node_cfg["h1"]})
+        self.assertEqual(rc, 0, out + err)
+
+    def test_failed_add_rolls_back(self):
+        netns = E.t.add_container(E.h1, "rb1")
+        E.t.run(netns, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+        conf = E.conf("gwr", E.h1, ports=[{"hostPort": 8183, "containerPort": 80}])
+        veths = E.gw_veths(E.h1)
+        rc, err, out, _ = E.plugin(E.h1, "ADD", conf, f"rb1-{E.t.prefix}", netns, check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("exists", err["msg"])
+        self.assertEqual(E.gw_veths(E.h1), veths)
+        # tearDown checks that no rules and no leases are left.
+
+    def test_refuses_plugin_netns_and_bad_input(self):
+        conf = E.conf("gwa", E.h1)
+        rc, err, _, _ = E.plugin(E.h1, "ADD", conf, "bad1", E.h1.path, check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(err["code"], 4)
+        bad = E.conf("gwa", E.h1, ports=[{"hostPort": 80, "containerPort": 80, "hostIP": "1.2.3.4\" accept"}])
+        netns = E.t.add_container(E.h1, "bad2")
+        rc, err, _, _ = E.plugin(E.h1, "ADD", bad, "bad2", netns, check=False)
+        self.assertEqual(err["code"], 7)
+
+    def test_default_ipam(self):
+        bridge = f"gw{E.t.prefix}"
+        # No dataDir anywhere: overlay-ipam keeps the pool under the node config's stateDir.
+        with open(E.node_cfg["h2"]) as f:
+            data = os.path.join(json.load(f)["stateDir"], "networks", bridge)
+        try:
+            conf = {"cniVersion": "1.0.0", "name": "gwdef", "type": "gwbridge", "bridge": bridge}
+            netns = E.t.add_container(E.h2, "def1")
+            cid = f"def1-{E.t.prefix}"
+            res = E.add(E.h2, conf, cid, netns)
+            self.assertEqual(res["ips"][0]["address"], "172.18.0.2/16")
+            self.assertEqual(res["interfaces"][0]["name"], bridge)
+            self.assertEqual(len(E.leases(E.h2, data)), 1)
+            self.assertEqual(E.connect(netns, "tcp", "203.0.113.1", 7000), f"inet {E.h2.ip}")
+            E.delete(E.h2, conf, cid, "")
+            self.assertEqual(E.leases(E.h2, data), [])
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+    def test_zz_timing(self):
+        """Median ADD and DEL times, without and with two port mappings (printed; generous bound)."""
+        n = int(os.environ.get("OVL_GW_TIMING_RUNS", "15"))
+        report = {}
+        for label, ports in (("no ports", None),
+                             ("2 ports", [{"hostPort": 8280, "containerPort": 80},
+                                          {"hostPort": 8281, "containerPort": 81, "protocol": "udp"}])):
+            conf = E.conf("gwt", E.h1, ports=ports)
+            netns = E.t.add_container(E.h1, f"t{len(report)}")
+            adds, dels = [], []
+            for i in range(n):
+                cid = f"t{i}-{E.t.prefix}"
+                t0 = time.monotonic()
+                _, res, _, _ = E.plugin(E.h1, "ADD", conf, cid, netns)
+                t1 = time.monotonic()
+                E.plugin(E.h1, "DEL", conf, cid, netns, prev=res)
+                t2 = time.monotonic()
+                adds.append(t1 - t0)
+                dels.append(t2 - t1)
+            report[label] = (statistics.median(adds) * 1000, statistics.median(dels) * 1000)
+            self.assertLess(statistics.median(adds), 1.0)
+            self.assertLess(statistics.median(dels), 1.0)
+        base = []
+        for _ in range(n):
+            t0 = time.monotonic()
+            E.t.run(E.h1, "true")
+            base.append(time.monotonic() - t0)
+        b = statistics.median(base) * 1000
+        for label, (a, d) in report.items():
+            print(f"\ngwbridge {label}: median ADD {a:.1f} ms, DEL {d:.1f} ms over {n} runs, including the "
+                  f"IPAM plugin and `ip netns exec` (itself {b:.1f} ms)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -41,26 +41,27 @@ std::unexpected<Error> Allocator::inUse(const IpAddr& ip) {
   return fail(Code::AddressInUse, "requested address " + ip.str() + " is in use" + holder);
 }
 
-Result<Allocator::Statics> Allocator::assignRequested(std::span<const IpAddr> requested) const {
-  Statics out(sets_.size());
+Result<Allocator::Statics> Allocator::assignRequested(const std::vector<RangeSet>& sets,
+                                                     std::span<const IpAddr> requested) {
+  Statics out(sets.size());
   for (const auto& ip : requested) {
     std::optional<size_t> set;
-    for (size_t i = 0; i < sets_.size(); ++i) {
-      if (sets_[i].isGateway(ip))
+    for (size_t i = 0; i < sets.size(); ++i) {
+      if (sets[i].isGateway(ip))
         return fail(Code::InvalidConfig, "requested address " + ip.str() + " is the gateway of range set " +
-                                             std::to_string(i) + " (" + sets_[i].str() + ")");
-      if (!set && sets_[i].contains(ip)) set = i;
+                                             std::to_string(i) + " (" + sets[i].str() + ")");
+      if (!set && sets[i].contains(ip)) set = i;
     }
     if (!set) {
       std::string all;
-      for (const auto& s : sets_) all += (all.empty() ? "" : "; ") + s.str();
+      for (const auto& s : sets) all += (all.empty() ? "" : "; ") + s.str();
       return fail(Code::InvalidConfig,
                   "requested address " + ip.str() + " is outside every configured range (" + all + ")");
     }
     if (out[*set])
       return fail(Code::InvalidConfig, "requested addresses " + out[*set]->str() + " and " + ip.str() +
                                            " both fall in range set " + std::to_string(*set) + " (" +
-                                           sets_[*set].str() + "): one address per range set");
+                                           sets[*set].str() + "): one address per range set");
     out[*set] = ip;
   }
   return out;
@@ -101,7 +102,7 @@ std::optional<IpAddr> Allocator::spread(size_t set, const std::optional<IpAddr>&
 }
 
 Result<Allocation> Allocator::allocate(const Owner& owner, std::span<const IpAddr> requested) {
-  Statics statics = TRY(assignRequested(requested));
+  Statics statics = TRY(assignRequested(sets_, requested));
   const auto deadline = std::chrono::steady_clock::now() + kSharedBudget;
   TRY_VOID(store_.lock());
   auto cursors = TRY(store_.cursors(sets_.size()));

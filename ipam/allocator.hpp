@@ -33,9 +33,12 @@ class Allocator {
   // range and not be a gateway (code 7), and must be free (code 101, naming the holder).
   Result<Allocation> allocate(const Owner& owner, std::span<const IpAddr> requested);
 
- private:
+  // The static addresses sorted into their range sets; errors (code 7) as allocate() reports them.
+  // Needs no store, so ADD checks a request before it touches one.
   using Statics = std::vector<std::optional<IpAddr>>;
-  Result<Statics> assignRequested(std::span<const IpAddr> requested) const;
+  static Result<Statics> assignRequested(const std::vector<RangeSet>& sets, std::span<const IpAddr> requested);
+
+ private:
   Result<Allocation> existing(const Owner& owner, const Statics& statics);
   std::unexpected<Error> inUse(const IpAddr& ip);
   std::unexpected<Error> exhausted(size_t set) const;

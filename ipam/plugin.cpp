@@ -23,10 +23,7 @@ struct Context {
   bool consul = false;
 };
 
-Result<Context> openContext(const cni::NetConf& net, Need need) {
-  auto node = TRY(kv::loadNodeConfig());
-  Context c;
-  c.conf = TRY(parseIpamConf(net, node, need));
+Result<Context> openStore(Context c) {
   if (c.conf.store.kind == kv::StoreSpec::File) {
     c.store = TRY(FileStore::open(c.conf.dataDir, c.conf.pool, c.conf.host));
   } else {
@@ -35,6 +32,13 @@ Result<Context> openContext(const cni::NetConf& net, Need need) {
     c.consul = true;
   }
   return c;
+}
+
+Result<Context> openContext(const cni::NetConf& net, Need need) {
+  auto node = TRY(kv::loadNodeConfig());
+  Context c;
+  c.conf = TRY(parseIpamConf(net, node, need));
+  return openStore(std::move(c));
 }
 
 // Releases that an earlier DEL could not send to consul go first, so they never undo a newer lease.
@@ -54,8 +58,14 @@ uint64_t randomSeed() {
 }
 
 Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net) {
-  auto c = TRY(openContext(net, Need::Ranges));
+  // Check the request before touching the store: a refused request leaves no trace (not even a pool
+  // directory).
+  auto node = TRY(kv::loadNodeConfig());
+  Context parsed;
+  parsed.conf = TRY(parseIpamConf(net, node, Need::Ranges));
   auto requested = TRY(requestedIps(args.args.get("IP"), net));
+  TRY(Allocator::assignRequested(parsed.conf.rangeSets, requested));
+  auto c = TRY(openStore(std::move(parsed)));
   cni::NetResult r;
   r.cniVersion = net.cniVersion;
   r.routes = c.conf.routes;

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# The test command: installs what is needed, builds, and runs every test (unit, netns, e2e) with ctest.
-# Extra arguments go to ctest, e.g. `scripts/test.sh -L unit`.
+# The test command: installs what is needed, builds, and runs every test.
+#   1. unit and netns tests under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh)
+#   2. every libFuzzer target for a bounded time on its committed corpus (scripts/fuzz.sh)
+#   3. the whole suite with ctest: unit, netns, fuzz-corpus replay and end-to-end (its summary ends the output)
+# OVL_TEST_FAST=1 skips 1 and 2. Extra arguments go to the final ctest, e.g. `scripts/test.sh -L unit`.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
+if [ "${OVL_TEST_FAST:-0}" != 1 ]; then
+  echo "== sanitizers (ASan + UBSan): unit and netns tests"
+  "$top/scripts/sanitize.sh"
+  echo "== fuzzing: ${FUZZ_SECONDS:=20} s per target"
+  FUZZ_SECONDS=$FUZZ_SECONDS "$top/scripts/fuzz.sh"
+fi
 build=${OVL_BUILD_DIR:-$top/build}
+echo "== build and test suite"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"

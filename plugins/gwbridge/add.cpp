@@ -134,8 +134,8 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   const std::string inner = TRY(containerIfName(args, gw, conf));
   const Attachment at = attachmentOf(args, conf);
   auto host = TRY(nl::Socket::open());
-  auto br = TRY(ensureGatewayBridge(host, gw));
 
+  // The lease first: a request the IPAM refuses must not leave a new bridge behind.
   const cni::CmdArgs ipam = ipamArgs(args, conf);
   auto lease = TRY(cni::delegateAdd(gw.ipamType, ipam, gw.ipamStdin));
   Rollback releaseLease([&] {
@@ -143,6 +143,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
       log::warn("rollback: releasing the address: " + r.error().msg + ", ignoring");
   });
   auto p = TRY(plan(lease, gw));
+  auto br = TRY(ensureGatewayBridge(host, gw));
 
   const MacAddr mac = containerMac(args.containerId, args.ifName);
   auto veth = TRY(createPort(host, br, gw, at.hostVeth, inner, netns.fd(), mac));

@@ -26,16 +26,18 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   auto cluster = TRY(Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
-  const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
-  rememberVni(c.stateDir, c.network, vni);
   const unsigned mtu = overlayMtu(c, underlay);
 
+  // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
+  // define the network in the store as a side effect.
   auto ipam = TRY(cni::delegateAdd(c.ipamType, args, args.stdinData));
   Rollback releaseIp([&] {
     if (auto r = cni::delegateDel(c.ipamType, args, args.stdinData); !r)
       log::error("rollback: releasing the address failed: " + r.error().msg);
   });
   if (ipam.ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");
+  const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
+  rememberVni(c.stateDir, c.network, vni);
 
   const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(args.containerId + "/" + args.ifName));
   auto made = [&]() -> Result<ContainerLink> {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The benchmark command (issue 8): installs what is needed, makes an optimised build, and runs
+# bench/driver.py, which prints the table and writes docs/benchmarks.md and docs/benchmarks-ipam.png.
+#   scripts/bench.sh            full run (50 containers per figure, under 15 minutes)
+#   scripts/bench.sh --quick    10 per figure, for development
+#   scripts/bench.sh --only 2,4 some figures (1 start-up, 2 ADD/DEL, 3 memory, 4 IPAM scaling,
+#                               5 concurrency, 6 datapath, 7 convergence, P profile)
+# Environment: OVL_BENCH_BUILD_DIR (default <repo>/build-bench), OVL_BENCH_LTO=0 to build without LTO,
+# OVL_BENCH_SKIP_SETUP=1 to skip scripts/setup.sh, OVL_BENCH_SKIP_BUILD=1 to use the existing build.
+# Everything runs inside network namespaces; the root namespace is left alone.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${OVL_BENCH_BUILD_DIR:-$top/build-bench}
+lto=${OVL_BENCH_LTO:-1}
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
+[ "${OVL_BENCH_SKIP_SETUP:-0}" = 1 ] || "$top/scripts/setup.sh"
+
+ipo=OFF
+[ "$lto" = 1 ] && ipo=ON
+if [ "${OVL_BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=$ipo \
+    -DOVL_TESTS=OFF ${OVL_BENCH_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build" -j"$(nproc)"
+fi
+for b in overlay overlay-ipam gwbridge; do
+  [ -x "$build/bin/$b" ] || { echo "bench: $build/bin/$b was not built" >&2; exit 1; }
+done
+
+info="CMAKE_BUILD_TYPE=Release, LTO (CMAKE_INTERPROCEDURAL_OPTIMIZATION) $ipo, $(c++ --version | head -1)"
+exec python3 "$top/bench/driver.py" --bin "$build/bin" --build-info "$info" "$@"

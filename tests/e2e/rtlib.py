@@ -600,3 +600,72 @@ def cri_config(bin_dir, conf_dir, sandbox_image):
     conf_dir = "{conf_dir}"
     max_conf_num = 1
 """
+
+
+# --- buildah ---------------------------------------------------------------------------------------
+class Buildah:
+    """buildah 1.28 with private storage (vfs) and containers.conf (runc, cgroupfs, CNI backend with our
+    plugin and conflist dirs) under workdir, always run inside host's netns with nsenter: `buildah run
+    --network NAME` sets up CNI networking in the namespace buildah runs in, so it must never run in the
+    root namespace (there it would add a cni-podman0 bridge, NAT rules and set ip_forward=1)."""
+
+    def __init__(self, topo, host, workdir, plugin_dir, node_config):
+        self.t, self.host, self.dir = topo, host, workdir
+        self.netdir = os.path.join(workdir, "net.d")
+        self.cachedir = os.path.join(workdir, "cni-cache")  # bind-mounted over /var/lib/cni (libcni's cache)
+        for d in ("net.d", "graph", "run", "tmp", "cni-cache"):
+            os.makedirs(os.path.join(workdir, d), exist_ok=True)
+        self.containers_conf = os.path.join(workdir, "containers.conf")
+        with open(self.containers_conf, "w") as f:
+            f.write(f"""[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+netns = "private"
+[network]
+network_backend = "cni"
+cni_plugin_dirs = ["{plugin_dir}"]
+network_config_dir = "{self.netdir}"
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{workdir}/events.log"
+tmp_dir = "{workdir}/tmp"
+""")
+        self.storage_conf = os.path.join(workdir, "storage.conf")
+        with open(self.storage_conf, "w") as f:
+            f.write(f'[storage]\ndriver = "vfs"\ngraphroot = "{workdir}/graph"\nrunroot = "{workdir}/run"\n')
+        self.env = dict(os.environ, CONTAINERS_CONF=self.containers_conf, CONTAINERS_STORAGE_CONF=self.storage_conf,
+                        CONTAINERS_REGISTRIES_CONF=os.path.join(workdir, "registries.conf"),
+                        OVL_NODE_CONFIG=node_config, TMPDIR=os.path.join(workdir, "tmp"))
+        with open(self.env["CONTAINERS_REGISTRIES_CONF"], "w") as f:
+            f.write("unqualified-search-registries = []\n")
+        for k in [k for k in self.env if k.startswith(("CNI_", "BUILDAH_"))]:
+            del self.env[k]
+
+    def add_network(self, name, plugins, version="1.0.0"):
+        return conflist(os.path.join(self.netdir, f"{name}.conflist"), name, plugins, version)
+
+    def argv(self, *args):
+        """nsenter into host's netns (keeps /sys, unlike ip netns exec), then a private mount namespace in
+        which our cache dir hides /var/lib/cni, where libcni keeps the results it feeds back on DEL."""
+        script = 'mkdir -p /var/lib/cni && mount --bind "$1" /var/lib/cni && shift && exec buildah "$@"'
+        return self.t.nsenter_argv(self.host, "unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                                   "buildah-ns", self.cachedir, "--cgroup-manager", "cgroupfs", *args)
+
+    def run(self, *args, check=True, timeout=120):
+        return run(*self.argv(*args), check=check, timeout=timeout, env=self.env)
+
+    def from_rootfs(self, rootfs, name):
+        """A working container `name` made `from scratch` with rootfs copied in; returns its name."""
+        self.run("from", "--pull=never", "--name", name, "scratch")
+        self.run("copy", name, rootfs + "/", "/")
+        return name
+
+    def cleanup(self):
+        """Removes every working container of this buildah, unmounts and removes the storage."""
+        self.run("rm", "--all", check=False, timeout=60)
+        with open("/proc/self/mountinfo") as f:
+            mounts = [l.split()[4] for l in f]
+        for m in sorted((m for m in mounts if m.startswith(self.dir)), key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -46,7 +46,8 @@ cleanup() {
   if ((keep == 0)); then
     buildah rm --all >/dev/null 2>&1 || true
     # Layers may still be mounted (overlay driver): unmount everything under the work dir first.
-    grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    # (no match is fine: grep's status must not turn a good build into a failure under pipefail)
+    { grep -o " $work/[^ ]*" /proc/self/mountinfo || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
     rm -rf "$work"
   fi
   exit $rc

@@ -142,39 +142,15 @@ class Demo:
                     p["ipam"]["gateway"] = gateway
         return cl
 
-    def plugin_conf(self, cl, plugin, host, prev=None, runtime=None):
-        conf = json.loads(json.dumps(plugin))
-        conf["cniVersion"] = cl["cniVersion"]
-        conf["name"] = cl["name"]
-        if plugin["type"] == "gwbridge":
-            ipam = conf.setdefault("ipam", {"type": "overlay-ipam", "subnet": GW_SUBNET, "pool": "cni_gwbridge",
-                                            "store": "local"})
-            ipam["dataDir"] = os.path.join(self.t.tmpdir, f"{host}-networks")
-        caps = {k for k, v in plugin.get("capabilities", {}).items() if v}
-        rc = {k: v for k, v in (runtime or {}).items() if k in caps}
-        if rc:
-            conf["runtimeConfig"] = rc
-        conf.pop("capabilities", None)
-        if prev is not None:
-            conf["prevResult"] = prev
-        return conf
-
     def chain(self, command, host, cl, cid, netns, ifname, args="", runtime=None, prev=None):
         """Runs the conflist's plugins as libcni does: in order for ADD (each gets the previous result),
         in reverse for DEL (with the cached result)."""
-        from ovltest.plugins import run_plugin
-        plugins = cl["plugins"] if command == "ADD" else list(reversed(cl["plugins"]))
-        result = prev
-        for p in plugins:
-            conf = self.plugin_conf(cl, p, host, result if command == "ADD" else prev, runtime)
-            rc, res, out, err = run_plugin(self.t, self.hosts[host], p["type"], command, conf, cid, netns, ifname,
-                                           cni_args=args, extra_env=self.env(host))
-            if rc != 0:
-                msg = (res or {}).get("msg") or out.strip() or err.strip()[-400:]
-                raise StepFailed(f"{p['type']} {command} for {cid} on {host}: {msg}")
-            if command == "ADD":
-                result = res
-        return result
+        from ovltest.chain import ChainError, data_dir, run_chain
+        try:
+            return run_chain(self.t, self.hosts[host], cl, command, cid, netns, ifname, args, runtime, prev,
+                             extra_env=self.env(host), gw_data_dir=data_dir(self.t, host))
+        except ChainError as e:
+            raise StepFailed(f"{e.plugin} {command} for {cid} on {host}: {e.msg}") from None
 
     def addrs(self, netns):
         """{ifname: [(cidr, mtu)]} for the IPv4 addresses inside netns, read with `ip -j addr`."""

@@ -20,6 +20,7 @@ import secrets
 import unittest
 import uuid
 
+from ovltest.chain import data_dir, run_chain
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
 from ovltest.plugins import OVL_BIN_DIR, OVL_SRC_DIR, find_binary, run_plugin
@@ -86,38 +87,10 @@ class Cluster:
     def env(self, host):
         return {"OVL_NODE_CONFIG": self.node_cfg[host]}
 
-    def plugin_conf(self, cl, plugin, host, prev=None, runtime=None):
-        """What libcni gives one plugin of a list: name and cniVersion of the list, runtimeConfig holding only
-        the declared capabilities, prevResult."""
-        conf = json.loads(json.dumps(plugin))
-        conf["cniVersion"] = cl["cniVersion"]
-        conf["name"] = cl["name"]
-        if plugin["type"] == "gwbridge":
-            ipam = conf.setdefault("ipam", {"type": "overlay-ipam", "subnet": "172.18.0.0/16",
-                                            "pool": conf.get("bridge", "cni_gwbridge"), "store": "local"})
-            ipam["dataDir"] = os.path.join(self.t.tmpdir, f"{host}-networks")
-        caps = {k for k, v in plugin.get("capabilities", {}).items() if v}
-        rc = {k: v for k, v in (runtime or {}).items() if k in caps}
-        if rc:
-            conf["runtimeConfig"] = rc
-        conf.pop("capabilities", None)
-        if prev is not None:
-            conf["prevResult"] = prev
-        return conf
-
     def chain(self, command, host, cl, cid, netns, ifname="eth0", args="", runtime=None, prev=None):
         """ADD in order (prevResult chained); CHECK and DEL in reverse with the cached result."""
-        plugins = cl["plugins"] if command == "ADD" else list(reversed(cl["plugins"]))
-        result = prev
-        for p in plugins:
-            conf = self.plugin_conf(cl, p, host, result if command == "ADD" else prev, runtime)
-            rc, res, out, err = run_plugin(self.t, self.hosts[host], p["type"], command, conf, cid, netns, ifname,
-                                           cni_args=args, extra_env=self.env(host))
-            if rc != 0:
-                raise AssertionError(f"{p['type']} {command} {cid} on {host} rc={rc}: {out} {err[-1500:]}")
-            if command == "ADD":
-                result = res
-        return result
+        return run_chain(self.t, self.hosts[host], cl, command, cid, netns, ifname, args, runtime, prev,
+                         extra_env=self.env(host), gw_data_dir=data_dir(self.t, host))
 
     def addrs(self, netns):
         out = {}

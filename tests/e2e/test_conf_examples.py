@@ -23,7 +23,7 @@ import uuid
 from ovltest.chain import data_dir, run_chain
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
-from ovltest.plugins import OVL_BIN_DIR, OVL_SRC_DIR, find_binary, run_plugin
+from ovltest.plugins import OVL_BIN_DIR, OVL_SRC_DIR, find_binary
 
 EXAMPLES = os.path.join(OVL_SRC_DIR, "conf-examples")
 PREFIX = "overlay-cni"

@@ -13,6 +13,7 @@
 #include "journal.hpp"
 #include "lease_ops.hpp"
 #include "util/log.hpp"
+#include "util/testhook.hpp"
 
 namespace ovl::ipam {
 namespace {
@@ -74,6 +75,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net)
   Owner owner{args.containerId, args.ifName, c.conf.host, nowRfc3339()};
   Allocator alloc(c.conf.rangeSets, *c.store, randomSeed());
   auto a = TRY(alloc.allocate(owner, requested));
+  testhook::pausePoint("ipam.after-lease");
   std::string ips;
   for (const auto& ip : a.ips) ips += (ips.empty() ? "" : ",") + ip.address.str();
   log::info((a.existing ? "already held " : "leased ") + ips + " in " + c.store->describe() + " (attempts " +

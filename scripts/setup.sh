@@ -8,7 +8,7 @@ CONSUL_DIR=${CONSUL_DIR:-/opt/overlay-cni/consul}
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev rapidjson-dev libcurl4-openssl-dev libmsgsl-dev doctest-dev
-  libnftables-dev nftables iproute2 iputils-ping busybox-static iperf3 procps psmisc conntrack
+  libnftables-dev libldns-dev ldnsutils dnsmasq-base nftables iproute2 iputils-ping busybox-static iperf3 procps psmisc conntrack
   containernetworking-plugins podman containerd runc buildah mmdebstrap
   golang-go golang-github-appc-cni-dev python3-grpcio gnuplot-nox hyperfine strace curl jq
 )

@@ -15,6 +15,7 @@
 #include "ns/netns.hpp"
 #include "util/log.hpp"
 #include "util/rollback.hpp"
+#include "util/testhook.hpp"
 
 namespace ovl::gwbridge {
 namespace {
@@ -142,6 +143,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
     if (auto r = cni::delegateDel(gw.ipamType, ipam, gw.ipamStdin); !r)
       log::warn("rollback: releasing the address: " + r.error().msg + ", ignoring");
   });
+  testhook::pausePoint("gwbridge.after-ipam");
   auto p = TRY(plan(lease, gw));
   auto br = TRY(ensureGatewayBridge(host, gw));
 
@@ -177,6 +179,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
       log::debug("flushed " + std::to_string(*r) + " conntrack entries");
   }
 
+  testhook::pausePoint("gwbridge.after-rules");
   auto cs = TRY(nl::Socket::openInNetns(netns.fd()));
   TRY_VOID(configureContainer(cs, veth.peerIndex, p));
 

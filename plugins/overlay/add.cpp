@@ -4,17 +4,36 @@
 #include "cni/delegate.hpp"
 #include "container.hpp"
 #include "datapath.hpp"
+#include "dns_names.hpp"
 #include "names.hpp"
 #include "nl/link.hpp"
+#include "resolver_link.hpp"
 #include "teardown.hpp"
 #include "util/log.hpp"
 #include "util/rollback.hpp"
+#include "util/testhook.hpp"
 #include "verbs.hpp"
 
 namespace ovl::overlay {
+namespace {
+
+// Hands the container to this host's resolver. Best effort: without a resolver the container simply gets
+// no overlay name resolution, and ADD still succeeds.
+bool offerToResolver(const OverlayConf& c, const cni::CmdArgs& args, const ns::Netns& netns) {
+  ResolverRequest req{ResolverRequest::Attach, c.network, args.containerId, args.ifName, args.netns};
+  if (auto r = tellResolver(c.stateDir, req, netns.fd(), 500); !r) {
+    log::info("no name resolution for this container: " + r.error().msg);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto c = TRY(parseOverlayConf(conf, args.args.get("MAC")));
+  std::vector<std::string> names;
+  if (c.resolver) names = TRY(attachmentNames(args, conf, c.network));
   auto netns = TRY(ns::Netns::open(args.netns));
   TRY_VOID(ns::refuseCurrent(netns));
   auto host = TRY(nl::Socket::open());
@@ -36,6 +55,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
       log::error("rollback: releasing the address failed: " + r.error().msg);
   });
   if (ipam.ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");
+  testhook::pausePoint("overlay.after-ipam");
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
   rememberVni(c.stateDir, c.network, vni);
 
@@ -56,18 +76,21 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
     if (auto r = teardownIfUnused(host, c, vni, &cluster); !r) log::error("rollback: " + r.error().msg);
   });
 
+  testhook::pausePoint("overlay.after-veth");
   TRY_VOID(configureContainer(netns, link, args.ifName, ipam));
 
-  AttachmentRecord rec{args.containerId, args.ifName, c.hostName, link.mac.str(), {}};
+  AttachmentRecord rec{args.containerId, args.ifName, c.hostName, link.mac.str(), {}, names};
   for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
   TRY_VOID(cluster.recordAttachment(c.network, vni, Member{c.hostName, underlay.vtep, c.port}, rec));
 
+  testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();
   releaseIp.dismiss();
   // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
   // "link up" can be dropped before the device's queue is attached).
   announce(netns, link, ipam);
   log::info("attached " + rec.ips.front() + " on vni " + std::to_string(vni) + " via " + underlay.vtep.str());
+  const bool resolving = c.resolver && offerToResolver(c, args, netns);
 
   cni::NetResult r;
   auto dev = TRY(findNetDevices(host, vni));
@@ -80,6 +103,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   }
   r.routes = ipam.routes;
   r.dns = ipam.dns.empty() ? conf.dns : ipam.dns;
+  if (resolving) r.dns.nameservers.insert(r.dns.nameservers.begin(), kResolverAddress);
   return r;
 }
 

@@ -32,6 +32,12 @@ std::string attachmentJson(const AttachmentRecord& a) {
   w.StartArray();
   for (const auto& ip : a.ips) json::str(w, ip);
   w.EndArray();
+  if (!a.names.empty()) {
+    json::key(w, "names");
+    w.StartArray();
+    for (const auto& n : a.names) json::str(w, n);
+    w.EndArray();
+  }
   json::key(w, "time"); w.Int64(int64_t(std::time(nullptr)));
   w.EndObject();
   return sb.GetString();
@@ -190,6 +196,9 @@ Result<std::vector<AttachmentRecord>> Cluster::listAttachments(const std::string
       if (const auto* ips = json::member(d, "ips"); ips && ips->IsArray())
         for (const auto& ip : ips->GetArray())
           if (ip.IsString()) a.ips.emplace_back(ip.GetString());
+      if (const auto* ns = json::member(d, "names"); ns && ns->IsArray())
+        for (const auto& n : ns->GetArray())
+          if (n.IsString()) a.names.emplace_back(n.GetString());
     }
     out.push_back(std::move(a));
   }

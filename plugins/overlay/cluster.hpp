@@ -32,6 +32,7 @@ struct NetworkState {
 struct AttachmentRecord {
   std::string containerId, ifName, host, mac;
   std::vector<std::string> ips;
+  std::vector<std::string> names;  // DNS names (container name, aliases), canonical
 };
 
 class Cluster {

@@ -36,6 +36,7 @@ Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::option
   if (conf.ipamType.empty())
     return fail(Code::InvalidConfig, "field 'ipam.type' is required: overlay needs an IPAM plugin (e.g. overlay-ipam)");
   c.ipamType = conf.ipamType;
+  if (auto r = TRY(json::optBool(root, "resolver", ""))) c.resolver = *r;
 
   // MAC: the "mac" capability wins over CNI_ARGS MAC=, as the reference plugins do.
   std::optional<std::string> mac;

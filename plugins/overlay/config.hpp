@@ -25,6 +25,7 @@ struct OverlayConf {
   std::string stateDir = "/run/overlay-cni";
   std::optional<MacAddr> mac;            // from runtimeConfig.mac (capability "mac") or CNI_ARGS MAC=
   std::string ipamType;
+  bool resolver = true;                  // "resolver": false keeps this network out of the name resolver
 };
 
 // Parses `conf` (already validated by skel). `argsMac` is CNI_ARGS MAC= when given.

@@ -2,6 +2,7 @@
 #include "cni/delegate.hpp"
 #include "names.hpp"
 #include "nl/link.hpp"
+#include "resolver_link.hpp"
 #include "teardown.hpp"
 #include "util/log.hpp"
 #include "verbs.hpp"
@@ -27,6 +28,12 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
   Cluster* cl = cluster ? &*cluster : nullptr;
   if (!cluster) note(fail(cluster.error()), "connecting to consul");
   if (cl) note(cl->deleteAttachment(c.network, c.hostName, args.containerId, args.ifName), "deleting the attachment record");
+
+  if (c.resolver) {
+    // Best effort: a resolver that is down drops the container when its attachment record goes.
+    ResolverRequest req{ResolverRequest::Detach, c.network, args.containerId, args.ifName, ""};
+    if (auto r = tellResolver(c.stateDir, req, -1, 500); !r) log::debug("resolver: " + r.error().msg);
+  }
 
   auto vni = knownVni(c, cl);
   if (!vni) note(fail(vni.error()), "finding the network's vni");

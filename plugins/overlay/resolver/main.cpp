@@ -1,0 +1,116 @@
+// overlay-resolver: this host's name service for containers on overlay networks (the embedded DNS of
+// Docker's overlay). Reads the node config like `overlay watch`; runs beside it, one per host.
+//
+//   node config "resolver": {"upstreams": ["203.0.113.53", "[2001:db8::53]:5353"], "ttl": 0}
+//   (default upstreams: the nameservers of this host's /etc/resolv.conf)
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cluster.hpp"
+#include "kv/node_config.hpp"
+#include "server.hpp"
+#include "util/log.hpp"
+
+namespace ovl::overlay::resolver {
+namespace {
+
+std::atomic<bool> stopping{false};
+void onSignal(int) { stopping = true; }
+
+Result<ServerOptions> options(const kv::NodeConfig& node) {
+  ServerOptions o;
+  o.stateDir = node.stateDir.value_or("/run/overlay-cni");
+  const json::Value* r = node.doc ? json::member(*node.doc, "resolver") : nullptr;
+  const std::string where = "node config " + node.path;
+  if (r && !r->IsObject()) return fail(Code::InvalidConfig, where + ": field 'resolver' must be an object");
+  if (r) {
+    for (const auto& s : TRY(json::optStringArray(*r, "upstreams", "resolver"))) {
+      auto u = parseUpstream(s);
+      if (!u) return fail(Code::InvalidConfig, where + ": field 'resolver.upstreams' has '" + s + "', not an IP[:port]");
+      o.upstreams.push_back(*u);
+    }
+    if (auto t = TRY(json::optInt(*r, "ttl", "resolver", 0, 86400))) o.ttl = uint32_t(*t);
+  }
+  if (!r || !json::member(*r, "upstreams")) {
+    std::ifstream in("/etc/resolv.conf");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    o.upstreams = upstreamsFromResolvConf(ss.str());
+  }
+  return o;
+}
+
+// Keeps the server's NameTable in step with P/attachments/ (Consul blocking queries).
+void followNames(Cluster& cluster, Server& server) {
+  const std::string prefix = cluster.kv().key("attachments/");
+  uint64_t index = 0;
+  bool warned = false;
+  while (!stopping) {
+    auto r = cluster.kv().listBlocking(prefix, index, 5000);
+    if (!r) {
+      if (!warned) log::warn("names: " + r.error().msg + "; answering from the last known names, retrying");
+      warned = true;
+      index = 0;
+      for (int i = 0; i < 5 && !stopping; ++i) ::usleep(100000);
+      continue;
+    }
+    if (warned) log::info("names: consul is back");
+    warned = false;
+    index = r->index < index ? 0 : r->index;
+    server.publish(std::make_shared<const NameTable>(NameTable::fromListing(prefix, r->pairs)));
+  }
+}
+
+int run(int argc, char** argv) {
+  log::init("overlay-resolver");
+  log::setLevel(log::Level::Info);
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::cout << "usage: overlay-resolver\n"
+                   "Answers DNS queries from containers on overlay networks, at 127.0.0.11:53 inside each\n"
+                   "container the overlay plugin hands over, with the names recorded in the cluster store.\n"
+                   "Reads the node config ($OVL_NODE_CONFIG or /etc/cni/overlay-node.json).\n";
+      return 0;
+    }
+    std::cerr << "overlay-resolver: unknown argument '" << argv[i] << "'\n";
+    return 2;
+  }
+  auto node = kv::loadNodeConfig();
+  if (!node) return log::error(node.error().msg), 1;
+  auto opts = options(*node);
+  if (!opts) return log::error(opts.error().msg), 1;
+  auto store = kv::resolveStore(nullptr, "", *node, true);
+  if (!store) return log::error(store.error().msg), 1;
+  if (store->kind != kv::StoreSpec::Consul)
+    return log::error("overlay-resolver needs \"store\" in the node config"), 1;
+  auto cluster = Cluster::connect(store->consul);
+  if (!cluster) return log::error(cluster.error().msg), 1;
+  auto server = Server::start(std::move(*opts));
+  if (!server) return log::error(server.error().msg), 1;
+
+  struct sigaction sa{};
+  sa.sa_handler = onSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  log::info("listening for containers on " + (*server)->socketPath());
+  std::thread names([&] { followNames(*cluster, **server); });
+  (*server)->run(stopping);
+  server->reset();  // removes the control socket
+  // The names thread may sit in a Consul blocking query for seconds more; it holds nothing that needs
+  // more than the process exit to release, so do not wait for it.
+  names.detach();
+  ::_exit(0);
+}
+
+}  // namespace
+}  // namespace ovl::overlay::resolver
+
+int main(int argc, char** argv) { return ovl::overlay::resolver::run(argc, argv); }

@@ -1,0 +1,51 @@
+// The resolver's view of the cluster: every attachment's names and addresses, per network, built from a
+// listing of P/attachments/ (see cluster.hpp). Pure data, rebuilt on every change; no I/O.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "kv/consul_types.hpp"
+#include "util/ip.hpp"
+
+namespace ovl::overlay::resolver {
+
+// One attachment as the resolver knows it locally: (network, containerID, ifname).
+struct AttachKey {
+  std::string network, containerId, ifName;
+  auto operator<=>(const AttachKey&) const = default;
+};
+
+class NameTable {
+ public:
+  // `attachmentsPrefix` is "<P>/attachments/". Malformed records are skipped.
+  static NameTable fromListing(std::string_view attachmentsPrefix, const std::vector<kv::KvPair>& pairs);
+
+  enum class Verdict {
+    Found,     // the name is on one of the asker's networks: `addrs` (possibly none of the asked family)
+    NxDomain,  // an overlay name of other networks only, or a single label nobody has: answer NXDOMAIN
+    Forward,   // not an overlay name: ask the upstream resolvers
+  };
+  struct Answer {
+    Verdict verdict = Verdict::Forward;
+    std::vector<IpAddr> addrs;
+  };
+  // `qname` canonical (lower case, no trailing dot). Matches "<name>" on any of `networks`, and
+  // "<name>.<network>" for one of `networks`.
+  Answer lookup(const std::set<std::string>& networks, std::string_view qname) const;
+
+  bool hasAttachment(const std::string& host, const AttachKey& k) const;
+  size_t nameCount() const { return names_.size(); }
+
+ private:
+  // network -> name -> addresses
+  std::map<std::string, std::map<std::string, std::vector<IpAddr>, std::less<>>, std::less<>> byNet_;
+  std::set<std::string, std::less<>> names_;  // every name on every network
+  std::set<std::tuple<std::string, std::string, std::string, std::string>> attachments_;  // net, host, cid, if
+};
+
+}  // namespace ovl::overlay::resolver

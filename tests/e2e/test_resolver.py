@@ -1,0 +1,319 @@
+"""End-to-end: name resolution across hosts (issue 10), with overlay-resolver on every host.
+
+Topology: Consul on cs, hosts h1 and h2 (each running `overlay watch` and `overlay-resolver`), a router and
+an "internet" host 203.0.113.1 running dnsmasq as the upstream resolver (it knows outside.example).
+Networks: over (10.0.0.0/24) and over2 (10.0.1.0/24). Containers ask 127.0.0.11 from inside their own
+namespace, with drill (ldnsutils) and with ping through a resolv.conf written from the ADD result.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import time
+import unittest
+
+from ovltest.consul import ConsulServer
+from ovltest.netns import Topology, ns_name
+from ovltest.plugins import find_binary, run_plugin
+
+PREFIX = "overlay-cni"
+UPSTREAM = "203.0.113.1"
+
+
+def conf(net, subnet, **extra):
+    c = {"cniVersion": "1.0.0", "name": net, "type": "overlay", "capabilities": {"aliases": True},
+         "ipam": {"type": "overlay-ipam", "subnet": subnet, "store": "consul"}}
+    c.update(extra)
+    return c
+
+
+OVER = conf("over", "10.0.0.0/24")
+OVER2 = conf("over2", "10.0.1.0/24")
+
+
+class ResolverE2E(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.t = t = Topology()
+        t.start()
+        try:
+            cls.cs = t.add_host("cs", "198.51.100.10/24")
+            cls.hosts = [t.add_host(f"h{i}", f"198.51.100.{10 + i}/24", mtu=1400) for i in (1, 2)]
+            inet = t.add_internet(f"{UPSTREAM}/24")
+            cls.dnsmasq_log = os.path.join(t.tmpdir, "dnsmasq.log")
+            t.popen(inet, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--bind-interfaces", f"--listen-address={UPSTREAM}", "--user=root", "--pid-file=",
+                    "--address=/outside.example/203.0.113.80", "--address=/missing.example/", "--log-queries", f"--log-facility={cls.dnsmasq_log}")
+            cls.consul = ConsulServer(t, cls.cs, "198.51.100.10")
+            cls.node_cfg, cls.resolvers, cls.etc_netns = {}, {}, []
+            for h in cls.hosts:
+                path = os.path.join(t.tmpdir, f"node-{h.name}.json")
+                with open(path, "w") as f:
+                    json.dump({"store": cls.consul.store_url, "hostName": h.name, "advertise": "eth0",
+                               "stateDir": os.path.join(t.tmpdir, f"st-{h.name}"),
+                               "resolver": {"upstreams": [UPSTREAM]}}, f)
+                cls.node_cfg[h.name] = path
+                log = open(os.path.join(t.tmpdir, f"watch-{h.name}.log"), "w")
+                t.popen(h, find_binary("overlay"), "watch", env=cls.env(h), stdout=log, stderr=log)
+                log.close()
+                cls.start_resolver(h)
+        except BaseException:
+            cls.cleanup_all()
+            raise
+
+    @classmethod
+    def cleanup_all(cls):
+        for d in cls.etc_netns if hasattr(cls, "etc_netns") else []:
+            shutil.rmtree(d, ignore_errors=True)
+        cls.t.cleanup()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cleanup_all()
+
+    @classmethod
+    def env(cls, host):
+        return {"OVL_NODE_CONFIG": cls.node_cfg[host.name]}
+
+    @classmethod
+    def start_resolver(cls, host):
+        log = open(os.path.join(cls.t.tmpdir, f"resolver-{host.name}.log"), "a")
+        p = cls.t.popen(host, find_binary("overlay-resolver"), env=cls.env(host), stdout=log, stderr=log)
+        log.close()
+        sock_dir = os.path.join(cls.t.tmpdir, f"st-{host.name}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # ready once its control socket exists
+            if any(os.path.exists(os.path.join(sock_dir, d, "resolver.sock"))
+                   for d in (os.listdir(sock_dir) if os.path.isdir(sock_dir) else [])):
+                break
+            if p.poll() is not None:
+                raise AssertionError("overlay-resolver exited: " + cls.resolver_log(host))
+            time.sleep(0.02)
+        cls.resolvers[host.name] = p
+        return p
+
+    @classmethod
+    def stop_resolver(cls, host):
+        p = cls.resolvers.pop(host.name)
+        p.terminate()
+        p.wait(timeout=10)
+
+    @classmethod
+    def resolver_log(cls, host):
+        with open(os.path.join(cls.t.tmpdir, f"resolver-{host.name}.log")) as f:
+            return f.read()[-3000:]
+
+    def setUp(self):
+        self.cleanups = []
+
+    def tearDown(self):
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as e:  # keep cleaning
+                print("cleanup:", e)
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def plugin(self, host, command, c, cid, netns, ifname="eth0", args=""):
+        return run_plugin(self.t, host, "overlay", command, c, cid, netns, ifname, cni_args=args,
+                          extra_env=self.env(host))
+
+    def attach(self, host, c, cid, name=None, aliases=None, ifname="eth0", netns=None):
+        netns = netns or self.t.add_container(host, cid)
+        c = dict(c)
+        if aliases is not None:
+            c["runtimeConfig"] = {"aliases": {c["name"]: aliases}}
+        args = f"IgnoreUnknown=1;K8S_POD_NAME={name}" if name else ""
+        rc, res, out, err = self.plugin(host, "ADD", c, cid, netns, ifname, args)
+        self.assertEqual(rc, 0, out + err[-2000:])
+        self.cleanups.append(lambda: self.plugin(host, "DEL", c, cid, "", ifname))
+        return netns, res
+
+    def detach(self, host, c, cid, ifname="eth0"):
+        rc, _, out, err = self.plugin(host, "DEL", c, cid, "", ifname)
+        self.assertEqual(rc, 0, out + err)
+
+    def resolv_conf(self, netns, result):
+        """What a runtime that honours the result's dns writes (podman does): /etc/netns/<ns>/resolv.conf,
+        which `ip netns exec` mounts over /etc/resolv.conf."""
+        d = os.path.join("/etc/netns", ns_name(netns))
+        os.makedirs(d, exist_ok=True)
+        self.etc_netns.append(d)
+        with open(os.path.join(d, "resolv.conf"), "w") as f:
+            for ns in result["dns"]["nameservers"]:
+                f.write(f"nameserver {ns}\n")
+            f.write("options timeout:1 attempts:1\n")
+
+    def query(self, netns, name, qtype="A"):
+        """(rcode, [addresses]) as drill sees it, asking 127.0.0.11 from inside netns."""
+        p = self.t.run(netns, "drill", name, qtype, "@127.0.0.11", check=False, timeout=20)
+        m = re.search(r"rcode: (\w+)", p.stdout)
+        rcode = m.group(1) if m else f"no answer ({p.stdout.strip()[-200:]} {p.stderr.strip()[-200:]})"
+        addrs = re.findall(rf"^\S+\s+\d+\s+IN\s+{qtype}\s+(\S+)$", p.stdout, re.M)
+        return rcode, addrs
+
+    def wait_rcode(self, netns, name, want, deadline_s=1.0):
+        """Seconds until `name` answers with rcode `want`, or None."""
+        start = time.monotonic()
+        while True:
+            rcode, _ = self.query(netns, name)
+            elapsed = time.monotonic() - start
+            if rcode == want:
+                return elapsed
+            if elapsed > deadline_s:
+                return None
+
+    @staticmethod
+    def ip_of(res):
+        return res["ips"][0]["address"].split("/")[0]
+
+    # --- tests -------------------------------------------------------------------------------------
+    def test_1_cross_host_by_name_and_alias_and_ping(self):
+        h1, h2 = self.hosts
+        n1, r1 = self.attach(h1, OVER, "web1", name="web1", aliases=["www", "Front.Example"])
+        n2, r2 = self.attach(h2, OVER, "db1", name="db1", aliases=["database"])
+        # The result advertises the resolver first, so podman-like runtimes write it into resolv.conf.
+        self.assertEqual(r1["dns"]["nameservers"][0], "127.0.0.11", r1)
+        ip1, ip2 = self.ip_of(r1), self.ip_of(r2)
+        record = json.loads(self.consul.kv_get(f"{PREFIX}/attachments/over/h1/web1/eth0"))
+        self.assertEqual(record["names"], ["web1", "www", "front.example"])
+        for name in ("db1", "database", "DB1", "db1.over"):
+            self.assertEqual(self.query(n1, name), ("NOERROR", [ip2]), name + self.resolver_log(h1))
+        for name in ("web1", "www", "front.example", "FRONT.example"):
+            self.assertEqual(self.query(n2, name), ("NOERROR", [ip1]), name + self.resolver_log(h2))
+        # AAAA for an IPv4-only name: NOERROR without answers (NODATA), not NXDOMAIN.
+        self.assertEqual(self.query(n1, "db1", "AAAA"), ("NOERROR", []))
+        # ping by name, through the resolv.conf the result describes.
+        self.resolv_conf(n1, r1)
+        p = self.t.run(n1, "ping", "-c", "1", "-W", "2", "database", check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(ip2, p.stdout)
+        g = self.t.run(n1, "getent", "hosts", "db1", check=False)
+        self.assertEqual(g.stdout.split()[:1], [ip2], g.stdout + g.stderr)
+
+    def test_2_networks_are_scoped(self):
+        h1, h2 = self.hosts
+        n1, r1 = self.attach(h1, OVER, "a-only", name="a-only")
+        n2, r2 = self.attach(h2, OVER2, "b-only", name="b-only")
+        nb = self.t.add_container(h1, "both")
+        _, rb0 = self.attach(h1, OVER, "both", name="both", netns=nb)
+        _, rb1 = self.attach(h1, OVER2, "both", name="both", ifname="eth1", netns=nb)
+        # over2's container gets NXDOMAIN for a name that exists only on over, and the other way round.
+        self.assertEqual(self.query(n2, "a-only")[0], "NXDOMAIN")
+        self.assertEqual(self.query(n1, "b-only")[0], "NXDOMAIN")
+        # The container on both networks resolves both; "both" has one address on each network.
+        self.assertEqual(self.query(nb, "a-only"), ("NOERROR", [self.ip_of(r1)]))
+        self.assertEqual(self.query(nb, "b-only"), ("NOERROR", [self.ip_of(r2)]))
+        self.assertEqual(self.query(n1, "both"), ("NOERROR", [self.ip_of(rb0)]))
+        self.assertEqual(self.query(n2, "both"), ("NOERROR", [self.ip_of(rb1)]))
+        self.assertEqual(sorted(self.query(nb, "both")[1]), sorted([self.ip_of(rb0), self.ip_of(rb1)]))
+        # A name that nobody has, single label: NXDOMAIN without asking upstream.
+        self.assertEqual(self.query(n1, "nobody")[0], "NXDOMAIN")
+
+    def test_3_adds_and_removals_show_within_a_second(self):
+        h1, h2 = self.hosts
+        n1, _ = self.attach(h1, OVER, "watcher1", name="watcher1")
+        self.assertEqual(self.query(n1, "late")[0], "NXDOMAIN")
+        _, r = self.attach(h2, OVER, "late", name="late")
+        t_add = self.wait_rcode(n1, "late", "NOERROR")
+        self.assertIsNotNone(t_add, "name not visible within 1 s after ADD on the other host")
+        self.detach(h2, OVER, "late")
+        t_del = self.wait_rcode(n1, "late", "NXDOMAIN")
+        self.assertIsNotNone(t_del, "name still resolves 1 s after DEL on the other host")
+        print(f"\n  name visible {t_add * 1000:.0f} ms after ADD returned, gone {t_del * 1000:.0f} ms after DEL")
+        self.assertFalse(self.consul.kv_keys(f"{PREFIX}/attachments/over/h2/late/"))
+
+    def test_4_outside_names_go_upstream(self):
+        h1, _ = self.hosts
+        n1, r1 = self.attach(h1, OVER, "surfer", name="surfer")
+        self.assertEqual(self.query(n1, "outside.example"), ("NOERROR", ["203.0.113.80"]))
+        self.assertEqual(self.query(n1, "missing.example")[0], "NXDOMAIN")  # dnsmasq's answer, relayed
+        with open(self.dnsmasq_log) as f:
+            self.assertIn("outside.example", f.read())
+        self.resolv_conf(n1, r1)
+        g = self.t.run(n1, "getent", "hosts", "outside.example", check=False)
+        self.assertEqual(g.stdout.split()[:1], ["203.0.113.80"], g.stdout + g.stderr)
+
+    def test_5_malformed_packets_leave_it_answering(self):
+        h1, h2 = self.hosts
+        n1, _ = self.attach(h1, OVER, "fuzzer", name="fuzzer")
+        _, r2 = self.attach(h2, OVER, "target", name="target")
+        rnd = random.Random(7)
+        valid = bytes.fromhex("12340100000100000000000006746172676574000001" "0001")
+        packets = [b"", b"\x00", b"\xff" * 12, b"\x00" * 512, bytes(rnd.getrandbits(8) for _ in range(4000))]
+        for i in range(1500):
+            p = bytearray(valid)
+            for _ in range(rnd.randint(1, 6)):  # flip bytes of a real query: counts, labels, pointers
+                p[rnd.randrange(len(p))] = rnd.getrandbits(8)
+            packets.append(bytes(p[:rnd.randint(0, len(p))]) if i % 5 == 0 else bytes(p))
+        packets += [valid[:2] + b"\x81\x80" + valid[4:]]  # a response, not a query
+        packets += [valid[:12] + b"\xc0\x0c" + valid[-4:]]  # compression pointer loop
+        script = ("import sys,socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                  "data=sys.stdin.buffer.read()\ni=0\n"
+                  "while i<len(data):\n n=int.from_bytes(data[i:i+2],'big'); s.sendto(data[i+2:i+2+n],('127.0.0.11',53)); i+=2+n\n")
+        blob = os.path.join(self.t.tmpdir, "malformed.bin")
+        with open(blob, "wb") as f:
+            f.write(b"".join(len(p).to_bytes(2, "big") + p for p in packets))
+        self.t.run(n1, "sh", "-c", f"python3 -c \"$0\" < {blob}", script)
+        self.assertIsNone(self.resolvers["h1"].poll(), self.resolver_log(h1))
+        self.assertEqual(self.query(n1, "target"), ("NOERROR", [self.ip_of(r2)]), self.resolver_log(h1))
+        # The resolver listens inside containers only: nothing answers DNS on the host or the underlay.
+        probe = ("import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(0.5)\n"
+                 "s.sendto(bytes.fromhex(sys.argv[2]),(sys.argv[1],53))\n"
+                 "try:\n s.recv(512); print('answered')\nexcept OSError as e: print('silent', e)\n")
+        for where, addr in ((h2, h1.ip), (h1, "127.0.0.11")):
+            p = self.t.run(where, "python3", "-c", probe, addr, valid.hex())
+            self.assertTrue(p.stdout.startswith("silent"), f"{where.name} -> {addr}: {p.stdout}")
+
+    def test_6_resolver_down_add_succeeds_and_restart_restores(self):
+        h1, h2 = self.hosts
+        n_old, _ = self.attach(h1, OVER, "old", name="old")
+        _, r_peer = self.attach(h2, OVER, "peer", name="peer")
+        self.stop_resolver(h1)
+        try:
+            n_new, r_new = self.attach(h1, OVER, "new", name="new")
+            self.assertNotIn("127.0.0.11", r_new.get("dns", {}).get("nameservers", []), r_new)
+        finally:
+            self.start_resolver(h1)
+        # The restarted resolver reopens the namespaces it served before (its state file).
+        self.assertEqual(self.query(n_old, "peer"), ("NOERROR", [self.ip_of(r_peer)]), self.resolver_log(h1))
+        # The container attached while it was down is still known to the others by name.
+        self.assertEqual(self.query(n_old, "new"), ("NOERROR", [self.ip_of(r_new)]))
+
+    def test_7_resolver_off_per_network_and_bad_names(self):
+        h1, _ = self.hosts
+        quiet = conf("quiet", "10.0.2.0/24", resolver=False)
+        n, r = self.attach(h1, quiet, "silent", name="silent")
+        self.assertNotIn("127.0.0.11", r.get("dns", {}).get("nameservers", []), r)
+        record = json.loads(self.consul.kv_get(f"{PREFIX}/attachments/quiet/h1/silent/eth0"))
+        self.assertNotIn("names", record)
+        def veths():
+            return {l["ifname"] for l in json.loads(self.t.run(h1, "ip", "-j", "link").stdout)
+                    if l["ifname"].startswith("ovv")}
+        before = veths()
+        for args, rc_conf, field in (("K8S_POD_NAME=bad/name", OVER, "K8S_POD_NAME"),
+                                     ("", dict(OVER, runtimeConfig={"aliases": {"over": ["-dash"]}}), "aliases.over"),
+                                     ("", dict(OVER, runtimeConfig={"aliases": {"over": "x"}}), "aliases")):
+            netns = self.t.add_container(h1, "bad" + str(len(args)) + str(len(field)))
+            rc, res, out, err = self.plugin(h1, "ADD", rc_conf, "badname", netns, "eth0", args)
+            self.assertNotEqual(rc, 0)
+            self.assertEqual(res["code"], 7, out)
+            self.assertIn(field, res["msg"])
+            self.assertEqual(veths(), before, "a refused ADD left a veth")
+            self.assertFalse(self.consul.kv_keys(f"{PREFIX}/attachments/over/h1/badname/"))
+
+    def test_9_nothing_left(self):
+        # Runs last: every container above was deleted by its test's cleanups.
+        for h in self.hosts:
+            links = [l["ifname"] for l in json.loads(self.t.run(h, "ip", "-j", "link").stdout)
+                     if l["ifname"].startswith(("ovv", "ovbr", "ovx"))]
+            self.assertEqual(links, [], h.name)
+        self.assertEqual(self.consul.kv_keys(f"{PREFIX}/attachments/"), [])
+        self.assertTrue(all(p.poll() is None for p in self.resolvers.values()))
+
+
+if __name__ == "__main__":
+    unittest.main()

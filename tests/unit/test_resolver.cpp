@@ -1,0 +1,160 @@
+#include <doctest/doctest.h>
+
+#include "dns_names.hpp"
+#include "resolver_link.hpp"
+#include "server.hpp"
+#include "table.hpp"
+#include "wire.hpp"
+
+// Last: ldns/common.h redefines bool/true/false for C, which breaks <optional> when it comes first.
+#include <ldns/ldns.h>
+
+using namespace ovl;
+using namespace ovl::overlay;
+using namespace ovl::overlay::resolver;
+
+namespace {
+
+std::vector<kv::KvPair> listing() {
+  auto kv = [](std::string k, std::string v) { return kv::KvPair{"P/attachments/" + k, std::move(v), 1, 1, 0}; };
+  return {
+      kv("over/h1/c1/eth0", R"({"ips":["10.0.0.2/24"],"names":["web1","www"]})"),
+      kv("over/h2/c2/eth0", R"({"ips":["10.0.0.3/24","fd00::3/64"],"names":["db1"]})"),
+      kv("over2/h2/c3/eth0", R"({"ips":["10.0.1.2/24"],"names":["other"]})"),
+      kv("over2/h1/c4/eth1", R"({"ips":["10.0.1.3/24"],"names":["www"]})"),
+      kv("over/h1/c5/eth0", R"({"ips":["10.0.0.9/24"]})"),               // no names
+      kv("over/h1/c6/eth0", R"(not json)"),                             // malformed: skipped
+      kv("over/h1/c7/eth0", R"({"ips":["10.0.0.7/24"],"names":["bad/name", 5]})"),
+      kv("over/h1/short", R"({"ips":["10.0.0.8/24"],"names":["short"]})"),  // wrong depth
+  };
+}
+
+std::vector<uint8_t> query(uint16_t id, const char* name, ldns_rr_type type) {
+  ldns_pkt* p = nullptr;
+  REQUIRE(ldns_pkt_query_new_frm_str(&p, name, type, LDNS_RR_CLASS_IN, LDNS_RD) == LDNS_STATUS_OK);
+  ldns_pkt_set_id(p, id);
+  uint8_t* buf = nullptr;
+  size_t size = 0;
+  REQUIRE(ldns_pkt2wire(&buf, p, &size) == LDNS_STATUS_OK);
+  std::vector<uint8_t> out(buf, buf + size);
+  free(buf);
+  ldns_pkt_free(p);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("DNS names: validation and canonical form") {
+  CHECK(isValidDnsName("web1"));
+  CHECK(isValidDnsName("my_svc.example."));
+  CHECK(isValidDnsName(std::string(63, 'a')));
+  CHECK_FALSE(isValidDnsName(std::string(64, 'a')));
+  CHECK_FALSE(isValidDnsName(""));
+  CHECK_FALSE(isValidDnsName("-web"));
+  CHECK_FALSE(isValidDnsName("web-"));
+  CHECK_FALSE(isValidDnsName("a..b"));
+  CHECK_FALSE(isValidDnsName("bad/name"));
+  CHECK_FALSE(isValidDnsName("sp ace"));
+  CHECK(canonicalName("Web.Example.") == "web.example");
+}
+
+TEST_CASE("name table: scoped to the asker's networks") {
+  auto t = NameTable::fromListing("P/attachments/", listing());
+  auto a = t.lookup({"over"}, "web1");
+  CHECK(a.verdict == NameTable::Verdict::Found);
+  REQUIRE(a.addrs.size() == 1);
+  CHECK(a.addrs[0].str() == "10.0.0.2");
+  CHECK(t.lookup({"over"}, "db1").addrs.size() == 2);       // v4 and v6
+  CHECK(t.lookup({"over"}, "web1.over").verdict == NameTable::Verdict::Found);
+  // A name of another network only: NXDOMAIN, not forwarded.
+  CHECK(t.lookup({"over2"}, "web1").verdict == NameTable::Verdict::NxDomain);
+  CHECK(t.lookup({"over"}, "other").verdict == NameTable::Verdict::NxDomain);
+  // "www" exists on both: each network sees its own; a container on both sees both.
+  CHECK(t.lookup({"over"}, "www").addrs.size() == 1);
+  CHECK(t.lookup({"over", "over2"}, "www").addrs.size() == 2);
+  // Unknown names: single labels are ours to deny, dotted names go upstream.
+  CHECK(t.lookup({"over"}, "nobody").verdict == NameTable::Verdict::NxDomain);
+  CHECK(t.lookup({"over"}, "example.org").verdict == NameTable::Verdict::Forward);
+  // Skipped records.
+  CHECK(t.lookup({"over"}, "short").verdict == NameTable::Verdict::NxDomain);
+  CHECK(t.lookup({"over"}, "bad/name").verdict == NameTable::Verdict::NxDomain);  // skipped, single label
+  CHECK(t.hasAttachment("h1", AttachKey{"over", "c1", "eth0"}));
+  CHECK(t.hasAttachment("h1", AttachKey{"over", "c6", "eth0"}));
+  CHECK_FALSE(t.hasAttachment("h2", AttachKey{"over", "c1", "eth0"}));
+}
+
+TEST_CASE("wire: a query round-trips into an answer with its id, question and addresses") {
+  auto raw = query(0x4242, "DB1.", LDNS_RR_TYPE_A);
+  auto q = parseQuery(raw);
+  REQUIRE(q.has_value());
+  CHECK(q->id == 0x4242);
+  CHECK(q->name == "db1");
+  CHECK(q->qtype == kTypeA);
+  CHECK(q->rd);
+  auto addrs = std::vector<IpAddr>{*IpAddr::parse("10.0.0.3"), *IpAddr::parse("fd00::3")};
+  auto wire = buildAnswer(*q, addrs, 0);
+  ldns_pkt* p = nullptr;
+  REQUIRE(ldns_wire2pkt(&p, wire.data(), wire.size()) == LDNS_STATUS_OK);
+  CHECK(ldns_pkt_id(p) == 0x4242);
+  CHECK(ldns_pkt_qr(p));
+  CHECK(ldns_pkt_aa(p));
+  CHECK(ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
+  REQUIRE(ldns_pkt_ancount(p) == 1);  // only the A record for an A query
+  char* owner = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(p), 0)));
+  CHECK(std::string(owner) == "DB1.");  // case kept for 0x20-checking clients
+  free(owner);
+  ldns_pkt_free(p);
+
+  auto nx = buildError(*q, kRcodeNxDomain);
+  REQUIRE(ldns_wire2pkt(&p, nx.data(), nx.size()) == LDNS_STATUS_OK);
+  CHECK(ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN);
+  CHECK(ldns_pkt_qdcount(p) == 1);
+  CHECK(ldns_pkt_ancount(p) == 0);
+  ldns_pkt_free(p);
+}
+
+TEST_CASE("wire: malformed datagrams and responses are not queries") {
+  auto raw = query(7, "web.", LDNS_RR_TYPE_AAAA);
+  CHECK_FALSE(parseQuery({}).has_value());
+  CHECK_FALSE(parseQuery(std::span(raw).first(11)).has_value());
+  CHECK_FALSE(parseQuery(std::span(raw).first(raw.size() - 1)).has_value());
+  auto resp = raw;
+  resp[2] |= 0x80;  // QR: a response
+  CHECK_FALSE(parseQuery(resp).has_value());
+  auto two = raw;
+  two[5] = 2;  // QDCOUNT 2 with one question
+  CHECK_FALSE(parseQuery(two).has_value());
+  auto loop = raw;
+  loop.resize(12);
+  for (uint8_t b : {0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01}) loop.push_back(b);  // pointer to itself
+  CHECK_FALSE(parseQuery(loop).has_value());
+}
+
+TEST_CASE("resolver link: requests encode and decode; bad ones are refused") {
+  ResolverRequest r{ResolverRequest::Attach, "over", "c1", "eth0", "/run/netns/x"};
+  auto back = decodeRequest(encodeRequest(r));
+  REQUIRE(back.has_value());
+  CHECK(*back == r);
+  ResolverRequest d{ResolverRequest::Detach, "over", "c1", "eth0", ""};
+  CHECK(*decodeRequest(encodeRequest(d)) == d);
+  CHECK_FALSE(decodeRequest("{\"op\":\"explode\",\"network\":\"a\",\"containerID\":\"b\",\"ifname\":\"c\"}").has_value());
+  CHECK_FALSE(decodeRequest("{\"op\":\"attach\",\"network\":\"\",\"containerID\":\"b\",\"ifname\":\"c\"}").has_value());
+  CHECK_FALSE(decodeRequest("[]").has_value());
+  CHECK_FALSE(decodeRequest("{").has_value());
+}
+
+TEST_CASE("upstreams: addresses with and without ports, resolv.conf") {
+  CHECK(parseUpstream("203.0.113.1")->port == 53);
+  CHECK(parseUpstream("203.0.113.1:5353")->port == 5353);
+  CHECK(parseUpstream("2001:db8::1")->addr.str() == "2001:db8::1");
+  CHECK(parseUpstream("[2001:db8::1]:54")->port == 54);
+  CHECK_FALSE(parseUpstream("203.0.113.1:0").has_value());
+  CHECK_FALSE(parseUpstream("203.0.113.1:99999").has_value());
+  CHECK_FALSE(parseUpstream("dns.example").has_value());
+  CHECK_FALSE(parseUpstream("[2001:db8::1").has_value());
+  auto ups = upstreamsFromResolvConf("# c\nsearch example\nnameserver 203.0.113.1\nnameserver fe80::1%eth0\n"
+                                     "nameserver  2001:db8::53 \nnameserver bogus\n");
+  REQUIRE(ups.size() == 2);
+  CHECK(ups[0].addr.str() == "203.0.113.1");
+  CHECK(ups[1].addr.str() == "2001:db8::53");
+}

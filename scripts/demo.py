@@ -6,8 +6,10 @@ It follows the classic guide (docker daemons with --cluster-store=consul://... a
 isolation between over and over2, `docker network connect`, --subnet/--gateway and --ip), with our CNI
 plugins in place of the Docker engine and the demo addresses:
 
-    underlay 198.51.100.0/24: consul host cs .10, hosts h1 .11, h2 .12, h3 .13 (each runs `overlay watch`)
-    internet 203.0.113.0/24:  host 203.0.113.1 behind a router at 198.51.100.254
+    underlay 198.51.100.0/24: consul host cs .10, hosts h1 .11, h2 .12, h3 .13 (each runs `overlay watch`
+                              and `overlay-resolver`, the containers' DNS)
+    internet 203.0.113.0/24:  host 203.0.113.1 behind a router at 198.51.100.254 (also an upstream DNS
+                              server, dnsmasq, that knows www.example.net)
     overlays: over 10.0.0.0/24, over2 10.0.1.0/24, custom 10.0.5.0/24 (gateway 10.0.5.254)
     gateway bridge: cni_gwbridge 172.18.0.0/16 on every host (local addresses, like docker_gwbridge)
 
@@ -101,6 +103,7 @@ class Demo:
         self.hosts = {}
         self.node_cfg = {}
         self.watchers = {}
+        self.etc_netns = []    # /etc/netns/<ns> dirs holding containers' resolv.conf
         self.containers = {}   # name -> {"host", "netns", "attachments": [(conflist, ifname, args, result)]}
         self.done = set()      # names of steps that passed, for dependencies
 
@@ -204,6 +207,9 @@ class Demo:
         for name, ip in HOSTS.items():
             self.hosts[name] = self.t.add_host(name, f"{ip}/24")
         self.inet = self.t.add_internet(f"{INTERNET_IP}/24")
+        self.t.popen(self.inet, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                     "--no-hosts", "--bind-interfaces", f"--listen-address={INTERNET_IP}", "--user=root",
+                     "--pid-file=", f"--address=/www.example.net/{INTERNET_IP}")
 
     def step_consul(self):
         from ovltest.consul import ConsulServer
@@ -222,7 +228,8 @@ class Demo:
         with open(os.path.join(EXAMPLES, "overlay-node.json")) as f:
             cfg = json.load(f)
         cfg.update({"store": self.consul.store_url, "hostName": name,
-                    "stateDir": os.path.join(self.t.tmpdir, f"state-{name}")})
+                    "stateDir": os.path.join(self.t.tmpdir, f"state-{name}"),
+                    "resolver": {"upstreams": [INTERNET_IP]}})
         with open(path, "w") as f:
             json.dump(cfg, f)
         self.node_cfg[name] = path
@@ -238,10 +245,20 @@ class Demo:
                 raise StepFailed(f"overlay watch exited {self.watchers[name].returncode}: {open(log_path).read()[-500:]}")
             return "watching" in open(log_path).read()
         check(self.poll(watching, 10), f"overlay watch on {name} did not start: {open(log_path).read()[-500:]}")
+        rlog_path = os.path.join(self.t.tmpdir, f"resolver-{name}.log")
+        rlog = open(rlog_path, "w")
+        resolver = self.t.popen(host, find_binary("overlay-resolver"), env=self.env(name), stdout=rlog, stderr=rlog)
+        rlog.close()
+
+        def resolving():
+            if resolver.poll() is not None:
+                raise StepFailed(f"overlay-resolver exited {resolver.returncode}: {open(rlog_path).read()[-500:]}")
+            return "listening" in open(rlog_path).read()
+        check(self.poll(resolving, 10), f"overlay-resolver on {name} did not start: {open(rlog_path).read()[-500:]}")
         eth0 = json.loads(self.t.run(host, "ip", "-j", "-4", "addr", "show", "dev", "eth0").stdout)[0]
         ip = eth0["addr_info"][0]["local"]
         return [f"store {cfg['store']}, advertise {cfg['advertise']} = {ip}, "
-                f"`overlay watch` pid {self.watchers[name].pid}"]
+                f"`overlay watch` pid {self.watchers[name].pid}, `overlay-resolver` pid {resolver.pid}"]
 
     # --- 3. containers ---------------------------------------------------------------------------------
     def run_container(self, name, host, cl, args="", runtime=None, ifname="eth0"):
@@ -375,7 +392,53 @@ class Demo:
         check(ok, "; ".join(lines))
         return lines
 
-    # --- 6. gateway bridge -----------------------------------------------------------------------------
+    # --- 6. names ---------------------------------------------------------------------------------------
+    def resolv_conf(self, name):
+        """The container's resolv.conf from its ADD result's dns, as podman writes it (`ip netns exec`
+        mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf)."""
+        c = self.containers[name]
+        dns = c["attachments"][0][4].get("dns", {})
+        check(dns.get("nameservers", [None])[0] == "127.0.0.11", f"{name}: the result's dns is {dns}")
+        d = os.path.join("/etc/netns", os.path.basename(c["netns"]))
+        os.makedirs(d, exist_ok=True)
+        self.etc_netns.append(d)
+        with open(os.path.join(d, "resolv.conf"), "w") as f:
+            f.write("".join(f"nameserver {n}\n" for n in dns["nameservers"]) + "options timeout:1 attempts:2\n")
+        return c["netns"]
+
+    def lookup(self, netns, name):
+        """(rcode, addresses) for an A query to the container's resolver."""
+        p = self.t.run(netns, "drill", name, "A", "@127.0.0.11", check=False, timeout=20)
+        m = re.search(r"rcode: (\w+)", p.stdout)
+        return (m.group(1) if m else "no answer"), re.findall(r"\sIN\s+A\s+(\S+)$", p.stdout, re.M)
+
+    def step_ping_by_name(self, src, dst):
+        n = self.resolv_conf(src)
+        self.t.run(n, "ping", "-n", "-q", "-c", "1", "-W", "1", dst, check=False)  # warm ARP/FDB
+        p = self.t.run(n, "ping", "-c", "3", "-i", "0.2", "-W", "1", dst, check=False)
+        head = p.stdout.splitlines()[0] if p.stdout else p.stderr.strip()
+        m = re.search(r"(\d+) received", p.stdout)
+        check(p.returncode == 0 and m and m.group(1) == "3", f"ping {dst}: {p.stdout.strip()} {p.stderr.strip()}")
+        check(self.ip_of(dst) in head, f"{dst} resolved to something else: {head}")
+        return [f"{src}@{self.containers[src]['host']}$ ping {dst}   ->  {head}", f"{m.group(1)}/3 replies"]
+
+    def step_names_scoped(self):
+        lines, ok = [], True
+        for src, name, want in (("bbox3", "bbox1", "NXDOMAIN"), ("bbox3", "bbox4", "NOERROR"),
+                                ("bbox4", "bbox3", "NOERROR"), ("bbox4", "bbox1", "NOERROR")):
+            rcode, addrs = self.lookup(self.containers[src]["netns"], name)
+            ok &= rcode == want
+            lines.append(f"{src} asks {name:6} -> {rcode}{' ' + ', '.join(addrs) if addrs else ''}")
+        check(ok, "; ".join(lines))
+        return ["bbox3 is on over2 only; bbox4 is on over and over2"] + lines
+
+    def step_outside_name(self):
+        n = self.resolv_conf("bbox2")
+        g = self.t.run(n, "getent", "hosts", "www.example.net", check=False)
+        check(g.stdout.split()[:1] == [INTERNET_IP], f"getent hosts www.example.net: {g.stdout} {g.stderr}")
+        return [f"bbox2$ getent hosts www.example.net  ->  {g.stdout.strip()}  (relayed to dnsmasq on {INTERNET_IP})"]
+
+    # --- 7. gateway bridge -----------------------------------------------------------------------------
     def start_echo_server(self, ns, port):
         """busybox httpd with a CGI that answers the client address it sees."""
         root = os.path.join(self.t.tmpdir, f"www-{port}-{os.path.basename(str(ns))}")
@@ -425,7 +488,7 @@ class Demo:
         check(ok, "; ".join(lines))
         return lines
 
-    # --- 7. --subnet/--gateway and --ip ----------------------------------------------------------------
+    # --- 8. --subnet/--gateway and --ip ----------------------------------------------------------------
     def step_custom(self):
         cl = self.load_conflist("overlay-gwbridge.conflist", CUSTOM["name"], CUSTOM["subnet"], CUSTOM["gateway"])
         self.run_container("bbox6", "h2", cl, args=f"IP={CUSTOM['static']}")
@@ -445,7 +508,7 @@ class Demo:
         check(ok, "; ".join(lines))
         return lines
 
-    # --- 8. teardown -----------------------------------------------------------------------------------
+    # --- 9. teardown -----------------------------------------------------------------------------------
     def step_teardown(self):
         errors, count = [], 0
         for name, c in reversed(list(self.containers.items())):
@@ -509,20 +572,31 @@ class Demo:
                       ["bbox4 also connected to over2 (eth2)", "bbox1 on h1, network over",
                        "bbox3 on h2, network over2"])
 
-        r.heading("6. Gateway bridge: outbound NAT and a published port")
+        r.heading("6. Names: containers find each other by name, per network (Docker's embedded DNS)")
+        self.run_step("bbox1@h1 pings bbox2@h2 by name", lambda: self.step_ping_by_name("bbox1", "bbox2"),
+                      ["bbox1 on h1, network over", "bbox2 on h2, network over"])
+        self.run_step("names are scoped to networks", self.step_names_scoped,
+                      ["bbox4 also connected to over2 (eth2)", "bbox3 on h2, network over2"])
+        self.run_step("other names go to the upstream resolver", self.step_outside_name,
+                      ["bbox2 on h2, network over"])
+
+        r.heading("7. Gateway bridge: outbound NAT and a published port")
         self.run_step("outbound NAT: bbox1 -> internet host", self.step_nat, ["bbox1 on h1, network over"])
         self.run_step(f"published port h1:{HOST_PORT} -> bbox5:{CONTAINER_PORT}, from other hosts", self.step_port,
                       hosts_ok)
 
-        r.heading("7. --subnet / --gateway and a static IP (--ip)")
+        r.heading("8. --subnet / --gateway and a static IP (--ip)")
         self.run_step(f"network {CUSTOM['name']} {CUSTOM['subnet']}, bbox6 --ip {CUSTOM['static']}",
                       self.step_custom, hosts_ok)
 
-        r.heading("8. Clean up")
+        r.heading("9. Clean up")
         self.run_step("every container removed, nothing left behind", self.step_teardown,
                       ["Consul server up on cs"])
 
     def close(self):
+        import shutil
+        for d in self.etc_netns:
+            shutil.rmtree(d, ignore_errors=True)
         self.t.cleanup()
 
 
@@ -534,7 +608,7 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true", help="show each step's duration")
     opts = ap.parse_args()
     os.environ["OVL_BIN_DIR"] = os.path.abspath(opts.bin_dir)
-    missing = [b for b in ("overlay", "overlay-ipam", "gwbridge") if not os.access(os.path.join(opts.bin_dir, b), os.X_OK)]
+    missing = [b for b in ("overlay", "overlay-ipam", "gwbridge", "overlay-resolver") if not os.access(os.path.join(opts.bin_dir, b), os.X_OK)]
     if missing:
         print(f"demo: {', '.join(missing)} not found in {opts.bin_dir} (build first, or run scripts/demo.sh)",
               file=sys.stderr)

@@ -75,7 +75,9 @@ class RtCluster:
                 path = os.path.join(self.t.tmpdir, f"node-{h.name}.json")
                 with open(path, "w") as f:
                     json.dump({"store": self.consul.store_url, "hostName": h.name, "advertise": "eth0",
-                               "stateDir": os.path.join(self.t.tmpdir, f"state-{h.name}")}, f)
+                               "stateDir": os.path.join(self.t.tmpdir, f"state-{h.name}"),
+                               # No upstream: the resolver must not relay outside names to this machine's DNS.
+                               "resolver": {"upstreams": []}}, f)
                 self.node_cfg[h.name] = path
             self.watchers = {}
         except BaseException:
@@ -95,6 +97,20 @@ class RtCluster:
             self.watchers[h.name] = self.t.popen(h, os.path.join(OVL_BIN_DIR, "overlay"), "watch",
                                                  env=self.env(h), stdout=log, stderr=log)
             log.close()
+
+    def start_resolvers(self):
+        """overlay-resolver on every host; returns once each has its control socket."""
+        for h in self.hosts:
+            log = open(os.path.join(self.tmp, f"resolver-{h.name}.log"), "w")
+            self.t.popen(h, os.path.join(OVL_BIN_DIR, "overlay-resolver"), env=self.env(h), stdout=log, stderr=log)
+            log.close()
+        for h in self.hosts:
+            state = os.path.join(self.tmp, f"state-{h.name}")
+            deadline = time.monotonic() + 10
+            while not glob.glob(os.path.join(state, "ns-*", "resolver.sock")):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"overlay-resolver on {h.name} did not start")
+                time.sleep(0.02)
 
     def cleanup(self):
         self.t.cleanup()
@@ -303,7 +319,7 @@ def conflist(path, name, plugins, version="1.0.0"):
 
 
 def overlay_plugin(subnet, **extra):
-    p = {"type": "overlay", "capabilities": {"mac": True, "ips": True},
+    p = {"type": "overlay", "capabilities": {"mac": True, "ips": True, "aliases": True},
          "ipam": {"type": "overlay-ipam", "subnet": subnet, "store": "consul"}}
     p.update(extra)
     return p

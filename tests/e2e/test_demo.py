@@ -38,6 +38,8 @@ class Demo(unittest.TestCase):
         self.assertRegex(p.stdout, r"h2 +198\.51\.100\.12 ")
         self.assertRegex(p.stdout, r"rtt avg [\d.]+ ms")
         self.assertIn("the server saw the client as 198.51.100.11", p.stdout)
+        self.assertRegex(p.stdout, r"ping bbox2 +-> +PING bbox2 \(10\.0\.0\.\d+\)")  # by name, across hosts
+        self.assertRegex(p.stdout, r"bbox3 asks bbox1 +-> NXDOMAIN")
         self.assertLess(wall, 120)
         # Nothing left behind: no namespaces of the run, root namespace unchanged.
         self.assertEqual(root_snapshot(), before)

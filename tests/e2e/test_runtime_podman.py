@@ -32,6 +32,7 @@ class PodmanE2E(unittest.TestCase):
             cls.bin = rtlib.spy_bin_dir(os.path.join(tmp, "cni-bin"), cls.spylog)
             cls.rootfs = rtlib.busybox_rootfs(os.path.join(tmp, "rootfs"))
             cls.c.start_watchers()
+            cls.c.start_resolvers()
             cls.pm = {}
             for h in cls.c.hosts:
                 pm = Podman(cls.c.t, h, os.path.join(tmp, f"podman-{h.name}"), cls.bin, cls.c.node_cfg[h.name])
@@ -158,6 +159,21 @@ class PodmanE2E(unittest.TestCase):
         self.assertEqual(code, "200", self.c.nft_rules(h1) + self.transcript())
         pm.run("rm", "-f", "-t", "0", "httpd")
         self.assertNotIn("8080", self.c.nft_rules(h1))
+        self.assert_clean()
+
+    def test_5_names_across_hosts_through_resolv_conf(self):
+        """podman writes the result's nameserver (overlay-resolver) into resolv.conf; ping by name and alias."""
+        h1pm, h2pm = self.pm["h1"], self.pm["h2"]
+        h2pm.run("run", "-d", "--name", "dbsrv", "--network", "over2", "--network-alias", "database",
+                 "--rootfs", self.rootfs, "/bin/busybox", "sleep", "300")
+        p = h1pm.run("run", "--rm", "--name", "client", "--network", "over2", "--cap-add", "NET_RAW",
+                     "--rootfs", self.rootfs, "/bin/busybox", "sh", "-c",
+                     "cat /etc/resolv.conf; ping -c 1 -W 2 dbsrv && ping -c 1 -W 2 database", check=False)
+        self.assertIn("nameserver 127.0.0.11", p.stdout, p.stdout + p.stderr)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.transcript())
+        add = [x for x in self.calls("overlay", "ADD") if "K8S_POD_NAME=dbsrv" in x["env"]["CNI_ARGS"]][0]
+        self.assertIn("database", add["stdin"]["runtimeConfig"]["aliases"]["over2"])
+        h2pm.run("rm", "-f", "-t", "0", "dbsrv")
         self.assert_clean()
 
     def test_9_everything_gone(self):

@@ -7,8 +7,10 @@
 # Installer:  run with the node's /opt/cni/bin mounted at /host/opt/cni/bin (and /etc/cni/net.d at
 #             /host/etc/cni/net.d to also install a conflist): see deploy/install-cni.sh for the variables.
 # Watcher:    same image, command `overlay watch`, host network, node config mounted at /etc/cni.
+# Resolver:   same image, command `overlay-resolver` (containers' DNS), see deploy/daemonset.yaml.
 # The plugins link libnl, libcurl and libnftables dynamically: the node needs libnl-3-200,
-# libnl-route-3-200, libnl-nf-3-200, libcurl4 and libnftables1 (present on Debian/Ubuntu hosts with nftables).
+# libnl-route-3-200, libnl-nf-3-200, libcurl4 and libnftables1 (present on Debian/Ubuntu hosts with nftables);
+# overlay-resolver also needs libldns3.
 
 ARG BASE=docker.io/library/debian:bookworm
 
@@ -16,7 +18,7 @@ FROM ${BASE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libnl-3-dev libnl-route-3-dev libnl-nf-3-dev rapidjson-dev libcurl4-openssl-dev \
-      libmsgsl-dev libnftables-dev \
+      libmsgsl-dev libnftables-dev libldns-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -29,7 +31,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVL_TESTS=OFF \
 FROM ${BASE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libnl-3-200 libnl-route-3-200 libnl-nf-3-200 libcurl4 libnftables1 ca-certificates \
+      libnl-3-200 libnl-route-3-200 libnl-nf-3-200 libcurl4 libnftables1 libldns3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/bin/ /opt/overlay-cni/bin/
 COPY conf-examples/ /opt/overlay-cni/conf-examples/

@@ -37,6 +37,10 @@ if [ "${1:-}" = "overlay" ]; then  # the watcher: `install-cni overlay watch`
   shift
   exec /opt/overlay-cni/bin/overlay "$@"
 fi
+if [ "${1:-}" = "overlay-resolver" ]; then  # the name resolver: `install-cni overlay-resolver`
+  shift
+  exec /opt/overlay-cni/bin/overlay-resolver "$@"
+fi
 
 [ -d "$bin_dir" ] || { log "$bin_dir does not exist: mount the node's /opt/cni/bin there"; exit 1; }
 for name in ${CNI_PLUGINS:-overlay overlay-ipam gwbridge}; do

@@ -85,7 +85,7 @@ class DockerfileE2E(unittest.TestCase):
                 p = pm.run("run", "--network", "none", "-v", f"{node_bin}:/host/opt/cni/bin",
                            "-v", f"{os.path.dirname(node_net)}:/host/etc/cni",
                            "-e", "CNI_CONFLIST_FILE=/opt/overlay-cni/conf-examples/overlay-gwbridge.conflist",
-                           "-e", 'OVL_NODE_CONFIG_JSON={"store":"consul://192.0.2.1:8500","advertise":"eth0"}',
+                           "-e", 'OVL_NODE_CONFIG_JSON={"store":"consul://198.51.100.10:8500","advertise":"eth0"}',
                            tag, timeout=120)
                 for name in ("overlay", "overlay-ipam", "gwbridge"):
                     path = os.path.join(node_bin, name)
@@ -105,6 +105,10 @@ class DockerfileE2E(unittest.TestCase):
                            check=False, timeout=120)
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
                 self.assertIn("supportedVersions", p.stdout)
+                # And the resolver's (it also links libldns).
+                p = pm.run("run", "--network", "none", tag, "overlay-resolver", "--help", check=False, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertIn("127.0.0.11", p.stdout)
             finally:
                 pm.run("rmi", "-af", check=False, timeout=120)
                 pm.cleanup()

@@ -250,6 +250,20 @@ def overlay_cases():
     add(Case(p, "overlay", "CNI_ARGS MAC bad", CONFIG, "CNI_ARGS MAC", env={"CNI_ARGS": "MAC=zz:zz:zz:zz:zz:zz"}))
     add(Case(p, "overlay", "CNI_ARGS MAC broadcast", CONFIG, "CNI_ARGS MAC",
              env={"CNI_ARGS": "MAC=ff:ff:ff:ff:ff:ff"}))
+    # names for the resolver (issue 10)
+    add(Case(p, "overlay", "CNI_ARGS K8S_POD_NAME with a slash", CONFIG, "'web/1'",
+             env={"CNI_ARGS": "K8S_POD_NAME=web/1"}))
+    add(Case(p, "overlay", "CNI_ARGS K8S_POD_NAME label too long", CONFIG, "K8S_POD_NAME",
+             env={"CNI_ARGS": "K8S_POD_NAME=" + "a" * 64}))
+    add(Case(p, "overlay", "runtimeConfig.aliases not an object", CONFIG, "runtimeConfig.aliases",
+             patch=setp("runtimeConfig", {"aliases": ["www"]})))
+    add(Case(p, "overlay", "runtimeConfig.aliases entry not a list", CONFIG, "runtimeConfig.aliases",
+             patch=lambda c: {**c, "runtimeConfig": {"aliases": {c["name"]: "www"}}}))
+    add(Case(p, "overlay", "runtimeConfig.aliases invalid name", CONFIG, "'-www'",
+             patch=lambda c: {**c, "runtimeConfig": {"aliases": {c["name"]: ["ok", "-www"]}}}))
+    add(Case(p, "overlay", "runtimeConfig.aliases empty name", CONFIG, "runtimeConfig.aliases",
+             patch=lambda c: {**c, "runtimeConfig": {"aliases": {c["name"]: [""]}}}))
+    add(Case(p, "overlay", "resolver not a boolean", CONFIG, "'resolver'", patch=setp("resolver", "off")))
     # delegated to overlay-ipam: static addresses and IPAM config errors must come back unchanged
     add(Case(p, "overlay-ipam", "CNI_ARGS IP outside the range", CONFIG, "outside every configured range",
              env={"CNI_ARGS": "IP=10.99.0.5"}))

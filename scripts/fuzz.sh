@@ -12,7 +12,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$src/build-fuzz}
 secs=${FUZZ_SECONDS:-20}
 jobs=${FUZZ_JOBS:-2}
-all=(netconf cni_args result consul_json ipam_config)
+all=(netconf cni_args result consul_json ipam_config dns_query)
 targets=("${@:-${all[@]}}")
 
 extra=()
@@ -21,7 +21,7 @@ if ! grep -q 'tests/fuzz' "$src/CMakeLists.txt"; then
   extra+=("-DCMAKE_PROJECT_INCLUDE=$src/tests/fuzz/wire.cmake")
 fi
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DOVL_SANITIZE=ON -DOVL_FUZZ=ON -DOVL_TESTS=OFF \
-  -DOVL_SKIP=plugins/overlay -DCMAKE_CXX_FLAGS=-O1 "${extra[@]}" >/dev/null
+  -DOVL_SKIP=tools/overlayctl -DCMAKE_CXX_FLAGS=-O1 "${extra[@]}" >/dev/null
 cmake --build "$build" -j"$jobs" --target $(printf 'fuzz_%s ' "${targets[@]}")
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

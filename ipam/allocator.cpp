@@ -116,7 +116,12 @@ Result<Allocation> Allocator::allocate(const Owner& owner, std::span<const IpAdd
   }
 
   for (int attempt = 1;; ++attempt) {
-    auto out = TRY(store_.reserve(claims, owner));
+    auto reserved = store_.reserve(claims, owner);
+    if (!reserved) {
+      reserveFailed_ = true;
+      return fail(std::move(reserved.error()));
+    }
+    auto out = std::move(*reserved);
     if (out.reserved) {
       Allocation a;
       a.attempts = attempt;

@@ -38,6 +38,10 @@ class Allocator {
   using Statics = std::vector<std::optional<IpAddr>>;
   static Result<Statics> assignRequested(const std::vector<RangeSet>& sets, std::span<const IpAddr> requested);
 
+  // After allocate() failed: whether a reservation itself failed, so that it may have been stored anyway
+  // (a transaction whose answer was lost). Failures before any reservation, or with one refused, store nothing.
+  bool reserveFailed() const { return reserveFailed_; }
+
  private:
   Result<Allocation> existing(const Owner& owner, const Statics& statics);
   std::unexpected<Error> inUse(const IpAddr& ip);
@@ -52,6 +56,7 @@ class Allocator {
   std::mt19937_64 rng_;
   std::vector<IpAddr> leased_;              // sorted, from the last listing (shared stores)
   std::vector<std::vector<IpAddr>> tried_;  // per range set, addresses found taken
+  bool reserveFailed_ = false;
 };
 
 }  // namespace ovl::ipam

@@ -20,6 +20,10 @@ namespace {
 constexpr std::string_view kIndexHeader = "# overlay-ipam owner index v1";
 constexpr std::string_view kCursorPrefix = "last_reserved_ip.";
 constexpr std::string_view kLineBreak = "\r\n";  // host-local's separator
+// Only root reads what we write (lease files name every container on the host). host-local creates its
+// files world-readable; compatibility with it is about the layout, not the mode.
+constexpr mode_t kFileMode = 0600;
+constexpr mode_t kDirMode = 0700;  // directories we create; existing ones keep their mode
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -51,7 +55,7 @@ std::string mtimeRfc3339(const struct stat& st) {
 Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& dataDir, const std::string& pool,
                                                    std::string host) {
   std::string dir = dataDir + "/" + pool;
-  if (auto ok = fs::makeDirs(dir, 0755); !ok) return fail(std::move(ok.error()).context("field 'ipam.dataDir'"));
+  if (auto ok = fs::makeDirs(dir, kDirMode); !ok) return fail(std::move(ok.error()).context("field 'ipam.dataDir'"));
   return std::unique_ptr<FileStore>(new FileStore(std::move(dir), std::move(host)));
 }
 
@@ -69,7 +73,7 @@ std::string FileStore::indexPath(std::string_view containerId, std::string_view 
 Result<void> FileStore::lock() {
   if (lock_) return {};
   std::string path = dir_ + "/lock";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, kFileMode));
   if (!fd) return fs::ioError(errno, "opening lock file " + path);
   while (::flock(fd.get(), LOCK_EX) != 0)
     if (errno != EINTR) return fs::ioError(errno, "locking " + path);
@@ -97,7 +101,7 @@ Result<void> FileStore::ensureIndex() {
 
 Result<void> FileStore::rebuildIndex() {
   std::string idir = dir_ + "/.owners";
-  TRY_VOID(fs::makeDirs(idir, 0755));
+  TRY_VOID(fs::makeDirs(idir, kDirMode));
   for (const auto& n : TRY(fs::listDir(idir))) TRY_VOID(fs::removeFile(idir + "/" + n));
   std::map<std::pair<std::string, std::string>, std::vector<IpAddr>> owners;
   auto names = TRY(leaseNames());
@@ -166,7 +170,7 @@ Result<void> FileStore::writeIndex(std::string_view containerId, std::string_vie
                                    const std::vector<IpAddr>& ips) {
   std::string body = std::string(kIndexHeader) + "\n" + std::string(containerId) + "\n" + std::string(ifName) + "\n";
   for (const auto& ip : ips) body += ip.str() + "\n";
-  return fs::writeFileAtomic(indexPath(containerId, ifName), body, 0644);
+  return fs::writeFileAtomic(indexPath(containerId, ifName), body, kFileMode);
 }
 
 Result<std::vector<std::optional<IpAddr>>> FileStore::cursors(size_t n) {
@@ -199,7 +203,7 @@ Result<ReserveOutcome> FileStore::reserve(std::span<const Claim> claims, const O
   };
   for (size_t i = 0; i < claims.size(); ++i) {
     std::string path = leasePath(claims[i].ip);
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode));
     if (!fd && errno == EEXIST) {
       out.taken.push_back(i);
       continue;
@@ -221,7 +225,8 @@ Result<ReserveOutcome> FileStore::reserve(std::span<const Claim> claims, const O
     return std::unexpected(std::move(ok.error()));
   }
   for (const auto& c : claims) {
-    auto ok = fs::writeFile(dir_ + "/" + std::string(kCursorPrefix) + std::to_string(c.rangeSet), c.ip.str(), 0644);
+    std::string cursor = dir_ + "/" + std::string(kCursorPrefix) + std::to_string(c.rangeSet);
+    auto ok = fs::writeFile(cursor, c.ip.str(), kFileMode);
     if (!ok) log::warn(ok.error().msg + ", ignoring");  // only round-robin order suffers
   }
   markClean();

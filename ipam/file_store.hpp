@@ -11,6 +11,7 @@
 // created or removed by anyone else (host-local, or a crash of ours midway) moves the mtime to now,
 // and the next call rebuilds the index under the lock.
 // Host and time of a lease are this host and the lease file's mtime.
+// Files we create are 0600 and directories 0700 (host-local uses 0644/0755).
 #pragma once
 
 #include <memory>

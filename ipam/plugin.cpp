@@ -52,6 +52,21 @@ Result<void> replayJournal(Context& c) {
   return {};
 }
 
+// The outcome of releasing an attachment's leases. When Consul was unreachable (code 11) the release goes to
+// the journal, the next call sends it, and the attachment may go.
+Result<void> releaseOrJournal(const Context& c, const cni::CmdArgs& args, Result<void> released) {
+  if (released) return {};
+  if (!c.consul || released.error().code != Code::TryAgainLater) return released;
+  Journal j(c.conf.stateDir);
+  PendingRelease p{c.conf.store.consul.prefix, c.conf.pool, args.containerId, args.ifName, nowRfc3339()};
+  if (auto ok = j.add(p); !ok) {
+    log::error("cannot journal the release: " + ok.error().msg);
+    return released;
+  }
+  log::warn(released.error().msg + "; the release is kept in " + j.dir() + " and sent on a later call");
+  return {};
+}
+
 uint64_t randomSeed() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -74,7 +89,18 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net)
   TRY_VOID(replayJournal(c));
   Owner owner{args.containerId, args.ifName, c.conf.host, nowRfc3339()};
   Allocator alloc(c.conf.rangeSets, *c.store, randomSeed());
-  auto a = TRY(alloc.allocate(owner, requested));
+  auto allocated = alloc.allocate(owner, requested);
+  if (!allocated) {
+    // A reservation that failed in Consul may have been stored all the same: a leader that dies after
+    // replicating a transaction, before answering, leaves it to its successor to commit. No ADD runs for a
+    // live attachment (the spec forbids a second ADD without DEL), so whatever this attachment holds now is
+    // this call's: release it as DEL would.
+    if (c.consul && alloc.reserveFailed() && allocated.error().code == Code::TryAgainLater)
+      if (auto r = releaseOrJournal(c, args, c.store->releaseByOwner(args.containerId, args.ifName)); !r)
+        log::warn("releasing what this ADD may have leased: " + r.error().msg + ", ignoring");
+    return fail(std::move(allocated.error()));
+  }
+  auto a = std::move(*allocated);
   testhook::pausePoint("ipam.after-lease");
   std::string ips;
   for (const auto& ip : a.ips) ips += (ips.empty() ? "" : ",") + ip.address.str();
@@ -87,18 +113,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net)
 Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& net) {
   auto c = TRY(openContext(net, Need::Store));
   auto replayed = replayJournal(c);
-  auto released = replayed ? c.store->releaseByOwner(args.containerId, args.ifName) : replayed;
-  if (released) return {};
-  if (!c.consul || released.error().code != Code::TryAgainLater) return released;
-  // Consul is unreachable: remember the release and let the container go.
-  Journal j(c.conf.stateDir);
-  PendingRelease p{c.conf.store.consul.prefix, c.conf.pool, args.containerId, args.ifName, nowRfc3339()};
-  if (auto ok = j.add(p); !ok) {
-    log::error("cannot journal the release: " + ok.error().msg);
-    return released;
-  }
-  log::warn(released.error().msg + "; the release is kept in " + j.dir() + " and sent on a later call");
-  return {};
+  return releaseOrJournal(c, args, replayed ? c.store->releaseByOwner(args.containerId, args.ifName) : replayed);
 }
 
 Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& net) {

@@ -156,6 +156,11 @@ void setOptions(CURL* h, const ConsulConfig& cfg, const HttpRequest& req, const 
   curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, onHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
+  // libcurl silently sends a request again on a new connection when a reused one dies before the answer; if
+  // that connect fails, the transfer reports a connect failure although the server got the request. A
+  // request that must not be resent therefore always gets a connection of its own: then a connect failure
+  // means it was not sent.
+  curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, req.idempotent ? 0L : 1L);
   if (req.method != Method::Get) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, methodName(req.method));
   if (req.method == Method::Put) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));

@@ -31,7 +31,8 @@ struct HttpRequest {
   Method method = Method::Get;
   std::string path;         // already escaped, e.g. "/v1/kv/overlay-cni/a%3Ab?recurse=true"
   std::string_view body;    // PUT only
-  bool idempotent = true;   // may be resent after it possibly reached consul (else: only on connect failure)
+  bool idempotent = true;   // may be resent after it possibly reached consul (else: only on connect failure,
+                            // and it is sent on a new connection so that a connect failure means "not sent")
   long extraTimeoutMs = 0;  // blocking queries: the wait, added to requestTimeoutMs
 };
 

@@ -161,6 +161,28 @@ TEST_CASE("allocator: a failed allocation leaves nothing behind") {
   CHECK(f.store.findByOwner("a", "eth0")->empty());
 }
 
+TEST_CASE("allocator: says whether a failed allocation failed in a reservation, which may have been stored") {
+  Fixture f(R"({"subnet":"10.0.0.0/24"})", /*shared=*/true);
+  f.store.unreachable = true;  // fails reading the cursors: nothing was written
+  Allocator a(f.rs, f.store, 42);
+  REQUIRE_FALSE(a.allocate(owner("a"), {}));
+  CHECK_FALSE(a.reserveFailed());
+
+  struct LostAnswer : MemoryStore {  // stores the reservation, then reports a failure (the answer was lost)
+    LostAnswer() : MemoryStore(true) {}
+    Result<ReserveOutcome> reserve(std::span<const Claim> claims, const Owner& o) override {
+      (void)MemoryStore::reserve(claims, o);
+      return fail(Code::TryAgainLater, "no answer");
+    }
+  } lost;
+  Allocator b(f.rs, lost, 42);
+  auto r = b.allocate(owner("a"), {});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Code::TryAgainLater);
+  CHECK(b.reserveFailed());
+  CHECK(lost.size() == 1);  // what the failed ADD has to release
+}
+
 TEST_CASE("allocator: ADD for an attachment that holds a lease returns it") {
   Fixture f(R"({"ranges":[[{"subnet":"10.0.0.0/24"}],[{"subnet":"fd00::/120"}]]})");
   auto first = f.add("a");

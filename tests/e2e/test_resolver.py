@@ -106,16 +106,6 @@ class ResolverE2E(unittest.TestCase):
         with open(os.path.join(cls.t.tmpdir, f"resolver-{host.name}.log")) as f:
             return f.read()[-3000:]
 
-    def setUp(self):
-        self.cleanups = []
-
-    def tearDown(self):
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning
-                print("cleanup:", e)
-
     # --- helpers -----------------------------------------------------------------------------------
     def plugin(self, host, command, c, cid, netns, ifname="eth0", args=""):
         return run_plugin(self.t, host, "overlay", command, c, cid, netns, ifname, cni_args=args,
@@ -129,7 +119,7 @@ class ResolverE2E(unittest.TestCase):
         args = f"IgnoreUnknown=1;K8S_POD_NAME={name}" if name else ""
         rc, res, out, err = self.plugin(host, "ADD", c, cid, netns, ifname, args)
         self.assertEqual(rc, 0, out + err[-2000:])
-        self.cleanups.append(lambda: self.plugin(host, "DEL", c, cid, "", ifname))
+        self.addCleanup(self.plugin, host, "DEL", c, cid, "", ifname)
         return netns, res
 
     def detach(self, host, c, cid, ifname="eth0"):

@@ -1,8 +1,10 @@
 #include "consul_store.hpp"
 
 #include <map>
+#include <utility>
+#include <tuple>
 
-#include "cni/json.hpp"
+#include "model/records.hpp"
 #include "util/log.hpp"
 
 namespace ovl::ipam {
@@ -11,56 +13,21 @@ namespace {
 using kv::TxnOp;
 
 std::string leaseJson(const Owner& o) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "containerID");
-  json::str(w, o.containerId);
-  json::key(w, "ifname");
-  json::str(w, o.ifName);
-  json::key(w, "host");
-  json::str(w, o.host);
-  json::key(w, "time");
-  json::str(w, o.time);
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
+  return model::toJson(model::Lease{o.containerId, o.ifName, o.host, o.network, o.time});
 }
 
 std::string ipsJson(std::span<const Claim> claims) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartArray();
-  for (const auto& c : claims) json::str(w, c.ip.str());
-  w.EndArray();
-  return std::string(sb.GetString(), sb.GetSize());
+  std::vector<IpAddr> ips;
+  for (const auto& c : claims) ips.push_back(c.ip);
+  return model::ownerIndexJson(ips);
 }
 
 Result<Owner> parseLease(const kv::KvPair& p) {
-  json::Doc doc;
-  auto bad = [&] { return fail(Code::Decode, "consul key " + p.key + " does not hold a lease record"); };
-  if (doc.Parse(p.value.data(), p.value.size()).HasParseError() || !doc.IsObject()) return bad();
-  Owner o;
-  auto get = [&](const char* k, std::string& out) {
-    if (const auto* v = json::member(doc, k); v && v->IsString()) out.assign(v->GetString(), v->GetStringLength());
-  };
-  get("containerID", o.containerId);
-  get("ifname", o.ifName);
-  get("host", o.host);
-  get("time", o.time);
-  if (o.containerId.empty()) return bad();
-  return o;
+  auto l = TRY(model::parseLease(p.key, p.value));
+  return Owner{std::move(l.containerId), std::move(l.ifName), std::move(l.host), std::move(l.time), std::move(l.network)};
 }
 
-Result<std::vector<IpAddr>> parseIps(const kv::KvPair& p) {
-  json::Doc doc;
-  if (doc.Parse(p.value.data(), p.value.size()).HasParseError() || !doc.IsArray())
-    return fail(Code::Decode, "consul key " + p.key + " does not hold a list of addresses");
-  std::vector<IpAddr> out;
-  for (const auto& v : doc.GetArray())
-    if (v.IsString())
-      if (auto ip = IpAddr::parse(std::string_view(v.GetString(), v.GetStringLength()))) out.push_back(*ip);
-  return out;
-}
+Result<std::vector<IpAddr>> parseIps(const kv::KvPair& p) { return model::parseOwnerIndex(p.key, p.value); }
 
 // "op N: what" -> N
 std::optional<size_t> opIndex(std::string_view err) {
@@ -77,8 +44,8 @@ bool denied(std::string_view err) {
 
 }  // namespace
 
-ConsulStore::ConsulStore(std::shared_ptr<kv::ConsulClient> client, const std::string& pool)
-    : client_(std::move(client)), pool_(pool), base_(client_->key("ipam/" + pool)) {}
+ConsulStore::ConsulStore(std::shared_ptr<kv::ConsulClient> client, const std::string& pool, const std::string& host)
+    : client_(std::move(client)), keys_(client_->key("")), pool_(pool), host_(host) {}
 
 std::string ConsulStore::addresses() const {
   std::string addrs;
@@ -88,31 +55,29 @@ std::string ConsulStore::addresses() const {
 
 std::string ConsulStore::describe() const { return "pool " + pool_ + " in consul at " + addresses(); }
 
-std::string ConsulStore::ownerKey(std::string_view containerId, std::string_view ifName) const {
-  return base_ + "/owners/" + std::string(containerId) + "/" + std::string(ifName);
-}
-
 Result<std::vector<std::optional<IpAddr>>> ConsulStore::cursors(size_t n) {
   std::vector<std::optional<IpAddr>> out(n);
-  auto single = [&](size_t i) -> Result<void> {
-    if (auto kv = TRY(client_->get(cursorKey(i)))) out[i] = IpAddr::parse(kv->value);
-    return {};
-  };
-  if (n == 1) {
-    TRY_VOID(single(0));
-    return out;
-  }
-  // One round trip when every cursor exists (a Get of an absent key fails the whole transaction).
+  auto check = std::exchange(markerCheck_, nullptr);  // once per call
+  // One round trip when every key exists (a Get of an absent key fails the whole transaction).
   std::vector<TxnOp> ops;
   for (size_t i = 0; i < n; ++i) ops.push_back(TxnOp{TxnOp::Get, cursorKey(i), {}, 0});
-  auto r = TRY(client_->txn(ops));
-  if (r.committed) {
-    for (size_t i = 0; i < n; ++i)
-      for (const auto& kv : r.results)
-        if (kv.key == cursorKey(i)) out[i] = IpAddr::parse(kv.value);
-    return out;
+  if (check) ops.push_back(TxnOp{TxnOp::Get, keys_.cluster(), {}, 0});
+  if (ops.size() > 1) {
+    auto r = TRY(client_->txn(ops));
+    if (r.committed) {
+      std::optional<kv::KvPair> marker;
+      for (const auto& kv : r.results) {
+        if (kv.key == keys_.cluster()) marker = kv;
+        for (size_t i = 0; i < n; ++i)
+          if (kv.key == cursorKey(i)) out[i] = IpAddr::parse(kv.value);
+      }
+      if (check) TRY_VOID(check(marker));
+      return out;
+    }
   }
-  for (size_t i = 0; i < n; ++i) TRY_VOID(single(i));
+  for (size_t i = 0; i < n; ++i)
+    if (auto kv = TRY(client_->get(cursorKey(i)))) out[i] = IpAddr::parse(kv->value);
+  if (check) TRY_VOID(check(TRY(client_->get(keys_.cluster()))));
   return out;
 }
 
@@ -131,8 +96,8 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
   }
   for (const auto& e : r.errors) {
     if (denied(e))
-      return fail(Code::InvalidConfig, "consul at " + addresses() + " denied writing under " + base_ +
-                                           "/: the ACL token needs key_prefix write on it (" + e + ")");
+      return fail(Code::InvalidConfig, "consul at " + addresses() + " denied writing under " + keys_.pool(pool_) +
+                                           ": the ACL token needs key_prefix write on it (" + e + ")");
     auto idx = opIndex(e);
     if (idx && *idx == ownerOp)
       out.ownerHasLeases = true;
@@ -169,8 +134,8 @@ Result<bool> ConsulStore::deleteOwnerAndLeases(const std::string& ownerKey, uint
   auto r = TRY(client_->txn(ops));
   for (const auto& e : r.errors)
     if (denied(e))
-      return fail(Code::InvalidConfig, "consul at " + addresses() + " denied deleting under " + base_ +
-                                           "/: the ACL token needs key_prefix write on it (" + e + ")");
+      return fail(Code::InvalidConfig, "consul at " + addresses() + " denied deleting under " + keys_.pool(pool_) +
+                                           ": the ACL token needs key_prefix write on it (" + e + ")");
   return r.committed;
 }
 
@@ -198,7 +163,7 @@ Result<void> ConsulStore::releaseByOwner(std::string_view containerId, std::stri
 }
 
 Result<std::vector<Lease>> ConsulStore::listLeases() {
-  std::string prefix = base_ + "/leases/";
+  std::string prefix = keys_.leases(pool_);
   std::vector<Lease> out;
   for (const auto& kv : TRY(client_->list(prefix))) {
     auto ip = IpAddr::parse(std::string_view(kv.key).substr(prefix.size()));
@@ -213,7 +178,7 @@ Result<std::vector<Lease>> ConsulStore::listLeases() {
 }
 
 Result<std::vector<IpAddr>> ConsulStore::listLeasedIps() {
-  std::string prefix = base_ + "/leases/";
+  std::string prefix = keys_.leases(pool_);
   std::vector<IpAddr> out;
   for (const auto& k : TRY(client_->keys(prefix)))
     if (auto ip = IpAddr::parse(std::string_view(k).substr(prefix.size()))) out.push_back(*ip);
@@ -221,14 +186,15 @@ Result<std::vector<IpAddr>> ConsulStore::listLeasedIps() {
 }
 
 Result<void> ConsulStore::releaseLeases(std::span<const Lease> leases) {
-  std::map<std::pair<std::string, std::string>, std::vector<const Lease*>> byOwner;
-  for (const auto& l : leases) byOwner[{l.owner.containerId, l.owner.ifName}].push_back(&l);
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<const Lease*>> byOwner;
+  for (const auto& l : leases) byOwner[{l.owner.host, l.owner.containerId, l.owner.ifName}].push_back(&l);
   for (const auto& [key, group] : byOwner) {
     std::vector<std::pair<std::string, uint64_t>> keys;
     for (const auto* l : group) keys.emplace_back(leaseKey(l->ip), l->version);
     // The owner index was written with its leases: same ModifyIndex.
-    if (!TRY(deleteOwnerAndLeases(ownerKey(key.first, key.second), group.front()->version, keys)))
-      log::warn("leases of container " + key.first + " (" + key.second + ") changed during GC, ignoring");
+    const Owner& o = group.front()->owner;
+    if (!TRY(deleteOwnerAndLeases(keys_.owner(pool_, o.host, o.containerId, o.ifName), group.front()->version, keys)))
+      log::warn("leases of " + o.str() + " changed during GC, ignoring");
   }
   return {};
 }

@@ -1,23 +1,28 @@
-// Leases in Consul, cluster-wide. Key layout under the client's prefix (default "overlay-cni"):
-//   <prefix>/ipam/<pool>/leases/<ip>                    {"containerID","ifname","host","time"}
-//   <prefix>/ipam/<pool>/owners/<containerID>/<ifname>  ["10.0.0.2","fd00::2"]  (the attachment's index)
-//   <prefix>/ipam/<pool>/cursor/<N>                     "10.0.0.2": last address handed out in range set N
-// A lease and its owner index are created in one transaction, each only if absent (cas index 0), so
-// both exist or neither; they share one ModifyIndex, which deletes use (delete-cas). No global lock.
+// Leases in Consul, cluster-wide (keys and records: common/model/). A lease and its owner index are
+// created in one transaction, each only if absent (cas index 0), so both exist or neither; they share one
+// ModifyIndex, which deletes use (delete-cas). The owner index is keyed by host: container IDs repeat
+// across hosts, and a host reads and frees only its own. No global lock.
 // ADD in the common case: one read of the cursors, one transaction; no listing.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "kv/consul.hpp"
+#include "model/keys.hpp"
 #include "lease_store.hpp"
 
 namespace ovl::ipam {
 
 class ConsulStore : public LeaseStore {
  public:
-  ConsulStore(std::shared_ptr<kv::ConsulClient> client, const std::string& pool);
+  ConsulStore(std::shared_ptr<kv::ConsulClient> client, const std::string& pool, const std::string& host);
+
+  // Called with P/cluster as read in the same round trip as the cursors, before the first allocation of a
+  // call (model/restore.hpp: the store must remember what the hosts hold before anything new is handed out).
+  using MarkerCheck = std::function<Result<void>(const std::optional<kv::KvPair>& marker)>;
+  void checkMarkerWithCursors(MarkerCheck check) { markerCheck_ = std::move(check); }
 
   bool shared() const override { return true; }
   Result<std::vector<std::optional<IpAddr>>> cursors(size_t n) override;
@@ -31,9 +36,12 @@ class ConsulStore : public LeaseStore {
   Result<void> ping() override;
   std::string describe() const override;
 
-  std::string leaseKey(const IpAddr& ip) const { return base_ + "/leases/" + ip.str(); }
-  std::string ownerKey(std::string_view containerId, std::string_view ifName) const;
-  std::string cursorKey(size_t set) const { return base_ + "/cursor/" + std::to_string(set); }
+  std::string leaseKey(const IpAddr& ip) const { return keys_.lease(pool_, ip.str()); }
+  // This host's index of an attachment's leases.
+  std::string ownerKey(std::string_view containerId, std::string_view ifName) const {
+    return keys_.owner(pool_, host_, containerId, ifName);
+  }
+  std::string cursorKey(size_t set) const { return keys_.cursor(pool_, set); }
 
  private:
   std::string addresses() const;
@@ -42,8 +50,10 @@ class ConsulStore : public LeaseStore {
                                     const std::vector<std::pair<std::string, uint64_t>>& leases);
 
   std::shared_ptr<kv::ConsulClient> client_;
+  model::Keys keys_;
   std::string pool_;
-  std::string base_;  // <prefix>/ipam/<pool>
+  std::string host_;
+  MarkerCheck markerCheck_;
 };
 
 }  // namespace ovl::ipam

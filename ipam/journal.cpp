@@ -38,7 +38,7 @@ std::string entryJson(const PendingRelease& p) {
 
 std::optional<PendingRelease> parseEntry(std::string_view text) {
   json::Doc doc;
-  if (doc.Parse(text.data(), text.size()).HasParseError() || !doc.IsObject()) return std::nullopt;
+  if (!json::tryParse(doc, text) || !doc.IsObject()) return std::nullopt;
   auto get = [&](const char* k) -> std::string {
     const auto* v = json::member(doc, k);
     return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();

@@ -35,12 +35,17 @@ Result<void> checkLeases(const std::vector<RangeSet>& sets, LeaseStore& store, s
   return {};
 }
 
-Result<size_t> collectGarbage(LeaseStore& store, std::string_view host, const std::vector<cni::Attachment>& valid) {
+Result<size_t> collectGarbage(LeaseStore& store, std::string_view host, std::string_view network, std::string_view pool,
+                              const std::vector<cni::Attachment>& valid) {
   TRY_VOID(store.lock());
   auto leases = TRY(store.listLeases());
   std::vector<Lease> stale;
   for (auto& l : leases) {
+    // Only what this host holds for this network: a pool may be shared by several networks (`pool`), and
+    // valid-attachments lists only this network's attachments. A lease that names no network (file store,
+    // or written before leases named one) belongs to the network the pool is named after.
     if (l.owner.host != host) continue;
+    if (l.owner.network.empty() ? pool != network : l.owner.network != network) continue;
     bool live = std::any_of(valid.begin(), valid.end(), [&](const cni::Attachment& a) {
       return a.containerId == l.owner.containerId && a.ifName == l.owner.ifName;
     });

@@ -21,6 +21,7 @@ struct Owner {
   std::string ifName;
   std::string host;
   std::string time;  // RFC 3339, UTC
+  std::string network;  // the CNI network the attachment belongs to ("" in the file store: one network per pool)
   bool sameAttachment(const Owner& o) const { return containerId == o.containerId && ifName == o.ifName; }
   std::string str() const;  // "container c1 (eth0) on host h1"
 };

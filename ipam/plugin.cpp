@@ -3,6 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <random>
 
@@ -12,6 +13,8 @@
 #include "file_store.hpp"
 #include "journal.hpp"
 #include "lease_ops.hpp"
+#include "model/memory.hpp"
+#include "model/restore.hpp"
 #include "util/log.hpp"
 #include "util/testhook.hpp"
 
@@ -21,6 +24,7 @@ namespace {
 struct Context {
   IpamConf conf;
   std::unique_ptr<LeaseStore> store;
+  std::shared_ptr<kv::ConsulClient> client;  // with the Consul store
   bool consul = false;
 };
 
@@ -28,8 +32,8 @@ Result<Context> openStore(Context c) {
   if (c.conf.store.kind == kv::StoreSpec::File) {
     c.store = TRY(FileStore::open(c.conf.dataDir, c.conf.pool, c.conf.host));
   } else {
-    auto client = std::make_shared<kv::ConsulClient>(TRY(kv::ConsulClient::create(c.conf.store.consul)));
-    c.store = std::make_unique<ConsulStore>(std::move(client), c.conf.pool);
+    c.client = std::make_shared<kv::ConsulClient>(TRY(kv::ConsulClient::create(c.conf.store.consul)));
+    c.store = std::make_unique<ConsulStore>(c.client, c.conf.pool, c.conf.host);
     c.consul = true;
   }
   return c;
@@ -67,6 +71,29 @@ Result<void> releaseOrJournal(const Context& c, const cni::CmdArgs& args, Result
   return {};
 }
 
+// Before handing out an address from a shared store: if the store forgot what the hosts hold, this host
+// puts back its own leases and waits for the others' (model/restore.hpp). One read in the common case.
+Result<void> ensureStoreRemembers(Context& c, bool waitForOthers) {
+  if (!c.consul) return {};
+  auto mem = TRY(model::HostMemory::open(c.conf.stateDir));
+  return model::ensureStoreRemembers(*c.client, mem, waitForOthers);
+}
+
+// What this host will put back if the store forgets it. Best effort: the lease holds without it.
+void rememberLeases(const Context& c, const Owner& o, const std::vector<cni::IpConfig>& ips) {
+  if (!c.consul) return;
+  model::RememberedLeases r{c.conf.pool, model::Lease{o.containerId, o.ifName, o.host, o.network, o.time}, {}};
+  for (const auto& ip : ips) r.ips.push_back(ip.address.addr());
+  auto mem = model::HostMemory::open(c.conf.stateDir);
+  auto ok = mem ? mem->remember(r) : Result<void>(fail(mem.error()));
+  if (!ok) log::warn("this host will not restore the lease if the store loses it: " + ok.error().msg);
+}
+
+void forgetLeases(const Context& c, std::string_view cid, std::string_view ifName) {
+  if (!c.consul) return;
+  if (auto mem = model::HostMemory::open(c.conf.stateDir)) mem->forgetLeases(c.conf.pool, cid, ifName);
+}
+
 uint64_t randomSeed() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -87,7 +114,14 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net)
   r.routes = c.conf.routes;
   if (!c.conf.resolvConf.empty()) r.dns = TRY(readResolvConf(c.conf.resolvConf));
   TRY_VOID(replayJournal(c));
-  Owner owner{args.containerId, args.ifName, c.conf.host, nowRfc3339()};
+  if (c.consul) {
+    auto* store = static_cast<ConsulStore*>(c.store.get());
+    store->checkMarkerWithCursors([&c](const std::optional<kv::KvPair>& marker) -> Result<void> {
+      auto mem = TRY(model::HostMemory::open(c.conf.stateDir));
+      return model::ensureStoreRemembers(*c.client, mem, true, &marker);
+    });
+  }
+  Owner owner{args.containerId, args.ifName, c.conf.host, nowRfc3339(), net.name};
   Allocator alloc(c.conf.rangeSets, *c.store, randomSeed());
   auto allocated = alloc.allocate(owner, requested);
   if (!allocated) {
@@ -106,6 +140,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net)
   for (const auto& ip : a.ips) ips += (ips.empty() ? "" : ",") + ip.address.str();
   log::info((a.existing ? "already held " : "leased ") + ips + " in " + c.store->describe() + " (attempts " +
             std::to_string(a.attempts) + ")");
+  rememberLeases(c, owner, a.ips);
   r.ips = std::move(a.ips);
   return r;
 }
@@ -113,24 +148,32 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net)
 Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& net) {
   auto c = TRY(openContext(net, Need::Store));
   auto replayed = replayJournal(c);
-  return releaseOrJournal(c, args, replayed ? c.store->releaseByOwner(args.containerId, args.ifName) : replayed);
+  TRY_VOID(releaseOrJournal(c, args, replayed ? c.store->releaseByOwner(args.containerId, args.ifName) : replayed));
+  forgetLeases(c, args.containerId, args.ifName);
+  return {};
 }
 
 Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& net) {
   auto c = TRY(openContext(net, Need::Ranges));
   TRY_VOID(replayJournal(c));
+  TRY_VOID(ensureStoreRemembers(c, false));
   return checkLeases(c.conf.rangeSets, *c.store, args.containerId, args.ifName, net.prevResult);
 }
 
 Result<void> cmdGc(const cni::CmdArgs&, const cni::NetConf& net) {
+  const auto* valid = TRY(cni::requireValidAttachments(net));
   auto c = TRY(openContext(net, Need::Store));
   TRY_VOID(replayJournal(c));
-  if (!net.validAttachments) {
-    log::warn("GC without cni.dev/valid-attachments: nothing released");
-    return {};
-  }
-  auto n = TRY(collectGarbage(*c.store, c.conf.host, *net.validAttachments));
+  auto n = TRY(collectGarbage(*c.store, c.conf.host, net.name, c.conf.pool, *valid));
   if (n) log::info("GC released " + std::to_string(n) + " leases of host " + c.conf.host);
+  if (auto mem = model::HostMemory::open(c.conf.stateDir); mem && c.consul)
+    for (const auto& r : mem->leases()) {
+      bool live = std::any_of(valid->begin(), valid->end(), [&](const cni::Attachment& a) {
+        return a.containerId == r.lease.containerId && a.ifName == r.lease.ifName;
+      });
+      if (r.pool == c.conf.pool && r.lease.network == net.name && !live)
+        mem->forgetLeases(r.pool, r.lease.containerId, r.lease.ifName);
+    }
   return {};
 }
 

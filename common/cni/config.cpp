@@ -79,12 +79,18 @@ Result<NetConf> parseNetConf(std::string_view text, bool requireName) {
 
 std::string peekVersion(std::string_view text) {
   json::Doc doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data(), text.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  if (json::tryParse(doc, text) && doc.IsObject()) {
     if (const auto* v = json::member(doc, "cniVersion"); v && v->IsString() && isSupported(v->GetString()))
       return v->GetString();
   }
   return std::string(kLatestVersion);
+}
+
+Result<const std::vector<Attachment>*> requireValidAttachments(const NetConf& conf) {
+  if (!conf.validAttachments)
+    return fail(Code::InvalidConfig,
+                "GC needs field 'cni.dev/valid-attachments' (the attachments to keep); nothing was removed");
+  return &*conf.validAttachments;
 }
 
 }  // namespace ovl::cni

@@ -44,4 +44,8 @@ Result<NetConf> parseNetConf(std::string_view text, bool requireName = true);
 // The version to answer in when stdin may be unusable (errors before parsing completes).
 std::string peekVersion(std::string_view text);
 
+// GC's list of attachments to keep. Without it (an empty list is a list) every plugin refuses GC with
+// code 7 and removes nothing: "keep nothing" must be said, never inferred from a missing key.
+Result<const std::vector<Attachment>*> requireValidAttachments(const NetConf& conf);
+
 }  // namespace ovl::cni

@@ -51,8 +51,7 @@ std::vector<std::string> buildEnv(std::string_view verb, const CmdArgs& a) {
 
 Error pluginError(std::string_view type, const DelegateOutput& o) {
   json::Doc doc;
-  doc.Parse(o.out.data(), o.out.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  if (json::tryParse(doc, o.out) && doc.IsObject()) {
     const auto* code = json::member(doc, "code");
     const auto* msg = json::member(doc, "msg");
     if (code && code->IsInt() && msg && msg->IsString()) {

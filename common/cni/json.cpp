@@ -2,18 +2,48 @@
 
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
+
 namespace ovl::json {
 
+size_t nestingDepth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool inString = false, escaped = false;
+  for (char ch : text) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (ch == '\\') escaped = true;
+      else if (ch == '"') inString = false;
+    } else if (ch == '"') {
+      inString = true;
+    } else if (ch == '{' || ch == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((ch == '}' || ch == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Result<void> parseInto(Doc& doc, std::string_view text, std::string_view what) {
+  // Bounded before anything recursive sees it (CopyFrom, Accept, destructors): a value nested thousands
+  // deep would otherwise exhaust the stack of every reader in the cluster.
+  if (text.size() > kMaxDocumentBytes)
+    return fail(Code::Decode, std::string(what) + " is too large (" + std::to_string(text.size()) + " bytes, at most " +
+                                  std::to_string(kMaxDocumentBytes) + ")");
+  if (nestingDepth(text) > kMaxDepth)
+    return fail(Code::Decode, std::string(what) + " is nested more than " + std::to_string(kMaxDepth) + " levels deep");
   // Default flags reject anything but whitespace after the root value ("root not singular"); strings
   // must be valid UTF-8, or they would be echoed into error JSON that is not valid JSON either.
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError())
     return fail(Code::Decode, std::string(what) + " is not valid JSON: " +
                                   rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
                                   std::to_string(doc.GetErrorOffset()));
   return {};
 }
+
+bool tryParse(Doc& doc, std::string_view text) { return bool(parseInto(doc, text, "")); }
 
 const Value* member(const Value& obj, std::string_view key) {
   if (!obj.IsObject()) return nullptr;

@@ -20,8 +20,19 @@ using Value = rapidjson::Value;
 using Doc = rapidjson::Document;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// Parses text into a document; errors are Code::Decode naming `what` and the offset.
+// Every JSON text we read (stdin, store values, files, plugin output) is bounded: at most this many
+// nested arrays/objects and this many bytes. CNI configurations and our records are a few levels deep.
+inline constexpr size_t kMaxDepth = 64;
+inline constexpr size_t kMaxDocumentBytes = size_t(4) << 20;
+
+// The deepest nesting of arrays and objects in text (strings are skipped); a linear scan, no recursion.
+size_t nestingDepth(std::string_view text);
+
+// Parses text into a document; errors are Code::Decode naming `what` and the offset, or the bound
+// exceeded (kMaxDepth, kMaxDocumentBytes). The only way we parse JSON.
 Result<void> parseInto(Doc& doc, std::string_view text, std::string_view what);
+// For best-effort readers: false when the text is not bounded, valid JSON.
+bool tryParse(Doc& doc, std::string_view text);
 
 // Looks up obj[key]; nullptr when obj is not an object, the key is absent or its value is null.
 const Value* member(const Value& obj, std::string_view key);

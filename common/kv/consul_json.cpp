@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "cni/json.hpp"
 #include "kv/base64.hpp"
 
 namespace ovl::kv {
@@ -14,6 +15,8 @@ namespace {
 constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
 Result<void> parseDoc(rapidjson::Document& doc, std::string_view body, std::string_view what) {
+  // The listing itself is a few levels deep; values are decoded from base64 and bounded by their readers.
+  if (json::nestingDepth(body) > json::kMaxDepth) return fail(Code::Decode, "malformed " + std::string(what) + " from consul: nested too deeply");
   doc.Parse<kFlags>(body.data(), body.size());
   if (doc.HasParseError())
     return fail(Code::Decode, "malformed " + std::string(what) +

@@ -14,9 +14,9 @@ namespace ovl::gwbridge {
 
 Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto gw = TRY(parseGwConf(conf, args.stdinData));
-  if (!conf.validAttachments) return fail(Code::InvalidConfig, "GC needs 'cni.dev/valid-attachments'");
+  const auto* valid = TRY(cni::requireValidAttachments(conf));
   std::set<std::string> keep;
-  for (const auto& a : *conf.validAttachments) keep.insert(ruleTag(conf.name, a.containerId, a.ifName));
+  for (const auto& a : *valid) keep.insert(ruleTag(conf.name, a.containerId, a.ifName));
 
   auto nft = TRY(Nft::open());
   auto removed = TRY(removeRulesExcept(nft, conf.name, keep));

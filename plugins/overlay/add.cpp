@@ -4,6 +4,7 @@
 #include "cni/delegate.hpp"
 #include "container.hpp"
 #include "datapath.hpp"
+#include "model/memory.hpp"
 #include "dns_names.hpp"
 #include "names.hpp"
 #include "nl/link.hpp"
@@ -28,6 +29,14 @@ bool offerToResolver(const OverlayConf& c, const cni::CmdArgs& args, const ns::N
   return true;
 }
 
+// What this host will put back if the store forgets it (model/restore.hpp). Best effort: the attachment
+// works without it.
+void rememberAttachment(const OverlayConf& c, const model::RememberedAttachment& a) {
+  auto mem = model::HostMemory::open(c.stateDir);
+  auto ok = mem ? mem->remember(a) : Result<void>(fail(mem.error()));
+  if (!ok) log::warn("this host will not restore the attachment if the store loses it: " + ok.error().msg);
+}
+
 }  // namespace
 
 Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf) {
@@ -45,6 +54,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   auto cluster = TRY(Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
+  TRY_VOID(requireReadable(c.network, state));
   const unsigned mtu = overlayMtu(c, underlay);
 
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
@@ -59,11 +69,13 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
   rememberVni(c.stateDir, c.network, vni);
 
-  const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(args.containerId + "/" + args.ifName));
+  // Stable across repeated ADDs, and distinct across hosts: container IDs repeat between hosts, MACs on one
+  // L2 segment must not.
+  const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(c.hostName + "/" + args.containerId + "/" + args.ifName));
   auto made = [&]() -> Result<ContainerLink> {
     auto lock = TRY(HostLock::acquire(c.stateDir, c.network));
     auto dev = TRY(ensureNetDevices(host, vni, underlay, c.port, mtu));
-    TRY_VOID(reconcileFlood(host, dev.vxlan.index, underlay.vtep, state.members));
+    TRY_VOID(reconcileFlood(host, dev.vxlan.index, underlay.vtep, state.members, FloodSync::AddOnly));
     return createContainerLink(host, netns, hostName, args.ifName, mtu, mac, dev.bridge.index);
   }();
   if (!made) {
@@ -79,13 +91,14 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   testhook::pausePoint("overlay.after-veth");
   TRY_VOID(configureContainer(netns, link, args.ifName, ipam));
 
-  AttachmentRecord rec{args.containerId, args.ifName, c.hostName, link.mac.str(), {}, names};
+  AttachmentRecord rec{c.network, c.hostName, args.containerId, args.ifName, link.mac.str(), {}, names, 0};
   for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
-  TRY_VOID(cluster.recordAttachment(c.network, vni, Member{c.hostName, underlay.vtep, c.port}, rec));
+  TRY_VOID(cluster.recordAttachment(vni, Member{c.hostName, underlay.vtep, c.port, vni}, rec));
 
   testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();
   releaseIp.dismiss();
+  rememberAttachment(c, model::RememberedAttachment{rec, Member{c.hostName, underlay.vtep, c.port, vni}, state.def});
   // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
   // "link up" can be dropped before the device's queue is attached).
   announce(netns, link, ipam);

@@ -2,75 +2,16 @@
 
 #include <ctime>
 
-#include "cni/json.hpp"
+#include "model/network.hpp"
 #include "util/log.hpp"
 
 namespace ovl::overlay {
 namespace {
 
-std::string memberJson(const Member& m, uint32_t vni) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "host"); json::str(w, m.host);
-  json::key(w, "vtep"); json::str(w, m.vtep.str());
-  json::key(w, "port"); w.Uint(m.port);
-  json::key(w, "vni"); w.Uint(vni);
-  w.EndObject();
-  return sb.GetString();
-}
-
-std::string attachmentJson(const AttachmentRecord& a) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "containerID"); json::str(w, a.containerId);
-  json::key(w, "ifname"); json::str(w, a.ifName);
-  json::key(w, "host"); json::str(w, a.host);
-  json::key(w, "mac"); json::str(w, a.mac);
-  json::key(w, "ips");
-  w.StartArray();
-  for (const auto& ip : a.ips) json::str(w, ip);
-  w.EndArray();
-  if (!a.names.empty()) {
-    json::key(w, "names");
-    w.StartArray();
-    for (const auto& n : a.names) json::str(w, n);
-    w.EndArray();
-  }
-  json::key(w, "time"); w.Int64(int64_t(std::time(nullptr)));
-  w.EndObject();
-  return sb.GetString();
-}
-
-std::string hostJson(const Member& m) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "host"); json::str(w, m.host);
-  json::key(w, "vtep"); json::str(w, m.vtep.str());
-  json::key(w, "time"); w.Int64(int64_t(std::time(nullptr)));
-  w.EndObject();
-  return sb.GetString();
-}
-
 std::string configJson(uint32_t vni) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "vni"); w.Uint(vni);
-  json::key(w, "scope"); json::str(w, "global");
-  w.EndObject();
-  return sb.GetString();
-}
-
-std::optional<uint32_t> vniFromConfig(std::string_view value) {
-  json::Doc d;
-  d.Parse(value.data(), value.size());
-  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
-  const auto* v = json::member(d, "vni");
-  if (!v || !v->IsUint() || v->GetUint() == 0 || v->GetUint() > 16777215) return std::nullopt;
-  return v->GetUint();
+  model::NetworkDef d;
+  d.vni = vni;
+  return model::definitionJson(d);
 }
 
 }  // namespace
@@ -80,44 +21,47 @@ Result<Cluster> Cluster::connect(const kv::ConsulConfig& cfg) {
   return Cluster(std::move(c));
 }
 
-NetworkState parseNetworkListing(const kv::ConsulClient& kv, const std::string& net,
+NetworkState parseNetworkListing(const model::Keys& keys, const std::string& net,
                                  const std::vector<kv::KvPair>& pairs) {
   NetworkState st;
-  const std::string base = kv.key("networks/" + net + "/");
-  const std::string membersPrefix = base + "members/";
   for (const auto& p : pairs) {
-    if (p.key == base + "config") {
-      st.vni = vniFromConfig(p.value);
+    auto k = keys.classify(p.key);
+    if (k.net != net) continue;
+    if (k.kind == model::Keys::Kind::NetworkConfig) {
+      auto def = model::parseDefinition(net, p.value);
+      if (!def) {
+        st.configError = "record " + p.key + ": " + def.error().msg;
+        continue;
+      }
+      st.vni = def->vni;
+      st.def = std::move(*def);
       st.configIndex = p.modifyIndex;
-    } else if (p.key.rfind(membersPrefix, 0) == 0) {
-      json::Doc d;
-      d.Parse(p.value.data(), p.value.size());
-      if (d.HasParseError() || !d.IsObject()) {
-        log::warn("ignoring malformed member record " + p.key);
+    } else if (k.kind == model::Keys::Kind::Member) {
+      auto m = model::parseMember(p.key, k.host, p.value);
+      if (!m) {
+        log::warn("ignoring " + m.error().msg);
         continue;
       }
-      Member m;
-      m.host = p.key.substr(membersPrefix.size());
-      const auto* vt = json::member(d, "vtep");
-      auto ip = vt && vt->IsString() ? IpAddr::parse(vt->GetString()) : std::nullopt;
-      if (!ip) {
-        log::warn("ignoring member record without a valid vtep: " + p.key);
-        continue;
-      }
-      m.vtep = *ip;
-      if (const auto* po = json::member(d, "port"); po && po->IsUint() && po->GetUint() <= 65535) m.port = uint16_t(po->GetUint());
-      st.members.push_back(std::move(m));
+      st.members.push_back(std::move(*m));
     }
   }
   return st;
 }
 
 Result<NetworkState> Cluster::readNetwork(const std::string& net) {
-  auto pairs = TRY(kv_.list(kv_.key("networks/" + net + "/")));
-  return parseNetworkListing(kv_, net, pairs);
+  auto pairs = TRY(kv_.list(keys_.network(net)));
+  return parseNetworkListing(keys_, net, pairs);
+}
+
+Result<void> requireReadable(const std::string& net, const NetworkState& state) {
+  if (state.configError)
+    return fail(Code::Decode, "network '" + net + "': " + *state.configError +
+                                  "; repair the record or remove the network (overlayctl network rm)");
+  return {};
 }
 
 Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32_t> wanted, const NetworkState& state) {
+  TRY_VOID(requireReadable(net, state));
   if (state.vni) {
     if (wanted && *wanted != *state.vni)
       return fail(Code::InvalidConfig, "field 'vni' is " + std::to_string(*wanted) + " but the store records vni " +
@@ -129,9 +73,9 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
   for (int attempt = 0; attempt < 64; ++attempt) {
     using Op = kv::TxnOp;
     std::vector<Op> ops = {
-        {Op::CheckNotExists, kv_.key("vnis/" + std::to_string(cand)), "", 0},
-        {Op::Set, kv_.key("vnis/" + std::to_string(cand)), net, 0},
-        {Op::Cas, kv_.key("networks/" + net + "/config"), configJson(cand), 0},
+        {Op::CheckNotExists, keys_.vni(cand), "", 0},
+        {Op::Set, keys_.vni(cand), net, 0},
+        {Op::Cas, keys_.networkConfig(net), configJson(cand), 0},
     };
     auto r = TRY(kv_.txn(ops));
     if (r.committed) {
@@ -140,11 +84,11 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
     }
     // Someone else defined the network meanwhile, or the VNI is taken.
     auto now = TRY(readNetwork(net));
-    if (now.vni) return ensureVni(net, wanted, now);
-    auto owner = TRY(kv_.get(kv_.key("vnis/" + std::to_string(cand))));
+    if (now.vni || now.configError) return ensureVni(net, wanted, now);
+    auto owner = TRY(kv_.get(keys_.vni(cand)));
     if (owner && owner->value == net) {
       // Our own reverse entry without a config (half-deleted network): write the config.
-      (void)TRY(kv_.cas(kv_.key("networks/" + net + "/config"), configJson(cand), 0));
+      (void)TRY(kv_.cas(keys_.networkConfig(net), configJson(cand), 0));
       continue;
     }
     if (wanted)
@@ -155,13 +99,17 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
   return fail(Code::TryAgainLater, "could not allocate a vni for network '" + net + "' after 64 attempts");
 }
 
-Result<void> Cluster::recordAttachment(const std::string& net, uint32_t vni, const Member& self,
-                                       const AttachmentRecord& a) {
+Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const AttachmentRecord& a) {
   using Op = kv::TxnOp;
+  Member m = self;
+  m.vni = vni;
+  model::Host h{self.host, self.vtep, "", int64_t(std::time(nullptr))};
+  AttachmentRecord rec = a;
+  rec.time = h.time;
   std::vector<Op> ops = {
-      {Op::Set, kv_.key("networks/" + net + "/members/" + self.host), memberJson(self, vni), 0},
-      {Op::Set, kv_.key("attachments/" + net + "/" + self.host + "/" + a.containerId + "/" + a.ifName), attachmentJson(a), 0},
-      {Op::Set, kv_.key("hosts/" + self.host), hostJson(self), 0},
+      {Op::Set, keys_.member(a.network, self.host), model::toJson(m), 0},
+      {Op::Set, keys_.attachment(a.network, self.host, a.containerId, a.ifName), model::toJson(rec), 0},
+      {Op::Set, keys_.host(self.host), model::toJson(h), 0},
   };
   auto r = TRY(kv_.txn(ops));
   if (!r.committed) {
@@ -174,39 +122,33 @@ Result<void> Cluster::recordAttachment(const std::string& net, uint32_t vni, con
 
 Result<void> Cluster::deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                        const std::string& ifName) {
-  return kv_.deleteKey(kv_.key("attachments/" + net + "/" + host + "/" + cid + "/" + ifName));
+  return kv_.deleteKey(keys_.attachment(net, host, cid, ifName));
 }
 
 Result<std::vector<AttachmentRecord>> Cluster::listAttachments(const std::string& net, const std::string& host) {
-  const std::string prefix = kv_.key("attachments/" + net + "/" + host + "/");
-  auto pairs = TRY(kv_.list(prefix));
+  auto pairs = TRY(kv_.list(keys_.attachmentsOn(net, host)));
   std::vector<AttachmentRecord> out;
   for (const auto& p : pairs) {
-    std::string rest = p.key.substr(prefix.size());
-    auto slash = rest.find('/');
-    if (slash == std::string::npos) continue;
-    AttachmentRecord a;
-    a.containerId = rest.substr(0, slash);
-    a.ifName = rest.substr(slash + 1);
-    a.host = host;
-    json::Doc d;
-    d.Parse(p.value.data(), p.value.size());
-    if (!d.HasParseError() && d.IsObject()) {
-      if (const auto* m = json::member(d, "mac"); m && m->IsString()) a.mac = m->GetString();
-      if (const auto* ips = json::member(d, "ips"); ips && ips->IsArray())
-        for (const auto& ip : ips->GetArray())
-          if (ip.IsString()) a.ips.emplace_back(ip.GetString());
-      if (const auto* ns = json::member(d, "names"); ns && ns->IsArray())
-        for (const auto& n : ns->GetArray())
-          if (n.IsString()) a.names.emplace_back(n.GetString());
+    auto k = keys_.classify(p.key);
+    if (k.kind != model::Keys::Kind::Attachment) continue;
+    auto a = model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value);
+    if (!a) {
+      // The key alone still names an attachment of this host: keep it (GC must see it), without details.
+      log::warn("record " + p.key + " is malformed (" + a.error().msg + "); using its key only");
+      out.push_back(AttachmentRecord{k.net, k.host, k.containerId, k.ifName, "", {}, {}, 0});
+      continue;
     }
-    out.push_back(std::move(a));
+    out.push_back(std::move(*a));
   }
   return out;
 }
 
+Result<void> Cluster::ensureMember(const std::string& net, const Member& self) {
+  return kv_.put(keys_.member(net, self.host), model::toJson(self));
+}
+
 Result<void> Cluster::withdrawMember(const std::string& net, const std::string& host) {
-  return kv_.deleteKey(kv_.key("networks/" + net + "/members/" + host));
+  return kv_.deleteKey(keys_.member(net, host));
 }
 
 }  // namespace ovl::overlay

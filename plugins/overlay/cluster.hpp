@@ -1,10 +1,5 @@
-// The overlay's cluster state in Consul: network definitions with their VNI, member hosts (VTEPs) and
-// attachments. Key layout, under the store prefix P (default "overlay-cni"):
-//   P/networks/<net>/config               {"vni":N,...}        one per network, created once (CAS 0)
-//   P/vnis/<vni>                          "<net>"              reverse index: a VNI belongs to one network
-//   P/networks/<net>/members/<host>       {"host","vtep","port","vni"}  while <host> has containers on <net>
-//   P/attachments/<net>/<host>/<cid>/<if> {"containerID","ifname","host","ips","mac","time"}
-//   P/hosts/<host>                        {"host","vtep","time}  every host that ever attached
+// The overlay's view of the cluster state (keys and records: common/model/): the network's definition and
+// VNI, member hosts (VTEPs) and this host's attachments.
 #pragma once
 
 #include <optional>
@@ -12,27 +7,23 @@
 #include <vector>
 
 #include "kv/consul.hpp"
+#include "model/keys.hpp"
+#include "model/network.hpp"
+#include "model/records.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::overlay {
 
-struct Member {
-  std::string host;
-  IpAddr vtep;
-  uint16_t port = 4789;
-};
+using model::Member;
+using AttachmentRecord = model::Attachment;
 
 struct NetworkState {
   std::optional<uint32_t> vni;  // from P/networks/<net>/config
+  std::optional<model::NetworkDef> def;
+  std::optional<std::string> configError;  // the config record exists but cannot be read
   uint64_t configIndex = 0;
   std::vector<Member> members;
-};
-
-struct AttachmentRecord {
-  std::string containerId, ifName, host, mac;
-  std::vector<std::string> ips;
-  std::vector<std::string> names;  // DNS names (container name, aliases), canonical
 };
 
 class Cluster {
@@ -46,21 +37,28 @@ class Cluster {
   // name. `state` is what readNetwork returned.
   Result<uint32_t> ensureVni(const std::string& net, std::optional<uint32_t> wanted, const NetworkState& state);
   // One transaction: membership of this host, the attachment, and the host registration.
-  Result<void> recordAttachment(const std::string& net, uint32_t vni, const Member& self, const AttachmentRecord& a);
+  Result<void> recordAttachment(uint32_t vni, const Member& self, const AttachmentRecord& a);
   Result<void> deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                 const std::string& ifName);
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net, const std::string& host);
+  // Puts this host's member record (idempotent).
+  Result<void> ensureMember(const std::string& net, const Member& self);
   Result<void> withdrawMember(const std::string& net, const std::string& host);
   Result<void> ping() { return kv_.ping(); }
   kv::ConsulClient& kv() { return kv_; }
+  const model::Keys& keys() const { return keys_; }
 
  private:
-  explicit Cluster(kv::ConsulClient c) : kv_(std::move(c)) {}
+  explicit Cluster(kv::ConsulClient c) : kv_(std::move(c)), keys_(kv_.key("")) {}
   kv::ConsulClient kv_;
+  model::Keys keys_;
 };
 
-// Parses members from a recursive listing of P/networks/<net>/ (exposed for the watcher).
-NetworkState parseNetworkListing(const kv::ConsulClient& kv, const std::string& net,
-                                 const std::vector<kv::KvPair>& pairs);
+// Code::Decode naming the record when the network's definition exists but cannot be read.
+Result<void> requireReadable(const std::string& net, const NetworkState& state);
+
+// Parses the network's config and members from a listing that holds P/networks/<net>/ (exposed for the
+// watcher). Malformed records are logged and skipped.
+NetworkState parseNetworkListing(const model::Keys& keys, const std::string& net, const std::vector<kv::KvPair>& pairs);
 
 }  // namespace ovl::overlay

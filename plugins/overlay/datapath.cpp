@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "model/memory.hpp"
 #include "names.hpp"
 #include "nl/addr.hpp"
 #include "nl/bridge.hpp"
@@ -32,14 +33,7 @@ Result<std::optional<IpAddr>> firstAddress(nl::Socket& s, int ifindex) {
 }
 
 // Directory for this host's state, keyed by the network namespace we run in.
-Result<std::string> hostStateDir(const std::string& stateDir) {
-  struct stat st{};
-  if (::stat("/proc/thread-self/ns/net", &st) != 0) return fail(sysError(errno, "stat /proc/thread-self/ns/net"));
-  std::string dir = stateDir + "/ns-" + std::to_string(st.st_ino);
-  ::mkdir(stateDir.c_str(), 0700);
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail(sysError(errno, "creating " + dir));
-  return dir;
-}
+using model::hostStateDir;
 
 }  // namespace
 
@@ -118,7 +112,8 @@ Result<std::optional<NetDevices>> findNetDevices(nl::Socket& s, uint32_t vni) {
   return NetDevices{*br, *vx};
 }
 
-Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members) {
+Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members,
+                            FloodSync sync) {
   MacAddr zero(std::array<uint8_t, 6>{});
   std::set<IpAddr> want;
   for (const auto& m : members)
@@ -129,7 +124,7 @@ Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, c
     if (!e.mac.isZero() || !e.dst) continue;
     if (want.count(*e.dst)) {
       have.insert(*e.dst);
-    } else {
+    } else if (sync == FloodSync::Exact) {
       TRY_VOID(nl::deleteFdb(s, vxlanIndex, zero, *e.dst));
       log::info("flood entry for " + e.dst->str() + " removed: no longer a member");
     }

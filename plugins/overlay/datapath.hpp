@@ -35,8 +35,12 @@ struct NetDevices {
 Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay& u, uint16_t port, unsigned mtu);
 Result<std::optional<NetDevices>> findNetDevices(nl::Socket& s, uint32_t vni);
 
-// Makes the VXLAN flood list (all-zero MAC entries) equal to the VTEPs of the other members.
-Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members);
+// Makes the VXLAN flood list (all-zero MAC entries) hold the VTEPs of the other members. AddOnly leaves
+// entries of hosts missing from `members` alone: an ADD's member list was read before its IPAM call and
+// may be older than what the watcher (which removes departed hosts, FloodSync::Exact) has applied.
+enum class FloodSync { AddOnly, Exact };
+Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members,
+                            FloodSync sync);
 
 // Number of bridge ports other than the VXLAN device.
 Result<int> countContainerPorts(nl::Socket& s, const NetDevices& d);

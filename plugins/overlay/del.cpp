@@ -1,5 +1,6 @@
 #include "cluster.hpp"
 #include "cni/delegate.hpp"
+#include "model/memory.hpp"
 #include "names.hpp"
 #include "nl/link.hpp"
 #include "resolver_link.hpp"
@@ -28,6 +29,7 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
   Cluster* cl = cluster ? &*cluster : nullptr;
   if (!cluster) note(fail(cluster.error()), "connecting to consul");
   if (cl) note(cl->deleteAttachment(c.network, c.hostName, args.containerId, args.ifName), "deleting the attachment record");
+  if (auto mem = model::HostMemory::open(c.stateDir)) mem->forgetAttachment(c.network, args.containerId, args.ifName);
 
   if (c.resolver) {
     // Best effort: a resolver that is down drops the container when its attachment record goes.

@@ -2,6 +2,7 @@
 
 #include "cluster.hpp"
 #include "cni/delegate.hpp"
+#include "model/memory.hpp"
 #include "names.hpp"
 #include "nl/link.hpp"
 #include "teardown.hpp"
@@ -13,8 +14,8 @@ namespace ovl::overlay {
 // GC: this host's attachments recorded in the store but absent from the valid list lose their veth and
 // record; the IPAM plugin gets the same GC for the leases; unused devices go.
 Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
+  const auto& valid = *TRY(cni::requireValidAttachments(conf));
   auto c = TRY(parseOverlayConf(conf, std::nullopt));
-  const auto& valid = conf.validAttachments ? *conf.validAttachments : std::vector<cni::Attachment>{};
   auto cluster = TRY(Cluster::connect(c.store.consul));
   auto host = TRY(nl::Socket::open());
   auto records = TRY(cluster.listAttachments(c.network, c.hostName));
@@ -26,6 +27,7 @@ Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
     if (keep) continue;
     TRY_VOID(nl::deleteLink(host, hostVethName(a.containerId, a.ifName)));
     TRY_VOID(cluster.deleteAttachment(c.network, c.hostName, a.containerId, a.ifName));
+    if (auto mem = model::HostMemory::open(c.stateDir)) mem->forgetAttachment(c.network, a.containerId, a.ifName);
     ++removed;
   }
   if (removed) log::info("GC removed " + std::to_string(removed) + " stale attachments");

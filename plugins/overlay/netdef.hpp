@@ -16,32 +16,17 @@
 #include "cni/config.hpp"
 #include "cni/skel.hpp"
 #include "kv/consul.hpp"
+#include "model/network.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::overlay {
 
-struct SubnetDef {
-  IpNet subnet;                   // masked
-  std::optional<IpAddr> gateway;  // absent: overlay-ipam's default (first address)
-  std::optional<IpNet> ipRange;   // absent: the whole subnet
-};
-
-struct NetworkDef {
-  std::string name;
-  uint32_t vni = 0;
-  std::string scope = "global";
-  std::vector<SubnetDef> subnets;  // empty: defined implicitly by a plugin (VNI only)
-  std::string created;             // RFC 3339, "" when unknown
-};
-
-// Validates gateway and ipRange against the subnet; errors name the culprit.
-Result<SubnetDef> makeSubnetDef(std::string_view subnet, std::optional<std::string_view> gateway,
-                                std::optional<std::string_view> ipRange);
-
-std::string definitionJson(const NetworkDef& d);
-// Code::Decode when the record is not a definition.
-Result<NetworkDef> parseDefinition(std::string_view name, std::string_view json);
+using model::definitionJson;
+using model::makeSubnetDef;
+using model::NetworkDef;
+using model::parseDefinition;
+using model::SubnetDef;
 
 // The definition of `net` in the store; nullopt when the network is not defined.
 Result<std::optional<NetworkDef>> readDefinition(kv::ConsulClient& kv, const std::string& net);

@@ -13,6 +13,7 @@
 #include "cluster.hpp"
 #include "datapath.hpp"
 #include "kv/node_config.hpp"
+#include "model/restore.hpp"
 #include "nl/socket.hpp"
 #include "util/log.hpp"
 
@@ -47,29 +48,34 @@ struct Watcher {
   OverlayConf conf;  // store, advertise, port, hostName, stateDir
   std::optional<Cluster> cluster;
 
+  Result<void> reconcileNetwork(nl::Socket& s, const Underlay& underlay, const std::string& net, uint32_t vni,
+                                const std::vector<kv::KvPair>& pairs) {
+    auto lock = TRY(HostLock::acquire(conf.stateDir, net));
+    auto dev = TRY(findNetDevices(s, vni));
+    if (!dev || TRY(countContainerPorts(s, *dev)) == 0) return {};
+    auto st = parseNetworkListing(cluster->keys(), net, pairs);
+    Member self{conf.hostName, underlay.vtep, conf.port, vni};
+    bool present = std::any_of(st.members.begin(), st.members.end(),
+                               [&](const Member& m) { return m.host == self.host && m.vtep == self.vtep; });
+    if (!st.vni || !present) {
+      // The store lost our records (e.g. Consul restarted empty): restore them.
+      TRY(cluster->ensureVni(net, vni, st));
+      TRY_VOID(cluster->ensureMember(net, self));
+      log::info("restored membership of " + self.host + " in '" + net + "'");
+      st.members.push_back(self);
+    }
+    return reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, FloodSync::Exact);
+  }
+
   Result<void> reconcileAll(const std::vector<kv::KvPair>& pairs) {
+    auto mem = TRY(model::HostMemory::open(conf.stateDir));
+    TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false));
     auto s = TRY(nl::Socket::open());
     auto underlay = TRY(resolveUnderlay(s, conf.advertise));
-    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
-      auto lock = TRY(HostLock::acquire(conf.stateDir, net));
-      auto dev = TRY(findNetDevices(s, vni));
-      if (!dev || TRY(countContainerPorts(s, *dev)) == 0) continue;
-      auto st = parseNetworkListing(cluster->kv(), net, pairs);
-      Member self{conf.hostName, underlay.vtep, conf.port};
-      bool present = std::any_of(st.members.begin(), st.members.end(),
-                                 [&](const Member& m) { return m.host == self.host && m.vtep == self.vtep; });
-      if (!st.vni || !present) {
-        // The store lost our records (e.g. Consul restarted empty): restore them.
-        TRY(cluster->ensureVni(net, vni, st));
-        AttachmentRecord none;
-        TRY_VOID(cluster->kv().put(cluster->kv().key("networks/" + net + "/members/" + self.host),
-                                   "{\"host\":\"" + self.host + "\",\"vtep\":\"" + self.vtep.str() +
-                                       "\",\"port\":" + std::to_string(self.port) + ",\"vni\":" + std::to_string(vni) + "}"));
-        log::info("restored membership of " + self.host + " in '" + net + "'");
-        st.members.push_back(self);
-      }
-      TRY_VOID(reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members));
-    }
+    // One network's failure must not stop the others.
+    for (const auto& [net, vni] : localNetworks(conf.stateDir))
+      if (auto r = reconcileNetwork(s, underlay, net, vni, pairs); !r)
+        log::warn("watch: network '" + net + "': " + r.error().msg);
     return {};
   }
 };
@@ -117,7 +123,7 @@ int watchMain(int argc, char** argv) {
   sa.sa_handler = onSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  const std::string prefix = w->cluster->kv().key("networks/");
+  const std::string prefix = w->cluster->keys().networks();
   uint64_t index = 0;
   log::info("watching " + prefix + " as host '" + w->conf.hostName + "'");
   while (!stopping) {
@@ -130,7 +136,13 @@ int watchMain(int argc, char** argv) {
     }
     // Per Consul's docs an index that goes backwards (store restarted) resets the watch.
     index = r->index < index ? 0 : r->index;
-    if (auto rec = w->reconcileAll(r->pairs); !rec) log::warn("watch: reconcile: " + rec.error().msg);
+    if (auto rec = w->reconcileAll(r->pairs); !rec) {
+      // Retry soon from a fresh listing: a store that came back after this failure may be a new one whose
+      // index is below ours, and a blocking query on our index would sleep through its whole wait time.
+      log::warn("watch: reconcile: " + rec.error().msg + "; retrying");
+      index = 0;
+      for (int i = 0; i < 10 && !stopping; ++i) ::usleep(100000);
+    }
     if (once) break;
   }
   return 0;

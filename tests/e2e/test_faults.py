@@ -226,7 +226,7 @@ class FaultsTest(unittest.TestCase):
         links = our_links(E.t, host)
         keys = container_keys(E.consul)
         found = set()
-        if lease_files(E.data_dir(host)) or any("/leases/" in k or f"/owners/{cid}/" in k for k in keys):
+        if lease_files(E.data_dir(host)) or any("/leases/" in k or ("/owners/" in k and f"/{cid}/" in k) for k in keys):
             found.add("lease")
         if any(n.startswith(("ovv", "gwb")) for n in links):
             found.add("veth")
@@ -338,7 +338,7 @@ class FaultsTest(unittest.TestCase):
             keys = container_keys(E.consul)
             found = {
                 "consul lease": [k for k in keys if "/leases/" in k and k.rsplit("/", 1)[-1] in ips_of(res)],
-                "owner index": [k for k in keys if f"/owners/{cid}/" in k],
+                "owner index": [k for k in keys if "/owners/" in k and f"/{cid}/" in k],
                 "attachment": [k for k in keys if "/attachments/" in k and f"/{cid}/" in k],
                 "lease file": [f for f in lease_files(E.data_dir(host)) if os.path.basename(f) in ips_of(res)],
                 "nft rules": [c for c in nft_comments(t, host) if cid in c],

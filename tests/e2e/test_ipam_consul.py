@@ -1,6 +1,6 @@
 """overlay-ipam with leases in a real Consul (started and stopped here), on hosts made of namespaces.
 
-Key layout checked here: <prefix>/ipam/<pool>/leases/<ip>, .../owners/<containerID>/<ifname>,
+Key layout checked here: <prefix>/ipam/<pool>/leases/<ip>, .../owners/<host>/<containerID>/<ifname>,
 .../cursor/<N> (see ipam/README-keys.md).
 """
 
@@ -86,7 +86,7 @@ class ConsulStoreTest(unittest.TestCase):
                 lease = json.loads(self.consul.kv_get(f"{PREFIX}/{pool}/leases/10.61.0.2"))
                 self.assertEqual((lease["containerID"], lease["ifname"], lease["host"]), ("ctr1", "eth0", "h1"))
                 self.assertRegex(lease["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-                self.assertEqual(json.loads(self.consul.kv_get(f"{PREFIX}/{pool}/owners/ctr1/eth0")),
+                self.assertEqual(json.loads(self.consul.kv_get(f"{PREFIX}/{pool}/owners/h1/ctr1/eth0")),
                                  ["10.61.0.2", "fd00:61::2"])
                 self.assertEqual(self.consul.kv_get(f"{PREFIX}/{pool}/cursor/1"), "fd00:61::2")
 
@@ -185,11 +185,11 @@ class ConsulStoreTest(unittest.TestCase):
             self.assertEqual(len(os.listdir(jdir)), 1)
             self.assertEqual(os.stat(os.path.join(jdir, os.listdir(jdir)[0])).st_mode & 0o777, 0o600)
             server.start()
-            self.assertIsNotNone(server.kv_get(f"{PREFIX}/journal/owners/j1/eth0"))
+            self.assertIsNotNone(server.kv_get(f"{PREFIX}/journal/owners/h1/j1/eth0"))
             rc, res, out, err = self.ipam(h1, "ADD", c, "j3")  # replays the release first
             self.assertEqual(rc, 0, out + err)
             self.assertEqual(os.listdir(jdir), [])
-            self.assertIsNone(server.kv_get(f"{PREFIX}/journal/owners/j1/eth0"))
+            self.assertIsNone(server.kv_get(f"{PREFIX}/journal/owners/h1/j1/eth0"))
             self.assertIsNone(server.kv_get(f"{PREFIX}/journal/leases/10.60.0.2"))
             self.assertEqual(ips_of(res), ["10.60.0.3/24"], "the freed address comes back last")
         finally:

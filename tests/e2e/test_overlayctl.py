@@ -214,7 +214,7 @@ class OverlayctlE2E(unittest.TestCase):
         # (c) a stale lease of a container that no longer exists, (d) a leftover gwbridge nftables rule
         c.consul.kv_put(f"{PREFIX}/ipam/blue/leases/10.10.0.99", json.dumps(
             {"containerID": "ghost", "ifname": "eth0", "host": "h1", "time": "2020-01-01T00:00:00Z"}))
-        c.consul.kv_put(f"{PREFIX}/ipam/blue/owners/ghost/eth0", json.dumps(["10.10.0.99"]))
+        c.consul.kv_put(f"{PREFIX}/ipam/blue/owners/h1/ghost/eth0", json.dumps(["10.10.0.99"]))
         c.t.run(h1, "nft", "-f", "-", input=(
             "add table inet ovl_gwbridge\n"
             "add chain inet ovl_gwbridge postrouting { type nat hook postrouting priority srcnat; }\n"
@@ -228,7 +228,7 @@ class OverlayctlE2E(unittest.TestCase):
         rep = c.ctl_json(h1, "diag", "--fix")
         self.assertTrue(rep["healthy"], rep)
         self.assertIsNone(c.consul.kv_get(f"{PREFIX}/ipam/blue/leases/10.10.0.99"))
-        self.assertIsNone(c.consul.kv_get(f"{PREFIX}/ipam/blue/owners/ghost/eth0"))
+        self.assertIsNone(c.consul.kv_get(f"{PREFIX}/ipam/blue/owners/h1/ghost/eth0"))
         self.assertNotIn("ghost", c.t.run(h1, "nft", "list", "table", "inet", "ovl_gwbridge").stdout)
         self.assertEqual(len(c.ctl_json(h1, "leases", "blue")), 3)  # live leases untouched
         for h in (h1, h2):

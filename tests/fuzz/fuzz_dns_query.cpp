@@ -15,7 +15,7 @@ namespace {
 
 const NameTable& table() {
   static const NameTable t = NameTable::fromListing(
-      "overlay-cni/attachments/",
+      ovl::model::Keys("overlay-cni/"),
       {{"overlay-cni/attachments/over/h1/c1/eth0", R"({"ips":["10.0.0.2/24","fd00::2/64"],"names":["web","www.example"]})", 1, 1, 0},
        {"overlay-cni/attachments/over2/h2/c2/eth0", R"({"ips":["10.0.1.2/24"],"names":["db"]})", 1, 1, 0}});
   return t;

@@ -293,7 +293,7 @@ TEST_CASE("lease ops: CHECK, GC scoped to one host, STATUS") {
   CHECK(st.error().msg.find("is exhausted: 5 of 5 addresses leased") != std::string::npos);
 
   std::vector<cni::Attachment> valid = {{"b", "eth0"}};
-  auto n = collectGarbage(f.store, "h1", valid);
+  auto n = collectGarbage(f.store, "h1", "net", "net", valid);
   REQUIRE(n);
   CHECK(*n == 3);  // a, c, d; never the remote host's lease
   CHECK(f.store.findLease(ip("10.0.0.6"))->has_value());
@@ -304,4 +304,30 @@ TEST_CASE("lease ops: CHECK, GC scoped to one host, STATUS") {
   auto down = checkReady(f.rs, f.store);
   REQUIRE_FALSE(down);
   CHECK(down.error().code == Code::NotReady);
+}
+
+TEST_CASE("GC frees only this host's leases of this network in a pool shared by networks") {
+  auto rs = sets(R"({"subnet":"10.0.0.0/24"})");
+  MemoryStore store(true);
+  auto take = [&](const char* id, const char* host, const char* net) {
+    Allocator a(rs, store, 1);
+    auto r = a.allocate(Owner{id, "eth0", host, "2024-01-01T00:00:00Z", net}, {});
+    REQUIRE(r);
+  };
+  take("a1", "h1", "neta");
+  take("b1", "h1", "netb");
+  take("a2", "h2", "neta");
+  auto n = collectGarbage(store, "h1", "neta", "shared", {});
+  REQUIRE(n);
+  CHECK(*n == 1);  // a1 only: b1 is another network's, a2 another host's
+  auto left = store.listLeases();
+  REQUIRE(left);
+  std::set<std::string> ids;
+  for (const auto& l : *left) ids.insert(l.owner.containerId);
+  CHECK(ids == std::set<std::string>{"b1", "a2"});
+  // A lease that names no network (file store, older records) counts for the pool's own network.
+  Allocator a(rs, store, 1);
+  REQUIRE(a.allocate(Owner{"old", "eth0", "h1", "2024-01-01T00:00:00Z"}, {}));
+  CHECK(*collectGarbage(store, "h1", "netb", "shared", {{"b1", "eth0"}}) == 0);
+  CHECK(*collectGarbage(store, "h1", "shared", "shared", {}) == 1);
 }

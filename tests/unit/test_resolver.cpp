@@ -59,7 +59,7 @@ TEST_CASE("DNS names: validation and canonical form") {
 }
 
 TEST_CASE("name table: scoped to the asker's networks") {
-  auto t = NameTable::fromListing("P/attachments/", listing());
+  auto t = NameTable::fromListing(model::Keys("P/"), listing());
   auto a = t.lookup({"over"}, "web1");
   CHECK(a.verdict == NameTable::Verdict::Found);
   REQUIRE(a.addrs.size() == 1);

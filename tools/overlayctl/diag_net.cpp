@@ -3,6 +3,8 @@
 #include <map>
 
 #include "cni/json.hpp"
+#include "model/keys.hpp"
+#include "model/records.hpp"
 #include "diag.hpp"
 #include "names.hpp"
 #include "nl/fdb.hpp"
@@ -23,15 +25,7 @@ int64_t parseIso(const std::string& s) {
 }
 
 std::string memberJson(const std::string& host, const IpAddr& vtep, uint16_t port, uint32_t vni) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "host"); json::str(w, host);
-  json::key(w, "vtep"); json::str(w, vtep.str());
-  json::key(w, "port"); w.Uint(port);
-  json::key(w, "vni"); w.Uint(vni);
-  w.EndObject();
-  return sb.GetString();
+  return model::toJson(model::Member{host, vtep, port, vni});
 }
 
 Result<overlay::Underlay> needUnderlay(const DiagInput& in) {
@@ -86,13 +80,13 @@ struct NetCheck {
       std::vector<overlay::Member> ms;
       for (const auto& m : members)
         if (auto ip = IpAddr::parse(m.vtep)) ms.push_back({m.host, *ip, m.port});
-      return overlay::reconcileFlood(s, dev.vxlan.index, u->vtep, ms);
+      return overlay::reconcileFlood(s, dev.vxlan.index, u->vtep, ms, overlay::FloodSync::Exact);
     };
   }
 
   Result<void> membership() {
     auto& kv = in.kv;
-    const std::string key = kv.key("networks/" + net + "/members/" + in.ctx.host);
+    const std::string key = model::Keys(kv.key("")).member(net, in.ctx.host);
     if (!mine.empty() && !member) {
       auto u = needUnderlay(in);
       std::string value = u ? memberJson(in.ctx.host, u->vtep, in.port, vni) : "";
@@ -192,18 +186,20 @@ struct NetCheck {
       const std::string who = "container " + a->containerId + " (" + a->ifName + ")";
       if (!l) {
         auto& kv = in.kv;
-        std::string attKey = kv.key("attachments/" + net + "/" + in.ctx.host + "/" + a->containerId + "/" + a->ifName);
-        std::string ownerKey = kv.key("ipam/" + net + "/owners/" + a->containerId + "/" + a->ifName);
+        const model::Keys keys(kv.key(""));
+        std::string attKey = keys.attachment(net, in.ctx.host, a->containerId, a->ifName);
         std::vector<std::string> leaseKeys;
-        for (const auto* le : in.snap.leasesOf(net))
-          if (le->containerId == a->containerId && le->ifName == a->ifName)
-            leaseKeys.push_back(kv.key("ipam/" + net + "/leases/" + le->ip));
+        for (const auto* le : in.snap.leasesOfNetwork(net))
+          if (le->containerId == a->containerId && le->ifName == a->ifName && le->host == in.ctx.host) {
+            leaseKeys.push_back(keys.lease(le->pool, le->ip));
+            leaseKeys.push_back(keys.owner(le->pool, in.ctx.host, a->containerId, a->ifName));
+          }
         add("attachment-stale", who,
             "the store records " + who + " on this host but its interface " + veth + " is gone: its address " +
                 join(a->ips, ",") + " stays taken",
-            [&kv, attKey, ownerKey, leaseKeys]() -> Result<void> {
+            [&kv, attKey, leaseKeys]() -> Result<void> {
               using Op = kv::TxnOp;
-              std::vector<Op> ops = {{Op::Delete, attKey, "", 0}, {Op::Delete, ownerKey, "", 0}};
+              std::vector<Op> ops = {{Op::Delete, attKey, "", 0}};
               for (const auto& k : leaseKeys) ops.push_back({Op::Delete, k, "", 0});
               auto r = TRY(kv.txn(ops));
               if (!r.committed) return fail(Code::TryAgainLater, "the store refused the deletion: " + join(r.errors, "; "));
@@ -219,8 +215,8 @@ struct NetCheck {
         auto net4 = IpNet::parse(ip, false);
         std::string addr = net4 ? net4->addr().str() : ip;
         bool leased = false;
-        for (const auto* le : in.snap.leasesOf(net))
-          if (le->ip == addr && le->containerId == a->containerId) leased = true;
+        for (const auto* le : in.snap.leasesOfNetwork(net))
+          if (le->ip == addr && le->containerId == a->containerId && le->host == a->host) leased = true;
         if (!leased)
           add("lease-missing", "address " + addr,
               who + " uses " + addr + " but the store holds no lease for it: it may be given to another container");
@@ -237,7 +233,7 @@ struct NetCheck {
 
   Result<void> leases() {
     const int64_t now = int64_t(std::time(nullptr));
-    for (const auto* le : in.snap.leasesOf(net)) {
+    for (const auto* le : in.snap.leasesOfNetwork(net)) {
       if (le->host != in.ctx.host) continue;
       bool recorded = false;
       for (const auto* a : mine)
@@ -245,8 +241,9 @@ struct NetCheck {
       if (recorded || in.link(overlay::hostVethName(le->containerId, le->ifName))) continue;
       if (now - parseIso(le->time) < kLeaseGraceSeconds) continue;  // probably an ADD in progress
       auto& kv = in.kv;
-      std::string leaseKey = kv.key("ipam/" + net + "/leases/" + le->ip);
-      std::string ownerKey = kv.key("ipam/" + net + "/owners/" + le->containerId + "/" + le->ifName);
+      const model::Keys keys(kv.key(""));
+      std::string leaseKey = keys.lease(le->pool, le->ip);
+      std::string ownerKey = keys.owner(le->pool, le->host, le->containerId, le->ifName);
       uint64_t version = le->version;
       add("lease-stale", "lease " + le->ip,
           "address " + le->ip + " is leased to container " + le->containerId + " (" + le->ifName +

@@ -165,7 +165,7 @@ Result<int> create(Argv argv) {
   def.created = nowIso();
   // ensureVni wrote {"vni","scope"} (or a plugin did earlier): complete it, only if nobody else did.
   auto& kv = cluster.kv();
-  const std::string cfgKey = kv.key("networks/" + name + "/config");
+  const std::string cfgKey = cluster.keys().networkConfig(name);
   auto cur = TRY(kv.get(cfgKey));
   if (!cur) return fail(Code::TryAgainLater, "network '" + name + "' vanished while being created (removed concurrently?)");
   if (auto existing = overlay::parseDefinition(name, cur->value); existing && !existing->subnets.empty())
@@ -308,10 +308,17 @@ Result<int> rm(Argv argv) {
                                          "): detach them first, or use --force");
   }
   using Op = kv::TxnOp;
-  const std::string vniKey = kv.key("vnis/" + std::to_string(n->def->vni));
-  std::vector<Op> ops = {{Op::DeleteTree, kv.key("networks/" + name + "/"), "", 0},
-                         {Op::DeleteTree, kv.key("attachments/" + name + "/"), "", 0},
-                         {Op::DeleteTree, kv.key("ipam/" + name + "/"), "", 0}};
+  const model::Keys keys(kv.key(""));
+  // The pool named after the network may be shared with other networks (`pool`): its tree goes only when
+  // it holds nothing of theirs.
+  for (const auto* l : snap.leasesOf(name))
+    if (!l->network.empty() && l->network != name)
+      return fail(Code::InvalidConfig, "pool '" + name + "' also holds leases of network '" + l->network +
+                                           "' (" + l->ip + "): remove that network's containers first");
+  const std::string vniKey = keys.vni(n->def->vni);
+  std::vector<Op> ops = {{Op::DeleteTree, keys.network(name), "", 0},
+                         {Op::DeleteTree, keys.attachmentsOf(name), "", 0},
+                         {Op::DeleteTree, keys.pool(name), "", 0}};
   if (auto owner = TRY(kv.get(vniKey)); owner && owner->value == name)
     ops.push_back({Op::DeleteCas, vniKey, "", owner->modifyIndex});
   auto r = TRY(kv.txn(ops));

@@ -1,64 +1,44 @@
 #include "snapshot.hpp"
 
-#include "cni/json.hpp"
+#include "model/records.hpp"
 
 namespace ovl::ctl {
 namespace {
 
-std::vector<std::string> split(std::string_view s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    auto slash = s.find('/', start);
-    out.emplace_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
+template <class T>
+std::optional<T> valid(Snapshot& s, Result<T> r) {
+  if (!r) {
+    s.warnings.push_back("ignoring " + r.error().msg);
+    return std::nullopt;
   }
-  return out;
+  return std::move(*r);
 }
 
-std::string strField(const json::Value& d, const char* k) {
-  const auto* v = json::member(d, k);
-  return v && v->IsString() ? v->GetString() : "";
-}
-
-bool parseObject(json::Doc& d, const kv::KvPair& p, Snapshot& s) {
-  d.Parse(p.value.data(), p.value.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    s.warnings.push_back("ignoring malformed record " + p.key);
-    return false;
-  }
-  return true;
-}
-
-void addPair(Snapshot& s, const std::vector<std::string>& k, const kv::KvPair& p) {
-  json::Doc d;
-  if (k.size() == 3 && k[0] == "networks" && k[2] == "config") {
-    auto def = overlay::parseDefinition(k[1], p.value);
-    if (!def) s.warnings.push_back("ignoring " + p.key + ": " + def.error().msg);
-    else s.nets[k[1]].def = *def;
-  } else if (k.size() == 4 && k[0] == "networks" && k[2] == "members") {
-    if (!parseObject(d, p, s)) return;
-    MemberView m{k[3], strField(d, "vtep"), 4789};
-    if (const auto* po = json::member(d, "port"); po && po->IsUint() && po->GetUint() <= 65535) m.port = uint16_t(po->GetUint());
-    s.nets[k[1]].members.push_back(m);
-  } else if (k.size() == 5 && k[0] == "attachments") {
-    if (!parseObject(d, p, s)) return;
-    AttachView a{k[1], k[2], k[3], k[4], strField(d, "mac"), {}, 0};
-    if (const auto* ips = json::member(d, "ips"); ips && ips->IsArray())
-      for (const auto& ip : ips->GetArray())
-        if (ip.IsString()) a.ips.emplace_back(ip.GetString());
-    if (const auto* t = json::member(d, "time"); t && t->IsInt64()) a.time = t->GetInt64();
-    s.attachments.push_back(std::move(a));
-  } else if (k.size() == 4 && k[0] == "ipam" && k[2] == "leases") {
-    if (!parseObject(d, p, s)) return;
-    s.leases.push_back({k[1], k[3], strField(d, "containerID"), strField(d, "ifname"), strField(d, "host"),
-                        strField(d, "time"), p.modifyIndex});
-  } else if (k.size() == 2 && k[0] == "hosts") {
-    if (!parseObject(d, p, s)) return;
-    HostView h{k[1], strField(d, "vtep"), 0};
-    if (const auto* t = json::member(d, "time"); t && t->IsInt64()) h.time = t->GetInt64();
-    s.hosts.push_back(std::move(h));
+void addPair(Snapshot& s, const model::Keys& keys, const kv::KvPair& p) {
+  using Kind = model::Keys::Kind;
+  auto k = keys.classify(p.key);
+  switch (k.kind) {
+    case Kind::NetworkConfig:
+      if (auto def = valid(s, model::parseDefinition(k.net, p.value))) s.nets[k.net].def = *def;
+      break;
+    case Kind::Member:
+      if (auto m = valid(s, model::parseMember(p.key, k.host, p.value)))
+        s.nets[k.net].members.push_back(MemberView{m->host, m->vtep.str(), m->port});
+      break;
+    case Kind::Attachment:
+      if (auto a = valid(s, model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value)))
+        s.attachments.push_back(AttachView{k.net, k.host, k.containerId, k.ifName, a->mac, a->ips, a->names, a->time});
+      break;
+    case Kind::Lease:
+      if (auto l = valid(s, model::parseLease(p.key, p.value)))
+        s.leases.push_back({k.pool, k.ip, l->containerId, l->ifName, l->host, l->network, l->time, p.modifyIndex});
+      break;
+    case Kind::Host:
+      if (auto h = valid(s, model::parseHost(p.key, k.host, p.value)))
+        s.hosts.push_back(HostView{h->host, h->vtep.str(), h->time});
+      break;
+    default:
+      break;
   }
 }
 
@@ -78,15 +58,22 @@ std::vector<const LeaseView*> Snapshot::leasesOf(const std::string& pool) const 
   return out;
 }
 
+std::vector<const LeaseView*> Snapshot::leasesOfNetwork(const std::string& net) const {
+  std::vector<const LeaseView*> out;
+  for (const auto& l : leases)
+    if (l.network == net || (l.network.empty() && l.pool == net)) out.push_back(&l);
+  return out;
+}
+
 const NetView* Snapshot::net(const std::string& name) const {
   auto it = nets.find(name);
   return it == nets.end() ? nullptr : &it->second;
 }
 
 Result<Snapshot> readSnapshot(kv::ConsulClient& kv) {
-  const std::string prefix = kv.key("");
+  const model::Keys keys(kv.key(""));
   Snapshot s;
-  for (const auto& p : TRY(kv.list(prefix))) addPair(s, split(std::string_view(p.key).substr(prefix.size())), p);
+  for (const auto& p : TRY(kv.list(keys.root()))) addPair(s, keys, p);
   return s;
 }
 

@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "kv/consul.hpp"
-#include "netdef.hpp"
+#include "model/keys.hpp"
+#include "model/network.hpp"
 #include "util/error.hpp"
 
 namespace ovl::ctl {
@@ -20,18 +21,19 @@ struct MemberView {
 };
 
 struct NetView {
-  std::optional<overlay::NetworkDef> def;  // nullopt: members/attachments without a config record
+  std::optional<model::NetworkDef> def;  // nullopt: members/attachments without a config record
   std::vector<MemberView> members;
 };
 
 struct AttachView {
   std::string net, host, containerId, ifName, mac;
   std::vector<std::string> ips;
+  std::vector<std::string> names;  // container name and aliases
   int64_t time = 0;
 };
 
 struct LeaseView {
-  std::string pool, ip, containerId, ifName, host, time;
+  std::string pool, ip, containerId, ifName, host, network, time;
   uint64_t version = 0;  // ModifyIndex
 };
 
@@ -49,6 +51,9 @@ struct Snapshot {
 
   std::vector<const AttachView*> attachmentsOf(const std::string& net) const;
   std::vector<const LeaseView*> leasesOf(const std::string& pool) const;
+  // The leases of a network, whatever pool holds them (a lease written before leases named their network
+  // counts for the pool of the network's name).
+  std::vector<const LeaseView*> leasesOfNetwork(const std::string& net) const;
   const NetView* net(const std::string& name) const;
 };
 

@@ -49,7 +49,7 @@ Result<ServerOptions> options(const kv::NodeConfig& node) {
 
 // Keeps the server's NameTable in step with P/attachments/ (Consul blocking queries).
 void followNames(Cluster& cluster, Server& server) {
-  const std::string prefix = cluster.kv().key("attachments/");
+  const std::string prefix = cluster.keys().attachments();
   uint64_t index = 0;
   bool warned = false;
   while (!stopping) {
@@ -64,7 +64,7 @@ void followNames(Cluster& cluster, Server& server) {
     if (warned) log::info("names: consul is back");
     warned = false;
     index = r->index < index ? 0 : r->index;
-    server.publish(std::make_shared<const NameTable>(NameTable::fromListing(prefix, r->pairs)));
+    server.publish(std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), r->pairs)));
   }
 }
 

@@ -442,8 +442,7 @@ void Server::restore() {
   std::stringstream ss;
   ss << in.rdbuf();
   json::Doc d;
-  d.Parse(ss.str().c_str());
-  if (d.HasParseError() || !d.IsArray()) return;
+  if (!json::tryParse(d, ss.str()) || !d.IsArray()) return;
   for (const auto& e : d.GetArray()) {
     const auto* path = json::member(e, "netns");
     const auto* dev = json::member(e, "dev");

@@ -2,22 +2,11 @@
 
 #include <algorithm>
 
-#include "cni/json.hpp"
+#include "model/records.hpp"
 #include "dns_names.hpp"
 
 namespace ovl::overlay::resolver {
 namespace {
-
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t p = s.find(sep, start);
-    out.emplace_back(s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
-    if (p == std::string_view::npos) return out;
-    start = p + 1;
-  }
-}
 
 void addUnique(std::vector<IpAddr>& v, const IpAddr& a) {
   if (std::find(v.begin(), v.end(), a) == v.end()) v.push_back(a);
@@ -25,30 +14,23 @@ void addUnique(std::vector<IpAddr>& v, const IpAddr& a) {
 
 }  // namespace
 
-NameTable NameTable::fromListing(std::string_view attachmentsPrefix, const std::vector<kv::KvPair>& pairs) {
+NameTable NameTable::fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs) {
   NameTable t;
   for (const auto& p : pairs) {
-    if (p.key.compare(0, attachmentsPrefix.size(), attachmentsPrefix) != 0) continue;
-    auto parts = split(std::string_view(p.key).substr(attachmentsPrefix.size()), '/');
-    if (parts.size() != 4 || std::any_of(parts.begin(), parts.end(), [](auto& x) { return x.empty(); })) continue;
-    const std::string& net = parts[0];
-    t.attachments_.emplace(net, parts[1], parts[2], parts[3]);
-    json::Doc d;
-    d.Parse(p.value.data(), p.value.size());
-    if (d.HasParseError() || !d.IsObject()) continue;
+    auto k = keys.classify(p.key);
+    if (k.kind != model::Keys::Kind::Attachment) continue;
+    t.attachments_.emplace(k.net, k.host, k.containerId, k.ifName);
+    auto a = model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value);
+    if (!a) continue;  // the attachment counts (its namespace stays served), its names do not
     std::vector<IpAddr> addrs;
-    if (const auto* ips = json::member(d, "ips"); ips && ips->IsArray())
-      for (const auto& ip : ips->GetArray()) {
-        if (!ip.IsString()) continue;
-        if (auto n = IpNet::parse(ip.GetString(), false)) addUnique(addrs, n->addr());
-      }
-    const auto* names = json::member(d, "names");
-    if (!names || !names->IsArray() || addrs.empty()) continue;
-    for (const auto& n : names->GetArray()) {
-      if (!n.IsString() || !isValidDnsName(n.GetString())) continue;
-      std::string name = canonicalName(n.GetString());
-      auto& slot = t.byNet_[net][name];
-      for (const auto& a : addrs) addUnique(slot, a);
+    for (const auto& ip : a->ips)
+      if (auto n = IpNet::parse(ip, false)) addUnique(addrs, n->addr());
+    if (addrs.empty()) continue;
+    for (const auto& n : a->names) {
+      if (!isValidDnsName(n)) continue;
+      std::string name = canonicalName(n);
+      auto& slot = t.byNet_[k.net][name];
+      for (const auto& ad : addrs) addUnique(slot, ad);
       t.names_.insert(std::move(name));
     }
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kv/consul_types.hpp"
+#include "model/keys.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::overlay::resolver {
@@ -23,7 +24,7 @@ struct AttachKey {
 class NameTable {
  public:
   // `attachmentsPrefix` is "<P>/attachments/". Malformed records are skipped.
-  static NameTable fromListing(std::string_view attachmentsPrefix, const std::vector<kv::KvPair>& pairs);
+  static NameTable fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs);
 
   enum class Verdict {
     Found,     // the name is on one of the asker's networks: `addrs` (possibly none of the asked family)

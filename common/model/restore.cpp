@@ -1,0 +1,130 @@
+#include "model/restore.hpp"
+
+#include <time.h>
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "cni/json.hpp"
+#include "util/log.hpp"
+
+namespace ovl::model {
+namespace {
+
+struct Marker {
+  std::string id;
+  int64_t created = 0;
+};
+
+std::string newId() {
+  unsigned char b[8] = {};
+  std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(b), sizeof b);
+  char out[17];
+  for (int i = 0; i < 8; ++i) std::snprintf(out + 2 * i, 3, "%02x", b[i]);
+  return std::string(out, 16) + "-" + std::to_string(::time(nullptr));
+}
+
+std::string markerJson(const Marker& m) {
+  rapidjson::StringBuffer sb;
+  json::Writer w(sb);
+  w.StartObject();
+  json::key(w, "id"); json::str(w, m.id);
+  json::key(w, "created"); w.Int64(m.created);
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+Marker parseMarker(std::string_view text) {
+  Marker m;
+  json::Doc d;
+  if (!json::tryParse(d, text) || !d.IsObject()) return m;  // unreadable: a store we do not know
+  if (const auto* v = json::member(d, "id"); v && v->IsString()) m.id = v->GetString();
+  if (const auto* v = json::member(d, "created"); v && v->IsInt64()) m.created = v->GetInt64();
+  return m;
+}
+
+std::string holder(const Lease& l) { return l.containerId + " (" + l.ifName + ") on host " + l.host; }
+
+Result<void> restoreAttachment(kv::ConsulClient& kv, const Keys& keys, const RememberedAttachment& r,
+                               RestoreReport& rep) {
+  const auto& a = r.attachment;
+  NetworkDef def = r.definition.value_or(NetworkDef{a.network, r.member.vni, "global", {}, ""});
+  if (def.vni) {
+    if (TRY(kv.cas(keys.networkConfig(a.network), definitionJson(def), 0))) ++rep.restored;
+    if (TRY(kv.cas(keys.vni(def.vni), a.network, 0))) {
+      ++rep.restored;
+    } else if (auto owner = TRY(kv.get(keys.vni(def.vni))); owner && owner->value != a.network) {
+      rep.conflicts.push_back("vni " + std::to_string(def.vni) + " of network '" + a.network +
+                              "' is now recorded for network '" + owner->value + "'");
+    }
+  }
+  if (TRY(kv.cas(keys.member(a.network, r.member.host), toJson(r.member), 0))) ++rep.restored;
+  if (TRY(kv.cas(keys.attachment(a.network, a.host, a.containerId, a.ifName), toJson(a), 0))) ++rep.restored;
+  return {};
+}
+
+Result<void> restoreLeases(kv::ConsulClient& kv, const Keys& keys, const RememberedLeases& r, RestoreReport& rep) {
+  const Lease& l = r.lease;
+  const std::string value = toJson(l);
+  for (const auto& ip : r.ips) {
+    const std::string key = keys.lease(r.pool, ip.str());
+    if (TRY(kv.cas(key, value, 0))) {
+      ++rep.restored;
+      continue;
+    }
+    auto now = TRY(kv.get(key));
+    if (!now) continue;  // released meanwhile by its holder: nothing to put back
+    auto other = parseLease(key, now->value);
+    if (!other || other->host != l.host || other->containerId != l.containerId || other->ifName != l.ifName)
+      rep.conflicts.push_back("address " + ip.str() + " of " + holder(l) + " in pool '" + r.pool + "' is now leased to " +
+                              (other ? holder(*other) : std::string("an unreadable record")));
+  }
+  if (TRY(kv.cas(keys.owner(r.pool, l.host, l.containerId, l.ifName), ownerIndexJson(r.ips), 0))) ++rep.restored;
+  return {};
+}
+
+}  // namespace
+
+Result<RestoreReport> restoreHost(kv::ConsulClient& kv, const HostMemory& mem) {
+  const Keys keys(kv.key(""));
+  RestoreReport rep;
+  for (const auto& a : mem.attachments()) TRY_VOID(restoreAttachment(kv, keys, a, rep));
+  for (const auto& l : mem.leases()) TRY_VOID(restoreLeases(kv, keys, l, rep));
+  return rep;
+}
+
+Result<void> ensureStoreRemembers(kv::ConsulClient& kv, HostMemory& mem, bool waitForOthers,
+                                  const std::optional<kv::KvPair>* prefetched) {
+  const Keys keys(kv.key(""));
+  const std::string known = mem.clusterId();
+  auto current = prefetched ? *prefetched : TRY(kv.get(keys.cluster()));
+  if (current && parseMarker(current->value).id == known && !known.empty()) return {};
+  if (!current) {
+    auto created = kv.cas(keys.cluster(), markerJson(Marker{newId(), int64_t(::time(nullptr))}), 0);
+    if (!created && created.error().code == Code::InvalidConfig)  // ACL: say what the token lacks
+      return fail(Code::InvalidConfig, created.error().msg + ": the ACL token needs key_prefix write on " +
+                                           keys.root() + " (to write " + keys.cluster() + ")");
+    if (!created) return fail(std::move(created.error()));
+    current = TRY(kv.get(keys.cluster()));
+    if (!current) return fail(Code::TryAgainLater, "the store lost " + keys.cluster() + " just after it was written");
+  }
+  const Marker marker = parseMarker(current->value);
+  const bool remembers = !known.empty() || !mem.attachments().empty() || !mem.leases().empty();
+  if (remembers) {
+    log::warn("the store does not hold what this host knows (store id '" + marker.id + "', this host last saw '" +
+              known + "'): putting back this host's records");
+    auto rep = TRY(restoreHost(kv, mem));
+    log::info("restored " + std::to_string(rep.restored) + " records");
+    for (const auto& c : rep.conflicts) log::error("cannot restore: " + c);
+    if (waitForOthers) {
+      const int64_t until = marker.created + kRestoreGraceSeconds;
+      for (int64_t now = ::time(nullptr); now < until && now >= marker.created; now = ::time(nullptr))
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  mem.setClusterId(marker.id);
+  return {};
+}
+
+}  // namespace ovl::model

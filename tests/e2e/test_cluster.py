@@ -1,0 +1,259 @@
+"""End-to-end: the cluster's state has one owner (issue 14). Each test is one of the failures the issue lists,
+tried as a user would, with a real Consul, real kernels and three simulated hosts running `overlay watch`
+and `overlay-resolver`.
+
+Topology: Consul on cs (a -dev server: a restart comes back empty), hosts h1..h3 on the underlay
+198.51.100.0/24, containers as network namespaces; every network here uses overlay-ipam with the Consul store.
+"""
+
+import json
+import os
+import re
+import time
+import unittest
+
+from ovltest.faults import wait_for
+from ovltest.plugins import find_binary, run_plugin
+from rtlib import RtCluster
+
+PREFIX = "overlay-cni"
+SCALE = float(os.environ.get("OVL_TIME_SCALE", "1"))
+
+
+def conf(net, subnet, version="1.0.0", **ipam_extra):
+    ipam = {"type": "overlay-ipam", "subnet": subnet}
+    ipam.update(ipam_extra)
+    return {"cniVersion": version, "name": net, "type": "overlay", "ipam": ipam}
+
+
+def ip_of(res):
+    return res["ips"][0]["address"].split("/")[0]
+
+
+def poll(fn, deadline_s, what):
+    """fn() until it returns a true value, within deadline_s * OVL_TIME_SCALE."""
+    return wait_for(fn, deadline_s * SCALE, what, interval=0.05)
+
+
+class ClusterState(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = RtCluster(nhosts=3, mtu=1500)
+        cls.t, cls.hosts, cls.consul, cls.daemons = cls.c.t, cls.c.hosts, cls.c.consul, {}
+        try:
+            for h in cls.hosts:
+                cls.start_daemons(h)
+        except BaseException:
+            cls.c.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for procs in cls.daemons.values():
+            for p in procs:
+                p.terminate()
+                p.wait(timeout=20)
+        cls.consul.stop()
+        cls.c.cleanup()
+
+    @classmethod
+    def env(cls, host):
+        return cls.c.env(host)
+
+    @classmethod
+    def start_daemons(cls, host):
+        log = open(os.path.join(cls.t.tmpdir, f"daemons-{host.name}.log"), "a")
+        cls.daemons[host.name] = [
+            cls.t.popen(host, find_binary("overlay"), "watch", env=cls.env(host), stdout=log, stderr=log),
+            cls.t.popen(host, find_binary("overlay-resolver"), env=cls.env(host), stdout=log, stderr=log)]
+        log.close()
+
+    @classmethod
+    def daemon_log(cls, host):
+        with open(os.path.join(cls.t.tmpdir, f"daemons-{host.name}.log")) as f:
+            return f.read()
+
+    def assert_daemons_alive(self):
+        for h in self.hosts:
+            for p in self.daemons[h.name]:
+                self.assertIsNone(p.poll(), f"a daemon on {h.name} died: {self.daemon_log(h)[-2000:]}")
+
+    # --- plugin calls ------------------------------------------------------------------------------
+    def call(self, host, command, c, cid, netns="", ifname="eth0", args="", binary="overlay"):
+        return run_plugin(self.t, host, binary, command, c, cid, netns, ifname, cni_args=args,
+                          extra_env=self.env(host))
+
+    def attach(self, host, c, cid, name=None):
+        netns = self.t.add_container(host, f"{cid}-{host.name}")
+        args = f"IgnoreUnknown=1;K8S_POD_NAME={name}" if name else ""
+        rc, res, out, err = self.call(host, "ADD", c, cid, netns, args=args)
+        self.assertEqual(rc, 0, f"ADD {cid} on {host.name}: {out} {err[-2000:]}")
+        self.addCleanup(self.call, host, "DEL", c, cid)
+        return netns, res
+
+    def keys(self, part=""):
+        return [k for k in self.consul.kv_keys(f"{PREFIX}/") if part in k]
+
+    def query(self, netns, name):
+        p = self.t.run(netns, "drill", name, "A", "@127.0.0.11", check=False, timeout=20)
+        return re.findall(r"^\S+\s+\d+\s+IN\s+A\s+(\S+)$", p.stdout, re.M)
+
+    # --- the issue's failures ----------------------------------------------------------------------
+    def test_1_same_container_id_on_three_hosts(self):
+        """ctr run --cni gives <namespace>-<name> on every host: three hosts, one ID, three addresses."""
+        c = conf("same", "10.31.0.0/24")
+        got = {h.name: self.attach(h, c, "default-web") for h in self.hosts}
+        ips = [ip_of(res) for _, res in got.values()]
+        self.assertEqual(len(set(ips)), 3, f"one container ID on three hosts got {ips}")
+        owners = sorted(k.split("/")[-3] for k in self.keys("/ipam/same/owners/"))
+        self.assertEqual(owners, ["h1", "h2", "h3"])
+        leases = {json.loads(self.consul.kv_get(f"{PREFIX}/ipam/same/leases/{ip}"))["host"]: ip for ip in ips}
+        self.assertEqual(leases, {h: ip_of(got[h][1]) for h in got})
+        # h2's DEL frees h2's lease only; h1 and h3 keep theirs and still reach each other.
+        rc, _, out, err = self.call(self.hosts[1], "DEL", c, "default-web")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(sorted(json.loads(self.consul.kv_get(k))["host"] for k in self.keys("/ipam/same/leases/")),
+                         ["h1", "h3"])
+        self.assertTrue(self.t.ping(got["h1"][0], ip_of(got["h3"][1]), count=1, timeout=3))
+
+    def test_2_gc_without_valid_attachments_is_refused(self):
+        c = conf("gcq", "10.32.0.0/24")
+        netns, res = self.attach(self.hosts[0], c, "g1")
+        before = sorted(self.keys("gcq"))
+        gc_confs = {
+            "overlay": dict(c, cniVersion="1.1.0"),
+            "overlay-ipam": {"cniVersion": "1.1.0", "name": "gcq",
+                             "ipam": {"type": "overlay-ipam", "subnet": "10.32.0.0/24", "store": "consul"}},
+            "gwbridge": {"cniVersion": "1.1.0", "name": "gcq", "type": "gwbridge"},
+        }
+        for binary, cfg in gc_confs.items():
+            rc, res2, out, err = run_plugin(self.t, self.hosts[0], binary, "GC", cfg, None, None, None,
+                                            extra_env=self.env(self.hosts[0]))
+            self.assertNotEqual(rc, 0, f"{binary}: {out}")
+            self.assertEqual(res2["code"], 7, f"{binary}: {out}")
+            self.assertIn("cni.dev/valid-attachments", res2["msg"], binary)
+        self.assertEqual(sorted(self.keys("gcq")), before, "nothing removed from the store")
+        self.assertTrue(self.t.ping(netns, ip_of(res), count=1))
+        # An empty list is a list: GC with it removes the attachment.
+        rc, _, out, err = run_plugin(self.t, self.hosts[0], "overlay", "GC",
+                                     dict(c, cniVersion="1.1.0", **{"cni.dev/valid-attachments": []}), None, None,
+                                     None, extra_env=self.env(self.hosts[0]))
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.keys("/attachments/gcq/") + self.keys("/ipam/gcq/leases/"), [])
+
+    def test_3_gc_of_one_network_keeps_the_other_networks_leases_in_a_shared_pool(self):
+        a = conf("sha", "10.33.0.0/24", pool="shared33")
+        b = conf("shb", "10.33.0.0/24", pool="shared33")
+        h1 = self.hosts[0]
+        _, ra = self.attach(h1, a, "a1")
+        _, rb = self.attach(h1, b, "b1")
+        leases = {k.rsplit("/", 1)[-1]: json.loads(self.consul.kv_get(k)) for k in self.keys("/ipam/shared33/leases/")}
+        self.assertEqual({ip: l["network"] for ip, l in leases.items()}, {ip_of(ra): "sha", ip_of(rb): "shb"})
+        gc = dict(a, cniVersion="1.1.0", **{"cni.dev/valid-attachments": []})
+        rc, _, out, err = run_plugin(self.t, h1, "overlay", "GC", gc, None, None, None, extra_env=self.env(h1))
+        self.assertEqual(rc, 0, out + err)
+        left = [k.rsplit("/", 1)[-1] for k in self.keys("/ipam/shared33/leases/")]
+        self.assertEqual(left, [ip_of(rb)], "GC of network sha freed network shb's lease")
+        self.assertEqual(len(self.keys("/attachments/shb/h1/b1/")), 1)
+
+    def test_4_ipam_without_store_under_overlay_uses_the_cluster_store(self):
+        c = {"cniVersion": "1.0.0", "name": "nostore", "type": "overlay",
+             "ipam": {"type": "overlay-ipam", "subnet": "10.34.0.0/24"}}
+        ips = [ip_of(self.attach(h, c, f"n{h.name}")[1]) for h in self.hosts]
+        self.assertEqual(len(set(ips)), 3, f"hosts on one L2 segment handed out {ips}")
+        self.assertEqual(sorted(k.rsplit("/", 1)[-1] for k in self.keys("/ipam/nostore/leases/")), sorted(ips))
+
+    def test_5_a_deeply_nested_value_in_any_record_crashes_nothing(self):
+        c = conf("deep", "10.35.0.0/24")
+        h1, h2 = self.hosts[0], self.hosts[1]
+        n1, r1 = self.attach(h1, c, "d1", name="deepone")
+        n2, _ = self.attach(h2, c, "d2", name="deeptwo")
+        bomb = "[" * 180000 + "]" * 180000  # about 360 KB
+        planted = [f"{PREFIX}/networks/deep/members/evil", f"{PREFIX}/attachments/deep/evil/x/eth0",
+                   f"{PREFIX}/hosts/evil", f"{PREFIX}/ipam/deep/leases/10.35.0.250",
+                   f"{PREFIX}/ipam/deep/owners/evil/x/eth0", f"{PREFIX}/networks/poisoned/config"]
+        for k in planted:
+            self.consul.kv_put(k, bomb)
+        try:
+            time.sleep(0.5)  # let every watcher and resolver wake up on the planted values
+            self.assert_daemons_alive()
+            # The network keeps working: a new ADD, names, and pings across hosts.
+            n3, r3 = self.attach(h1, c, "d3", name="deepthree")
+            self.assertEqual(poll(lambda: self.query(n2, "deepthree"), 5, "deepthree resolving on h2"), [ip_of(r3)])
+            self.assertTrue(self.t.ping(n2, ip_of(r1), count=1, timeout=3))
+            # A network whose definition is unreadable fails ADD clearly and quickly.
+            netns = self.t.add_container(h1, "poisoned")
+            started = time.monotonic()
+            rc, res, out, err = self.call(h1, "ADD", conf("poisoned", "10.36.0.0/24"), "p1", netns)
+            self.assertNotEqual(rc, 0)
+            self.assertEqual(res["code"], 6, out)
+            self.assertIn("networks/poisoned/config", res["msg"])
+            self.assertIn("nested more than 64 levels", res["msg"])
+            self.assertLess(time.monotonic() - started, 10 * SCALE)
+            self.assertEqual(self.keys("/ipam/poisoned/"), [], "the refused ADD leased nothing")
+            # overlayctl reports the bad records and goes on.
+            p = self.t.run(h1, find_binary("overlayctl"), "network", "ls", env=self.env(h1), check=False)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("deep", p.stdout)
+            self.assert_daemons_alive()
+        finally:
+            for k in planted:
+                self.consul.kv_delete(k)
+
+    def test_9_consul_restarted_empty_hosts_put_back_what_they_hold(self):
+        """10 live containers on 3 hosts, Consul restarted empty, then 10 more ADDs: no address twice, every
+        name resolves, every lease, attachment and definition back in the store. h3 runs no watcher: its
+        next ADD restores its records."""
+        c = conf("rest", "10.37.0.0/24")
+        live = {}
+        for i in range(10):
+            h = self.hosts[i % 3]
+            live[f"r{i}"] = (h,) + self.attach(h, c, f"r{i}", name=f"rname{i}")
+        vni = json.loads(self.consul.kv_get(f"{PREFIX}/networks/rest/config"))["vni"]
+        keys_before = sorted(k for k in self.keys() if "/rest/" in k and "/cursor/" not in k
+                             or k.endswith(f"/vnis/{vni}"))
+        h3 = self.hosts[2]
+        for p in self.daemons[h3.name][:1]:  # h3's watcher stops; its resolver keeps running
+            p.terminate()
+            p.wait(timeout=20)
+        try:
+            self.consul.restart()
+            self.assertEqual(self.keys(), [], "the -dev server came back empty")
+            h3_leases = {f"/leases/{ip_of(res)}" for h, _, res in live.values() if h is h3}
+            theirs = [k for k in keys_before if "/h3/" not in k and not k.endswith("/members/h3")
+                      and not any(k.endswith(x) for x in h3_leases)]
+            missing = lambda: [k for k in theirs if self.consul.kv_get(k) is None]  # noqa: E731
+            try:
+                poll(lambda: not missing(), 15, "the watchers of h1 and h2 putting back their records")
+            except AssertionError as e:
+                raise AssertionError(f"{e}: {missing()}\n{self.daemon_log(self.hosts[0])[-3000:]}") from None
+            # 10 more ADDs, h3 first (its ADD restores h3's records before handing out anything).
+            new = {}
+            for i in range(10):
+                h = self.hosts[(2 - i) % 3]
+                new[f"s{i}"] = (h,) + self.attach(h, c, f"s{i}", name=f"sname{i}")
+            ips = [ip_of(v[2]) for v in list(live.values()) + list(new.values())]
+            self.assertEqual(len(set(ips)), 20, f"an address was handed out twice: {sorted(ips)}")
+            keys_after = set(self.keys())
+            self.assertEqual([k for k in keys_before if k not in keys_after], [], "records not put back")
+            self.assertEqual(json.loads(self.consul.kv_get(f"{PREFIX}/networks/rest/config"))["vni"], vni)
+            # Names resolve again, from every host, and old and new containers reach each other.
+            probe = new["s1"][1]
+            for cid, (h, netns, res) in live.items():
+                self.assertEqual(poll(lambda: self.query(probe, f"rname{cid[1:]}"), 5, f"rname{cid[1:]}"),
+                                 [ip_of(res)])
+            for cid in ("r0", "r1", "r2"):
+                self.assertTrue(self.t.ping(probe, ip_of(live[cid][2]), count=1, timeout=3), cid)
+        finally:
+            self.start_daemons_watch_only(h3)
+
+    @classmethod
+    def start_daemons_watch_only(cls, host):
+        log = open(os.path.join(cls.t.tmpdir, f"daemons-{host.name}.log"), "a")
+        cls.daemons[host.name][0] = cls.t.popen(host, find_binary("overlay"), "watch", env=cls.env(host),
+                                                stdout=log, stderr=log)
+        log.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

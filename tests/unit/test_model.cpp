@@ -1,0 +1,110 @@
+// The cluster state model (common/model/): every key, every record, bounded parsing.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "cni/json.hpp"
+#include "model/keys.hpp"
+#include "model/network.hpp"
+#include "model/records.hpp"
+
+using namespace ovl;
+using Kind = model::Keys::Kind;
+
+TEST_CASE("model: keys are built in one place and classified back") {
+  model::Keys k("P/");
+  CHECK(k.networkConfig("over") == "P/networks/over/config");
+  CHECK(k.member("over", "h1") == "P/networks/over/members/h1");
+  CHECK(k.vni(4096) == "P/vnis/4096");
+  CHECK(k.attachment("over", "h1", "c1", "eth0") == "P/attachments/over/h1/c1/eth0");
+  CHECK(k.host("h1") == "P/hosts/h1");
+  CHECK(k.lease("pool", "10.0.0.2") == "P/ipam/pool/leases/10.0.0.2");
+  CHECK(k.owner("pool", "h1", "c1", "eth0") == "P/ipam/pool/owners/h1/c1/eth0");
+  CHECK(k.cursor("pool", 1) == "P/ipam/pool/cursor/1");
+  CHECK(k.cluster() == "P/cluster");
+
+  for (const auto& key : {k.networkConfig("over"), k.member("over", "h1"), k.vni(4096),
+                          k.attachment("over", "h1", "c1", "eth0"), k.host("h1"), k.lease("pool", "10.0.0.2"),
+                          k.owner("pool", "h1", "c1", "eth0"), k.cursor("pool", 1), k.cluster()})
+    CHECK_MESSAGE(k.classify(key).kind != Kind::Other, key);
+  auto a = k.classify("P/attachments/over/h1/c1/eth0");
+  CHECK(a.kind == Kind::Attachment);
+  CHECK((a.net == "over" && a.host == "h1" && a.containerId == "c1" && a.ifName == "eth0"));
+  auto o = k.classify("P/ipam/pool/owners/h2/c1/eth1");
+  CHECK(o.kind == Kind::Owner);
+  CHECK((o.pool == "pool" && o.host == "h2" && o.containerId == "c1" && o.ifName == "eth1"));
+  CHECK(k.classify("P/vnis/12").vni == 12);
+  CHECK(k.classify("P/ipam/pool/cursor/3").rangeSet == 3);
+
+  // Not ours, or the wrong shape: Other, never a crash or a half-filled record.
+  for (const char* key : {"Q/networks/over/config", "P/networks/over", "P/networks//config", "P/vnis/x",
+                          "P/vnis/-1", "P/attachments/over/h1/c1", "P/ipam/pool/owners/c1/eth0",
+                          "P/ipam/pool/cursor/x", "P/something/else", "P/", ""})
+    CHECK_MESSAGE(k.classify(key).kind == Kind::Other, key);
+  CHECK(model::Keys("").classify("networks/over/members/h1").kind == Kind::Member);
+}
+
+TEST_CASE("model: records round-trip through their one writer and reader") {
+  model::Member m{"h1", *IpAddr::parse("198.51.100.11"), 4789, 4096};
+  auto m2 = model::parseMember("k", "h1", model::toJson(m));
+  REQUIRE(m2);
+  CHECK(*m2 == m);
+
+  model::Lease l{"c1", "eth0", "h1", "over", "2024-01-01T00:00:00Z"};
+  auto l2 = model::parseLease("k", model::toJson(l));
+  REQUIRE(l2);
+  CHECK(*l2 == l);
+
+  model::Attachment a{"over", "h1", "c1", "eth0", "02:00:00:00:00:01", {"10.0.0.2/24"}, {"web"}, 7};
+  auto a2 = model::parseAttachment("k", "over", "h1", "c1", "eth0", model::toJson(a));
+  REQUIRE(a2);
+  CHECK(a2->ips == a.ips);
+  CHECK(a2->names == a.names);
+  CHECK(a2->mac == a.mac);
+  CHECK(a2->time == 7);
+
+  auto ips = model::parseOwnerIndex("k", model::ownerIndexJson({*IpAddr::parse("10.0.0.2"), *IpAddr::parse("fd00::2")}));
+  REQUIRE(ips);
+  CHECK(ips->size() == 2);
+
+  model::NetworkDef d{"over", 4096, "global", {*model::makeSubnetDef("10.0.0.0/24", "10.0.0.1", std::nullopt)}, ""};
+  auto d2 = model::parseDefinition("over", model::definitionJson(d));
+  REQUIRE(d2);
+  CHECK(d2->vni == 4096);
+  CHECK(d2->subnets.size() == 1);
+}
+
+TEST_CASE("model: a bad record is an error naming its key") {
+  auto noVtep = model::parseMember("P/networks/n/members/h1", "h1", R"({"port":4789})");
+  REQUIRE_FALSE(noVtep);
+  CHECK(noVtep.error().code == Code::Decode);
+  CHECK(noVtep.error().msg == "record P/networks/n/members/h1 has no valid 'vtep'");
+  CHECK_FALSE(model::parseMember("k", "h", R"({"vtep":"198.51.100.1","port":70000})"));
+  CHECK_FALSE(model::parseLease("k", R"({"ifname":"eth0"})"));
+  CHECK_FALSE(model::parseLease("k", "[]"));
+  CHECK_FALSE(model::parseOwnerIndex("k", R"(["10.0.0.2", "nope"])"));
+  CHECK_FALSE(model::parseAttachment("k", "n", "h", "c", "e", R"({"ips":"10.0.0.2"})"));
+  CHECK_FALSE(model::parseDefinition("n", R"({"scope":"global"})"));
+}
+
+TEST_CASE("json: nesting and size are bounded before anything recursive runs") {
+  CHECK(json::nestingDepth(R"({"a":[1,{"b":"[[[["}]})") == 3);  // brackets inside strings do not count
+  CHECK(json::nestingDepth(R"("\"[[")") == 0);
+  std::string deep(180000, '[');
+  deep += std::string(180000, ']');
+  json::Doc d;
+  auto r = json::parseInto(d, deep, "value");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Code::Decode);
+  CHECK(r.error().msg == "value is nested more than 64 levels deep");
+  auto rec = model::parseAttachment("P/attachments/n/h/c/eth0", "n", "h", "c", "eth0", deep);
+  REQUIRE_FALSE(rec);
+  CHECK(rec.error().msg.find("record P/attachments/n/h/c/eth0 is nested") == 0);
+  std::string ok64(64, '['), ok65(65, '[');
+  ok64 += std::string(64, ']');
+  ok65 += std::string(65, ']');
+  CHECK(json::parseInto(d, ok64, "v"));
+  CHECK_FALSE(json::parseInto(d, ok65, "v"));
+  std::string big = "\"" + std::string(json::kMaxDocumentBytes, 'a') + "\"";
+  CHECK_FALSE(json::parseInto(d, big, "v"));
+}

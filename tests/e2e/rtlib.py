@@ -36,7 +36,8 @@ BUSYBOX = "/bin/busybox"
 
 
 def require_binaries(*names):
-    """Raises SkipTest unless OVL_BIN_DIR holds the named plugins (set by ctest)."""
+    """Raises SkipTest unless OVL_BIN_DIR holds the named plugins (set by ctest). Under OVL_NO_SKIP=1 (CI)
+    ovltest.runner reports every skip as a failure."""
     if not OVL_BIN_DIR:
         raise unittest.SkipTest("OVL_BIN_DIR is not set (run through ctest or set it to <build>/bin)")
     missing = [n for n in names if not os.access(os.path.join(OVL_BIN_DIR, n), os.X_OK)]
@@ -45,6 +46,7 @@ def require_binaries(*names):
 
 
 def require_tools(*names):
+    """Raises SkipTest (a failure under OVL_NO_SKIP=1) unless every named tool is on PATH."""
     missing = [n for n in names if not shutil.which(n)]
     if missing:
         raise unittest.SkipTest(f"not installed: {', '.join(missing)} (scripts/setup.sh installs them)")

@@ -1,7 +1,7 @@
 """The Dockerfile builds with buildah (scripts/build-image.sh) and its installer works.
 
 scripts/build-image.sh makes the debian:bookworm base locally with mmdebstrap from this machine's Debian
-mirror (skipped with a message when the mirror is unreachable), builds with --isolation chroot
+mirror (skipped with a message when the mirror is unreachable; a failure under OVL_NO_SKIP=1, as in CI), builds with --isolation chroot
 --network host in private storage, and writes an OCI archive. The test then loads the archive into a
 private podman running in a simulated host namespace and runs the installer with a temporary directory
 as the node's /opt/cni/bin and /etc/cni/net.d. The root network namespace must be unchanged afterwards

@@ -8,7 +8,7 @@
 4. 200 containers added and deleted concurrently on three hosts.
 5. The Consul ACL token never appears in output, logs or process arguments, however it is passed.
 6. No file or directory we create under the data and state directories is accessible to others.
-KnownGcLeaksTest holds two leaks of gwbridge's GC found here and not fixed yet, as expected failures.
+KnownGcLeaksTest holds two leaks of gwbridge's GC found here and not fixed yet, asserted exactly.
 
 Topology: an underlay switch (198.51.100.0/24), a Consul -dev server cs (198.51.100.10), hosts h1..h3
 (198.51.100.11-13), a router and an "internet" host (203.0.113.1). Test 3 adds a cluster on s1..s3
@@ -734,20 +734,28 @@ class FaultsTest(unittest.TestCase):
 class KnownGcLeaksTest(unittest.TestCase):
     """Leaks these tests found in gwbridge's GC (plugins/gwbridge/gc.cpp) that are not fixed yet: with a pool
     shared by several networks (the default), GC releases a lease only when it removes a readable rule naming
-    the attachment. Expected failures until fixed; the tests DEL what they made, so nothing stays behind."""
+    the attachment. Each test asserts exactly what is left today, so it fails if the leak grows and also
+    when it is fixed: whoever fixes it turns the assertion into `left == {}`. The tests DEL what they made,
+    so nothing stays behind."""
+
+    FIXED_MSG = ("if gwbridge GC now releases these leases, the leak is fixed: assert that nothing is left "
+                 "(left == {}) and update the README's list of open leaks")
 
     def tearDown(self):
         self.assertEqual(E.leftovers(), {}, "left behind")
 
     def gc_leftovers(self, host, cl, cids, reboot):
         """Attaches cids, loses them without DEL (and, for a reboot, the host's kernel state too), runs GC with
-        no valid attachment, and returns what is left; then DELs them."""
+        no valid attachment, and returns what is left and the lease files of the attachments' gwbridge
+        addresses; then DELs them."""
         t = E.t
-        nets = {}
+        nets, gw_leases = {}, []
         try:
             for cid in cids:
                 nets[cid] = t.add_container(host, cid[:8])
-                E.chain(host, cl, "ADD", cid, nets[cid])
+                res = E.chain(host, cl, "ADD", cid, nets[cid])
+                gw_leases += [os.path.join(E.data_dir(host), "cni_gwbridge", ip) for ip in ips_of(res)
+                              if ip.startswith("172.18.")]
             for n in nets.values():
                 t.remove_container(n)
             if reboot:  # links and nftables do not survive a reboot; leases in a persistent dataDir do
@@ -760,27 +768,31 @@ class KnownGcLeaksTest(unittest.TestCase):
                 conf["cniVersion"] = "1.1.0"
                 conf["cni.dev/valid-attachments"] = []
                 E.plugin(host, p["type"], "GC", conf, None, None, None)
-            return E.leftovers(hosts=[host])
+            return E.leftovers(hosts=[host]), sorted(gw_leases)
         finally:
             for cid in nets:
                 E.chain(host, cl, "DEL", cid, "")
 
-    @unittest.expectedFailure
     def test_gwbridge_gc_after_a_real_reboot(self):
         # The shipped node config (conf-examples/overlay-node.json) puts stateDir, and with it the default
-        # dataDir of gwbridge's pool, on persistent storage: every reboot would leak every gwbridge lease.
+        # dataDir of gwbridge's pool, on persistent storage: every reboot leaks every gwbridge lease.
+        # Everything else (overlay leases, keys, links, rules) is gone.
         cl = chain_list("rbnet", "10.48.0.0/24")
-        left = self.gc_leftovers(E.hosts[1], cl, [f"rb{i}-{E.t.prefix}" for i in range(2)], reboot=True)
-        self.assertEqual(left, {}, "GC after a reboot")
+        h = E.hosts[1]
+        left, gw_leases = self.gc_leftovers(h, cl, [f"rb{i}-{E.t.prefix}" for i in range(2)], reboot=True)
+        self.assertEqual(len(gw_leases), 2)
+        self.assertEqual(left, {f"{h.name} lease files": gw_leases}, self.FIXED_MSG if not left else
+                         "GC after a reboot leaves something other than the known gwbridge leases")
 
-    @unittest.expectedFailure
     def test_gwbridge_gc_with_a_long_container_id(self):
         # Tags of attachments that do not fit nft's 128-byte comment are hashed (gwbridge/rules.cpp ruleTag);
         # GC removes such rules but cannot tell whose lease to release, and after that nothing names it.
         cl = chain_list("lgnet", "10.49.0.0/24")
-        left = self.gc_leftovers(E.hosts[1], cl, ["l" * 120], reboot=False)
-        self.assertEqual(left, {}, "GC of an attachment with a hashed rule tag")
-
+        h = E.hosts[1]
+        left, gw_leases = self.gc_leftovers(h, cl, ["l" * 120], reboot=False)
+        self.assertEqual(len(gw_leases), 1)
+        self.assertEqual(left, {f"{h.name} lease files": gw_leases}, self.FIXED_MSG if not left else
+                         "GC of a hashed-tag attachment leaves something other than its gwbridge lease")
 
 if __name__ == "__main__":
     unittest.main()

@@ -150,7 +150,7 @@ class RtCluster:
                 if os.path.isfile(p) and re.fullmatch(r"[0-9.]+|[0-9a-f:]+", os.path.basename(p))]
 
     def nft_rules(self, host):
-        return self.t.run(host, "nft", "list", "ruleset", check=False).stdout
+        return self.t.run(host, "nft", "list", "ruleset").stdout  # a failing nft must not read as "no rules"
 
     def ping_until(self, netns, ip, deadline_s=3.0):
         start = time.monotonic()

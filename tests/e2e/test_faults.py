@@ -31,6 +31,7 @@ import uuid
 
 from ovltest import ConsulCluster, ConsulServer, Topology, root_snapshot, run_plugin
 from ovltest.chain import ChainError, plugin_conf, run_chain
+from ovltest.cleanup import run_all
 from ovltest.faults import (PausedCall, container_keys, container_links, group_pids, journal_entries,
                             journaled_releases, lease_files, nft_comments, our_links, read_proc, wait_for)
 from ovltest.plugins import OVL_SRC_DIR, find_binary
@@ -182,12 +183,9 @@ class FaultsTest(unittest.TestCase):
         self.dels = []  # (host, callable) run at tearDown: the runtime's DEL of what the test attached
 
     def tearDown(self):
-        for fn in reversed(self.dels):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning
-                print("cleanup:", e, file=sys.stderr)
+        failed = run_all(self.dels)
         self.assertEqual(E.leftovers(), {}, "left behind")
+        self.assertEqual(failed, [], "the runtime's DEL in cleanup failed")
         print(f"\n  {self.id().rsplit('.', 1)[-1]}: {time.monotonic() - self.t0:.1f} s", file=sys.stderr)
 
     # ------------------------------------------------------------------------------------------------------
@@ -540,9 +538,15 @@ class FaultsTest(unittest.TestCase):
             with sems[h.name]:
                 netns = t.add_container(h, f"ch{i}")
                 try:
+                    started = time.monotonic()
                     res = E.chain(h, lst, "ADD", cid, netns)
+                    took = time.monotonic() - started
                     with lock:
                         counts["add"] += 1
+                    # An address is held from the end of its ADD to the start of its DEL: another container
+                    # given it in that window is a duplicate (overlay addresses are cluster-wide, gwbridge's
+                    # per host). The container stays attached about as long as its ADD took, so that two ADDs
+                    # racing for one address end inside each other's window.
                     keys = [("overlay", ip) if ip.startswith("10.") else (h.name, ip) for ip in ips_of(res)]
                     with lock:
                         for k in keys:
@@ -551,11 +555,14 @@ class FaultsTest(unittest.TestCase):
                             live[k] = cid
                     if len(ips_of(res)) != len(lst["plugins"]):
                         errors.append(f"{cid}: {res}")
-                    with lock:
-                        for k in keys:
-                            live.pop(k, None)
+                    time.sleep(min(max(took, 0.1), 1.0))
                 except ChainError as e:
                     errors.append(str(e))
+                    keys = []
+                with lock:
+                    for k in keys:
+                        if live.get(k) == cid:
+                            del live[k]
                 try:  # always, as the runtime does (also after a failed ADD); half containerd-style
                     E.chain(h, lst, "DEL", cid, "" if i % 2 else netns)
                     with lock:

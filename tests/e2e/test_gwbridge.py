@@ -20,6 +20,7 @@ import sys
 import time
 import unittest
 
+from ovltest.faults import nft_rules
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
 
@@ -178,15 +179,8 @@ class Env:
     # --- kernel state --------------------------------------------------------------------------------
     def rule_comments(self, host):
         """Comments of every rule in both of gwbridge's tables on host."""
-        out = []
-        for family in ("inet", "bridge"):
-            p = self.t.run(host, "nft", "-j", "list", "table", family, "ovl_gwbridge", check=False)
-            if p.returncode != 0:
-                continue
-            for item in json.loads(p.stdout)["nftables"]:
-                if "rule" in item:
-                    out.append(item["rule"].get("comment", ""))
-        return out
+        return [r.get("comment", "") for r in nft_rules(self.t, host)
+                if r["table"] == "ovl_gwbridge" and r["family"] in ("inet", "bridge")]
 
     def leases(self, host, data_dir=None):
         """Lease files (named by address) under the host's IPAM data directory."""

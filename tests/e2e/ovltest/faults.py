@@ -151,17 +151,22 @@ def container_links(topology, netns):
     return [n for n in links(topology, netns) if n != "lo"]
 
 
+def nft_rules(topology, host):
+    """Every nftables rule of the host (the "rule" objects of `nft -j list ruleset`). A failing or
+    unparsable `nft` raises: a leak check must not read an error as "no rules"."""
+    p = topology.run(host, "nft", "-j", "list", "ruleset", check=False)
+    try:
+        items = json.loads(p.stdout)["nftables"] if p.returncode == 0 else None
+    except (ValueError, KeyError, TypeError):
+        items = None
+    if items is None:
+        raise AssertionError(f"nft list ruleset in {host} failed rc={p.returncode}: {p.stdout[-500:]} {p.stderr[-500:]}")
+    return [item["rule"] for item in items if "rule" in item]
+
+
 def nft_comments(topology, host):
     """Comments of our nftables rules (tagged "ovl:" or "ovl#") in every table of the host."""
-    p = topology.run(host, "nft", "-j", "list", "ruleset", check=False)
-    if p.returncode != 0 or not p.stdout.strip():
-        return []
-    out = []
-    for item in json.loads(p.stdout)["nftables"]:
-        c = item.get("rule", {}).get("comment", "")
-        if c.startswith(("ovl:", "ovl#")):
-            out.append(c)
-    return out
+    return [r["comment"] for r in nft_rules(topology, host) if r.get("comment", "").startswith(("ovl:", "ovl#"))]
 
 
 def _is_ip(name):

@@ -20,6 +20,7 @@ import uuid
 
 from .netns import ns_name
 from .plugins import find_binary, plugin_env
+from .timing import scaled
 
 # Host links our plugins create: overlay veths, bridges and VXLAN devices, gwbridge veths.
 OUR_LINK_PREFIXES = ("ovv", "ovbr-", "ovx-", "gwb")
@@ -28,7 +29,9 @@ CONTAINER_KEY_PARTS = ("/members/", "/attachments/", "/leases/", "/owners/")
 
 
 def wait_for(pred, timeout, what, interval=0.02):
-    """Polls pred() until it returns something truthy (returned) or timeout seconds pass (AssertionError)."""
+    """Polls pred() until it returns something truthy (returned) or scaled(timeout) seconds pass
+    (AssertionError); see ovltest.timing."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -96,6 +99,7 @@ class PausedCall:
 
     def wait_paused(self, timeout=20):
         """Waits until a process of the call reached the point; returns its pid."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -205,7 +205,12 @@ class CriE2E(unittest.TestCase):
             self.assertEqual(gw["stdin"]["runtimeConfig"]["portMappings"],
                              [{"HostPort": 8090, "ContainerPort": 80, "Protocol": "tcp", "HostIP": ""}])
             netns = add["env"]["CNI_NETNS"]
-            out = rtlib.run("nsenter", f"--net={netns}", "ip", "-4", "-o", "addr").stdout
+            # CRI pinned the pod's namespace in its private mount namespace, not in the machine's /run/netns.
+            pinned = os.path.realpath(os.path.dirname(netns))
+            self.assertEqual(pinned, "/run/netns", netns)
+            self.assertFalse(os.path.exists(os.path.join(pinned, os.path.basename(netns))), netns)
+            self.assertTrue(os.path.exists(self.ctd.mounts.path(os.path.join(pinned, os.path.basename(netns)))))
+            out = rtlib.run(*self.ctd.mounts.enter_netns_argv(netns, "ip", "-4", "-o", "addr")).stdout
             self.assertIn(f"inet {ip}/24", out)
             self.assertRegex(out, r"eth1\s+inet 172\.18\.")
             self.assertIn("8090", c.nft_rules(h1))

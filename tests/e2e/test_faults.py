@@ -451,8 +451,10 @@ class FaultsTest(unittest.TestCase):
                 failed[cid] = (h, netns, res)
                 stderr[cid] = err
                 self.assertGreater(end, killed["at"], f"{cid} failed before the leader was killed: {out}")
-        for code in codes:
-            self.assertIn(code, (11, 100), f"unexpected error codes {dict(codes)}")
+        # Failing during an election is "try again later" (CNI code 11), as the README says; any other code
+        # (e.g. 100, Internal, for a Consul answer misread as fatal) is a bug in how the failure is classified.
+        self.assertEqual(set(codes), {11} if codes else set(), "failures other than code 11:\n" + "\n".join(
+            f"{cid}: {r['code']}: {r['msg']}" for cid, (_, _, r) in failed.items() if r["code"] != 11))
         msgs = collections.Counter(re.sub(r"\d+\.\d+\.\d+\.\d+:\d+", "ADDR", r["msg"]) for _, _, r in failed.values())
         addrs = [ips_of(r)[0] for _, _, r in ok.values()]
         self.assertEqual(len(addrs), len(set(addrs)), "duplicate addresses")

@@ -230,6 +230,12 @@ class CriE2E(unittest.TestCase):
             removed = True
             rm_dels = [x for x in self.calls(command="DEL", since=mark) if x["plugin"] != "overlay-ipam"]
             print(rtlib.describe_calls(stop_dels + rm_dels))
+            # DEL twice (README): on stop with the netns and the cached result, on remove without either.
+            self.assertEqual([(x["plugin"], x["env"]["CNI_NETNS"] == netns, "prevResult" in x["stdin"])
+                              for x in stop_dels], [("gwbridge", True, True), ("overlay", True, True)],
+                             rtlib.describe_calls(stop_dels))
+            self.assertEqual([(x["plugin"], x["env"]["CNI_NETNS"], "prevResult" in x["stdin"]) for x in rm_dels],
+                             [("gwbridge", "", False), ("overlay", "", False)], rtlib.describe_calls(rm_dels))
             self.assertTrue(all(x["rc"] == 0 for x in rm_dels), rtlib.describe_calls(rm_dels))
             self.assertEqual(c.consul_leftovers(), [])
         finally:

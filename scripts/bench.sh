@@ -5,8 +5,11 @@
 #   scripts/bench.sh --quick    10 per figure, for development
 #   scripts/bench.sh --only 2,4 some figures (1 start-up, 2 ADD/DEL, 3 memory, 4 IPAM scaling,
 #                               5 concurrency, 6 datapath, 7 convergence, P profile)
+# Then the benchmarks kept with the tests (tests/e2e/test_*_bench.py, ctest label "bench", which
+# scripts/test.sh leaves out) run against the same binaries and print their figures.
 # Environment: OVL_BENCH_BUILD_DIR (default <repo>/build-bench), OVL_BENCH_LTO=0 to build without LTO,
-# OVL_BENCH_SKIP_SETUP=1 to skip scripts/setup.sh, OVL_BENCH_SKIP_BUILD=1 to use the existing build.
+# OVL_BENCH_SKIP_SETUP=1 to skip scripts/setup.sh, OVL_BENCH_SKIP_BUILD=1 to use the existing build,
+# OVL_BENCH_SUITE=0 to leave out the test-suite benchmarks, OVL_BENCH_SUITE=only to run nothing else.
 # Everything runs inside network namespaces; the root namespace is left alone.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,4 +31,13 @@ for b in overlay overlay-ipam gwbridge; do
 done
 
 info="CMAKE_BUILD_TYPE=Release, LTO (CMAKE_INTERPROCEDURAL_OPTIMIZATION) $ipo, $(c++ --version | head -1)"
-exec python3 "$top/bench/driver.py" --bin "$build/bin" --build-info "$info" "$@"
+suite=${OVL_BENCH_SUITE:-1}
+if [ "$suite" != only ]; then
+  python3 "$top/bench/driver.py" --bin "$build/bin" --build-info "$info" "$@"
+fi
+if [ "$suite" != 0 ]; then
+  echo "== benchmarks of the test suite"
+  modules=$(cd "$top/tests/e2e" && ls test_*_bench.py | sed 's/\.py$//')
+  # shellcheck disable=SC2086
+  (cd "$top/tests/e2e" && OVL_BIN_DIR="$build/bin" OVL_SRC_DIR="$top" /usr/bin/python3 -m ovltest.runner -v $modules)
+fi

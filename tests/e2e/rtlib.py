@@ -36,7 +36,8 @@ BUSYBOX = "/bin/busybox"
 
 
 def require_binaries(*names):
-    """Raises SkipTest unless OVL_BIN_DIR holds the named plugins (set by ctest)."""
+    """Raises SkipTest unless OVL_BIN_DIR holds the named plugins (set by ctest). Under OVL_NO_SKIP=1 (CI)
+    ovltest.runner reports every skip as a failure."""
     if not OVL_BIN_DIR:
         raise unittest.SkipTest("OVL_BIN_DIR is not set (run through ctest or set it to <build>/bin)")
     missing = [n for n in names if not os.access(os.path.join(OVL_BIN_DIR, n), os.X_OK)]
@@ -45,6 +46,7 @@ def require_binaries(*names):
 
 
 def require_tools(*names):
+    """Raises SkipTest (a failure under OVL_NO_SKIP=1) unless every named tool is on PATH."""
     missing = [n for n in names if not shutil.which(n)]
     if missing:
         raise unittest.SkipTest(f"not installed: {', '.join(missing)} (scripts/setup.sh installs them)")
@@ -148,7 +150,7 @@ class RtCluster:
                 if os.path.isfile(p) and re.fullmatch(r"[0-9.]+|[0-9a-f:]+", os.path.basename(p))]
 
     def nft_rules(self, host):
-        return self.t.run(host, "nft", "list", "ruleset", check=False).stdout
+        return self.t.run(host, "nft", "list", "ruleset").stdout  # a failing nft must not read as "no rules"
 
     def ping_until(self, netns, ip, deadline_s=3.0):
         start = time.monotonic()
@@ -336,16 +338,65 @@ def gwbridge_plugin(data_dir=None, **extra):
     return p
 
 
+# --- a private mount namespace for runtimes -------------------------------------------------------
+class PrivateMounts:
+    """A mount namespace of the test's own, kept by a holder process, in which directories under workdir
+    hide /var/lib (libcni's result cache /var/lib/cni, containers/image's /var/lib/containers) and
+    /run/netns (where podman and containerd's CRI pin container namespaces). Runtimes run in it through
+    argv(), so nothing they write lands in the machine's real directories; it ends with stop().
+
+    nsenter opens every namespace file before entering any, so a --net=/run/netns/HOST path is still
+    resolved in the real /run/netns. Paths a runtime reports from inside (CNI_NETNS=/run/netns/netns-..)
+    are seen with enter_netns_argv()."""
+
+    def __init__(self, topo, workdir):
+        self.dirs = {"/var/lib": os.path.join(workdir, "var-lib"), "/run/netns": os.path.join(workdir, "run-netns")}
+        for d in self.dirs.values():
+            os.makedirs(d, exist_ok=True)
+        script = ('mount --bind "$1" /var/lib && mount --bind "$2" /run/netns && echo ready && '
+                  'exec sleep 2147483647')
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "mounts",
+                                      self.dirs["/var/lib"], self.dirs["/run/netns"]],
+                                     stdout=subprocess.PIPE, text=True, start_new_session=True)
+        topo.procs.append(self.proc)  # stopped at topology cleanup too
+        if self.proc.stdout.readline().strip() != "ready":
+            raise AssertionError(f"private mount namespace not set up (exit {self.proc.wait()})")
+
+    def path(self, real):
+        """Where a path under /var/lib or /run/netns inside the namespace is on the real filesystem."""
+        for top, d in self.dirs.items():
+            if real == top or real.startswith(top + "/"):
+                return d + real[len(top):]
+        raise ValueError(f"{real} is not under {', '.join(self.dirs)}")
+
+    def argv(self, *argv, net=None):
+        """argv run in this mount namespace (and in the network namespace at path net)."""
+        a = ["nsenter", f"--mount=/proc/{self.proc.pid}/ns/mnt"]
+        return a + ([f"--net={net}"] if net else []) + [str(x) for x in argv]
+
+    def enter_netns_argv(self, netns_path, *argv):
+        """argv inside a network namespace pinned at netns_path within this mount namespace."""
+        return self.argv("nsenter", f"--net={netns_path}", *argv)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
 # --- podman (CNI backend) -------------------------------------------------------------------------
 class Podman:
     """podman 4.3 with the CNI backend, private storage and config under workdir, run inside host's netns
-    with nsenter (ip netns exec would remount /sys and hide the cgroups from runc)."""
+    with nsenter (ip netns exec would remount /sys and hide the cgroups from runc) and in a PrivateMounts
+    namespace: its libcni cache and the container namespaces it pins stay under workdir."""
 
     def __init__(self, topo, host, workdir, plugin_dir, node_config):
         self.t, self.host, self.dir = topo, host, workdir
         self.netdir = os.path.join(workdir, "net.d")
-        for d in ("net.d", "graph", "run", "tmp", "static", "volumes", "cni-cache"):
+        for d in ("net.d", "graph", "run", "tmp", "static", "volumes"):
             os.makedirs(os.path.join(workdir, d), exist_ok=True)
+        self.mounts = PrivateMounts(topo, workdir)
         self.containers_conf = os.path.join(workdir, "containers.conf")
         with open(self.containers_conf, "w") as f:
             f.write(f"""[containers]
@@ -378,7 +429,7 @@ volume_path = "{workdir}/volumes"
         return conflist(os.path.join(self.netdir, f"{name}.conflist"), name, plugins, version)
 
     def argv(self, *args):
-        return self.t.nsenter_argv(self.host, "podman", "--cgroup-manager", "cgroupfs", *args)
+        return self.mounts.argv("podman", "--cgroup-manager", "cgroupfs", *args, net=self.host.path)
 
     def run(self, *args, check=True, timeout=120):
         return run(*self.argv(*args), check=check, timeout=timeout, env=self.env)
@@ -386,26 +437,31 @@ volume_path = "{workdir}/volumes"
     def cleanup(self):
         """Removes every container of this podman (DEL runs for each), then the storage."""
         self.run("rm", "-af", "-t", "0", check=False, timeout=60)
-        subprocess.run(["umount", "-R", os.path.join(self.dir, "graph")], capture_output=True)
+        self.mounts.stop()  # graph's mounts were made in that namespace and end with it
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # --- containerd -----------------------------------------------------------------------------------
 class Containerd:
-    """A private containerd 1.6 (own root, state, socket; CRI off unless cri=True) in host's netns.
+    """A private containerd 1.6 (own root, state, socket; CRI off unless cri=True) in host's netns and in
+    a PrivateMounts namespace of its own: libcni's cache (/var/lib/cni) and the namespaces CRI pins
+    (/run/netns/cni-..) stay under workdir.
 
-    ctr_cni() runs `ctr` the way `ctr run --cni` needs it: inside host's netns (ip netns exec, which also
-    gives a private mount namespace) with our conflist dir bind-mounted over /etc/cni/net.d and a private
-    /opt holding cni/bin, so nothing is written to the real /etc/cni or /opt."""
+    ctr_cni() runs `ctr` the way `ctr run --cni` needs it: in host's netns and the same mount namespace,
+    where our conflist dir hides /etc/cni/net.d and a private /opt holds cni/bin, so nothing is written to
+    the real /etc/cni, /opt or /var/lib/cni."""
 
     def __init__(self, topo, host, workdir, env=None, cri_config=""):
         self.t, self.host, self.dir = topo, host, workdir
         self.sock = os.path.join(workdir, "ctd.sock")
         self.netdir = os.path.join(workdir, "net.d")
         self.optdir = os.path.join(workdir, "opt")
-        self.cachedir = os.path.join(workdir, "cni-cache")  # over /var/lib/cni: libcni's result cache
-        for d in ("root", "state", "net.d", "opt/cni", "cni-cache"):
+        for d in ("root", "state", "net.d", "opt/cni"):
             os.makedirs(os.path.join(workdir, d), exist_ok=True)
+        self.mounts = PrivateMounts(topo, workdir)
+        self.cachedir = self.mounts.path("/var/lib/cni")  # libcni's result cache
+        for src, dst in ((self.netdir, "/etc/cni/net.d"), (self.optdir, "/opt")):
+            run(*self.mounts.argv("sh", "-c", 'mkdir -p "$2" && mount --bind "$1" "$2"', "bind", src, dst))
         self.config = os.path.join(workdir, "config.toml")
         disabled = "" if cri_config else 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
         with open(self.config, "w") as f:
@@ -427,7 +483,7 @@ state = "{workdir}/state"
         for k in [k for k in self.env if k.startswith("CNI_")]:
             del self.env[k]
         self.log = open(os.path.join(workdir, "containerd.log"), "w")
-        self.proc = subprocess.Popen(topo.nsenter_argv(host, "containerd", "--config", self.config),
+        self.proc = subprocess.Popen(self.mounts.argv("containerd", "--config", self.config, net=host.path),
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         topo.procs.append(self.proc)  # stopped at topology cleanup too
         deadline = time.monotonic() + 30
@@ -457,10 +513,7 @@ state = "{workdir}/state"
         os.symlink(bin_dir, link)
 
     def ctr_cni_argv(self, *args, ns="rt"):
-        script = ('mount --bind "$1" /etc/cni/net.d && mount --bind "$2" /opt && mkdir -p /var/lib/cni && '
-                  'mount --bind "$3" /var/lib/cni && shift 3 && exec ctr "$@"')
-        return self.t.exec_argv(self.host, "sh", "-c", script, "ctr-cni", self.netdir, self.optdir, self.cachedir,
-                                "-a", self.sock, "-n", ns, *args)
+        return self.mounts.argv("ctr", "-a", self.sock, "-n", ns, *args, net=self.host.path)
 
     def ctr_cni(self, *args, check=True, timeout=120, ns="rt"):
         return run(*self.ctr_cni_argv(*args, ns=ns), check=check, timeout=timeout, env=self.env)
@@ -495,10 +548,7 @@ state = "{workdir}/state"
                     os.kill(int(pid), 9)
                 except ProcessLookupError:
                     pass
-        with open("/proc/self/mountinfo") as f:
-            mounts = [l.split()[4] for l in f]
-        for m in sorted((m for m in mounts if m.startswith(self.dir)), key=len, reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True)
+        self.mounts.stop()  # the snapshots' and pinned namespaces' mounts were made there and end with it
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -628,9 +678,10 @@ class Buildah:
     def __init__(self, topo, host, workdir, plugin_dir, node_config):
         self.t, self.host, self.dir = topo, host, workdir
         self.netdir = os.path.join(workdir, "net.d")
-        self.cachedir = os.path.join(workdir, "cni-cache")  # bind-mounted over /var/lib/cni (libcni's cache)
-        for d in ("net.d", "graph", "run", "tmp", "cni-cache"):
+        for d in ("net.d", "graph", "run", "tmp"):
             os.makedirs(os.path.join(workdir, d), exist_ok=True)
+        self.mounts = PrivateMounts(topo, workdir)
+        self.cachedir = self.mounts.path("/var/lib/cni")  # libcni's cache, fed back on DEL
         self.containers_conf = os.path.join(workdir, "containers.conf")
         with open(self.containers_conf, "w") as f:
             f.write(f"""[containers]
@@ -662,11 +713,8 @@ tmp_dir = "{workdir}/tmp"
         return conflist(os.path.join(self.netdir, f"{name}.conflist"), name, plugins, version)
 
     def argv(self, *args):
-        """nsenter into host's netns (keeps /sys, unlike ip netns exec), then a private mount namespace in
-        which our cache dir hides /var/lib/cni, where libcni keeps the results it feeds back on DEL."""
-        script = 'mkdir -p /var/lib/cni && mount --bind "$1" /var/lib/cni && shift && exec buildah "$@"'
-        return self.t.nsenter_argv(self.host, "unshare", "-m", "--propagation", "private", "sh", "-c", script,
-                                   "buildah-ns", self.cachedir, "--cgroup-manager", "cgroupfs", *args)
+        """nsenter into host's netns (keeps /sys, unlike ip netns exec) and our PrivateMounts namespace."""
+        return self.mounts.argv("buildah", "--cgroup-manager", "cgroupfs", *args, net=self.host.path)
 
     def run(self, *args, check=True, timeout=120):
         return run(*self.argv(*args), check=check, timeout=timeout, env=self.env)
@@ -678,10 +726,7 @@ tmp_dir = "{workdir}/tmp"
         return name
 
     def cleanup(self):
-        """Removes every working container of this buildah, unmounts and removes the storage."""
+        """Removes every working container of this buildah, then its mount namespace and storage."""
         self.run("rm", "--all", check=False, timeout=60)
-        with open("/proc/self/mountinfo") as f:
-            mounts = [l.split()[4] for l in f]
-        for m in sorted((m for m in mounts if m.startswith(self.dir)), key=len, reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True)
+        self.mounts.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -21,6 +21,7 @@ import unittest
 import uuid
 
 from ovltest.chain import data_dir, run_chain
+from ovltest.cleanup import run_all
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
 from ovltest.plugins import OVL_BIN_DIR, OVL_SRC_DIR, find_binary
@@ -133,11 +134,7 @@ class ConfExamples(unittest.TestCase):
         self.cleanups = []
 
     def tearDown(self):
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning
-                print("cleanup:", e)
+        self.assertEqual(run_all(self.cleanups), [], "DEL in the test's cleanup failed")
 
     # --- helpers -----------------------------------------------------------------------------------------
     def validate(self, cl):

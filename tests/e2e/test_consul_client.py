@@ -7,6 +7,7 @@ import time
 import unittest
 
 from ovltest import ConsulServer, Topology, tools_dir
+from ovltest.timing import scaled
 
 KVTOOL = os.path.join(tools_dir(), "kvtool")
 
@@ -162,7 +163,7 @@ class ConsulClientTest(unittest.TestCase):
         secs = time.monotonic() - start
         self.assertEqual(p.returncode, 0, out + err)
         res = json.loads(out)
-        self.assertLess(secs, 3.0)
+        self.assertLess(secs, scaled(3.0))
         self.assertGreater(res["index"], index)
         self.assertEqual(res["pairs"][0]["value"], "v2")
 
@@ -178,7 +179,7 @@ class ConsulClientTest(unittest.TestCase):
             self.assertEqual(rc, 11, out + err)
             self.assertEqual(parsed["code"], 11)
             self.assertIn(f"consul at {server.addr} is unreachable", parsed["msg"])
-            self.assertLess(secs, 3.0)
+            self.assertLess(secs, scaled(3.0))
         server.start()
         self.assertTrue(self.ok("ping", env=env))
 
@@ -186,7 +187,7 @@ class ConsulClientTest(unittest.TestCase):
         rc, parsed, out, err, secs = self.kv("get", "k", env={"CONSUL_HTTP_ADDR": "198.51.100.200:8500"})
         self.assertEqual(rc, 11, out + err)
         self.assertIn("consul at http://198.51.100.200:8500 is unreachable", parsed["msg"])
-        self.assertLess(secs, 3.0)
+        self.assertLess(secs, scaled(3.0))
 
     def test_failover_over_the_address_list(self):
         cfg = json.dumps({"addresses": ["consul://198.51.100.105:8500", self.consul.addr], "retries": 1})
@@ -196,7 +197,7 @@ class ConsulClientTest(unittest.TestCase):
                                              "get", "t8/k", env={})
         self.assertEqual(rc, 11, out + err)
         self.assertIn("http://198.51.100.105:8500, http://198.51.100.106:8500", parsed["msg"])
-        self.assertLess(secs, 3.0)
+        self.assertLess(secs, scaled(3.0))
 
     def test_prefix_and_store_url(self):
         store = f"consul://{self.consul.ip}:8500"
@@ -222,7 +223,7 @@ class ConsulClientTest(unittest.TestCase):
             rc, parsed, out, err, secs = self.kv("get", key, env=dict(env, **debug))
             self.assertEqual(rc, 7, out + err)
             self.assertIn(f"consul at {self.acl.addr} denied access (ACL token missing or invalid)", parsed["msg"])
-            self.assertLess(secs, 3.0)
+            self.assertLess(secs, scaled(3.0))
 
         tokfile = os.path.join(self.t.tmpdir, "token")
         with open(tokfile, "w") as f:
@@ -259,7 +260,7 @@ class ConsulClientTest(unittest.TestCase):
         rc, parsed, out, err, secs = self.kv("get", "t11/k", env=self.mtls.client_env())
         self.assertEqual(rc, 7, out + err)
         self.assertIn("client certificate", parsed["msg"])
-        self.assertLess(secs, 3.0)
+        self.assertLess(secs, scaled(3.0))
 
 
 if __name__ == "__main__":

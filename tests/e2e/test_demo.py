@@ -13,6 +13,7 @@ import unittest
 
 from ovltest.netns import root_snapshot
 from ovltest.plugins import OVL_BIN_DIR, OVL_SRC_DIR
+from ovltest.timing import scaled
 
 DEMO = os.path.join(OVL_SRC_DIR, "scripts", "demo.py")
 STEP = re.compile(r"^  (\S.*?) \.{2,} (PASS|FAIL|SKIP)$")
@@ -40,7 +41,7 @@ class Demo(unittest.TestCase):
         self.assertIn("the server saw the client as 198.51.100.11", p.stdout)
         self.assertRegex(p.stdout, r"ping bbox2 +-> +PING bbox2 \(10\.0\.0\.\d+\)")  # by name, across hosts
         self.assertRegex(p.stdout, r"bbox3 asks bbox1 +-> NXDOMAIN")
-        self.assertLess(wall, 120)
+        self.assertLess(wall, scaled(120))
         # Nothing left behind: no namespaces of the run, root namespace unchanged.
         self.assertEqual(root_snapshot(), before)
         left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

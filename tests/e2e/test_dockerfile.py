@@ -1,7 +1,7 @@
 """The Dockerfile builds with buildah (scripts/build-image.sh) and its installer works.
 
 scripts/build-image.sh makes the debian:bookworm base locally with mmdebstrap from this machine's Debian
-mirror (skipped with a message when the mirror is unreachable), builds with --isolation chroot
+mirror (skipped with a message when the mirror is unreachable; a failure under OVL_NO_SKIP=1, as in CI), builds with --isolation chroot
 --network host in private storage, and writes an OCI archive. The test then loads the archive into a
 private podman running in a simulated host namespace and runs the installer with a temporary directory
 as the node's /opt/cni/bin and /etc/cni/net.d. The root network namespace must be unchanged afterwards
@@ -31,9 +31,6 @@ class DockerfileE2E(unittest.TestCase):
         rtlib.require_tools("buildah", "mmdebstrap", "podman", "runc", "nsenter")
         self.tmp = tempfile.mkdtemp(prefix="ovl-dockerfile-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        # containers/image writes a blob-info cache to /var/lib/containers/cache whatever the storage root.
-        if not os.path.exists("/var/lib/containers"):
-            self.addCleanup(shutil.rmtree, "/var/lib/containers", True)
 
     def build(self):
         if os.environ.get("OVL_IMAGE_ARCHIVE"):
@@ -43,6 +40,15 @@ class DockerfileE2E(unittest.TestCase):
         if os.environ.get("OVL_IMAGE_WORK"):
             argv += ["-w", os.environ["OVL_IMAGE_WORK"]]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTAINERS_", "BUILDAH_"))}
+        # containers/image writes a blob-info cache to /var/lib/containers/cache whatever the storage root:
+        # the build runs in a mount namespace of its own where /var/lib is an overlay whose writable layer is
+        # under self.tmp, so nothing is written to (or deleted from) the machine's /var/lib.
+        varlib = os.path.join(self.tmp, "var-lib")
+        for d in ("upper", "work"):
+            os.makedirs(os.path.join(varlib, d))
+        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$0/upper,workdir=$0/work" /var/lib && '
+                'exec "$@"', varlib] + argv
         start = time.monotonic()
         p = subprocess.run(argv, capture_output=True, text=True, timeout=1500, env=env)
         took = time.monotonic() - start

@@ -14,12 +14,11 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
-import sys
 import time
 import unittest
 
+from ovltest.faults import nft_rules
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
 
@@ -178,15 +177,8 @@ class Env:
     # --- kernel state --------------------------------------------------------------------------------
     def rule_comments(self, host):
         """Comments of every rule in both of gwbridge's tables on host."""
-        out = []
-        for family in ("inet", "bridge"):
-            p = self.t.run(host, "nft", "-j", "list", "table", family, "ovl_gwbridge", check=False)
-            if p.returncode != 0:
-                continue
-            for item in json.loads(p.stdout)["nftables"]:
-                if "rule" in item:
-                    out.append(item["rule"].get("comment", ""))
-        return out
+        return [r.get("comment", "") for r in nft_rules(self.t, host)
+                if r["table"] == "ovl_gwbridge" and r["family"] in ("inet", "bridge")]
 
     def leases(self, host, data_dir=None):
         """Lease files (named by address) under the host's IPAM data directory."""
@@ -591,38 +583,6 @@ class GwbridgeTest(unittest.TestCase):
             self.assertEqual(E.leases(E.h2, data), [])
         finally:
             shutil.rmtree(data, ignore_errors=True)
-
-    def test_zz_timing(self):
-        """Median ADD and DEL times, without and with two port mappings (printed; generous bound)."""
-        n = int(os.environ.get("OVL_GW_TIMING_RUNS", "15"))
-        report = {}
-        for label, ports in (("no ports", None),
-                             ("2 ports", [{"hostPort": 8280, "containerPort": 80},
-                                          {"hostPort": 8281, "containerPort": 81, "protocol": "udp"}])):
-            conf = E.conf("gwt", E.h1, ports=ports)
-            netns = E.t.add_container(E.h1, f"t{len(report)}")
-            adds, dels = [], []
-            for i in range(n):
-                cid = f"t{i}-{E.t.prefix}"
-                t0 = time.monotonic()
-                _, res, _, _ = E.plugin(E.h1, "ADD", conf, cid, netns)
-                t1 = time.monotonic()
-                E.plugin(E.h1, "DEL", conf, cid, netns, prev=res)
-                t2 = time.monotonic()
-                adds.append(t1 - t0)
-                dels.append(t2 - t1)
-            report[label] = (statistics.median(adds) * 1000, statistics.median(dels) * 1000)
-            self.assertLess(statistics.median(adds), 1.0)
-            self.assertLess(statistics.median(dels), 1.0)
-        base = []
-        for _ in range(n):
-            t0 = time.monotonic()
-            E.t.run(E.h1, "true")
-            base.append(time.monotonic() - t0)
-        b = statistics.median(base) * 1000
-        for label, (a, d) in report.items():
-            print(f"\ngwbridge {label}: median ADD {a:.1f} ms, DEL {d:.1f} ms over {n} runs, including the "
-                  f"IPAM plugin and `ip netns exec` (itself {b:.1f} ms)", file=sys.stderr)
 
 
 if __name__ == "__main__":

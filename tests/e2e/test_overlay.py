@@ -11,9 +11,11 @@ import re
 import time
 import unittest
 
+from ovltest.cleanup import run_all
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
+from ovltest.timing import scaled
 
 PREFIX = "overlay-cni"
 
@@ -94,6 +96,11 @@ class Cluster:
     def links(self, host):
         return json.loads(self.t.run(host, "ip", "-j", "link").stdout)
 
+    def flood_entries(self, host):
+        """(device, VTEP) of every FDB entry with a remote destination on host, on any device."""
+        return sorted((e["ifname"], e["dst"]) for e in json.loads(self.t.run(host, "bridge", "-j", "fdb", "show").stdout)
+                      if "dst" in e)
+
     def vni(self, net):
         return json.loads(self.consul.kv_get(f"{PREFIX}/networks/{net}/config"))["vni"]
 
@@ -113,11 +120,7 @@ class OverlayE2E(unittest.TestCase):
         self.cleanups = []
 
     def tearDown(self):
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning
-                print("cleanup:", e)
+        self.assertEqual(run_all(self.cleanups), [], "DEL in the test's cleanup failed")
 
     def attach(self, host, net, subnet, cid, ifname="eth0", netns=None, args="", conf=None):
         netns = netns or self.c.t.add_container(host, cid)
@@ -143,9 +146,9 @@ class OverlayE2E(unittest.TestCase):
         n2, r2 = self.attach(h2, "over", "10.0.0.0/24", "a2")
         ip2 = r2["ips"][0]["address"].split("/")[0]
         self.assertEqual(ip2, "10.0.0.3")  # one shared pool across hosts
-        joined = c.ping_until(n1, ip2, 3.0)
+        joined = c.ping_until(n1, ip2, scaled(5.0))
         self.assertIsNotNone(joined, "h1 could not reach a container on a newly joined host")
-        self.assertLess(joined, 1.0)
+        self.assertLess(joined, scaled(1.0), "README: reached within a second")
         print(f"\nconvergence, joining host: {joined * 1000:.0f} ms")
 
         # (a) both hosts already members: a new container on h2 is reachable from h1 at once.
@@ -171,6 +174,7 @@ class OverlayE2E(unittest.TestCase):
         fdb = c.t.run(h1, "bridge", "fdb", "show", "dev", f"ovx-{vni}").stdout
         self.assertIn(f"00:00:00:00:00:00 dst {h2.ip}", fdb)
         self.assertNotIn(f"00:00:00:00:00:00 dst {h1.ip}", fdb)
+        self.assertIn((f"ovx-{vni}", h2.ip), c.flood_entries(h1))  # what test_9 relies on to see leftovers
         # No address on the overlay bridge: the host cannot route into the overlay.
         addrs = json.loads(c.t.run(h1, "ip", "-j", "addr", "show", f"ovbr-{vni}").stdout)[0]["addr_info"]
         self.assertEqual([a for a in addrs if a["family"] == "inet"], [])
@@ -268,11 +272,16 @@ class OverlayE2E(unittest.TestCase):
         c.delete(h1, conf, "d1", "/run/netns/gone")  # netns path that no longer exists
         # ADD twice for the same attachment is refused without touching the first.
         n2 = c.t.add_container(h1, "d2")
-        c.add(h1, conf, "d2", n2)
+        r2 = c.add(h1, conf, "d2", n2)
+        ip2 = r2["ips"][0]["address"].split("/")[0]
+        peer, _ = self.attach(c.hosts[1], "over", "10.0.0.0/24", "d3")
+        self.assertIsNotNone(c.ping_until(peer, ip2, 3.0), "the first ADD does not work")
+        eth0 = json.loads(c.t.run(n2, "ip", "-j", "addr", "show", "dev", "eth0").stdout)
         rc, res, out, err = c.plugin(h1, "ADD", conf, "d2", n2, check=False)
         self.assertNotEqual(rc, 0)
         self.assertIn("already attached", res["msg"])
-        self.assertTrue(c.t.ping(n2, "127.0.0.1"))
+        self.assertEqual(json.loads(c.t.run(n2, "ip", "-j", "addr", "show", "dev", "eth0").stdout), eth0)
+        self.assertTrue(c.t.ping(peer, ip2), "the refused second ADD broke the first attachment")
         c.delete(h1, conf, "d2", "")
 
     def test_5_consul_down_add_fails_cleanly_datapath_survives(self):
@@ -288,7 +297,7 @@ class OverlayE2E(unittest.TestCase):
             n3 = c.t.add_container(h1, "f3")
             start = time.monotonic()
             rc, res, out, err = c.plugin(h1, "ADD", overlay_conf("over", "10.0.0.0/24"), "f3", n3, check=False)
-            self.assertLess(time.monotonic() - start, 10)
+            self.assertLess(time.monotonic() - start, scaled(10))
             self.assertNotEqual(rc, 0)
             self.assertEqual(res["code"], 11, out)
             self.assertIn("198.51.100.10", res["msg"])
@@ -299,7 +308,7 @@ class OverlayE2E(unittest.TestCase):
         finally:
             c.consul.start()
         # -dev Consul restarted empty: the watchers restore membership of hosts that still have containers.
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while time.monotonic() < deadline:
             keys = c.consul.kv_keys(f"{PREFIX}/networks/over/members/")
             if len(keys) >= 2:
@@ -310,10 +319,11 @@ class OverlayE2E(unittest.TestCase):
     def test_9_everything_gone_after_del(self):
         c = self.c
         # Runs last: every earlier test deleted its containers in tearDown.
+        left = {}
         for h in c.hosts:
-            names = [l["ifname"] for l in c.links(h)]
-            self.assertEqual([n for n in names if n.startswith(("ovx-", "ovbr-", "ovv"))], [], h.name)
-            self.assertEqual(c.t.run(h, "bridge", "fdb", "show", "dev", "eth0").stdout.count(" dst "), 0)
+            names = [l["ifname"] for l in c.links(h) if l["ifname"].startswith(("ovx-", "ovbr-", "ovv"))]
+            left.update({f"{h.name} links": names, f"{h.name} flood entries": c.flood_entries(h)})
+        self.assertEqual({k: v for k, v in left.items() if v}, {})
         keys = c.consul.kv_keys(f"{PREFIX}/")
         leftovers = [k for k in keys if "/members/" in k or "/attachments/" in k or "/leases/" in k
                      or "/owners/" in k]

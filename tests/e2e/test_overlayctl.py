@@ -8,6 +8,7 @@ import json
 import os
 import unittest
 
+from ovltest.cleanup import run_all
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
@@ -59,12 +60,9 @@ class OverlayctlE2E(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for host, conf, cid in cls.attached:
-            try:
-                cls.c.plugin(host, "DEL", conf, cid, "")
-            except Exception as e:  # keep cleaning
-                print("cleanup:", e)
+        failed = run_all([lambda a=a: cls.c.plugin(a[0], "DEL", a[1], a[2], "") for a in cls.attached])
         cls.c.t.cleanup()
+        assert not failed, f"DEL in cleanup failed: {failed}"
 
     def attach(self, host, conf, cid):
         netns = self.c.t.add_container(host, cid)

@@ -205,7 +205,12 @@ class CriE2E(unittest.TestCase):
             self.assertEqual(gw["stdin"]["runtimeConfig"]["portMappings"],
                              [{"HostPort": 8090, "ContainerPort": 80, "Protocol": "tcp", "HostIP": ""}])
             netns = add["env"]["CNI_NETNS"]
-            out = rtlib.run("nsenter", f"--net={netns}", "ip", "-4", "-o", "addr").stdout
+            # CRI pinned the pod's namespace in its private mount namespace, not in the machine's /run/netns.
+            pinned = os.path.realpath(os.path.dirname(netns))
+            self.assertEqual(pinned, "/run/netns", netns)
+            self.assertFalse(os.path.exists(os.path.join(pinned, os.path.basename(netns))), netns)
+            self.assertTrue(os.path.exists(self.ctd.mounts.path(os.path.join(pinned, os.path.basename(netns)))))
+            out = rtlib.run(*self.ctd.mounts.enter_netns_argv(netns, "ip", "-4", "-o", "addr")).stdout
             self.assertIn(f"inet {ip}/24", out)
             self.assertRegex(out, r"eth1\s+inet 172\.18\.")
             self.assertIn("8090", c.nft_rules(h1))
@@ -225,6 +230,12 @@ class CriE2E(unittest.TestCase):
             removed = True
             rm_dels = [x for x in self.calls(command="DEL", since=mark) if x["plugin"] != "overlay-ipam"]
             print(rtlib.describe_calls(stop_dels + rm_dels))
+            # DEL twice (README): on stop with the netns and the cached result, on remove without either.
+            self.assertEqual([(x["plugin"], x["env"]["CNI_NETNS"] == netns, "prevResult" in x["stdin"])
+                              for x in stop_dels], [("gwbridge", True, True), ("overlay", True, True)],
+                             rtlib.describe_calls(stop_dels))
+            self.assertEqual([(x["plugin"], x["env"]["CNI_NETNS"], "prevResult" in x["stdin"]) for x in rm_dels],
+                             [("gwbridge", "", False), ("overlay", "", False)], rtlib.describe_calls(rm_dels))
             self.assertTrue(all(x["rc"] == 0 for x in rm_dels), rtlib.describe_calls(rm_dels))
             self.assertEqual(c.consul_leftovers(), [])
         finally:

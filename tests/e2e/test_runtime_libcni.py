@@ -13,6 +13,7 @@ import time
 import unittest
 
 import rtlib
+from ovltest.cleanup import run_all
 from rtlib import RtCluster, conflist, gwbridge_plugin, overlay_plugin
 
 SUBNET = "10.0.0.0/24"
@@ -61,11 +62,7 @@ class LibcniE2E(unittest.TestCase):
         self.mark = len(rtlib.spy_calls(self.spylog))
 
     def tearDown(self):
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning
-                print("cleanup:", e)
+        self.assertEqual(run_all(self.cleanups), [], "DEL in the test's cleanup failed")
 
     # --- helpers ---
     def cni(self, host, verb, conf, cid, netns, ifname="eth0", args=None, cap=None, check=True):

@@ -20,6 +20,7 @@ import uuid
 
 from .netns import ns_name
 from .plugins import find_binary, plugin_env
+from .timing import scaled
 
 # Host links our plugins create: overlay veths, bridges and VXLAN devices, gwbridge veths.
 OUR_LINK_PREFIXES = ("ovv", "ovbr-", "ovx-", "gwb")
@@ -28,7 +29,9 @@ CONTAINER_KEY_PARTS = ("/members/", "/attachments/", "/leases/", "/owners/")
 
 
 def wait_for(pred, timeout, what, interval=0.02):
-    """Polls pred() until it returns something truthy (returned) or timeout seconds pass (AssertionError)."""
+    """Polls pred() until it returns something truthy (returned) or scaled(timeout) seconds pass
+    (AssertionError); see ovltest.timing."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -96,6 +99,7 @@ class PausedCall:
 
     def wait_paused(self, timeout=20):
         """Waits until a process of the call reached the point; returns its pid."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -151,17 +155,22 @@ def container_links(topology, netns):
     return [n for n in links(topology, netns) if n != "lo"]
 
 
+def nft_rules(topology, host):
+    """Every nftables rule of the host (the "rule" objects of `nft -j list ruleset`). A failing or
+    unparsable `nft` raises: a leak check must not read an error as "no rules"."""
+    p = topology.run(host, "nft", "-j", "list", "ruleset", check=False)
+    try:
+        items = json.loads(p.stdout)["nftables"] if p.returncode == 0 else None
+    except (ValueError, KeyError, TypeError):
+        items = None
+    if items is None:
+        raise AssertionError(f"nft list ruleset in {host} failed rc={p.returncode}: {p.stdout[-500:]} {p.stderr[-500:]}")
+    return [item["rule"] for item in items if "rule" in item]
+
+
 def nft_comments(topology, host):
     """Comments of our nftables rules (tagged "ovl:" or "ovl#") in every table of the host."""
-    p = topology.run(host, "nft", "-j", "list", "ruleset", check=False)
-    if p.returncode != 0 or not p.stdout.strip():
-        return []
-    out = []
-    for item in json.loads(p.stdout)["nftables"]:
-        c = item.get("rule", {}).get("comment", "")
-        if c.startswith(("ovl:", "ovl#")):
-            out.append(c)
-    return out
+    return [r["comment"] for r in nft_rules(topology, host) if r.get("comment", "").startswith(("ovl:", "ovl#"))]
 
 
 def _is_ip(name):

@@ -49,6 +49,15 @@ class ConsulClient {
   // Consul answers and has a cluster leader.
   Result<void> ping();
 
+  // Sessions (consul_session.cpp): a liveness claim without a local agent. The session has no health
+  // checks, only a TTL, and its locks' keys are deleted when it expires or is destroyed.
+  Result<std::string> createSession(std::string_view name, int ttlSeconds);
+  // false: the session is gone (expired, or the store forgot it).
+  Result<bool> renewSession(std::string_view id);
+  Result<void> destroySession(std::string_view id);
+  // Sets key to value held by the session; false when another session holds it.
+  Result<bool> acquire(std::string_view key, std::string_view value, std::string_view session);
+
   const ConsulConfig& config() const { return http_.config(); }
   // prefix + "/" + relative (just relative when the prefix is empty).
   std::string key(std::string_view relative) const;

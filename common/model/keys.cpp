@@ -61,9 +61,9 @@ Keys::Parsed Keys::classify(std::string_view key) const {
     p.ifName = parts[4];
     return set(Kind::Attachment);
   }
-  if (top == "hosts" && n == 2) {
+  if ((top == "hosts" || top == "alive") && n == 2) {
     p.host = parts[1];
-    return set(Kind::Host);
+    return set(top == "hosts" ? Kind::Host : Kind::Alive);
   }
   if (top != "ipam" || n < 4) return p;
   p.pool = parts[1];

@@ -8,6 +8,7 @@
 //   P/vnis/<vni>                               "<net>"                       a VNI belongs to one network
 //   P/attachments/<net>/<host>/<cid>/<ifname>  attachment record             one per container interface
 //   P/hosts/<host>                             host record                   the host's identity claim
+//   P/alive/<host>                             host record, session-held     while the host's watcher runs
 //   P/ipam/<pool>/leases/<ip>                  lease record                  who holds the address (host, network)
 //   P/ipam/<pool>/owners/<host>/<cid>/<ifname> owner index ["10.0.0.2",...]  the attachment's leases on <host>
 //   P/ipam/<pool>/cursor/<N>                   "10.0.0.2"                    last address handed out in range set N
@@ -48,6 +49,8 @@ class Keys {
 
   std::string hosts() const { return root_ + "hosts/"; }
   std::string host(std::string_view host) const { return hosts() + std::string(host); }
+  // Held by the host's `overlay watch` session while it runs; gone within the session TTL after it stops.
+  std::string alive(std::string_view host) const { return root_ + "alive/" + std::string(host); }
 
   std::string pool(std::string_view pool) const { return root_ + "ipam/" + std::string(pool) + "/"; }
   std::string leases(std::string_view pool) const { return this->pool(pool) + "leases/"; }
@@ -64,7 +67,7 @@ class Keys {
   }
 
   // What a listed key is. Unknown keys (other tools' data under the prefix) are Kind::Other.
-  enum class Kind { Other, Cluster, NetworkConfig, Member, Vni, Attachment, Host, Lease, Owner, Cursor };
+  enum class Kind { Other, Cluster, NetworkConfig, Member, Vni, Attachment, Host, Alive, Lease, Owner, Cursor };
   struct Parsed {
     Kind kind = Kind::Other;
     std::string net, host, containerId, ifName, pool, ip;

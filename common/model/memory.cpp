@@ -170,15 +170,20 @@ std::vector<RememberedLeases> HostMemory::leases() const {
   return out;
 }
 
-std::string HostMemory::clusterId() const {
-  auto text = readFile(dir_ + "/cluster-id");
+std::string HostMemory::readLine(const char* name) const {
+  auto text = readFile(dir_ + "/" + name);
   if (!text) return {};
   while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
   return *text;
 }
 
-void HostMemory::setClusterId(std::string_view id) {
-  if (auto r = writeAtomically(dir_ + "/cluster-id", std::string(id) + "\n"); !r) log::warn(r.error().msg);
+void HostMemory::writeLine(const char* name, std::string_view line) {
+  if (auto r = writeAtomically(dir_ + "/" + name, std::string(line) + "\n"); !r) log::warn(r.error().msg);
 }
+
+std::string HostMemory::clusterId() const { return readLine("cluster-id"); }
+void HostMemory::setClusterId(std::string_view id) { writeLine("cluster-id", id); }
+std::string HostMemory::claim() const { return readLine("claim"); }
+void HostMemory::setClaim(std::string_view token) { writeLine("claim", token); }
 
 }  // namespace ovl::model

@@ -4,6 +4,7 @@
 //   <stateDir>/ns-<netns inode>/memory/att-<hash>.json    {"attachment":..., "member":..., "definition":...}
 //   <stateDir>/ns-<netns inode>/memory/lease-<hash>.json  {"pool":..., "lease":..., "ips":[...]}
 //   <stateDir>/ns-<netns inode>/memory/cluster-id          the id of the store this host last saw (P/cluster)
+//   <stateDir>/ns-<netns inode>/memory/claim               the claim on P/hosts/<host> confirmed in that store
 // Files are 0600 in 0700 directories. The netns inode keeps simulated hosts that share /run apart.
 #pragma once
 
@@ -49,11 +50,16 @@ class HostMemory {
 
   std::string clusterId() const;
   void setClusterId(std::string_view id);
+  // This host's claim on its name (identity.hpp), as last confirmed: an opaque token.
+  std::string claim() const;
+  void setClaim(std::string_view token);
 
   const std::string& dir() const { return dir_; }
 
  private:
   explicit HostMemory(std::string dir) : dir_(std::move(dir)) {}
+  std::string readLine(const char* name) const;
+  void writeLine(const char* name, std::string_view line);
   std::string dir_;
 };
 

@@ -4,6 +4,7 @@
 #include "cni/delegate.hpp"
 #include "container.hpp"
 #include "datapath.hpp"
+#include "model/identity.hpp"
 #include "model/memory.hpp"
 #include "dns_names.hpp"
 #include "names.hpp"
@@ -31,10 +32,9 @@ bool offerToResolver(const OverlayConf& c, const cni::CmdArgs& args, const ns::N
 
 // What this host will put back if the store forgets it (model/restore.hpp). Best effort: the attachment
 // works without it.
-void rememberAttachment(const OverlayConf& c, const model::RememberedAttachment& a) {
-  auto mem = model::HostMemory::open(c.stateDir);
-  auto ok = mem ? mem->remember(a) : Result<void>(fail(mem.error()));
-  if (!ok) log::warn("this host will not restore the attachment if the store loses it: " + ok.error().msg);
+void rememberAttachment(model::HostMemory& mem, const model::RememberedAttachment& a) {
+  if (auto ok = mem.remember(a); !ok)
+    log::warn("this host will not restore the attachment if the store loses it: " + ok.error().msg);
 }
 
 }  // namespace
@@ -55,6 +55,9 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   auto cluster = TRY(Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
   TRY_VOID(requireReadable(c.network, state));
+  auto memory = TRY(model::HostMemory::open(c.stateDir));
+  const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
+  TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   const unsigned mtu = overlayMtu(c, underlay);
 
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
@@ -93,12 +96,12 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   AttachmentRecord rec{c.network, c.hostName, args.containerId, args.ifName, link.mac.str(), {}, names, 0};
   for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
-  TRY_VOID(cluster.recordAttachment(vni, Member{c.hostName, underlay.vtep, c.port, vni}, rec));
+  TRY_VOID(cluster.recordAttachment(vni, Member{c.hostName, underlay.vtep, c.port, vni}, self, rec));
 
   testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();
   releaseIp.dismiss();
-  rememberAttachment(c, model::RememberedAttachment{rec, Member{c.hostName, underlay.vtep, c.port, vni}, state.def});
+  rememberAttachment(memory, model::RememberedAttachment{rec, Member{c.hostName, underlay.vtep, c.port, vni}, state.def});
   // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
   // "link up" can be dropped before the device's queue is attached).
   announce(netns, link, ipam);

@@ -99,11 +99,13 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
   return fail(Code::TryAgainLater, "could not allocate a vni for network '" + net + "' after 64 attempts");
 }
 
-Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const AttachmentRecord& a) {
+Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const model::Host& host,
+                                       const AttachmentRecord& a) {
   using Op = kv::TxnOp;
   Member m = self;
   m.vni = vni;
-  model::Host h{self.host, self.vtep, "", int64_t(std::time(nullptr))};
+  model::Host h = host;
+  h.time = int64_t(std::time(nullptr));
   AttachmentRecord rec = a;
   rec.time = h.time;
   std::vector<Op> ops = {

@@ -36,8 +36,9 @@ class Cluster {
   // the store already records another VNI, or another network owns it), else a free VNI derived from the
   // name. `state` is what readNetwork returned.
   Result<uint32_t> ensureVni(const std::string& net, std::optional<uint32_t> wanted, const NetworkState& state);
-  // One transaction: membership of this host, the attachment, and the host registration.
-  Result<void> recordAttachment(uint32_t vni, const Member& self, const AttachmentRecord& a);
+  // One transaction: membership of this host, the attachment, and the host record (refreshed; claimed
+  // before by model::ensureHostClaim).
+  Result<void> recordAttachment(uint32_t vni, const Member& self, const model::Host& host, const AttachmentRecord& a);
   Result<void> deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                 const std::string& ifName);
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net, const std::string& host);

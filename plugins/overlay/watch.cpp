@@ -13,6 +13,8 @@
 #include "cluster.hpp"
 #include "datapath.hpp"
 #include "kv/node_config.hpp"
+#include "liveness.hpp"
+#include "model/identity.hpp"
 #include "model/restore.hpp"
 #include "nl/socket.hpp"
 #include "util/log.hpp"
@@ -47,6 +49,7 @@ struct Watcher {
   kv::NodeConfig node;
   OverlayConf conf;  // store, advertise, port, hostName, stateDir
   std::optional<Cluster> cluster;
+  Liveness liveness;
 
   Result<void> reconcileNetwork(nl::Socket& s, const Underlay& underlay, const std::string& net, uint32_t vni,
                                 const std::vector<kv::KvPair>& pairs) {
@@ -72,6 +75,10 @@ struct Watcher {
     TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false));
     auto s = TRY(nl::Socket::open());
     auto underlay = TRY(resolveUnderlay(s, conf.advertise));
+    // Writes nothing for a name another machine holds.
+    const model::Host self{conf.hostName, underlay.vtep, model::readMachineId(), 0};
+    TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
+    liveness.keep(cluster->kv(), self);
     // One network's failure must not stop the others.
     for (const auto& [net, vni] : localNetworks(conf.stateDir))
       if (auto r = reconcileNetwork(s, underlay, net, vni, pairs); !r)
@@ -145,6 +152,7 @@ int watchMain(int argc, char** argv) {
     }
     if (once) break;
   }
+  w->liveness.release(w->cluster->kv());
   return 0;
 }
 

@@ -38,8 +38,10 @@ def poll(fn, deadline_s, what):
 class ClusterState(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.c = RtCluster(nhosts=3, mtu=1500)
-        cls.t, cls.hosts, cls.consul, cls.daemons = cls.c.t, cls.c.hosts, cls.c.consul, {}
+        cls.c = RtCluster(nhosts=4, mtu=1500)
+        # h1..h3 run a watcher and a resolver throughout; h4 is the host that dies in test_7.
+        cls.t, cls.hosts, cls.consul, cls.daemons = cls.c.t, cls.c.hosts[:3], cls.c.consul, {}
+        cls.h4 = cls.c.hosts[3]
         try:
             for h in cls.hosts:
                 cls.start_daemons(h)
@@ -199,6 +201,62 @@ class ClusterState(unittest.TestCase):
         finally:
             for k in planted:
                 self.consul.kv_delete(k)
+
+    def ctl(self, host, *argv):
+        return self.t.run(host, find_binary("overlayctl"), *argv, env=self.env(host), check=False)
+
+    def test_6_a_host_posing_as_another_is_refused(self):
+        c = conf("pose", "10.38.0.0/24")
+        h1, h3 = self.hosts[0], self.hosts[2]
+        self.attach(h1, c, "p1")
+        claim = json.loads(self.consul.kv_get(f"{PREFIX}/hosts/h1"))
+        with open("/etc/machine-id") as f:
+            self.assertEqual((claim["vtep"], claim["machineID"]), (h1.ip, f.read().strip()))
+        impostor = os.path.join(self.t.tmpdir, "node-impostor.json")
+        with open(impostor, "w") as f:
+            json.dump({"store": self.consul.store_url, "hostName": "h1", "advertise": "eth0",
+                       "stateDir": os.path.join(self.t.tmpdir, "state-impostor")}, f)
+        before = sorted(self.keys())
+        netns = self.t.add_container(h3, "impostor")
+        rc, res, out, err = run_plugin(self.t, h3, "overlay", "ADD", c, "p2", netns, "eth0",
+                                       extra_env={"OVL_NODE_CONFIG": impostor})
+        self.assertNotEqual(rc, 0, out)
+        self.assertEqual(res["code"], 7, out)
+        self.assertIn(f"host name 'h1' is claimed by machine {claim['machineID']} with VTEP {h1.ip}", res["msg"])
+        self.assertIn(f"and this is machine {claim['machineID']} with VTEP {h3.ip}", res["msg"])
+        self.assertEqual(sorted(self.keys()), before, "the refused ADD wrote to the store")
+        self.assertNotIn("eth0", self.t.run(netns, "ip", "-o", "link").stdout, "the refused ADD made a veth")
+        vni = json.loads(self.consul.kv_get(f"{PREFIX}/networks/pose/config"))["vni"]
+        self.assertNotIn(f"ovx-{vni}", self.t.run(h3, "ip", "-o", "link").stdout, "the refused ADD made devices")
+
+    def test_7_a_dead_host_is_evicted_and_only_then(self):
+        c = conf("evict", "10.39.0.0/24")
+        h4 = self.h4
+        log = open(os.path.join(self.t.tmpdir, "watch-h4.log"), "a")
+        watcher = self.t.popen(h4, find_binary("overlay"), "watch", env=self.env(h4), stdout=log, stderr=log)
+        log.close()
+        try:
+            _, r4 = self.attach(h4, c, "e4")
+            _, r1 = self.attach(self.hosts[0], c, "e1")
+            poll(lambda: self.consul.kv_get(f"{PREFIX}/alive/h4") is not None, 15, "h4's liveness key")
+            hosts = {h["host"]: h for h in json.loads(self.ctl(self.hosts[0], "hosts", "--json").stdout)}
+            self.assertTrue(hosts["h4"]["alive"])
+            p = self.ctl(self.hosts[0], "hosts", "evict", "h4")
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("host 'h4' is alive", p.stderr)
+            self.assertTrue(any("/h4" in k for k in self.keys()), "a refused eviction removed records")
+        finally:
+            watcher.terminate()  # the host "dies": its watcher releases its session on the way out
+            watcher.wait(timeout=30)
+        poll(lambda: self.consul.kv_get(f"{PREFIX}/alive/h4") is None, 15, "h4's liveness key to go")
+        self.assertFalse({h["host"]: h for h in json.loads(self.ctl(self.hosts[0], "hosts", "--json").stdout)}
+                         ["h4"]["alive"])
+        p = self.ctl(self.hosts[0], "hosts", "evict", "h4")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("evicted h4: 1 attachments, 1 claims, 1 leases, 1 memberships, 1 owner indexes", p.stdout)
+        self.assertEqual([k for k in self.keys() if "/h4" in k or k.endswith(f"/leases/{ip_of(r4)}")], [])
+        self.assertIsNotNone(self.consul.kv_get(f"{PREFIX}/ipam/evict/leases/{ip_of(r1)}"), "h1's lease stays")
+        self.assertIsNotNone(self.consul.kv_get(f"{PREFIX}/networks/evict/members/h1"))
 
     def test_9_consul_restarted_empty_hosts_put_back_what_they_hold(self):
         """10 live containers on 3 hosts, Consul restarted empty, then 10 more ADDs: no address twice, every

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 
 #include "util/error.hpp"
 
@@ -14,5 +15,8 @@ Result<int> networkCmd(Argv argv);  // network create|ls|inspect|rm
 Result<int> hostsCmd(Argv argv);
 Result<int> leasesCmd(Argv argv);
 Result<int> diagCmd(Argv argv);
+
+struct Args;
+Result<int> evictHost(const Args& a, const std::string& host);  // hosts evict HOST
 
 }  // namespace ovl::ctl

@@ -9,17 +9,21 @@
 namespace ovl::ctl {
 namespace {
 
-const Help kHostsHelp{"overlayctl hosts [--json]",
-                      "Lists every host that ever attached a container: its VTEP address, the networks it is a\n"
-                      "member of, its number of attachments and when it last attached one.\n"};
+const Help kHostsHelp{"overlayctl hosts [--json] | overlayctl hosts evict HOST",
+                      "Lists every host that claimed its name by attaching a container: its VTEP address, whether\n"
+                      "its watcher runs (ALIVE), the networks it is a member of, its number of attachments and when\n"
+                      "it last attached one. 'evict HOST' removes a dead host's records from the store: its\n"
+                      "memberships, attachments, leases and owner indexes, and its claim on the name; it is\n"
+                      "refused while the host's watcher runs.\n"};
 
 const Help kLeasesHelp{"overlayctl leases [NAME] [--json]",
                        "Lists the IP leases of network NAME (its overlay-ipam pool), or of every pool. ATTACHED\n"
                        "tells whether the store records the lease holder as attached on its host.\n"};
 
 bool attached(const Snapshot& s, const LeaseView& l) {
+  const std::string& net = l.network.empty() ? l.pool : l.network;
   for (const auto& a : s.attachments)
-    if (a.net == l.pool && a.host == l.host && a.containerId == l.containerId && a.ifName == l.ifName) return true;
+    if (a.net == net && a.host == l.host && a.containerId == l.containerId && a.ifName == l.ifName) return true;
   return false;
 }
 
@@ -28,7 +32,11 @@ bool attached(const Snapshot& s, const LeaseView& l) {
 Result<int> hostsCmd(Argv argv) {
   auto a = TRY(parseArgs(argv, {}));
   if (a.has("--help")) return (printHelp(kHostsHelp), 0);
-  if (!a.positional.empty()) return usage("hosts takes no arguments");
+  if (!a.positional.empty() && a.positional[0] == "evict") {
+    if (a.positional.size() != 2) return usage("hosts evict takes one HOST");
+    return evictHost(a, a.positional[1]);
+  }
+  if (!a.positional.empty()) return usage("hosts takes no arguments but 'evict HOST'");
   auto ctx = TRY(makeContext(a));
   auto kv = TRY(connect(ctx));
   auto snap = TRY(readSnapshot(kv));
@@ -41,13 +49,17 @@ Result<int> hostsCmd(Argv argv) {
   rapidjson::StringBuffer sb;
   JsonOut w(sb);
   w.StartArray();
-  Table t({"HOST", "VTEP", "NETWORKS", "CONTAINERS", "LAST-ATTACH"});
+  Table t({"HOST", "VTEP", "ALIVE", "NETWORKS", "CONTAINERS", "LAST-ATTACH"});
   for (const auto& h : snap.hosts) {
     const auto& nets = netsOf[h.host];
-    t.row({h.host, h.vtep, nets.empty() ? "-" : join(nets, ","), std::to_string(count[h.host]), isoTime(h.time)});
+    const bool alive = snap.alive.count(h.host) > 0;
+    t.row({h.host, h.vtep, alive ? "yes" : "no", nets.empty() ? "-" : join(nets, ","), std::to_string(count[h.host]),
+           isoTime(h.time)});
     w.StartObject();
     key(w, "host"); str(w, h.host);
     key(w, "vtep"); str(w, h.vtep);
+    key(w, "machineID"); str(w, h.machineId);
+    key(w, "alive"); w.Bool(alive);
     key(w, "networks");
     w.StartArray();
     for (const auto& n : nets) str(w, n);
@@ -72,7 +84,7 @@ Result<int> leasesCmd(Argv argv) {
   std::optional<std::string> only;
   if (!a.positional.empty()) {
     only = a.positional[0];
-    bool known = snap.net(*only) || !snap.leasesOf(*only).empty();
+    bool known = snap.net(*only) || !snap.leasesOf(*only).empty() || !snap.leasesOfNetwork(*only).empty();
     if (!known) return fail(Code::InvalidConfig, "network '" + *only + "' is not defined in the store and has no leases");
   }
   rapidjson::StringBuffer sb;
@@ -80,7 +92,7 @@ Result<int> leasesCmd(Argv argv) {
   w.StartArray();
   Table t({"NETWORK", "IP", "CONTAINER", "IFNAME", "HOST", "SINCE", "ATTACHED"});
   for (const auto& l : snap.leases) {
-    if (only && l.pool != *only) continue;
+    if (only && l.pool != *only && l.network != *only) continue;
     const bool att = attached(snap, l);
     t.row({l.pool, l.ip, l.containerId, l.ifName, l.host, l.time, att ? "yes" : "no"});
     w.StartObject();

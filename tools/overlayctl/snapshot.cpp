@@ -35,7 +35,10 @@ void addPair(Snapshot& s, const model::Keys& keys, const kv::KvPair& p) {
       break;
     case Kind::Host:
       if (auto h = valid(s, model::parseHost(p.key, k.host, p.value)))
-        s.hosts.push_back(HostView{h->host, h->vtep.str(), h->time});
+        s.hosts.push_back(HostView{h->host, h->vtep.str(), h->machineId, h->time});
+      break;
+    case Kind::Alive:
+      s.alive.insert(k.host);
       break;
     default:
       break;

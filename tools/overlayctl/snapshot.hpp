@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,7 +39,7 @@ struct LeaseView {
 };
 
 struct HostView {
-  std::string host, vtep;
+  std::string host, vtep, machineId;
   int64_t time = 0;
 };
 
@@ -47,6 +48,7 @@ struct Snapshot {
   std::vector<AttachView> attachments;
   std::vector<LeaseView> leases;
   std::vector<HostView> hosts;
+  std::set<std::string> alive;  // hosts whose watcher holds P/alive/<host> (model/keys.hpp)
   std::vector<std::string> warnings;  // malformed records, reported by the commands that care
 
   std::vector<const AttachView*> attachmentsOf(const std::string& net) const;

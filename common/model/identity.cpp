@@ -1,0 +1,58 @@
+#include "model/identity.hpp"
+
+#include <ctime>
+#include <fstream>
+
+#include "model/keys.hpp"
+
+namespace ovl::model {
+namespace {
+
+std::string describe(const Host& h) {
+  return "machine " + (h.machineId.empty() ? std::string("(unknown)") : h.machineId) + " with VTEP " + h.vtep.str();
+}
+
+std::string claimToken(const HostMemory& mem, const Host& self) {
+  return mem.clusterId() + " " + self.host + " " + self.machineId + " " + self.vtep.str();
+}
+
+}  // namespace
+
+std::string readMachineId(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  return line;
+}
+
+bool sameMachine(const Host& a, const Host& b) { return a.machineId == b.machineId && a.vtep == b.vtep; }
+
+Result<void> ensureHostClaim(kv::ConsulClient& kv, HostMemory& mem, const Host& self) {
+  const std::string token = claimToken(mem, self);
+  if (!mem.clusterId().empty() && mem.claim() == token) return {};
+  const Keys keys(kv.key(""));
+  Host record = self;
+  record.time = int64_t(std::time(nullptr));
+  if (!TRY(kv.cas(keys.host(self.host), toJson(record), 0))) {
+    auto cur = TRY(kv.get(keys.host(self.host)));
+    if (cur) {
+      auto holder = parseHost(cur->key, self.host, cur->value);
+      if (!holder)
+        return fail(Code::InvalidConfig, "host name '" + self.host + "': " + holder.error().msg +
+                                             "; remove it with 'overlayctl hosts evict " + self.host + "'");
+      if (!sameMachine(*holder, self))
+        return fail(Code::InvalidConfig,
+                    "host name '" + self.host + "' is claimed by " + describe(*holder) + ", and this is " +
+                        describe(self) + ": give each host its own \"hostName\" in the node config, or, if " +
+                        self.host + " moved to this machine, remove the old claim with 'overlayctl hosts evict " +
+                        self.host + "'");
+    } else if (!TRY(kv.cas(keys.host(self.host), toJson(record), 0))) {
+      return fail(Code::TryAgainLater, "host name '" + self.host + "' is being claimed concurrently; retry");
+    }
+  }
+  mem.setClaim(token);
+  return {};
+}
+
+}  // namespace ovl::model

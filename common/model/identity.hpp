@@ -1,0 +1,26 @@
+// A host's claim on its name. Two machines configured with one hostName would overwrite each other's
+// membership and free each other's leases; so the first to attach claims P/hosts/<host> (create-only) with
+// what identifies the machine: its machine ID (/etc/machine-id) and its VTEP address. Another machine
+// claiming the name is refused with an error naming both. The claim is remembered locally per store id, so
+// an ADD pays for it only once per store. A dead host's records are removed with `overlayctl hosts evict`.
+#pragma once
+
+#include <string>
+
+#include "kv/consul.hpp"
+#include "model/memory.hpp"
+#include "model/records.hpp"
+#include "util/error.hpp"
+
+namespace ovl::model {
+
+// The first line of `path` (systemd's machine ID), or "" when unreadable.
+std::string readMachineId(const std::string& path = "/etc/machine-id");
+
+// The same machine: same machine ID and same VTEP.
+bool sameMachine(const Host& a, const Host& b);
+
+// Claims `self.host` for `self`, or fails (Code::InvalidConfig) when another machine holds the name.
+Result<void> ensureHostClaim(kv::ConsulClient& kv, HostMemory& mem, const Host& self);
+
+}  // namespace ovl::model

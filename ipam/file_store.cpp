@@ -18,6 +18,10 @@ namespace ovl::ipam {
 namespace {
 
 constexpr std::string_view kIndexHeader = "# overlay-ipam owner index v1";
+// Optional, after the ifname: the attachment's CNI network (a pool can be shared by networks). Readers that
+// predate it skip the line, as it is not an address.
+constexpr std::string_view kNetworkLine = "network ";
+
 constexpr std::string_view kCursorPrefix = "last_reserved_ip.";
 constexpr std::string_view kLineBreak = "\r\n";  // host-local's separator
 // Only root reads what we write (lease files name every container on the host). host-local creates its
@@ -29,6 +33,28 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
+}
+
+struct IndexFile {
+  std::string containerId, ifName, network;
+  std::vector<IpAddr> ips;
+};
+
+std::optional<IndexFile> parseIndex(std::string_view rest) {
+  std::vector<std::string_view> lines;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    lines.push_back(rest.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  if (lines.size() < 3 || lines[0] != kIndexHeader) return std::nullopt;
+  IndexFile f{std::string(lines[1]), std::string(lines[2]), {}, {}};
+  for (size_t i = 3; i < lines.size(); ++i) {
+    if (lines[i].starts_with(kNetworkLine)) f.network = lines[i].substr(kNetworkLine.size());
+    else if (auto ip = IpAddr::parse(trim(lines[i]))) f.ips.push_back(*ip);
+  }
+  return f;
 }
 
 std::string leaseContent(std::string_view containerId, std::string_view ifName) {
@@ -102,7 +128,15 @@ Result<void> FileStore::ensureIndex() {
 Result<void> FileStore::rebuildIndex() {
   std::string idir = dir_ + "/.owners";
   TRY_VOID(fs::makeDirs(idir, kDirMode));
-  for (const auto& n : TRY(fs::listDir(idir))) TRY_VOID(fs::removeFile(idir + "/" + n));
+  // The lease files do not name the network: keep what the old index said.
+  std::map<std::pair<std::string, std::string>, std::string> networks;
+  for (const auto& n : TRY(fs::listDir(idir))) {
+    if (auto data = fs::readFile(idir + "/" + n); data && *data) {
+      auto idx = parseIndex(**data);
+      if (idx && !idx->network.empty()) networks[{idx->containerId, idx->ifName}] = idx->network;
+    }
+    TRY_VOID(fs::removeFile(idir + "/" + n));
+  }
   std::map<std::pair<std::string, std::string>, std::vector<IpAddr>> owners;
   auto names = TRY(leaseNames());
   for (const auto& n : names) {
@@ -110,7 +144,7 @@ Result<void> FileStore::rebuildIndex() {
     auto o = TRY(readLease(*ip));
     if (o) owners[{o->containerId, o->ifName}].push_back(*ip);
   }
-  for (const auto& [key, ips] : owners) TRY_VOID(writeIndex(key.first, key.second, ips));
+  for (const auto& [key, ips] : owners) TRY_VOID(writeIndex(key.first, key.second, ips, networks[key]));
   log::info("built the owner index of " + dir_ + " from " + std::to_string(names.size()) + " lease files");
   return {};
 }
@@ -146,29 +180,21 @@ bool FileStore::leaseHeldBy(const IpAddr& ip, std::string_view containerId, std:
   return trim(**data) == (ifName.empty() ? std::string(trim(containerId)) : leaseContent(containerId, ifName));
 }
 
-Result<std::optional<std::vector<IpAddr>>> FileStore::readIndex(std::string_view containerId, std::string_view ifName) {
+Result<std::optional<std::vector<IpAddr>>> FileStore::readIndex(std::string_view containerId, std::string_view ifName,
+                                                              std::string* network) {
   auto data = TRY(fs::readFile(indexPath(containerId, ifName)));
   if (!data) return std::optional<std::vector<IpAddr>>{};
-  std::vector<IpAddr> ips;
-  std::string_view rest = *data;
-  std::vector<std::string_view> lines;
-  while (!rest.empty()) {
-    size_t nl = rest.find('\n');
-    lines.push_back(rest.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
-  }
+  auto idx = parseIndex(*data);
   // A different header or owner (a hashed name's collision): not this attachment's index.
-  if (lines.size() < 3 || lines[0] != kIndexHeader || lines[1] != containerId || lines[2] != ifName)
-    return std::optional<std::vector<IpAddr>>{};
-  for (size_t i = 3; i < lines.size(); ++i)
-    if (auto ip = IpAddr::parse(trim(lines[i]))) ips.push_back(*ip);
-  return std::optional<std::vector<IpAddr>>(std::move(ips));
+  if (!idx || idx->containerId != containerId || idx->ifName != ifName) return std::optional<std::vector<IpAddr>>{};
+  if (network) *network = idx->network;
+  return std::optional<std::vector<IpAddr>>(std::move(idx->ips));
 }
 
 Result<void> FileStore::writeIndex(std::string_view containerId, std::string_view ifName,
-                                   const std::vector<IpAddr>& ips) {
+                                   const std::vector<IpAddr>& ips, std::string_view network) {
   std::string body = std::string(kIndexHeader) + "\n" + std::string(containerId) + "\n" + std::string(ifName) + "\n";
+  if (!network.empty()) body += std::string(kNetworkLine) + std::string(network) + "\n";
   for (const auto& ip : ips) body += ip.str() + "\n";
   return fs::writeFileAtomic(indexPath(containerId, ifName), body, kFileMode);
 }
@@ -220,7 +246,7 @@ Result<ReserveOutcome> FileStore::reserve(std::span<const Claim> claims, const O
     undo();
     return out;
   }
-  if (auto ok = writeIndex(owner.containerId, owner.ifName, created); !ok) {
+  if (auto ok = writeIndex(owner.containerId, owner.ifName, created, owner.network); !ok) {
     undo();
     return std::unexpected(std::move(ok.error()));
   }
@@ -271,7 +297,10 @@ Result<std::vector<Lease>> FileStore::listLeases() {
   std::vector<Lease> out;
   for (const auto& n : TRY(leaseNames())) {
     auto ip = *leaseName(n);
-    if (auto o = TRY(readLease(ip))) out.push_back(Lease{ip, std::move(*o), 0});
+    if (auto o = TRY(readLease(ip))) {
+      (void)TRY(readIndex(o->containerId, o->ifName, &o->network));  // the network, when the index names it
+      out.push_back(Lease{ip, std::move(*o), 0});
+    }
   }
   return out;
 }
@@ -283,12 +312,13 @@ Result<std::vector<IpAddr>> FileStore::listLeasedIps() {
 }
 
 Result<void> FileStore::dropIndexEntries(const Owner& owner, const std::vector<IpAddr>& released) {
-  auto listed = TRY(readIndex(owner.containerId, owner.ifName));
+  std::string network;
+  auto listed = TRY(readIndex(owner.containerId, owner.ifName, &network));
   if (!listed) return {};
   std::erase_if(*listed,
                 [&](const IpAddr& ip) { return std::find(released.begin(), released.end(), ip) != released.end(); });
   if (listed->empty()) return fs::removeFile(indexPath(owner.containerId, owner.ifName));
-  return writeIndex(owner.containerId, owner.ifName, *listed);
+  return writeIndex(owner.containerId, owner.ifName, *listed, network);
 }
 
 Result<void> FileStore::releaseLeases(std::span<const Lease> leases) {

@@ -5,7 +5,7 @@
 //   <dataDir>/<pool>/lock                   flock()ed by every call (host-local takes the same lock)
 // host-local finds an attachment's leases by reading every lease file (its cost grows with the pool).
 // We keep an owner index next to the leases instead:
-//   <dataDir>/<pool>/.owners/<containerID>@<ifname>   header, container ID, ifname, then one IP a line
+//   <dataDir>/<pool>/.owners/<containerID>@<ifname>   header, container ID, ifname, "network <name>", one IP a line
 // built once from the lease files when missing or stale. Staleness: after each change we set the pool
 // directory's mtime to a marker value (nanoseconds == kCleanNsec, one second in the past); a lease
 // created or removed by anyone else (host-local, or a crash of ours midway) moves the mtime to now,
@@ -54,8 +54,11 @@ class FileStore : public LeaseStore {
   void markClean();
   Result<std::optional<Owner>> readLease(const IpAddr& ip);
   bool leaseHeldBy(const IpAddr& ip, std::string_view containerId, std::string_view ifName);
-  Result<std::optional<std::vector<IpAddr>>> readIndex(std::string_view containerId, std::string_view ifName);
-  Result<void> writeIndex(std::string_view containerId, std::string_view ifName, const std::vector<IpAddr>& ips);
+  // `network`, when given, receives the network the index names ("" when none).
+  Result<std::optional<std::vector<IpAddr>>> readIndex(std::string_view containerId, std::string_view ifName,
+                                                       std::string* network = nullptr);
+  Result<void> writeIndex(std::string_view containerId, std::string_view ifName, const std::vector<IpAddr>& ips,
+                          std::string_view network);
   Result<void> dropIndexEntries(const Owner& owner, const std::vector<IpAddr>& released);
   Result<std::vector<std::string>> leaseNames();
 

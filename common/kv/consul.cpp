@@ -111,14 +111,16 @@ Result<void> ConsulClient::deleteTree(std::string_view prefix) {
 Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops) {
   if (ops.empty()) return TxnResult{true, {}, {}};
   if (ops.size() > kMaxTxnOps) return fail(Code::Internal, "consul transaction with more than 64 operations");
-  bool readOnly = true;
+  // Reads, checks and unconditional sets and deletes give the same result when applied twice, so a lost answer
+  // may be resent; a cas (or delete-cas) applied once would report a lost race the second time.
+  bool idempotent = true;
   for (const auto& op : ops) {
     TRY_VOID(validateKey(op.key, op.verb == TxnOp::DeleteTree));
     TRY_VOID(checkValue(op.key, op.value));
-    readOnly = readOnly && (op.verb == TxnOp::Get || op.verb == TxnOp::CheckIndex || op.verb == TxnOp::CheckNotExists);
+    idempotent = idempotent && op.verb != TxnOp::Cas && op.verb != TxnOp::DeleteCas;
   }
   std::string body = buildTxnBody(ops);
-  HttpRequest req{Method::Put, "/v1/txn", body, readOnly, 0};
+  HttpRequest req{Method::Put, "/v1/txn", body, idempotent, 0};
   auto r = TRY(http_.send(req));
   if (r.status != 200 && r.status != 409) return unexpectedStatus(r, "a transaction");
   return parseTxnResponse(r.body, r.status);

@@ -111,7 +111,9 @@ const char* methodName(Method m) {
 }  // namespace
 
 struct HttpTransport::Attempt {
-  enum Kind { Ok, ConnectFailed, Transient, Fatal } kind = Fatal;
+  // NotApplied: consul answered that it did not apply the request (no leader, or the server could not reach
+  // the leader): safe to send again, even a write.
+  enum Kind { Ok, ConnectFailed, NotApplied, Transient, Fatal } kind = Fatal;
   HttpResponse response;
   Error error;
   bool timedOut = false;  // the address is down (no answer in time, unreachable): not again in this call
@@ -171,6 +173,15 @@ void setOptions(CURL* h, const ConsulConfig& cfg, const HttpRequest& req, const 
   if (!cfg.caFile.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, cfg.caFile.c_str());
   if (!cfg.certFile.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, cfg.certFile.c_str());
   if (!cfg.keyFile.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, cfg.keyFile.c_str());
+}
+
+// Answers of a server that did not apply the request: during an election there is no leader, or the server
+// cannot open a connection to it. ("rpc error making call: EOF" and timeouts are not here: the leader may have
+// applied those.)
+bool notApplied(std::string_view body) {
+  for (std::string_view s : {"No cluster leader", "rpc error getting client", "failed to get conn"})
+    if (body.find(s) != std::string_view::npos) return true;
+  return false;
 }
 
 // Nothing of ours may stay referenced by the handle after a transfer.
@@ -285,6 +296,8 @@ HttpTransport::Attempt HttpTransport::httpFailure(long status, const std::string
   if (status == 403)
     return set(Attempt::Fatal, Code::InvalidConfig,
                "consul at " + addr + " denied access (ACL token missing or invalid)");
+  if (status >= 500 && notApplied(body))
+    return set(Attempt::NotApplied, Code::TryAgainLater, "consul at " + addr + " is not ready" + http + ": " + detail);
   if (status >= 500 || status == 429)
     return set(Attempt::Transient, Code::TryAgainLater, "consul at " + addr + " is not ready" + http + ": " + detail);
   if (status == 400 && body.find("HTTPS server") != std::string_view::npos)
@@ -302,13 +315,17 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& req) {
   Attempts attempts;
   std::optional<Error> last;
   bool allUnreachable = true;
-  for (int pass = 0; pass <= cfg_.retries; ++pass) {
+  // Connection failures get `retries` passes; an election (nothing applied, or an idempotent request that
+  // failed in transit) gets passes until the deadline, so that a leader change of a few seconds is ridden out.
+  bool electing = false;
+  for (int pass = 0; pass <= cfg_.retries || electing; ++pass) {
     if (pass > 0) {
-      long backoff = std::min(100L << (pass - 1), 1000L);
+      long backoff = std::min(100L << std::min(pass - 1, 3), 500L);
       long left = msUntil(deadline);
       if (left <= backoff) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
     }
+    electing = false;
     bool triedAny = false;
     for (size_t k = 0; k < n; ++k) {
       size_t idx = (current_ + k) % n;
@@ -326,7 +343,9 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& req) {
         tried.push_back(cfg_.addresses[idx]);
       if (a.timedOut) skip[idx] = true;
       allUnreachable = allUnreachable && a.kind == Attempt::ConnectFailed;
-      bool retryable = a.kind == Attempt::ConnectFailed || (a.kind == Attempt::Transient && req.idempotent);
+      const bool election = a.kind == Attempt::NotApplied || (a.kind == Attempt::Transient && req.idempotent);
+      electing = electing || election;
+      bool retryable = a.kind == Attempt::ConnectFailed || election;
       last = std::move(a.error);
       if (!retryable) {
         last->details = attempts.str();

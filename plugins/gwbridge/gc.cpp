@@ -1,5 +1,6 @@
 // GC: rules of this network's attachments that are not in cni.dev/valid-attachments go, in one
-// transaction, with their veths and leases.
+// transaction, with their veths and leases; then the IPAM's GC, which releases only this host's leases of
+// this network.
 #include <set>
 
 #include "cni/delegate.hpp"
@@ -34,8 +35,10 @@ Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
     if (auto r = nl::deleteLink(host, hostVethName(cid, ifn)); !r) log::warn("GC: " + r.error().msg + ", ignoring");
 
   if (!gw.sharedPool) return cni::delegateGc(gw.ipamType, args, gw.ipamStdin);
-  // A shared pool also holds other networks' leases, which IPAM's GC cannot tell apart: release only the
-  // attachments whose rules named them as this network's.
+  // A shared pool also holds other networks' leases. The attachments whose rules named them as this
+  // network's are released one by one (leases written before owner indexes named their network); then the
+  // IPAM's GC releases this network's other stale leases (overlay-ipam's index names each lease's network):
+  // those of attachments whose rules are gone (a reboot) or were hashed (long container IDs).
   for (const auto& [cid, ifn] : stale) {
     cni::CmdArgs del = args;
     del.command = "DEL";
@@ -46,7 +49,7 @@ Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
     if (auto r = cni::delegateDel(gw.ipamType, del, gw.ipamStdin); !r)
       return fail(std::move(r.error()).context("GC: releasing the address of " + cid + "/" + ifn));
   }
-  return {};
+  return cni::delegateGc(gw.ipamType, args, gw.ipamStdin);
 }
 
 }  // namespace ovl::gwbridge

@@ -55,9 +55,6 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   auto cluster = TRY(Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
   TRY_VOID(requireReadable(c.network, state));
-  auto memory = TRY(model::HostMemory::open(c.stateDir));
-  const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
-  TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   const unsigned mtu = overlayMtu(c, underlay);
 
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
@@ -69,6 +66,10 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   });
   if (ipam.ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");
   testhook::pausePoint("overlay.after-ipam");
+  // This host's claim on its name, before anything of the network is written (the IPAM's lease is rolled back).
+  auto memory = TRY(model::HostMemory::open(c.stateDir));
+  const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
+  TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
   rememberVni(c.stateDir, c.network, vni);
 
@@ -96,7 +97,14 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   AttachmentRecord rec{c.network, c.hostName, args.containerId, args.ifName, link.mac.str(), {}, names, 0};
   for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
-  TRY_VOID(cluster.recordAttachment(vni, Member{c.hostName, underlay.vtep, c.port, vni}, self, rec));
+  if (auto recorded = cluster.recordAttachment(vni, Member{c.hostName, underlay.vtep, c.port, vni}, self, rec);
+      !recorded) {
+    // A write answered with an error may still have been applied (a leader that replicated it and died before
+    // answering): remove the record it may have left. The membership goes with the devices in deleteLink.
+    if (auto r = cluster.deleteAttachment(c.network, c.hostName, args.containerId, args.ifName); !r)
+      log::error("rollback: deleting the attachment record: " + r.error().msg);
+    return fail(std::move(recorded.error()));
+  }
 
   testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();

@@ -38,11 +38,6 @@ from ovltest.plugins import OVL_SRC_DIR, find_binary
 from ovltest.timing import scaled
 
 PREFIX = "overlay-cni"
-# When overlay's recordAttachment fails although Consul committed it (the leader died after replicating the
-# transaction, before answering), ADD's rollback removes the veth and the lease but not the attachment
-# record, which stays until DEL or GC (plugins/overlay/add.cpp). Test 3 reports such records while this is
-# False and fails on them once it is True.
-ATTACHMENT_ROLLBACK_FIXED = False
 CHAIN_FILE = os.path.join(OVL_SRC_DIR, "conf-examples", "overlay-gwbridge.conflist")
 INTERNET_IP = "203.0.113.1"
 
@@ -51,7 +46,7 @@ def overlay_conf(net, subnet, data_dir=None, version="1.0.0"):
     """overlay with overlay-ipam: the Consul store, or the file store in data_dir."""
     ipam = {"type": "overlay-ipam", "subnet": subnet}
     if data_dir:
-        ipam["dataDir"] = data_dir
+        ipam.update(dataDir=data_dir, store="file")  # under overlay, a file store is asked for explicitly
     else:
         ipam["store"] = "consul"
     return {"cniVersion": version, "name": net, "type": "overlay", "ipam": ipam}
@@ -456,6 +451,10 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(set(codes), {11} if codes else set(), "failures other than code 11:\n" + "\n".join(
             f"{cid}: {r['code']}: {r['msg']}" for cid, (_, _, r) in failed.items() if r["code"] != 11))
         msgs = collections.Counter(re.sub(r"\d+\.\d+\.\d+\.\d+:\d+", "ADDR", r["msg"]) for _, _, r in failed.values())
+        # Requests that Consul did not apply (no leader, no connection to it) are sent again until the request
+        # timeout: at most 5% of the ADDs may fail during the election (issue 14's budget).
+        self.assertLessEqual(len(failed), 5, "more than 5% of ADDs failed during the election:\n" + "\n".join(
+            f"{cid}: {r['msg']}" for cid, (_, _, r) in failed.items()))
         addrs = [ips_of(r)[0] for _, _, r in ok.values()]
         self.assertEqual(len(addrs), len(set(addrs)), "duplicate addresses")
         for cid, (h, netns, res) in ok.items():  # kernel state of every success
@@ -473,12 +472,9 @@ class FaultsTest(unittest.TestCase):
             if owner["containerID"] not in ok:
                 stray[k] = (owner["containerID"], owner["host"])
         leaked = {c: "lease neither released nor journaled" for c, _ in set(stray.values()) - journaled}
+        # Also after an ambiguous write (committed, answered 500): ADD's rollback deletes the attachment record.
         records = [k for k in consul.kv_keys(f"{PREFIX}/attachments/ha/") if k.split("/")[-2] not in ok]
-        if ATTACHMENT_ROLLBACK_FIXED:
-            leaked.update({k.split("/")[-2]: f"attachment record {k}" for k in records})
-        elif records:
-            print(f"\n  KNOWN BUG (overlay/add.cpp): failed ADDs left {len(records)} attachment records: {records}",
-                  file=sys.stderr)
+        leaked.update({k.split("/")[-2]: f"attachment record {k}" for k in records})
         self.assertEqual(leaked, {}, "failed ADDs that left something:\n" + "\n".join(
             f"{c}: {what}: {failed[c][2]['msg']}\n{stderr[c][-6000:]}" for c, what in leaked.items()))
 
@@ -747,23 +743,19 @@ class FaultsTest(unittest.TestCase):
               file=sys.stderr)
 
 
-class KnownGcLeaksTest(unittest.TestCase):
-    """Leaks these tests found in gwbridge's GC (plugins/gwbridge/gc.cpp) that are not fixed yet: with a pool
-    shared by several networks (the default), GC releases a lease only when it removes a readable rule naming
-    the attachment. Each test asserts exactly what is left today, so it fails if the leak grows and also
-    when it is fixed: whoever fixes it turns the assertion into `left == {}`. The tests DEL what they made,
-    so nothing stays behind."""
-
-    FIXED_MSG = ("if gwbridge GC now releases these leases, the leak is fixed: assert that nothing is left "
-                 "(left == {}) and update the README's list of open leaks")
+class GwbridgeGcTest(unittest.TestCase):
+    """gwbridge's GC with a pool shared by several networks (the default): it used to release a lease only when
+    it removed a readable rule naming the attachment, so every reboot (rules gone) and every long container ID
+    (hashed rule tags) leaked the gwbridge leases. overlay-ipam's owner index now names each lease's network,
+    and GC releases exactly this network's leases. The tests DEL what they made, so nothing stays behind."""
 
     def tearDown(self):
         self.assertEqual(E.leftovers(), {}, "left behind")
 
-    def gc_leftovers(self, host, cl, cids, reboot):
-        """Attaches cids, loses them without DEL (and, for a reboot, the host's kernel state too), runs GC with
-        no valid attachment, and returns what is left and the lease files of the attachments' gwbridge
-        addresses; then DELs them."""
+    def gc_leftovers(self, host, cl, cids, reboot, other=None):
+        """Attaches cids (and `other`, a live attachment of another network sharing the gwbridge pool), loses
+        cids without DEL (and, for a reboot, the host's kernel state too), runs GC of cl's network with no
+        valid attachment, and returns what is left and the lease files of cids' gwbridge addresses; then DELs."""
         t = E.t
         nets, gw_leases = {}, []
         try:
@@ -772,8 +764,12 @@ class KnownGcLeaksTest(unittest.TestCase):
                 res = E.chain(host, cl, "ADD", cid, nets[cid])
                 gw_leases += [os.path.join(E.data_dir(host), "cni_gwbridge", ip) for ip in ips_of(res)
                               if ip.startswith("172.18.")]
-            for n in nets.values():
-                t.remove_container(n)
+            if other:
+                ocl, ocid = other
+                nets[ocid] = t.add_container(host, ocid[:8])
+                E.chain(host, ocl, "ADD", ocid, nets[ocid])
+            for cid in cids:
+                t.remove_container(nets[cid])
             if reboot:  # links and nftables do not survive a reboot; leases in a persistent dataDir do
                 for family in ("inet", "bridge"):
                     t.run(host, "nft", "delete", "table", family, "ovl_gwbridge", check=False)
@@ -784,31 +780,34 @@ class KnownGcLeaksTest(unittest.TestCase):
                 conf["cniVersion"] = "1.1.0"
                 conf["cni.dev/valid-attachments"] = []
                 E.plugin(host, p["type"], "GC", conf, None, None, None)
-            return E.leftovers(hosts=[host]), sorted(gw_leases)
+            left = E.leftovers(hosts=[host])
+            kept = [f for f in lease_files(E.data_dir(host)) if "cni_gwbridge" in f]
+            return left, sorted(gw_leases), kept
         finally:
-            for cid in nets:
+            for cid in cids:
                 E.chain(host, cl, "DEL", cid, "")
+            if other:
+                E.chain(host, other[0], "DEL", other[1], "")
 
     def test_gwbridge_gc_after_a_real_reboot(self):
         # The shipped node config (conf-examples/overlay-node.json) puts stateDir, and with it the default
-        # dataDir of gwbridge's pool, on persistent storage: every reboot leaks every gwbridge lease.
-        # Everything else (overlay leases, keys, links, rules) is gone.
+        # dataDir of gwbridge's pool, on persistent storage: the leases outlive the reboot, GC must free them.
         cl = chain_list("rbnet", "10.48.0.0/24")
         h = E.hosts[1]
-        left, gw_leases = self.gc_leftovers(h, cl, [f"rb{i}-{E.t.prefix}" for i in range(2)], reboot=True)
+        left, gw_leases, _ = self.gc_leftovers(h, cl, [f"rb{i}-{E.t.prefix}" for i in range(2)], reboot=True)
         self.assertEqual(len(gw_leases), 2)
-        self.assertEqual(left, {f"{h.name} lease files": gw_leases}, self.FIXED_MSG if not left else
-                         "GC after a reboot leaves something other than the known gwbridge leases")
+        self.assertEqual(left, {}, "GC after a reboot left something")
 
-    def test_gwbridge_gc_with_a_long_container_id(self):
-        # Tags of attachments that do not fit nft's 128-byte comment are hashed (gwbridge/rules.cpp ruleTag);
-        # GC removes such rules but cannot tell whose lease to release, and after that nothing names it.
+    def test_gwbridge_gc_with_a_long_container_id_keeps_other_networks_leases(self):
+        # Tags of attachments that do not fit nft's 128-byte comment are hashed (gwbridge/rules.cpp ruleTag).
         cl = chain_list("lgnet", "10.49.0.0/24")
+        other = (chain_list("lgother", "10.50.0.0/24"), f"keep-{E.t.prefix}")
         h = E.hosts[1]
-        left, gw_leases = self.gc_leftovers(h, cl, ["l" * 120], reboot=False)
+        left, gw_leases, kept = self.gc_leftovers(h, cl, ["l" * 120], reboot=False, other=other)
         self.assertEqual(len(gw_leases), 1)
-        self.assertEqual(left, {f"{h.name} lease files": gw_leases}, self.FIXED_MSG if not left else
-                         "GC of a hashed-tag attachment leaves something other than its gwbridge lease")
+        self.assertNotIn(gw_leases[0], kept, "the long-ID attachment's gwbridge lease survived GC")
+        self.assertEqual(len(kept), 1, f"GC of lgnet freed network lgother's gwbridge lease: {kept}")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -158,4 +159,31 @@ TEST_CASE("file store: GC and listing") {
   CHECK((*store)->findByOwner("b", "eth0")->size() == 1);
   std::string d = t.path + "/net1";
   CHECK_FALSE(stdfs::exists(d + "/.owners/a@eth0"));
+}
+
+TEST_CASE("file store: the owner index names the lease's network, also across a rebuild") {
+  TempDir t;
+  auto rs = sets(R"({"subnet":"10.0.0.0/24"})");
+  auto take = [&](const char* id, const char* net) {
+    auto store = FileStore::open(t.path, "shared", "h1");
+    REQUIRE(store);
+    Allocator a(rs, **store, 1);
+    REQUIRE(a.allocate(Owner{id, "eth0", "h1", "t", net}, {}));
+  };
+  take("a1", "neta");
+  take("b1", "netb");
+  auto networks = [&] {
+    auto store = FileStore::open(t.path, "shared", "h1");
+    REQUIRE(store);
+    auto leases = (*store)->listLeases();
+    REQUIRE(leases);
+    std::map<std::string, std::string> out;
+    for (const auto& l : *leases) out[l.owner.containerId] = l.owner.network;
+    return out;
+  };
+  CHECK(networks() == std::map<std::string, std::string>{{"a1", "neta"}, {"b1", "netb"}});
+  CHECK(slurp(t.path + "/shared/.owners/a1@eth0") == "# overlay-ipam owner index v1\na1\neth0\nnetwork neta\n10.0.0.2\n");
+  // host-local (or a crash) touches the pool: the index is rebuilt from the lease files and keeps the networks.
+  std::ofstream(t.path + "/shared/10.0.0.9") << "c9\r\neth0";
+  CHECK(networks() == std::map<std::string, std::string>{{"a1", "neta"}, {"b1", "netb"}, {"c9", ""}});
 }

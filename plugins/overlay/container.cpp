@@ -21,7 +21,7 @@ namespace ovl::overlay {
 Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& netns, const std::string& hostName,
                                           const std::string& ifName, unsigned mtu, const MacAddr& mac,
                                           int bridgeIndex) {
-  auto pair = nl::createVeth(host, hostName, ifName, netns.fd(), mtu, mac);
+  auto pair = nl::createVeth(host, hostName, ifName, netns.fd(), mtu, mac, nl::HostIpv6::Off);
   if (!pair) {
     if (pair.error().sysErrno == EEXIST)
       return fail(Code::InvalidConfig, "interface '" + ifName + "' already exists in " + netns.path() +

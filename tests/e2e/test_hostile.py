@@ -9,12 +9,13 @@ Containers are empty namespaces; hostile programs inside them are small Python s
 import json
 import os
 import time
+import uuid
 import unittest
 
 from ovltest.chain import run_chain
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
-from ovltest.plugins import find_binary
+from ovltest.plugins import find_binary, run_plugin
 
 PY = "/usr/bin/python3"
 NET = "hostile"
@@ -48,6 +49,47 @@ for _ in range(count):
     time.sleep(0.1)
 """
 
+# A stranger's "Consul": records every byte it receives (one request per connection) and answers 404.
+LISTENER = r"""
+import socket, sys, threading
+log, ready = sys.argv[1], sys.argv[2]
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 8500))
+srv.listen(64)
+lock = threading.Lock()
+
+def serve(c):
+    c.settimeout(2)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode(errors="replace").lower()
+        want = next((int(l.split(":", 1)[1]) for l in head.splitlines() if l.startswith("content-length:")), 0)
+        while len(data.split(b"\r\n\r\n", 1)[-1]) < want:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        with lock, open(log, "ab") as f:
+            f.write(data + b"\n=====\n")
+        c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nX-Consul-Index: 1\r\nConnection: close\r\n\r\n")
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+open(ready, "w").close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+LISTENER_IP = "198.51.100.99"
+
 
 class Env:
     """The cluster shared by the tests of this module."""
@@ -64,6 +106,15 @@ class Env:
             self.consul = ConsulServer(self.t, self.cs, "198.51.100.10")
             tmp = self.t.tmpdir
             self.ra_py = self.script("ra.py", RA_SENDER)
+            self.listener = self.t.add_host("lsn", f"{LISTENER_IP}/24")
+            self.listener_log = os.path.join(tmp, "listener.log")
+            ready = os.path.join(tmp, "listener.ready")
+            self.t.popen(self.listener, PY, self.script("listener.py", LISTENER), self.listener_log, ready)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(ready):
+                if time.monotonic() > deadline:
+                    raise AssertionError("the listener did not start")
+                time.sleep(0.05)
             self.node_cfg = {}
             for h in self.hosts:
                 self.node_cfg[h.name] = self.write_node_config(h, {})
@@ -89,6 +140,7 @@ class Env:
         cfg = {"store": self.consul.store_url, "hostName": host.name, "advertise": "eth0",
                "stateDir": os.path.join(self.t.tmpdir, "state")}
         cfg.update(extra)
+        cfg = {k: v for k, v in cfg.items() if v is not None}
         with open(path, "w") as f:
             json.dump(cfg, f)
         os.chmod(path, 0o600)
@@ -96,6 +148,14 @@ class Env:
 
     def env(self, host):
         return {"OVL_NODE_CONFIG": self.node_cfg[host.name]}
+
+    def heard(self):
+        """Everything the listener has received so far."""
+        try:
+            with open(self.listener_log, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def conflist(self, gwbridge=True, ports=False):
         plugins = [{"type": "overlay", "ipam": {"type": "overlay-ipam", "subnet": SUBNET, "store": "consul"}}]
@@ -237,6 +297,70 @@ class HostileTest(unittest.TestCase):
             self.assertEqual(E.sysctl(E.h1, dev, "disable_ipv6"), "1", dev)
         # Containers keep working across the fix.
         self.assertTrue(E.t.ping(na, rb["ips"][0]["address"].split("/")[0], count=1, timeout=2))
+
+    # --- item 2: a network config aimed at a stranger -------------------------------------------------
+    def secrets(self):
+        """A node config with a token (node store: the real Consul), a root-only file holding another
+        secret, and a third secret in the runtime's environment."""
+        tag = uuid.uuid4().hex[:8]
+        s = {"node": f"NODE-SECRET-{tag}", "file": f"FILE-SECRET-{tag}", "env": f"ENV-SECRET-{tag}"}
+        node = E.write_node_config(E.h1, {"consul": {"token": s["node"]}}, name=f"node-token-{tag}.json")
+        path = os.path.join(E.t.tmpdir, f"secret-{tag}")
+        with open(path, "w") as f:
+            f.write(s["file"] + "\n")
+        os.chmod(path, 0o600)
+        return s, node, path
+
+    def call(self, binary, conf, node, env_token, name):
+        netns = E.t.add_container(E.h1, name)
+        env = {"OVL_NODE_CONFIG": node, "CONSUL_HTTP_TOKEN": env_token}
+        rc, res, out, err = run_plugin(E.t, E.h1, binary, "ADD", conf, f"{name}-{E.t.prefix}", netns, "eth0",
+                                       extra_env=env, timeout=90)
+        if rc == 0:
+            run_plugin(E.t, E.h1, binary, "DEL", conf, f"{name}-{E.t.prefix}", "", "eth0", extra_env=env)
+        return rc, res, out + err
+
+    def test_network_config_aimed_at_a_listener_gets_no_credentials(self):
+        s, node, secret_file = self.secrets()
+        before = len(E.heard())
+        stranger = f"consul://{LISTENER_IP}:8500"
+        ipam = {"type": "overlay-ipam", "subnet": "10.78.0.0/24", "store": "consul"}
+        cases = {
+            "store": ("overlay", {"store": stranger, "ipam": ipam}, "'store'"),
+            "consul.addresses": ("overlay", {"consul": {"addresses": [stranger]}, "ipam": ipam}, "consul.addresses"),
+            "ipam.store": ("overlay-ipam", {"ipam": dict(ipam, store=stranger)}, "'ipam.store'"),
+            "consul.tokenFile": ("overlay", {"consul": {"tokenFile": secret_file}, "ipam": ipam}, "consul.tokenFile"),
+            "ipam.consul.tokenFile": ("overlay-ipam", {"ipam": dict(ipam, store=stranger,
+                                                                    consul={"tokenFile": secret_file})},
+                                      "ipam.consul.tokenFile"),
+        }
+        for n, (case, (binary, extra, field)) in enumerate(cases.items()):
+            with self.subTest(case=case):
+                conf = dict({"cniVersion": "1.0.0", "name": "stranger", "type": binary}, **extra)
+                rc, res, out = self.call(binary, conf, node, s["env"], f"cred{n}")
+                self.assertEqual((rc, (res or {}).get("code")), (1, 7), out)
+                self.assertIn(field, res["msg"])
+                for secret in s.values():
+                    self.assertNotIn(secret, out)
+        heard = E.heard()[before:]
+        for what, secret in s.items():
+            self.assertNotIn(secret, heard, f"the listener received the {what} secret")
+        self.assertEqual(heard, "", "the listener was contacted at all")
+
+    def test_without_a_node_store_a_stranger_gets_no_node_credentials(self):
+        # Legacy layout: the node config names no store, every network config its own. The store is used,
+        # but neither the node config's token nor the runtime's CONSUL_HTTP_TOKEN goes with it.
+        s, _, _ = self.secrets()
+        node = E.write_node_config(E.h1, {"store": None, "consul": {"token": s["node"]}}, name="node-nostore.json")
+        conf = {"cniVersion": "1.0.0", "name": "stranger2", "type": "overlay-ipam",
+                "ipam": {"type": "overlay-ipam", "subnet": "10.79.0.0/24", "store": f"consul://{LISTENER_IP}:8500"}}
+        before = len(E.heard())
+        self.call("overlay-ipam", conf, node, s["env"], "cred-legacy")
+        heard = E.heard()[before:]
+        self.assertIn("/v1/", heard, "the plugin never talked to the listener (the test would prove nothing)")
+        for what, secret in s.items():
+            self.assertNotIn(secret, heard, f"the listener received the {what} secret")
+        self.assertNotIn("x-consul-token", heard.lower())
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ Containers are empty namespaces; hostile programs inside them are small Python s
 import json
 import os
 import time
-import uuid
 import unittest
+import uuid
 
+from hostile_progs import CLIENT, LISTENER, RA_SENDER, SPEAK_LATER
 from ovltest.chain import run_chain
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
@@ -21,73 +22,6 @@ PY = "/usr/bin/python3"
 NET = "hostile"
 SUBNET = "10.77.0.0/24"
 
-# A router advertisement (default router for 1800 s, prefix 2001:db8:bad::/64 for SLAAC) sent as a raw
-# Ethernet frame from a made-up link-local address, so it needs nothing from the container's own IPv6.
-RA_SENDER = r"""
-import socket, struct, sys, time
-ifname, count = sys.argv[1], int(sys.argv[2])
-mac = bytes.fromhex("02badbadbad1")
-src = socket.inet_pton(socket.AF_INET6, "fe80::bad:1")
-dst = socket.inet_pton(socket.AF_INET6, "ff02::1")
-ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
-sll = struct.pack("!BB", 1, 1) + mac
-pio = struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 86400, 14400, 0) + socket.inet_pton(socket.AF_INET6, "2001:db8:bad::")
-body = ra + sll + pio
-pseudo = src + dst + struct.pack("!I3xB", len(body), 58) + body
-if len(pseudo) % 2:
-    pseudo += b"\0"
-s = sum(struct.unpack(f"!{len(pseudo) // 2}H", pseudo))
-while s >> 16:
-    s = (s & 0xFFFF) + (s >> 16)
-body = body[:2] + struct.pack("!H", ~s & 0xFFFF) + body[4:]
-ip6 = struct.pack("!IHBB", 6 << 28, len(body), 58, 255) + src + dst
-frame = bytes.fromhex("333300000001") + mac + b"\x86\xdd" + ip6 + body
-sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-sock.bind((ifname, 0))
-for _ in range(count):
-    sock.send(frame)
-    time.sleep(0.1)
-"""
-
-# A stranger's "Consul": records every byte it receives (one request per connection) and answers 404.
-LISTENER = r"""
-import socket, sys, threading
-log, ready = sys.argv[1], sys.argv[2]
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", 8500))
-srv.listen(64)
-lock = threading.Lock()
-
-def serve(c):
-    c.settimeout(2)
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head = data.split(b"\r\n\r\n", 1)[0].decode(errors="replace").lower()
-        want = next((int(l.split(":", 1)[1]) for l in head.splitlines() if l.startswith("content-length:")), 0)
-        while len(data.split(b"\r\n\r\n", 1)[-1]) < want:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        with lock, open(log, "ab") as f:
-            f.write(data + b"\n=====\n")
-        c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nX-Consul-Index: 1\r\nConnection: close\r\n\r\n")
-    except OSError:
-        pass
-    finally:
-        c.close()
-
-open(ready, "w").close()
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-"""
 LISTENER_IP = "198.51.100.99"
 
 
@@ -106,6 +40,8 @@ class Env:
             self.consul = ConsulServer(self.t, self.cs, "198.51.100.10")
             tmp = self.t.tmpdir
             self.ra_py = self.script("ra.py", RA_SENDER)
+            self.speak_py = self.script("speak.py", SPEAK_LATER)
+            self.client_py = self.script("client.py", CLIENT)
             self.listener = self.t.add_host("lsn", f"{LISTENER_IP}/24")
             self.listener_log = os.path.join(tmp, "listener.log")
             ready = os.path.join(tmp, "listener.ready")
@@ -148,6 +84,13 @@ class Env:
 
     def env(self, host):
         return {"OVL_NODE_CONFIG": self.node_cfg[host.name]}
+
+    def wait_file(self, path, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not happen")
+            time.sleep(0.05)
 
     def heard(self):
         """Everything the listener has received so far."""
@@ -361,6 +304,52 @@ class HostileTest(unittest.TestCase):
         for what, secret in s.items():
             self.assertNotIn(secret, heard, f"the listener received the {what} secret")
         self.assertNotIn("x-consul-token", heard.lower())
+
+    # --- item 3: publishing a port resets nobody else's connections ---------------------------------
+    def test_outbound_connection_to_443_survives_publishing_443(self):
+        cl = E.conflist(ports=True)
+        c1, n1, r1 = self.attach(E.h1, "ct-out", cl)
+        tmp = E.t.tmpdir
+        ready, trigger, out = (os.path.join(tmp, f"ct-{x}") for x in ("ready", "trigger", "client.out"))
+        E.t.popen(E.inet, PY, E.speak_py, ready, trigger)
+        E.wait_file(ready, "the :443 server start")
+        with open(out, "w") as f:
+            client = E.t.popen(n1, PY, E.client_py, "203.0.113.1", 443, 30, stdout=f)
+        E.wait_file(ready + ".accepted", "the outbound connection")
+        # Two flows from h2 towards h1's own :443, where a host service listens: TCP and UDP.
+        E.t.popen(E.h1, PY, "-c", "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',443))\ns.listen()\n"
+                  "c=s.accept()\ntime.sleep(60)\n")
+        E.t.popen(E.h2, PY, "-c", "import socket,time\nu=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                  f"u.sendto(b'x',('{E.h1.ip}',443))\n"
+                  f"for i in range(50):\n try: c=socket.create_connection(('{E.h1.ip}',443)); break\n"
+                  " except OSError: time.sleep(0.1)\ntime.sleep(60)\n")
+        to_h1 = f"src={E.h2.ip} dst={E.h1.ip}"
+
+        def flows():
+            out = E.t.run(E.h1, "conntrack", "-L", check=False).stdout.splitlines()
+            return {"out": any(l.startswith("tcp") and "dst=203.0.113.1" in l and "dport=443" in l for l in out),
+                    "tcp": any(l.startswith("tcp") and to_h1 in l and "dport=443" in l for l in out),
+                    "udp": any(l.startswith("udp") and to_h1 in l and "dport=443" in l for l in out)}
+        deadline = time.monotonic() + 10
+        while flows() != {"out": True, "tcp": True, "udp": True}:
+            self.assertLess(time.monotonic(), deadline, f"flows not all there: {flows()}")
+            time.sleep(0.1)
+        # Another container publishes :443/tcp on the same host (ADD flushes conntrack entries for it).
+        self.attach(E.h1, "ct-pub", cl, runtime={"portMappings": [{"hostPort": 443, "containerPort": 80,
+                                                                 "protocol": "tcp"}]})
+        after = flows()
+        open(trigger, "w").close()
+        client.wait(timeout=40)
+        with open(out) as f:
+            self.assertEqual(f.read().strip(), "spoken-after-add",
+                             "the masqueraded outbound :443 connection was broken by publishing :443")
+        # Exactly the mapping's entries went: TCP to this host's :443; not UDP, not the outbound flow.
+        self.assertEqual(after, {"out": True, "tcp": False, "udp": True})
+        # DEL removes the container's own entries (its address is the original source).
+        gw_ip = r1["ips"][-1]["address"].split("/")[0]
+        self.assertIn(f"src={gw_ip} ", E.t.run(E.h1, "conntrack", "-L", check=False).stdout)
+        E.chain(E.h1, "DEL", cl, c1, "", prev=r1)
+        self.assertNotIn(f"src={gw_ip} ", E.t.run(E.h1, "conntrack", "-L", check=False).stdout)
 
 
 if __name__ == "__main__":

@@ -351,6 +351,24 @@ class HostileTest(unittest.TestCase):
         E.chain(E.h1, "DEL", cl, c1, "", prev=r1)
         self.assertNotIn(f"src={gw_ip} ", E.t.run(E.h1, "conntrack", "-L", check=False).stdout)
 
+    # --- item 7: a runtime's bad input does not block cleanup ---------------------------------------
+    def test_del_with_an_invalid_runtime_mac_still_cleans_up(self):
+        conf = {"cniVersion": "1.0.0", "name": NET, "type": "overlay", "capabilities": {"mac": True},
+                "ipam": {"type": "overlay-ipam", "subnet": SUBNET, "store": "consul"}}
+        netns = E.t.add_container(E.h1, "badmac")
+        cid = f"badmac-{E.t.prefix}"
+        rc, res, out, err = run_plugin(E.t, E.h1, "overlay", "ADD", conf, cid, netns, "eth0", extra_env=E.env(E.h1))
+        self.assertEqual(rc, 0, out + err)
+        self.addCleanup(run_plugin, E.t, E.h1, "overlay", "DEL", conf, cid, "", "eth0", extra_env=E.env(E.h1))
+        host_veth = res["interfaces"][1]["name"]
+        bad = dict(conf, runtimeConfig={"mac": "not-a-mac"})
+        rc, res, out, err = run_plugin(E.t, E.h1, "overlay", "ADD", bad, cid + "x", netns, "eth1", extra_env=E.env(E.h1))
+        self.assertEqual((rc, res["code"]), (1, 7), out)  # ADD still refuses it
+        rc, _, out, err = run_plugin(E.t, E.h1, "overlay", "DEL", bad, cid, "", "eth0", extra_env=E.env(E.h1))
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn(host_veth, [l["ifname"] for l in E.ipj(E.h1, "link", "show")])
+        self.assertEqual(E.consul.kv_keys(f"overlay-cni/ipam/{NET}/owners/{cid}"), [])
+
 
 if __name__ == "__main__":
     unittest.main()

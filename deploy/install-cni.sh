@@ -11,14 +11,18 @@
 #   CNI_CONFLIST     conflist content (JSON) to install          (default: none, or CNI_CONFLIST_FILE)
 #   CNI_CONFLIST_FILE a conflist file inside the image to install, e.g. /opt/overlay-cni/conf-examples/overlay-gwbridge.conflist
 #   CNI_CONFLIST_NAME file name of the installed conflist        (default 10-overlay.conflist)
-#   OVL_NODE_CONFIG_JSON  node config content, written to $OVL_NODE_CONFIG_DEST when set
+#   OVL_NODE_CONFIG_JSON  node config content, written to $OVL_NODE_CONFIG_DEST (mode 0600) when set
 #   OVL_NODE_CONFIG_DEST  default /host/etc/cni/overlay-node.json: mount the node's /etc/cni at /host/etc/cni
+#   OVL_CONSUL_TOKEN      the node's Consul token (from a Secret), written to $OVL_CONSUL_TOKEN_DEST
+#                         (mode 0600) when set; name that file as consul.tokenFile in the node config
+#   OVL_CONSUL_TOKEN_DEST default /host/etc/cni/overlay-consul-token (the node's /etc/cni/overlay-consul-token)
 #   CNI_PLUGINS      which binaries of /opt/overlay-cni/bin to install (default "overlay overlay-ipam gwbridge")
 #   SLEEP            "true": stay running after installing (DaemonSet init pattern); default: exit 0
 #
 # Every file is written to a temporary name in the target directory and renamed, so a runtime never
 # executes or parses a half-written file.
 set -eu
+umask 077  # the node config and the token file are readable by root only; others are chmod'ed explicitly
 
 src=/opt/overlay-cni/bin
 bin_dir=${CNI_BIN_DIR:-/host/opt/cni/bin}
@@ -63,12 +67,19 @@ if [ -n "${CNI_CONFLIST:-}" ] || [ -n "${CNI_CONFLIST_FILE:-}" ]; then
   log "installed $net_dir/$conf_name"
 fi
 
-if [ -n "${OVL_NODE_CONFIG_JSON:-}" ]; then
-  dest=${OVL_NODE_CONFIG_DEST:-/host/etc/cni/overlay-node.json}
-  printf '%s\n' "$OVL_NODE_CONFIG_JSON" > "$dest.tmp.$$"
-  chmod 0644 "$dest.tmp.$$"
-  mv -f "$dest.tmp.$$" "$dest"
-  log "installed $dest"
+write_secret() {  # write_secret CONTENT DEST: mode 0600 from the start, then renamed into place
+  tmp="$2.tmp.$$"
+  rm -f "$tmp"
+  (umask 077 && printf '%s\n' "$1" > "$tmp")
+  chmod 0600 "$tmp"
+  mv -f "$tmp" "$2"
+  log "installed $2 (mode 0600)"
+}
+if [ -n "${OVL_NODE_CONFIG_JSON:-}" ]; then  # may hold consul.token
+  write_secret "$OVL_NODE_CONFIG_JSON" "${OVL_NODE_CONFIG_DEST:-/host/etc/cni/overlay-node.json}"
+fi
+if [ -n "${OVL_CONSUL_TOKEN:-}" ]; then
+  write_secret "$OVL_CONSUL_TOKEN" "${OVL_CONSUL_TOKEN_DEST:-/host/etc/cni/overlay-consul-token}"
 fi
 
 if [ "${SLEEP:-false}" = "true" ]; then

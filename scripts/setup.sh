@@ -10,7 +10,7 @@ PACKAGES=(
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev rapidjson-dev libcurl4-openssl-dev libmsgsl-dev doctest-dev
   libnftables-dev libldns-dev ldnsutils dnsmasq-base nftables iproute2 iputils-ping busybox-static iperf3 procps psmisc conntrack
   containernetworking-plugins podman containerd runc buildah mmdebstrap
-  golang-go golang-github-appc-cni-dev python3-grpcio gnuplot-nox hyperfine strace curl jq
+  golang-go golang-github-appc-cni-dev python3-grpcio python3-yaml gnuplot-nox hyperfine strace curl jq
 )
 
 missing=()

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "kv/store_trust.hpp"
+
 namespace ovl::kv {
 
 Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path) {
@@ -82,9 +84,18 @@ Result<StoreSpec> resolveStore(const json::Value* obj, std::string_view path, co
     spec.consul = *parsed;
   }
   // Node-level consul settings first, then the plugin's own override them.
+  const std::string consulField = json::join(path, "consul");
+  if (consulObj) TRY_VOID(refuseNetworkFiles(*consulObj, consulField));
   if (node.consul) TRY_VOID(parseConsulObject(*node.consul, spec.consul, "consul (node config)"));
-  if (consulObj) TRY_VOID(parseConsulObject(*consulObj, spec.consul, json::join(path, "consul")));
+  if (consulObj) TRY_VOID(parseConsulObject(*consulObj, spec.consul, consulField));
   applyEnvDefaults(spec.consul);
+  if (obj) {  // a network config: the node's credentials go only to the node's stores
+    std::optional<std::string> ownToken;
+    if (consulObj && consulObj->HasMember("token")) ownToken = TRY(json::optString(*consulObj, "token", consulField));
+    const bool ownAddresses = consulObj && consulObj->HasMember("addresses");
+    TRY_VOID(limitCredentials(spec.consul, TRY(trustedAddresses(node)), ownToken,
+                              ownAddresses ? json::join(consulField, "addresses") : urlField));
+  }
   if (spec.consul.addresses.empty()) {
     if (!nodeByDefault || url) TRY_VOID(validate(spec.consul));
     spec.kind = StoreSpec::File;  // no cluster store anywhere: the caller decides whether that is fatal

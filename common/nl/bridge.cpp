@@ -40,6 +40,7 @@ Result<LinkInfo> ensureBridge(Socket& s, const BridgeSpec& spec) {
                                                               : "a " + found->kind + ", not a bridge"));
   if (spec.mtu && found->mtu != spec.mtu) TRY_VOID(setLinkMtu(s, found->index, spec.mtu));
   if (spec.mac && found->mac != *spec.mac) TRY_VOID(setLinkMac(s, found->index, *spec.mac));
+  if (spec.ipv6) TRY_VOID(ensureHostIpv6(s, *found, *spec.ipv6));
   if (spec.up && !found->up) TRY_VOID(setLinkUp(s, found->index, true));
   auto now = TRY(findLinkByIndex(s, found->index));
   if (!now) return fail(nlError(-NLE_NODEV, "bridge '" + spec.name + "' vanished"));

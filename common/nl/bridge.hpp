@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "nl/host_ipv6.hpp"
 #include "nl/link.hpp"
 
 namespace ovl::nl {
@@ -13,6 +14,7 @@ struct BridgeSpec {
   unsigned mtu = 0;  // 0: leave as is
   std::optional<MacAddr> mac;
   bool up = true;
+  std::optional<HostIpv6> ipv6;  // applied before the bridge is brought up, and to an existing one
 };
 
 // Creates the bridge if missing; otherwise verifies it is a bridge (a link of another kind with that name

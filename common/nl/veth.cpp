@@ -9,7 +9,8 @@
 namespace ovl::nl {
 
 Result<VethPair> createVeth(Socket& hostSock, std::string_view hostName, std::string_view peerName,
-                            int peerNetnsFd, unsigned mtu, std::optional<MacAddr> peerMac) {
+                            int peerNetnsFd, unsigned mtu, std::optional<MacAddr> peerMac,
+                            std::optional<HostIpv6> hostIpv6) {
   std::string host(hostName), peerN(peerName);
   std::string what = "creating veth '" + host + "' with peer '" + peerN + "' in netns fd " +
                      std::to_string(peerNetnsFd);
@@ -39,6 +40,7 @@ Result<VethPair> createVeth(Socket& hostSock, std::string_view hostName, std::st
 
   auto found = TRY(findLink(hostSock, host));
   if (!found) return fail(nlError(-NLE_NODEV, what + ": host end vanished after creation"));
+  if (hostIpv6) TRY_VOID(ensureHostIpv6(hostSock, *found, *hostIpv6));
   TRY_VOID(setLinkUp(hostSock, found->index, true));
   auto up = TRY(findLinkByIndex(hostSock, found->index));
   if (!up) return fail(nlError(-NLE_NODEV, what + ": host end vanished after creation"));

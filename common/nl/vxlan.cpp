@@ -110,6 +110,7 @@ Result<VxlanInfo> ensureVxlan(Socket& s, const VxlanSpec& spec) {
     found = std::move(created);
   }
   if (spec.mtu && found->link.mtu != spec.mtu) TRY_VOID(setLinkMtu(s, found->link.index, spec.mtu));
+  if (spec.ipv6) TRY_VOID(ensureHostIpv6(s, found->link, *spec.ipv6));
   if (!found->link.up) TRY_VOID(setLinkUp(s, found->link.index, true));
   auto now = TRY(findVxlan(s, spec.name));
   if (!now) return fail(nlError(-NLE_NODEV, describe(spec) + " vanished"));

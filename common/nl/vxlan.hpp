@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "nl/host_ipv6.hpp"
 #include "nl/link.hpp"
 
 namespace ovl::nl {
@@ -22,6 +23,7 @@ struct VxlanSpec {
   bool udpCsum = true;     // UDP checksums over IPv4
   unsigned mtu = 0;        // 0: kernel default
   std::optional<MacAddr> mac;
+  std::optional<HostIpv6> ipv6;  // applied before the device is brought up, and to an existing one
 };
 
 struct VxlanInfo {

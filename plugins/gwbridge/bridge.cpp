@@ -28,7 +28,12 @@ Result<nl::LinkInfo> ensureGatewayBridge(nl::Socket& host, const GwConf& conf) {
   // A bridge without a MAC of its own takes its lowest port's, so the gateway's MAC would change as
   // containers come and go, leaving stale ARP entries in the others.
   spec.mac = MacAddr::fromSeed("gwbridge-bridge:" + conf.bridge);
-  return nl::ensureBridge(host, spec);
+  // IPv6 stays on for an IPv6 gateway address, but no link-local address and no router advertisements:
+  // a container must not configure the host's routing.
+  spec.ipv6 = nl::HostIpv6::NoAutoconf;
+  auto br = TRY(nl::ensureBridge(host, spec));
+  TRY_VOID(nl::ensurePortsHostIpv6(host, br.index, nl::HostIpv6::Off));  // ports made by an older version
+  return br;
 }
 
 Result<void> ensureGatewayAddress(nl::Socket& host, int bridgeIndex, const IpNet& gateway) {
@@ -46,7 +51,7 @@ Result<nl::VethPair> createPort(nl::Socket& host, const nl::LinkInfo& bridge, co
                                 std::string_view hostName, std::string_view containerIfName, int netnsFd,
                                 const MacAddr& mac) {
   TRY_VOID(nl::deleteLink(host, hostName));
-  auto veth = TRY(nl::createVeth(host, hostName, containerIfName, netnsFd, conf.mtu, mac));
+  auto veth = TRY(nl::createVeth(host, hostName, containerIfName, netnsFd, conf.mtu, mac, nl::HostIpv6::Off));
   Rollback undo([&] { (void)nl::deleteLinkByIndex(host, veth.host.index); });
   TRY_VOID(nl::setLinkMaster(host, veth.host.index, bridge.index));
   TRY_VOID(nl::setBridgePortOptions(host, veth.host.index, conf.hairpin, /*learning=*/true));

@@ -1,79 +1,85 @@
 #include "gwbridge/conntrack.hpp"
 
-#include <netlink/errno.h>
-#include <netlink/netfilter/ct.h>
-#include <netlink/netlink.h>
+#include <sys/socket.h>
 
-#include <memory>
+#include <algorithm>
 
-#include "nl/error.hpp"
-#include "nl/handles.hpp"
+#include "gwbridge/conntrack_dump.hpp"
+#include "nl/addr.hpp"
+#include "nl/socket.hpp"
 #include "ns/sysctl.hpp"
 
 namespace ovl::gwbridge {
 namespace {
 
-using CtPtr = nl::CPtr<nfnl_ct, nfnl_ct_put>;
+bool sameAddr(const nl_addr* a, const IpAddr& want) {
+  auto ip = nl::fromNlAddr(a);
+  return ip && *ip == want;
+}
 
-struct Scan {
-  const CtFilter* filter;
-  std::vector<CtPtr> hits;
+// The addresses of this namespace, where a mapping without hostIP catches traffic ("fib daddr type local").
+struct LocalAddrs {
+  std::vector<IpAddr> addrs;
+  bool contains(const nl_addr* a) const {
+    auto ip = nl::fromNlAddr(a);
+    if (!ip) return false;
+    if (ip->isV4() && ip->bytes()[0] == 127) return true;  // all of 127/8 is local
+    return std::find(addrs.begin(), addrs.end(), *ip) != addrs.end();
+  }
 };
 
-bool hasAddr(const std::vector<IpAddr>& addrs, const nl_addr* a) {
-  auto ip = nl::fromNlAddr(a);
-  if (!ip) return false;
-  for (const auto& x : addrs)
-    if (x == *ip) return true;
-  return false;
+Result<LocalAddrs> localAddrs() {
+  auto s = TRY(nl::Socket::open());
+  LocalAddrs l;
+  for (const auto& a : TRY(nl::dumpAddresses(s))) l.addrs.push_back(a.net.addr());
+  return l;
 }
 
-bool matches(const CtFilter& f, nfnl_ct* ct) {
-  if (hasAddr(f.addrs, nfnl_ct_get_src(ct, 0)) || hasAddr(f.addrs, nfnl_ct_get_src(ct, 1))) return true;
-  if (!nfnl_ct_test_dst_port(ct, 0)) return false;
-  uint8_t proto = nfnl_ct_get_proto(ct);
-  uint16_t dport = nfnl_ct_get_dst_port(ct, 0);
-  for (const auto& p : f.ports) {
-    if (protoNumber(p.proto) != proto || p.port != dport) continue;
-    if (p.hostIp && !hasAddr({*p.hostIp}, nfnl_ct_get_dst(ct, 0))) continue;
-    return true;
+// Entries of connections to the host port: protocol, port and original destination (the mapping's
+// hostIP, else any address of this host), i.e. the traffic the mapping's DNAT catches.
+Result<void> collectPort(nl_sock* s, const CtPort& p, const LocalAddrs& local, std::vector<CtPtr>& out) {
+  const uint8_t proto = uint8_t(protoNumber(p.proto));
+  auto keep = [&](nfnl_ct& ct) {
+    if (nfnl_ct_get_proto(&ct) != proto || !nfnl_ct_test_dst_port(&ct, 0) || nfnl_ct_get_dst_port(&ct, 0) != p.port)
+      return false;
+    const nl_addr* dst = nfnl_ct_get_dst(&ct, 0);
+    return p.hostIp ? sameAddr(dst, *p.hostIp) : local.contains(dst);
+  };
+  for (int family : {AF_INET, AF_INET6}) {
+    if (p.hostIp && p.hostIp->family() != family) continue;
+    auto hits = TRY(dumpConntrack(s, CtQuery{.family = family, .proto = proto, .origDport = p.port}, keep));
+    std::move(hits.begin(), hits.end(), std::back_inserter(out));
   }
-  return false;
+  return {};
 }
 
-void visit(nl_object* obj, void* arg) {
-  auto* scan = static_cast<Scan*>(arg);
-  auto* ct = reinterpret_cast<nfnl_ct*>(obj);
-  if (!matches(*scan->filter, ct)) return;
-  nfnl_ct_get(ct);  // keep it past the cache
-  scan->hits.emplace_back(ct);
+// Entries from a container address (its outbound flows) or DNAT'ed to it (replies come from it).
+Result<void> collectAddr(nl_sock* s, const IpAddr& addr, std::vector<CtPtr>& out) {
+  for (int dir : {0, 1}) {
+    CtQuery q{.family = addr.family()};
+    (dir == 0 ? q.origSrc : q.replySrc) = addr;
+    auto hits = TRY(dumpConntrack(s, q, [&](nfnl_ct& ct) { return sameAddr(nfnl_ct_get_src(&ct, dir), addr); }));
+    std::move(hits.begin(), hits.end(), std::back_inserter(out));
+  }
+  return {};
 }
 
 }  // namespace
 
 Result<int> flushConntrack(const CtFilter& f) {
   if (f.empty()) return 0;
-  // A dump walks the whole (all-namespace) conntrack hash; skip it when this namespace tracks nothing,
-  // which is also the case whenever no rule here needs conntrack.
+  // Each dump walks the whole (all-namespace) conntrack hash in the kernel; skip them when this namespace
+  // tracks nothing, which is also the case whenever no rule here needs conntrack.
   if (auto n = ns::readSysctl("net/netfilter/nf_conntrack_count"); n && *n == "0") return 0;
-  nl::SockPtr sock(nl_socket_alloc());
-  if (!sock) return fail(nl::nlError(-NLE_NOMEM, "allocating a netfilter netlink socket"));
-  if (int err = nl_connect(sock.get(), NETLINK_NETFILTER); err < 0)
-    return fail(nl::nlError(err, "connecting a netfilter netlink socket"));
-  nl_cache* raw = nullptr;
-  if (int err = nfnl_ct_alloc_cache(sock.get(), &raw); err < 0)
-    return fail(nl::nlError(err, "dumping the conntrack table"));
-  nl::CachePtr cache(raw);
-  Scan scan{&f, {}};
-  nl_cache_foreach(cache.get(), visit, &scan);
+  auto sock = TRY(openCtSocket());
+  std::vector<CtPtr> hits;
+  const bool needLocal = std::any_of(f.ports.begin(), f.ports.end(), [](const CtPort& p) { return !p.hostIp; });
+  const LocalAddrs local = needLocal ? TRY(localAddrs()) : LocalAddrs{};
+  for (const auto& p : f.ports) TRY_VOID(collectPort(sock.get(), p, local, hits));
+  for (const auto& a : f.addrs) TRY_VOID(collectAddr(sock.get(), a, hits));
   int deleted = 0;
-  for (const auto& ct : scan.hits) {
-    int err = nfnl_ct_del(sock.get(), ct.get(), 0);
-    if (err >= 0)
-      ++deleted;
-    else if (!nl::nlAbsent(err))
-      return fail(nl::nlError(err, "deleting a conntrack entry"));
-  }
+  for (const auto& ct : hits)  // an entry found twice is gone the second time
+    if (TRY(deleteConntrack(sock.get(), *ct))) ++deleted;
   return deleted;
 }
 

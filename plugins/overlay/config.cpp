@@ -2,7 +2,8 @@
 
 namespace ovl::overlay {
 
-Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::optional<std::string>& argsMac) {
+Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::optional<std::string>& argsMac,
+                                     bool readMac) {
   const json::Value& root = conf.root();
   OverlayConf c;
   c.network = conf.name;
@@ -38,6 +39,7 @@ Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::option
   c.ipamType = conf.ipamType;
   if (auto r = TRY(json::optBool(root, "resolver", ""))) c.resolver = *r;
 
+  if (!readMac) return c;
   // MAC: the "mac" capability wins over CNI_ARGS MAC=, as the reference plugins do.
   std::optional<std::string> mac;
   if (const auto* rc = conf.runtimeConfig) mac = TRY(json::optString(*rc, "mac", "runtimeConfig"));

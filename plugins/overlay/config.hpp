@@ -28,7 +28,9 @@ struct OverlayConf {
   bool resolver = true;                  // "resolver": false keeps this network out of the name resolver
 };
 
-// Parses `conf` (already validated by skel). `argsMac` is CNI_ARGS MAC= when given.
-Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::optional<std::string>& argsMac);
+// Parses `conf` (already validated by skel). `argsMac` is CNI_ARGS MAC= when given. readMac false skips
+// the runtime-supplied MAC (runtimeConfig.mac): DEL must clean up even when the runtime sends a bad one.
+Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::optional<std::string>& argsMac,
+                                     bool readMac = true);
 
 }  // namespace ovl::overlay

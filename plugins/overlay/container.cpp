@@ -14,6 +14,7 @@
 #include "nl/veth.hpp"
 #include "ns/sysctl.hpp"
 #include "util/log.hpp"
+#include "util/rollback.hpp"
 #include "util/unique_fd.hpp"
 
 namespace ovl::overlay {
@@ -21,18 +22,27 @@ namespace ovl::overlay {
 Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& netns, const std::string& hostName,
                                           const std::string& ifName, unsigned mtu, const MacAddr& mac,
                                           int bridgeIndex) {
-  auto pair = nl::createVeth(host, hostName, ifName, netns.fd(), mtu, mac);
+  auto pair = nl::createVeth(host, hostName, ifName, netns.fd(), mtu, mac, nl::HostIpv6::Off);
   if (!pair) {
-    if (pair.error().sysErrno == EEXIST)
+    if (pair.error().sysErrno == EEXIST) {
+      auto hostEnd = nl::findLink(host, hostName);
+      if (hostEnd && *hostEnd)
+        return fail(Code::InvalidConfig, "host interface '" + hostName + "' of this attachment (container ID and "
+                                             "CNI_IFNAME '" + ifName + "') already exists: an earlier ADD was not "
+                                             "deleted; run DEL first");
       return fail(Code::InvalidConfig, "interface '" + ifName + "' already exists in " + netns.path() +
-                                           " (or host interface '" + hostName + "' exists): run DEL first");
+                                           ": another network or plugin of this container uses that name; "
+                                           "give this network another interface name (CNI_IFNAME)");
+    }
     return fail(std::move(pair.error()));
   }
+  Rollback deleteVeth([&] { (void)nl::deleteLinkByIndex(host, pair->host.index); });  // else it leaks
   ContainerLink l;
   l.host = pair->host;
   l.index = pair->peerIndex;
   l.mac = mac;
   TRY_VOID(nl::setLinkMaster(host, l.host.index, bridgeIndex));
+  deleteVeth.dismiss();
   return l;
 }
 

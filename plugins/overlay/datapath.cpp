@@ -15,6 +15,7 @@
 #include "nl/addr.hpp"
 #include "nl/bridge.hpp"
 #include "nl/fdb.hpp"
+#include "nl/host_ipv6.hpp"
 #include "nl/route.hpp"
 #include "nl/vxlan.hpp"
 #include "util/log.hpp"
@@ -34,6 +35,16 @@ Result<std::optional<IpAddr>> firstAddress(nl::Socket& s, int ifindex) {
 
 // Directory for this host's state, keyed by the network namespace we run in.
 using model::hostStateDir;
+
+// The isolation rests on the host having no address, hence no route, into any overlay.
+Result<void> removeAddresses(nl::Socket& s, const nl::LinkInfo& link) {
+  auto addrs = TRY(nl::dumpAddresses(s, link.index));
+  for (const auto& a : addrs) {
+    log::warn("removing address " + a.net.str() + " from " + link.name + ": overlay devices carry no address");
+    TRY_VOID(nl::deleteAddress(s, link.index, a.net));
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -85,6 +96,7 @@ Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay&
   bs.name = bridgeName(vni);
   bs.mtu = mtu;
   bs.mac = MacAddr::fromSeed("bridge/" + std::to_string(vni));  // stable across recreation
+  bs.ipv6 = nl::HostIpv6::Off;  // no link-local address, no router advertisements from containers
   d.bridge = TRY(nl::ensureBridge(s, bs));
   nl::VxlanSpec vs;
   vs.name = vxlanName(vni);
@@ -96,12 +108,17 @@ Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay&
   vs.mtu = mtu;
   // A stable VTEP MAC: peers never hold a stale one after we recreate the device (flannel#1036).
   vs.mac = MacAddr::fromSeed("vxlan/" + u.vtep.str() + "/" + std::to_string(vni));
+  vs.ipv6 = nl::HostIpv6::Off;
   auto vx = TRY(nl::ensureVxlan(s, vs));
   d.vxlan = vx.link;
   if (d.vxlan.master != d.bridge.index) {
     TRY_VOID(nl::setLinkMaster(s, d.vxlan.index, d.bridge.index));
     d.vxlan.master = d.bridge.index;
   }
+  TRY_VOID(removeAddresses(s, d.bridge));
+  TRY_VOID(removeAddresses(s, d.vxlan));
+  // Host ends of veths made by an older version still have IPv6 on.
+  TRY_VOID(nl::ensurePortsHostIpv6(s, d.bridge.index, nl::HostIpv6::Off));
   return d;
 }
 

@@ -13,7 +13,7 @@ namespace ovl::overlay {
 // DEL runs every step, treats "already gone" as success and reports the first failure at the end.
 // It needs neither CNI_NETNS nor prevResult: deleting the host end of the veth removes the pair.
 Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
-  auto c = TRY(parseOverlayConf(conf, std::nullopt));
+  auto c = TRY(parseOverlayConf(conf, std::nullopt, /*readMac=*/false));  // a bad MAC must not stop cleanup
   std::optional<Error> first;
   auto note = [&](Result<void> r, std::string_view step) {
     if (r) return;

@@ -236,7 +236,10 @@ def overlay_cases():
     add(Case(p, "overlay", "store bad port", CONFIG, "store", patch=setp("store", "consul://198.51.100.10:99999")))
     add(Case(p, "overlay", "store is a number", CONFIG, "'store'", patch=setp("store", 8500)))
     add(Case(p, "overlay", "consul is a string", CONFIG, "'consul'", patch=setp("consul", "x")))
-    add(Case(p, "overlay", "store unreachable", AGAIN, "127.0.0.1:1", patch=setp("store", "consul://127.0.0.1:1")))
+    # A store the node does not name is refused (issue 16); unreachable node stores give 11 (test_faults).
+    add(Case(p, "overlay", "store not of this node", CONFIG, "127.0.0.1:1", patch=setp("store", "consul://127.0.0.1:1")))
+    add(Case(p, "overlay", "tokenFile in a network config", CONFIG, "'consul.tokenFile'",
+             patch=setp("consul", {"tokenFile": "/etc/shadow"})))
     add(Case(p, "overlay", "no ipam", CONFIG, "field 'ipam' is not set", patch=delp("ipam")))
     add(Case(p, "overlay", "ipam without type", CONFIG, "'ipam.type'", patch=delp("ipam.type")))
     add(Case(p, "overlay", "runtimeConfig.mac malformed", CONFIG, "runtimeConfig.mac",
@@ -341,14 +344,16 @@ def ipam_cases(p):
                  patch=setp("ipam.routes", [{"dst": "default"}])))
         add(Case(p, "routes", "route gw of another family", CONFIG, "'ipam.routes[0].gw'",
                  patch=setp("ipam.routes", [{"dst": "0.0.0.0/0", "gw": "fd00::1"}])))
-        add(Case(p, "store", "store unreachable", AGAIN, "127.0.0.1:1",
+        add(Case(p, "store", "store not of this node", CONFIG, "127.0.0.1:1",
                  patch=setp("ipam.store", "consul://127.0.0.1:1")))
+        add(Case(p, "store", "keyFile in a network config", CONFIG, "'ipam.consul.keyFile'",
+                 patch=setp("ipam.consul", {"keyFile": "/etc/shadow"})))
         add(Case(p, "store", "store bad scheme", CONFIG, "'ipam.store'", patch=setp("ipam.store", "etcd://x:1")))
         add(Case(p, "store", "consul.retries a string", CONFIG, "retries",
                  patch=setp("ipam.consul", {"retries": "2"})))
         add(Case(p, "store", "consul.addresses a number", CONFIG, "addresses",
                  patch=setp("ipam.consul", {"addresses": 1})))
-        add(Case(p, "store", "CHECK with unreachable store", AGAIN, "127.0.0.1:1", verb="CHECK",
+        add(Case(p, "store", "CHECK with a store not of this node", CONFIG, "127.0.0.1:1", verb="CHECK",
                  patch=many(setp("ipam.store", "consul://127.0.0.1:1"),
                             setp("prevResult", _prev(ips=[{"address": "10.79.0.9/25"}])))))
     add(Case(p, "store", "pool with /", CONFIG, "'ipam.pool'", patch=setp("ipam.pool", "a/b")))

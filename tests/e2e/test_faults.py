@@ -721,11 +721,11 @@ class FaultsTest(unittest.TestCase):
                 netns = t.add_container(h, f"m{n}")
                 E.plugin(h, binary, "ADD", conf, cid, netns, env=env)
                 self.dels.append(lambda b=binary, c=conf, i=cid: E.plugin(h, b, "DEL", c, i, "", env=env))
-            # A release journaled while Consul is unreachable.
+            # A release journaled while Consul is unreachable (a store of the node: CONSUL_HTTP_ADDR names it).
             jconf = overlay_conf("modesj", "10.47.0.0/24")["ipam"]
             jconf["store"] = f"consul://{E.cs.ip}:8599"
             E.plugin(h, "overlay-ipam", "DEL", {"cniVersion": "1.0.0", "name": "modesj", "ipam": jconf}, "j1", "",
-                     env=env)
+                     env=dict(env, CONSUL_HTTP_ADDR=f"{E.cs.ip}:8599"))
             leases = lease_files(data, os.path.join(state, "networks"))
             self.assertEqual(len(leases), 2, leases)
             self.assertEqual(len(journal_entries(state)), 1)

@@ -216,13 +216,19 @@ class ConsulStoreTest(unittest.TestCase):
             with open(token_file, "w") as f:
                 f.write(rw + "\n")
             os.chmod(token_file, 0o600)
+            # A network config names no file (issue 16): tokenFile is refused; its own token is its own.
             c = conf(acl.store_url, "acl", consul={"tokenFile": token_file})
+            rc, res, out, err = self.ipam(h1, "ADD", c, "x1")
+            self.assertEqual((rc, res["code"]), (1, 7), out)
+            self.assertIn("ipam.consul.tokenFile", res["msg"])
+            c = conf(acl.store_url, "acl", consul={"token": rw})
             rc, res, out, err = self.ipam(h1, "ADD", c, "x1", env={"OVL_LOG_LEVEL": "debug"})
             self.assertEqual((rc, ips_of(res)), (0, ["10.60.0.2/24"]), out + err)
             self.assertNotIn(rw, out + err)
-            # The Consul CLI's environment works too.
+            # The Consul CLI's environment works too, for the store it names (CONSUL_HTTP_ADDR).
             c_env = conf(acl.store_url, "acl")
-            rc, _, out, err = self.ipam(h1, "DEL", c_env, "x1", env={"CONSUL_HTTP_TOKEN": rw})
+            rc, _, out, err = self.ipam(h1, "DEL", c_env, "x1",
+                                        env=acl.client_env(token=rw))
             self.assertEqual(rc, 0, out + err)
             self.assertEqual(acl.kv_keys(f"{PREFIX}/acl/owners/"), [])
             # And the node config shared with the other plugins: "store": "consul" takes its store and token.
@@ -243,8 +249,11 @@ class ConsulStoreTest(unittest.TestCase):
             rc, res, out, err = self.ipam(h3, "ADD", conf(tls.store_url, "tls"), "t1")
             self.assertEqual(res["code"], 7, out)
             self.assertIn("not trusted", res["msg"])
-            c = conf(tls.store_url, "tls", consul={"caFile": tls.ca_file})
+            c = conf(tls.store_url, "tls", consul={"caFile": tls.ca_file})  # no files in a network config
             rc, res, out, err = self.ipam(h3, "ADD", c, "t1")
+            self.assertEqual((rc, res["code"]), (1, 7), out)
+            self.assertIn("ipam.consul.caFile", res["msg"])
+            rc, res, out, err = self.ipam(h3, "ADD", conf(tls.store_url, "tls"), "t1", env={"CONSUL_CACERT": tls.ca_file})
             self.assertEqual((rc, ips_of(res)), (0, ["10.60.0.2/24"]), out + err)
             rc, _, out, err = self.ipam(h3, "DEL", conf(tls.store_url, "tls"), "t1",
                                         env={"CONSUL_CACERT": tls.ca_file})

@@ -1,0 +1,374 @@
+"""End-to-end: hostile tenants (issue 16). A container, a network config or a stranger tries to get at the
+hosts; none of them may.
+
+Topology (network namespaces only): a Consul host cs (198.51.100.10), hosts h1 and h2 (198.51.100.11-12)
+running the overlay+gwbridge chain with the Consul store, a router and an "internet" host 203.0.113.1.
+Containers are empty namespaces; hostile programs inside them are small Python scripts.
+"""
+
+import json
+import os
+import time
+import unittest
+import uuid
+
+from hostile_progs import CLIENT, LISTENER, RA_SENDER, SPEAK_LATER
+from ovltest.chain import run_chain
+from ovltest.consul import ConsulServer
+from ovltest.netns import Topology
+from ovltest.plugins import find_binary, run_plugin
+
+PY = "/usr/bin/python3"
+NET = "hostile"
+SUBNET = "10.77.0.0/24"
+
+LISTENER_IP = "198.51.100.99"
+
+
+class Env:
+    """The cluster shared by the tests of this module."""
+
+    def __init__(self):
+        self.t = Topology()
+        self.t.start()
+        try:
+            self.cs = self.t.add_host("cs", "198.51.100.10/24")
+            self.h1 = self.t.add_host("h1", "198.51.100.11/24")
+            self.h2 = self.t.add_host("h2", "198.51.100.12/24")
+            self.hosts = (self.h1, self.h2)
+            self.inet = self.t.add_internet("203.0.113.1/24")
+            self.consul = ConsulServer(self.t, self.cs, "198.51.100.10")
+            tmp = self.t.tmpdir
+            self.ra_py = self.script("ra.py", RA_SENDER)
+            self.speak_py = self.script("speak.py", SPEAK_LATER)
+            self.client_py = self.script("client.py", CLIENT)
+            self.listener = self.t.add_host("lsn", f"{LISTENER_IP}/24")
+            self.listener_log = os.path.join(tmp, "listener.log")
+            ready = os.path.join(tmp, "listener.ready")
+            self.t.popen(self.listener, PY, self.script("listener.py", LISTENER), self.listener_log, ready)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(ready):
+                if time.monotonic() > deadline:
+                    raise AssertionError("the listener did not start")
+                time.sleep(0.05)
+            self.node_cfg = {}
+            for h in self.hosts:
+                self.node_cfg[h.name] = self.write_node_config(h, {})
+                # The watcher keeps flood lists in step, so a container's broadcast reaches every member.
+                log = open(os.path.join(tmp, f"watch-{h.name}.log"), "w")
+                self.t.popen(h, find_binary("overlay"), "watch", env=self.env(h), stdout=log, stderr=log)
+                log.close()
+        except BaseException:
+            self.t.cleanup()
+            raise
+
+    def close(self):
+        self.t.cleanup()
+
+    def script(self, name, text):
+        path = os.path.join(self.t.tmpdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def write_node_config(self, host, extra, name=None):
+        path = os.path.join(self.t.tmpdir, name or f"node-{host.name}.json")
+        cfg = {"store": self.consul.store_url, "hostName": host.name, "advertise": "eth0",
+               "stateDir": os.path.join(self.t.tmpdir, "state")}
+        cfg.update(extra)
+        cfg = {k: v for k, v in cfg.items() if v is not None}
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        os.chmod(path, 0o600)
+        return path
+
+    def env(self, host):
+        return {"OVL_NODE_CONFIG": self.node_cfg[host.name]}
+
+    def wait_file(self, path, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not happen")
+            time.sleep(0.05)
+
+    def heard(self):
+        """Everything the listener has received so far."""
+        try:
+            with open(self.listener_log, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def conflist(self, gwbridge=True, ports=False):
+        plugins = [{"type": "overlay", "ipam": {"type": "overlay-ipam", "subnet": SUBNET, "store": "consul"}}]
+        if gwbridge:
+            gw = {"type": "gwbridge"}
+            if ports:
+                gw["capabilities"] = {"portMappings": True}
+            plugins.append(gw)
+        return {"cniVersion": "1.0.0", "name": NET, "plugins": plugins}
+
+    def gw_data_dir(self, host):
+        return os.path.join(self.t.tmpdir, f"gw-{host.name}")
+
+    def chain(self, host, command, cl, cid, netns, runtime=None, prev=None):
+        return run_chain(self.t, host, cl, command, cid, netns, runtime=runtime, prev=prev,
+                         extra_env=self.env(host), gw_data_dir=self.gw_data_dir(host))
+
+    # --- kernel state --------------------------------------------------------------------------------
+    def ipj(self, ns, *args):
+        out = self.t.run(ns, "ip", "-j", *args, check=False).stdout.strip()
+        return json.loads(out) if out else []
+
+    def v6_settled(self, host, timeout=5.0):
+        """Waits until the underlay's link-local address has finished DAD (about a second after the harness
+        makes it; that adds a local route)."""
+        deadline = time.monotonic() + timeout
+        while self.t.run(host, "ip", "-6", "addr", "show", "dev", host.ifname, "tentative").stdout.strip():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"IPv6 addresses of {host.name} still tentative")
+            time.sleep(0.1)
+
+    def v6_state(self, host):
+        """IPv6 routes (without the counting-down "expires") and addresses of a host."""
+        routes = sorted(json.dumps({k: v for k, v in r.items() if k != "expires"}, sort_keys=True)
+                        for r in self.ipj(host, "-6", "route", "show", "table", "all"))
+        addrs = sorted((a["ifname"], i["local"]) for a in self.ipj(host, "-6", "addr", "show")
+                       for i in a.get("addr_info", []))
+        return routes, addrs
+
+    def addresses(self, host, dev):
+        return [i["local"] for a in self.ipj(host, "addr", "show", "dev", dev) for i in a.get("addr_info", [])]
+
+    def sysctl(self, host, dev, key):
+        return self.t.run(host, "cat", f"/proc/sys/net/ipv6/conf/{dev}/{key}").stdout.strip()
+
+    def set_sysctl(self, host, dev, key, value):
+        self.t.run(host, "sh", "-c", f"echo {value} > /proc/sys/net/ipv6/conf/{dev}/{key}")
+
+    def bridge_ports(self, host, bridge):
+        return [l["ifname"] for l in self.ipj(host, "link", "show", "master", bridge)]
+
+
+E = None
+
+
+def setUpModule():
+    global E
+    for b in ("overlay", "overlay-ipam", "gwbridge"):
+        find_binary(b)
+    E = Env()
+
+
+def tearDownModule():
+    if E:
+        E.close()
+
+
+class HostileTest(unittest.TestCase):
+    maxDiff = None
+
+    def attach(self, host, name, cl=None, runtime=None):
+        """A container with the chain added; DEL'd at cleanup. Returns (cid, netns, result)."""
+        cl = cl or E.conflist()
+        netns = E.t.add_container(host, name)
+        cid = f"{name}-{E.t.prefix}"
+        res = E.chain(host, "ADD", cl, cid, netns, runtime=runtime)
+        self.addCleanup(E.chain, host, "DEL", cl, cid, "", prev=res)
+        return cid, netns, res
+
+    @staticmethod
+    def in_container(res):
+        return [i["name"] for i in res["interfaces"] if i.get("sandbox")]
+
+    @staticmethod
+    def host_devices(res):
+        return [i["name"] for i in res["interfaces"] if not i.get("sandbox")]
+
+    # --- item 1: a container's router advertisement -------------------------------------------------
+    def test_router_advertisement_from_a_container_changes_no_host(self):
+        _, na, ra = self.attach(E.h1, "ra-a")
+        _, nb, rb = self.attach(E.h2, "ra-b")
+        bridge = ra["interfaces"][0]["name"]
+        self.assertTrue(bridge.startswith("ovbr-"), ra["interfaces"])
+        vxlan = "ovx-" + bridge[len("ovbr-"):]
+        for h in E.hosts:
+            E.v6_settled(h)
+        before = {h.name: E.v6_state(h) for h in E.hosts}
+        b_before = E.ipj(nb, "-6", "route", "show", "default")
+        for ifname in self.in_container(ra):  # the overlay interface and the gateway bridge's
+            E.t.run(na, PY, E.ra_py, ifname, 5)
+        time.sleep(1.0)
+        # The advertisement did cross the overlay: container b (IPv6 defaults) took it.
+        self.assertNotEqual(E.ipj(nb, "-6", "route", "show", "default"), b_before,
+                            "the router advertisement never reached the other host's container")
+        problems = []  # every host's, so a failure shows the cross-host reach
+        for h in E.hosts:
+            routes, addrs = E.v6_state(h)
+            problems += [f"{h.name}: new route {r}" for r in set(routes) - set(before[h.name][0])]
+            problems += [f"{h.name}: new address {a}" for a in set(addrs) - set(before[h.name][1])]
+            problems += [f"{h.name}: address {a} on {dev}" for dev in (bridge, vxlan) for a in E.addresses(h, dev)]
+        self.assertEqual(problems, [])
+        for h in E.hosts:
+            self.assertEqual(E.ipj(h, "-6", "route", "show", "default"), [], f"{h.name} has an IPv6 default route")
+        # Host ends of the veths and the gateway bridge: no IPv6 address at all.
+        for dev in self.host_devices(ra)[1:] + E.bridge_ports(E.h1, bridge):
+            self.assertEqual([a for a in E.addresses(E.h1, dev) if ":" in a], [], f"{dev} has an IPv6 address")
+
+    def test_devices_of_an_older_version_are_fixed_on_the_next_add(self):
+        _, na, ra = self.attach(E.h1, "old-a")
+        bridge, gwbridge = ra["interfaces"][0]["name"], "cni_gwbridge"
+        ports = E.bridge_ports(E.h1, bridge) + E.bridge_ports(E.h1, gwbridge)
+        # What an older version left: kernel defaults, and a link-local address from a link flap.
+        for dev in [bridge, gwbridge] + ports:
+            E.set_sysctl(E.h1, dev, "disable_ipv6", 0)
+            E.set_sysctl(E.h1, dev, "addr_gen_mode", 0)
+            E.set_sysctl(E.h1, dev, "accept_ra", 1)
+            E.t.run(E.h1, "ip", "link", "set", dev, "down")
+            E.t.run(E.h1, "ip", "link", "set", dev, "up")
+        deadline = time.monotonic() + 3
+        while not any(a.startswith("fe80") for a in E.addresses(E.h1, bridge)):
+            self.assertLess(time.monotonic(), deadline, "no link-local address appeared on the flapped bridge")
+            time.sleep(0.1)
+        _, _, rb = self.attach(E.h1, "old-b")
+        for dev in [bridge, gwbridge] + ports:
+            self.assertEqual([a for a in E.addresses(E.h1, dev) if ":" in a], [], f"{dev} kept an IPv6 address")
+            self.assertEqual(E.sysctl(E.h1, dev, "accept_ra"), "0", dev)
+            self.assertEqual(E.sysctl(E.h1, dev, "addr_gen_mode"), "1", dev)
+        for dev in [bridge] + E.bridge_ports(E.h1, bridge):
+            self.assertEqual(E.sysctl(E.h1, dev, "disable_ipv6"), "1", dev)
+        # Containers keep working across the fix.
+        self.assertTrue(E.t.ping(na, rb["ips"][0]["address"].split("/")[0], count=1, timeout=2))
+
+    # --- item 2: a network config aimed at a stranger -------------------------------------------------
+    def secrets(self):
+        """A node config with a token (node store: the real Consul), a root-only file holding another
+        secret, and a third secret in the runtime's environment."""
+        tag = uuid.uuid4().hex[:8]
+        s = {"node": f"NODE-SECRET-{tag}", "file": f"FILE-SECRET-{tag}", "env": f"ENV-SECRET-{tag}"}
+        node = E.write_node_config(E.h1, {"consul": {"token": s["node"]}}, name=f"node-token-{tag}.json")
+        path = os.path.join(E.t.tmpdir, f"secret-{tag}")
+        with open(path, "w") as f:
+            f.write(s["file"] + "\n")
+        os.chmod(path, 0o600)
+        return s, node, path
+
+    def call(self, binary, conf, node, env_token, name):
+        netns = E.t.add_container(E.h1, name)
+        env = {"OVL_NODE_CONFIG": node, "CONSUL_HTTP_TOKEN": env_token}
+        rc, res, out, err = run_plugin(E.t, E.h1, binary, "ADD", conf, f"{name}-{E.t.prefix}", netns, "eth0",
+                                       extra_env=env, timeout=90)
+        if rc == 0:
+            run_plugin(E.t, E.h1, binary, "DEL", conf, f"{name}-{E.t.prefix}", "", "eth0", extra_env=env)
+        return rc, res, out + err
+
+    def test_network_config_aimed_at_a_listener_gets_no_credentials(self):
+        s, node, secret_file = self.secrets()
+        before = len(E.heard())
+        stranger = f"consul://{LISTENER_IP}:8500"
+        ipam = {"type": "overlay-ipam", "subnet": "10.78.0.0/24", "store": "consul"}
+        cases = {
+            "store": ("overlay", {"store": stranger, "ipam": ipam}, "'store'"),
+            "consul.addresses": ("overlay", {"consul": {"addresses": [stranger]}, "ipam": ipam}, "consul.addresses"),
+            "ipam.store": ("overlay-ipam", {"ipam": dict(ipam, store=stranger)}, "'ipam.store'"),
+            "consul.tokenFile": ("overlay", {"consul": {"tokenFile": secret_file}, "ipam": ipam}, "consul.tokenFile"),
+            "ipam.consul.tokenFile": ("overlay-ipam", {"ipam": dict(ipam, store=stranger,
+                                                                    consul={"tokenFile": secret_file})},
+                                      "ipam.consul.tokenFile"),
+        }
+        for n, (case, (binary, extra, field)) in enumerate(cases.items()):
+            with self.subTest(case=case):
+                conf = dict({"cniVersion": "1.0.0", "name": "stranger", "type": binary}, **extra)
+                rc, res, out = self.call(binary, conf, node, s["env"], f"cred{n}")
+                self.assertEqual((rc, (res or {}).get("code")), (1, 7), out)
+                self.assertIn(field, res["msg"])
+                for secret in s.values():
+                    self.assertNotIn(secret, out)
+        heard = E.heard()[before:]
+        for what, secret in s.items():
+            self.assertNotIn(secret, heard, f"the listener received the {what} secret")
+        self.assertEqual(heard, "", "the listener was contacted at all")
+
+    def test_without_a_node_store_a_stranger_gets_no_node_credentials(self):
+        # Legacy layout: the node config names no store, every network config its own. The store is used,
+        # but neither the node config's token nor the runtime's CONSUL_HTTP_TOKEN goes with it.
+        s, _, _ = self.secrets()
+        node = E.write_node_config(E.h1, {"store": None, "consul": {"token": s["node"]}}, name="node-nostore.json")
+        conf = {"cniVersion": "1.0.0", "name": "stranger2", "type": "overlay-ipam",
+                "ipam": {"type": "overlay-ipam", "subnet": "10.79.0.0/24", "store": f"consul://{LISTENER_IP}:8500"}}
+        before = len(E.heard())
+        self.call("overlay-ipam", conf, node, s["env"], "cred-legacy")
+        heard = E.heard()[before:]
+        self.assertIn("/v1/", heard, "the plugin never talked to the listener (the test would prove nothing)")
+        for what, secret in s.items():
+            self.assertNotIn(secret, heard, f"the listener received the {what} secret")
+        self.assertNotIn("x-consul-token", heard.lower())
+
+    # --- item 3: publishing a port resets nobody else's connections ---------------------------------
+    def test_outbound_connection_to_443_survives_publishing_443(self):
+        cl = E.conflist(ports=True)
+        c1, n1, r1 = self.attach(E.h1, "ct-out", cl)
+        tmp = E.t.tmpdir
+        ready, trigger, out = (os.path.join(tmp, f"ct-{x}") for x in ("ready", "trigger", "client.out"))
+        E.t.popen(E.inet, PY, E.speak_py, ready, trigger)
+        E.wait_file(ready, "the :443 server start")
+        with open(out, "w") as f:
+            client = E.t.popen(n1, PY, E.client_py, "203.0.113.1", 443, 30, stdout=f)
+        E.wait_file(ready + ".accepted", "the outbound connection")
+        # Two flows from h2 towards h1's own :443, where a host service listens: TCP and UDP.
+        E.t.popen(E.h1, PY, "-c", "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',443))\ns.listen()\n"
+                  "c=s.accept()\ntime.sleep(60)\n")
+        E.t.popen(E.h2, PY, "-c", "import socket,time\nu=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                  f"u.sendto(b'x',('{E.h1.ip}',443))\n"
+                  f"for i in range(50):\n try: c=socket.create_connection(('{E.h1.ip}',443)); break\n"
+                  " except OSError: time.sleep(0.1)\ntime.sleep(60)\n")
+        to_h1 = f"src={E.h2.ip} dst={E.h1.ip}"
+
+        def flows():
+            out = E.t.run(E.h1, "conntrack", "-L", check=False).stdout.splitlines()
+            return {"out": any(l.startswith("tcp") and "dst=203.0.113.1" in l and "dport=443" in l for l in out),
+                    "tcp": any(l.startswith("tcp") and to_h1 in l and "dport=443" in l for l in out),
+                    "udp": any(l.startswith("udp") and to_h1 in l and "dport=443" in l for l in out)}
+        deadline = time.monotonic() + 10
+        while flows() != {"out": True, "tcp": True, "udp": True}:
+            self.assertLess(time.monotonic(), deadline, f"flows not all there: {flows()}")
+            time.sleep(0.1)
+        # Another container publishes :443/tcp on the same host (ADD flushes conntrack entries for it).
+        self.attach(E.h1, "ct-pub", cl, runtime={"portMappings": [{"hostPort": 443, "containerPort": 80,
+                                                                 "protocol": "tcp"}]})
+        after = flows()
+        open(trigger, "w").close()
+        client.wait(timeout=40)
+        with open(out) as f:
+            self.assertEqual(f.read().strip(), "spoken-after-add",
+                             "the masqueraded outbound :443 connection was broken by publishing :443")
+        # Exactly the mapping's entries went: TCP to this host's :443; not UDP, not the outbound flow.
+        self.assertEqual(after, {"out": True, "tcp": False, "udp": True})
+        # DEL removes the container's own entries (its address is the original source).
+        gw_ip = r1["ips"][-1]["address"].split("/")[0]
+        self.assertIn(f"src={gw_ip} ", E.t.run(E.h1, "conntrack", "-L", check=False).stdout)
+        E.chain(E.h1, "DEL", cl, c1, "", prev=r1)
+        self.assertNotIn(f"src={gw_ip} ", E.t.run(E.h1, "conntrack", "-L", check=False).stdout)
+
+    # --- item 7: a runtime's bad input does not block cleanup ---------------------------------------
+    def test_del_with_an_invalid_runtime_mac_still_cleans_up(self):
+        conf = {"cniVersion": "1.0.0", "name": NET, "type": "overlay", "capabilities": {"mac": True},
+                "ipam": {"type": "overlay-ipam", "subnet": SUBNET, "store": "consul"}}
+        netns = E.t.add_container(E.h1, "badmac")
+        cid = f"badmac-{E.t.prefix}"
+        rc, res, out, err = run_plugin(E.t, E.h1, "overlay", "ADD", conf, cid, netns, "eth0", extra_env=E.env(E.h1))
+        self.assertEqual(rc, 0, out + err)
+        self.addCleanup(run_plugin, E.t, E.h1, "overlay", "DEL", conf, cid, "", "eth0", extra_env=E.env(E.h1))
+        host_veth = res["interfaces"][1]["name"]
+        bad = dict(conf, runtimeConfig={"mac": "not-a-mac"})
+        rc, res, out, err = run_plugin(E.t, E.h1, "overlay", "ADD", bad, cid + "x", netns, "eth1", extra_env=E.env(E.h1))
+        self.assertEqual((rc, res["code"]), (1, 7), out)  # ADD still refuses it
+        rc, _, out, err = run_plugin(E.t, E.h1, "overlay", "DEL", bad, cid, "", "eth0", extra_env=E.env(E.h1))
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn(host_veth, [l["ifname"] for l in E.ipj(E.h1, "link", "show")])
+        self.assertEqual(E.consul.kv_keys(f"overlay-cni/ipam/{NET}/owners/{cid}"), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -36,6 +36,7 @@ Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto underlay = TRY(resolveUnderlay(host, c.advertise));
   auto cluster = TRY(Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
+  TRY_VOID(requireReadable(c.network, state));  // an unreadable record is not an undefined network
   if (!state.vni) return bad("network '" + c.network + "' is not defined in the store");
   const uint32_t vni = *state.vni;
   const unsigned mtu = overlayMtu(c, underlay);

@@ -65,13 +65,14 @@ class RtCluster:
     """A Consul host (198.51.100.10) and hosts h1..hN (198.51.100.11..) on an underlay with MTU 1400.
     Each host has its own node config (store, hostName, advertise eth0, its own stateDir)."""
 
-    def __init__(self, nhosts=2, mtu=1400):
+    def __init__(self, nhosts=2, mtu=1400, consul_data=False):
+        """consul_data: a persistent single server (a restart keeps the store) instead of a -dev one."""
         self.t = Topology()
         self.t.start()
         try:
             self.cs = self.t.add_host("cs", "198.51.100.10/24")
             self.hosts = [self.t.add_host(f"h{i}", f"198.51.100.{10 + i}/24", mtu=mtu) for i in range(1, nhosts + 1)]
-            self.consul = ConsulServer(self.t, self.cs, "198.51.100.10")
+            self.consul = ConsulServer(self.t, self.cs, "198.51.100.10", data_dir=True if consul_data else None)
             self.node_cfg = {}
             for h in self.hosts:
                 path = os.path.join(self.t.tmpdir, f"node-{h.name}.json")

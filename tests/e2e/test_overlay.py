@@ -13,6 +13,7 @@ import unittest
 
 from ovltest.cleanup import run_all
 from ovltest.consul import ConsulServer
+from ovltest.faults import wait_for
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
 from ovltest.timing import scaled
@@ -315,6 +316,37 @@ class OverlayE2E(unittest.TestCase):
                 break
             time.sleep(0.1)
         self.assertEqual(sorted(k.split("/")[-1] for k in keys), ["h1", "h2"])
+
+    def test_6_watchers_remove_a_departed_hosts_flood_entry(self):
+        c = self.c
+        h1, h2, h3 = c.hosts
+        conf = overlay_conf("depart", "10.0.3.0/24")
+        got = {h.name: self.attach(h, "depart", "10.0.3.0/24", f"dp-{h.name}", conf=conf) for h in c.hosts}
+        vni = c.vni("depart")
+
+        def flood(host):
+            out = c.t.run(host, "bridge", "fdb", "show", "dev", f"ovx-{vni}").stdout
+            return sorted(re.findall(r"^00:00:00:00:00:00 dst (\S+)", out, re.M))
+
+        def converged(want):
+            return all(flood(h) == sorted(ips) for h, ips in want.items())
+
+        everyone = {h: [o.ip for o in c.hosts if o is not h] for h in c.hosts}
+        wait_for(lambda: converged(everyone), 5, "every host flooding to the two others")
+        # h3's last container leaves: h3 withdraws its membership, and the watchers of h1 and h2 (not h3's DEL,
+        # which touches only h3) drop their flood entry to it.
+        left = time.monotonic()
+        c.delete(h3, conf, "dp-h3")
+        self.cleanups.pop()
+        remaining = {h1: [h2.ip], h2: [h1.ip]}
+        wait_for(lambda: converged(remaining), 5, f"h1 and h2 dropping the flood entry to {h3.ip}: "
+                 f"h1 {flood(h1)}, h2 {flood(h2)}")
+        print(f"\n  flood entry of the departed host gone on both others {(time.monotonic() - left) * 1000:.0f} ms "
+              "after its DEL returned")
+        self.assertIsNone(c.consul.kv_get(f"{PREFIX}/networks/depart/members/h3"))
+        self.assertFalse([l for l in c.links(h3) if l["ifname"].endswith(f"-{vni}")], "h3 kept the devices")
+        # The two that stay still reach each other.
+        self.assertIsNotNone(c.ping_until(got["h1"][0], got["h2"][1]["ips"][0]["address"].split("/")[0], 2.0))
 
     def test_9_everything_gone_after_del(self):
         c = self.c

@@ -56,14 +56,22 @@ def plugin_env(command, container_id, netns_path, ifname, cni_args="", cni_path=
 
 
 def run_plugin(topology, host_ns, binary, command, conf, container_id, netns_path, ifname, cni_args="",
-               cni_path=None, extra_env=None, stdin_override=None, timeout=60):
+               cni_path=None, extra_env=None, stdin_override=None, timeout=60, stderr_file=None):
     """Runs a CNI plugin inside host_ns. conf: dict (JSON-encoded) or str. container_id / netns_path /
-    ifname may be None to leave the variable unset (e.g. VERSION, GC). Returns
-    (rc, parsed stdout JSON or None, stdout text, stderr text)."""
+    ifname may be None to leave the variable unset (e.g. VERSION, GC). stderr_file: a path that gets the
+    plugin's stderr, as libcni gives it the runtime's own stderr (a pipe would also wait for every process
+    that inherited it). Returns (rc, parsed stdout JSON or None, stdout text, stderr text)."""
     stdin = stdin_override if stdin_override is not None else (conf if isinstance(conf, str) else json.dumps(conf))
     env = plugin_env(command, container_id, netns_path, ifname, cni_args, cni_path, extra_env)
     argv = topology.exec_argv(ns_name(host_ns), find_binary(binary))
-    p = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+    if stderr_file:
+        with open(stderr_file, "w") as f:
+            p = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=f, text=True, env=env,
+                               timeout=timeout)
+        with open(stderr_file) as f:
+            p.stderr = f.read()
+    else:
+        p = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
     parsed = None
     if p.stdout.strip():
         try:

@@ -1,0 +1,257 @@
+"""End-to-end: the overlay plugin's verbs and edges that no other module reaches (issue 15, item 3): STATUS
+against a running and a stopped Consul, DEL during a Consul outage, the resolver letting go of a container's
+namespace and answering SERVFAIL without upstreams, an IPAM child that hangs, and ADD/CHECK/DEL/DEL at every
+cniVersion the plugin supports.
+
+Topology: a persistent Consul server on cs (a restart keeps the store, as a production one does), one host h1
+(underlay MTU 1400) running overlay-resolver with no upstream resolvers, containers as network namespaces;
+overlay-ipam with the Consul store.
+"""
+
+import glob
+import json
+import os
+import re
+import time
+import unittest
+
+from ovltest.faults import (container_keys, container_links, journaled_releases, our_links, read_proc,
+                            wait_for)
+from ovltest.plugins import OVL_BIN_DIR, run_plugin
+from ovltest.timing import scaled
+from rtlib import PREFIX, RtCluster
+
+VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+NOT_READY = 50
+TRY_AGAIN_LATER = 11
+INCOMPATIBLE_VERSION = 1
+
+
+def conf(net, subnet, version="1.1.0", **ipam_extra):
+    return {"cniVersion": version, "name": net, "type": "overlay",
+            "ipam": dict({"type": "overlay-ipam", "subnet": subnet}, **ipam_extra)}
+
+
+class OverlayVerbs(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = RtCluster(nhosts=1, consul_data=True)
+        cls.t, cls.h, cls.consul = cls.c.t, cls.c.hosts[0], cls.c.consul
+        cls.state = os.path.join(cls.c.tmp, "state-h1")
+        try:
+            cls.c.start_resolvers()
+        except BaseException:
+            cls.c.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.cleanup()
+
+    def setUp(self):
+        self.started = time.monotonic()
+        self.addCleanup(self.nothing_left)  # the first cleanup runs last, after the test's own DELs
+
+    def nothing_left(self):
+        self.assertEqual(our_links(self.t, self.h), [], "links left")
+        self.assertEqual(container_keys(self.consul), [], "keys left")
+        self.assertEqual(journaled_releases(self.state), [], "releases left in the journal")
+        print(f"\n  ({time.monotonic() - self.started:.1f} s)", end=" ")
+
+    def call(self, command, c, cid=None, netns=None, ifname="eth0", args="", prev=None, **kw):
+        if prev is not None:
+            c = dict(c, prevResult=prev)
+        return run_plugin(self.t, self.h, "overlay", command, c, cid, netns, ifname, cni_args=args,
+                          extra_env=dict(self.c.env(self.h), **kw.pop("env", {})), **kw)
+
+    def ok(self, command, c, cid=None, netns=None, **kw):
+        rc, res, out, err = self.call(command, c, cid, netns, **kw)
+        self.assertEqual(rc, 0, f"{command} {cid}: {out} {err[-2000:]}")
+        return res
+
+    def attach(self, c, cid, args=""):
+        netns = self.t.add_container(self.h, cid)
+        res = self.ok("ADD", c, cid, netns, args=args)
+        self.addCleanup(self.ok, "DEL", c, cid, "")
+        return netns, res
+
+    def consul_down(self):
+        self.consul.stop()
+        self.addCleanup(self.consul.start)
+
+    # ---------------------------------------------------------------------------------------------------------
+    def test_status_follows_consul(self):
+        c = conf("verbs-status", "10.60.0.0/24")
+        self.assertEqual(self.call("STATUS", c)[:3], (0, None, ""))
+        rc, err, out, _ = self.call("STATUS", dict(c, cniVersion="1.0.0"))
+        self.assertEqual((rc, err["code"]), (1, INCOMPATIBLE_VERSION), out)
+        self.assertIn("STATUS", err["msg"])
+        self.consul_down()
+        start = time.monotonic()
+        rc, err, out, _ = self.call("STATUS", c)
+        took = time.monotonic() - start
+        self.assertEqual((rc, err and err["code"]), (1, NOT_READY), out)
+        self.assertIn("consul at http://198.51.100.10:8500 is unreachable", err["msg"])
+        self.assertLess(took, scaled(3), "README: Consul failures within 3 s")
+        self.consul.start()
+        self.assertEqual(self.call("STATUS", c)[:3], (0, None, ""))
+
+    def test_del_during_consul_outage(self):
+        c = conf("verbs-del", "10.61.0.0/24")
+        netns = self.t.add_container(self.h, "out1")
+        res = self.ok("ADD", c, "out1", netns)
+        ip = res["ips"][0]["address"].split("/")[0]
+        veth = res["interfaces"][1]["name"]
+        self.consul_down()
+        rc, err, out, log = self.call("DEL", c, "out1", netns, prev=res)
+        # KNOWN BUG: DEL fails (code 11) although it undid everything on the host and journaled the release:
+        # the attachment record and the membership can only be deleted in the store, and nothing journals
+        # them. A runtime that retries DEL (CRI) cleans them up once Consul is back; one that does not
+        # (podman) leaves the container's name resolvable and the host flooded by the others. Once fixed,
+        # DEL succeeds here and the two keys below are gone after the journal replay.
+        self.assertEqual((rc, err and err["code"]), (1, TRY_AGAIN_LATER), out)
+        self.assertIn("consul at http://198.51.100.10:8500 is unreachable", err["msg"])
+        self.assertEqual(container_links(self.t, netns), [], "the container kept its interface")
+        self.assertEqual(our_links(self.t, self.h), [], f"{veth} or the network's devices are left")
+        self.assertEqual(journaled_releases(self.state), [("verbs-del", "out1", "eth0")])
+        self.assertEqual(self.call("DEL", c, "out1", "")[1]["code"], TRY_AGAIN_LATER)  # the runtime's retry
+        self.consul.start()
+        self.assertIsNotNone(self.consul.kv_get(f"{PREFIX}/ipam/verbs-del/leases/{ip}"))
+        # The next call of the IPAM on this host (here STATUS) sends the journaled release.
+        self.ok("STATUS", c)
+        self.assertEqual(journaled_releases(self.state), [])
+        left = container_keys(self.consul)
+        self.assertEqual(left, [f"{PREFIX}/attachments/verbs-del/h1/out1/eth0",
+                                f"{PREFIX}/networks/verbs-del/members/h1"])
+        # A DEL that works again removes them.
+        self.ok("DEL", c, "out1", "")
+
+    def test_resolver_lets_go_of_the_namespace(self):
+        c = conf("verbs-dns", "10.62.0.0/24")
+        n1, r1 = self.attach(c, "dns1", args="IgnoreUnknown=1;K8S_POD_NAME=dns1")
+        self.assertEqual(r1["dns"]["nameservers"][0], "127.0.0.11")
+        self.assertTrue(self.serving(n1))
+        self.assertEqual(self.query(n1, "dns1"), ("NOERROR", [r1["ips"][0]["address"].split("/")[0]]))
+        # No upstream in the node config ("upstreams": []): an outside name is SERVFAIL, not relayed anywhere.
+        self.assertEqual(self.query(n1, "outside.example"), ("SERVFAIL", []))
+        # After DEL the resolver closes its socket in the namespace (which would keep the namespace alive)
+        # and forgets it.
+        self.ok("DEL", c, "dns1", n1)
+        wait_for(lambda: not self.serving(n1), 1, "the resolver to close its socket in the namespace after DEL")
+        self.assertNotIn(n1, self.resolver_state())
+        # The interface vanishing without a DEL (deleted by hand, a crashed runtime): the resolver sees it
+        # within its 2 s sweep.
+        n2, r2 = self.attach(c, "dns2")
+        self.assertTrue(self.serving(n2))
+        self.t.run(self.h, "ip", "link", "del", r2["interfaces"][1]["name"])
+        wait_for(lambda: not self.serving(n2), 4, "the resolver's sweep to let go of a namespace without DEL")
+        self.assertNotIn(n2, self.resolver_state())
+
+    def serving(self, netns):
+        """Whether something listens on 127.0.0.11:53/udp inside netns."""
+        return "127.0.0.11:53" in self.t.run(netns, "ss", "-Hlun").stdout
+
+    def resolver_state(self):
+        text = ""
+        for path in glob.glob(os.path.join(self.state, "ns-*", "resolver.json")):
+            with open(path) as f:
+                text += f.read()
+        return text
+
+    def query(self, netns, name):
+        p = self.t.run(netns, "drill", name, "A", "@127.0.0.11", check=False, timeout=20)
+        m = re.search(r"rcode: (\w+)", p.stdout)
+        return (m.group(1) if m else f"no answer: {p.stdout.strip()[-200:]} {p.stderr.strip()[-200:]}",
+                re.findall(r"^\S+\s+\d+\s+IN\s+A\s+(\S+)$", p.stdout, re.M))
+
+    def test_hung_ipam_child(self):
+        bindir = os.path.join(self.c.tmp, "hung-bin")
+        os.makedirs(bindir, exist_ok=True)
+        fakes = {"hung-ipam": "exec sleep 1000",  # the IPAM binary itself hangs
+                 "hung-wrapper": "sleep 1000 &\necho $! >> \"$0.pids\"\nwait"}  # a wrapper script whose child hangs
+        for name, body in fakes.items():
+            with open(os.path.join(bindir, name), "w") as f:
+                f.write(f"#!/bin/sh\necho $$ >> \"$0.pids\"\n{body}\n")
+            os.chmod(os.path.join(bindir, name), 0o755)
+        links, keys = our_links(self.t, self.h), self.consul.kv_keys(f"{PREFIX}/")
+        for name in fakes:
+            with self.subTest(name):
+                c = {"cniVersion": "1.0.0", "name": "verbs-hung", "type": "overlay", "ipam": {"type": name}}
+                netns = self.t.add_container(self.h, name)
+                start = time.monotonic()
+                rc, err, out, log = self.call("ADD", c, name, netns, cni_path=f"{bindir}:{OVL_BIN_DIR}",
+                                              env={"OVL_DELEGATE_TIMEOUT_MS": 1500},
+                                              stderr_file=os.path.join(self.c.tmp, f"{name}.stderr"))
+                took = time.monotonic() - start
+                self.assertEqual((rc, err and err["code"]), (1, TRY_AGAIN_LATER), out + log[-1000:])
+                self.assertEqual(err["msg"], f"{name} did not finish within 1500 ms")
+                self.assertLess(took, 1.5 + scaled(2), "ADD must fail at the delegate timeout")
+                self.assertEqual(container_links(self.t, netns), [])
+                self.assertEqual(our_links(self.t, self.h), links)
+                self.assertEqual(self.consul.kv_keys(f"{PREFIX}/"), keys)
+                with open(os.path.join(bindir, name + ".pids")) as f:
+                    pids = [int(p) for p in f.read().split()]
+                alive = [p for p in pids if read_proc(p, "cmdline")]
+                if name == "hung-ipam":
+                    self.assertEqual(alive, [], "the hung IPAM plugin was not killed")
+                else:
+                    # KNOWN BUG: the timeout kills the IPAM plugin's process only (common/cni/delegate.cpp);
+                    # a child of it (here the `sleep` a wrapper script started) outlives ADD, keeps the
+                    # plugin's stderr open and is left for init. Once fixed, nothing is alive here.
+                    self.assertEqual([read_proc(p, "cmdline") for p in alive], [["sleep", "1000"]])
+                    for p in alive:
+                        os.kill(p, 9)
+
+    def test_every_cni_version(self):
+        for v in VERSIONS:
+            with self.subTest(version=v):
+                self.add_check_del_del(v)
+
+    def add_check_del_del(self, v):
+        c = conf("verbs-ver", "10.63.0.0/24", version=v)
+        cid = "v" + v.replace(".", "")
+        netns = self.t.add_container(self.h, cid)
+        res = self.ok("ADD", c, cid, netns)
+        self.addCleanup(self.ok, "DEL", c, cid, "")  # a no-op once the test's own DELs ran
+        vni = json.loads(self.consul.kv_get(f"{PREFIX}/networks/verbs-ver/config"))["vni"]
+        # The result in the shape of the requested version.
+        self.assertEqual(res["cniVersion"], v)
+        names = [i["name"] for i in res["interfaces"]]
+        self.assertEqual(names[0], f"ovbr-{vni}")
+        self.assertTrue(names[1].startswith("ovv"))
+        self.assertEqual(names[2], "eth0")
+        self.assertEqual([i.get("sandbox") for i in res["interfaces"]], [None, None, netns])
+        self.assertTrue(all(re.fullmatch(r"[0-9a-f:]{17}", i["mac"]) for i in res["interfaces"]))
+        self.assertEqual(["mtu" in i for i in res["interfaces"]], [v == "1.1.0"] * 3)
+        if v == "1.1.0":
+            self.assertEqual({i["mtu"] for i in res["interfaces"]}, {1350})
+        [ip] = res["ips"]
+        self.assertEqual(ip["interface"], 2)
+        self.assertEqual(ip.get("version"), "4" if v < "1.0.0" else None)
+        self.assertEqual(ip["gateway"], "10.63.0.1")
+        self.assertEqual(res["dns"]["nameservers"][0], "127.0.0.11")
+        # The kernel as the result says.
+        eth0 = json.loads(self.t.run(netns, "ip", "-j", "addr", "show", "dev", "eth0").stdout)[0]
+        self.assertEqual(eth0["address"], res["interfaces"][2]["mac"])
+        self.assertEqual(eth0["mtu"], 1350)
+        self.assertIn(ip["address"], [f"{a['local']}/{a['prefixlen']}" for a in eth0["addr_info"]])
+        host = json.loads(self.t.run(self.h, "ip", "-j", "link", "show", "dev", names[1]).stdout)[0]
+        self.assertEqual((host["address"], host["master"]), (res["interfaces"][1]["mac"], names[0]))
+        # CHECK from 0.4.0 on; before that the version has no CHECK.
+        rc, err, out, _ = self.call("CHECK", c, cid, netns, prev=res)
+        if v >= "0.4.0":
+            self.assertEqual(rc, 0, out)
+        else:
+            self.assertEqual((rc, err["code"]), (1, INCOMPATIBLE_VERSION), out)
+            self.assertIn("CHECK requires cniVersion 0.4.0", err["msg"])
+        # DEL as the runtime sends it (with prevResult from 0.4.0 on), then again without netns and prevResult.
+        self.ok("DEL", c, cid, netns, prev=res if v >= "0.4.0" else None)
+        self.assertEqual(container_links(self.t, netns), [])
+        self.assertEqual(our_links(self.t, self.h), [])
+        self.assertEqual(container_keys(self.consul), [])
+        self.ok("DEL", c, cid, "")
+        self.assertEqual(our_links(self.t, self.h), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

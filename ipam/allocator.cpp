@@ -1,4 +1,4 @@
-#include "allocator.hpp"
+#include "ipam/allocator.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "ipam/config.hpp"
 
 #include <sys/socket.h>
 

@@ -9,8 +9,8 @@
 
 #include "cni/config.hpp"
 #include "cni/result.hpp"
+#include "ipam/range_set.hpp"
 #include "kv/node_config.hpp"
-#include "range_set.hpp"
 #include "util/error.hpp"
 
 namespace ovl::ipam {

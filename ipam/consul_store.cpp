@@ -1,4 +1,4 @@
-#include "consul_store.hpp"
+#include "ipam/consul_store.hpp"
 
 #include <map>
 #include <utility>

@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "ipam/lease_store.hpp"
 #include "kv/consul.hpp"
 #include "model/keys.hpp"
-#include "lease_store.hpp"
 
 namespace ovl::ipam {
 

@@ -1,4 +1,4 @@
-#include "file_store.hpp"
+#include "ipam/file_store.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <map>
 
-#include "fs.hpp"
+#include "ipam/fs.hpp"
 #include "util/log.hpp"
 
 namespace ovl::ipam {

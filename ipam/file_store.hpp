@@ -17,7 +17,7 @@
 #include <memory>
 #include <string>
 
-#include "lease_store.hpp"
+#include "ipam/lease_store.hpp"
 #include "util/unique_fd.hpp"
 
 namespace ovl::ipam {

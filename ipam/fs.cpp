@@ -1,4 +1,4 @@
-#include "fs.hpp"
+#include "ipam/fs.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

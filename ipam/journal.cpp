@@ -1,4 +1,4 @@
-#include "journal.hpp"
+#include "ipam/journal.hpp"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "cni/json.hpp"
-#include "fs.hpp"
+#include "ipam/fs.hpp"
 #include "util/ip.hpp"
 #include "util/log.hpp"
 

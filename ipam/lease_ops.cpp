@@ -1,4 +1,4 @@
-#include "lease_ops.hpp"
+#include "ipam/lease_ops.hpp"
 
 #include <algorithm>
 

@@ -7,8 +7,8 @@
 
 #include "cni/config.hpp"
 #include "cni/result.hpp"
-#include "lease_store.hpp"
-#include "range_set.hpp"
+#include "ipam/lease_store.hpp"
+#include "ipam/range_set.hpp"
 
 namespace ovl::ipam {
 

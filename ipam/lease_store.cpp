@@ -1,4 +1,4 @@
-#include "lease_store.hpp"
+#include "ipam/lease_store.hpp"
 
 #include <time.h>
 

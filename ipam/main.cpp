@@ -1,4 +1,4 @@
 // overlay-ipam: a host-local compatible IPAM plugin whose leases can live in Consul.
-#include "plugin.hpp"
+#include "ipam/plugin.hpp"
 
-int main() { return ovl::cni::pluginMain(ovl::ipam::makePlugin()); }
+int main() { return ovl::cni::pluginMain(ovl::ipam::plugin()); }

@@ -1,4 +1,4 @@
-#include "memory_store.hpp"
+#include "ipam/memory_store.hpp"
 
 #include <algorithm>
 

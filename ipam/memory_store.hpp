@@ -6,7 +6,7 @@
 #include <map>
 #include <utility>
 
-#include "lease_store.hpp"
+#include "ipam/lease_store.hpp"
 
 namespace ovl::ipam {
 

@@ -1,4 +1,4 @@
-#include "range_set.hpp"
+#include "ipam/range_set.hpp"
 
 namespace ovl::ipam {
 namespace {

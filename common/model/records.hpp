@@ -14,6 +14,8 @@
 
 namespace ovl::model {
 
+inline constexpr uint32_t kMaxVni = 16777215;  // VXLAN network identifiers are 24 bits
+
 // P/networks/<net>/members/<host>: <host> has containers on <net>, reachable at vtep:port.
 struct Member {
   std::string host;

@@ -155,7 +155,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
     TRY_VOID(ensureForwarding(ip.address.family()));
   }
 
-  auto nft = TRY(Nft::open());
+  auto nft = TRY(nft::Nft::open());
   AttachmentRules rules{.network = at.network,
                         .containerId = at.containerId,
                         .ifName = at.ifName,

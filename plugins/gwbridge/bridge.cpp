@@ -11,13 +11,6 @@
 
 namespace ovl::gwbridge {
 
-std::string hostVethName(std::string_view containerId, std::string_view ifName) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx",
-                static_cast<unsigned long long>(fnv1a(std::string(containerId) + ":" + std::string(ifName))));
-  return "gwb" + std::string(hex, 12);
-}
-
 MacAddr containerMac(std::string_view containerId, std::string_view ifName) {
   return MacAddr::fromSeed("gwbridge:" + std::string(containerId) + ":" + std::string(ifName));
 }

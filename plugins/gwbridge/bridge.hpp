@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "gwbridge/config.hpp"
+#include "nft/gwbridge_names.hpp"
 #include "nl/link.hpp"
 #include "nl/socket.hpp"
 #include "nl/veth.hpp"
@@ -13,9 +14,7 @@
 
 namespace ovl::gwbridge {
 
-// The host end of an attachment's veth: "gwb" + 12 hex digits of a hash of (containerID, ifname), so that
-// DEL finds it without the container's namespace.
-std::string hostVethName(std::string_view containerId, std::string_view ifName);
+using gwnames::hostVethName;  // common/nft/gwbridge_names.hpp
 
 // The container interface's MAC, stable for an attachment.
 MacAddr containerMac(std::string_view containerId, std::string_view ifName);

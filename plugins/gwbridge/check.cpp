@@ -91,7 +91,7 @@ Result<void> checkRules(const Attachment& at, const GwConf& gw, const Ours& o) {
     size_t a = line.find(' ', 9), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
     expected[line.substr(9, a - 9) + " " + line.substr(b + 1, c - b - 1)]++;
   }
-  auto nft = TRY(Nft::open());
+  auto nft = TRY(nft::Nft::open());
   for (const auto& r : TRY(findRules(nft, at.tag))) actual[r.family + " " + r.chain]++;
   if (expected != actual) {
     std::string want, have;

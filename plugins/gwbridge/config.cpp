@@ -52,13 +52,6 @@ cni::CmdArgs ipamArgs(const cni::CmdArgs& args, const cni::NetConf& conf) {
   return out;
 }
 
-bool isSafeIfName(std::string_view s) {
-  if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
-  return true;
-}
-
 std::string defaultIpamJson(std::string_view bridge) {
   rapidjson::StringBuffer sb;
   json::Writer w(sb);

@@ -8,9 +8,12 @@
 #include "cni/config.hpp"
 #include "cni/skel.hpp"
 #include "gwbridge/ports.hpp"
+#include "nft/gwbridge_names.hpp"
 #include "util/error.hpp"
 
 namespace ovl::gwbridge {
+
+using gwnames::isSafeIfName;
 
 inline constexpr std::string_view kDefaultBridge = "cni_gwbridge";
 inline constexpr std::string_view kDefaultSubnet = "172.18.0.0/16";
@@ -47,10 +50,6 @@ bool isChained(const cni::NetConf& conf);
 // --ip) names the address of the plugin gwbridge is chained after: when chained, and on DEL (which releases
 // by owner), IP= is dropped so that the bridge's pool allocates as usual. Standalone ADD keeps it.
 cni::CmdArgs ipamArgs(const cni::CmdArgs& args, const cni::NetConf& conf);
-
-// True for names that are safe to quote in nftables rule text and valid kernel interface names:
-// 1..15 characters from [A-Za-z0-9_.-], not "." or "..".
-bool isSafeIfName(std::string_view s);
 
 // The default IPAM section for a bridge: overlay-ipam with the local file store, subnet 172.18.0.0/16,
 // in a pool named after the bridge so that every network on a host shares the gateway bridge's addresses.

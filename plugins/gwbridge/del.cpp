@@ -34,7 +34,7 @@ class Errors {
 };
 
 Result<std::vector<ListedRule>> deleteRules(const std::string& tag) {
-  auto nft = TRY(Nft::open());
+  auto nft = TRY(nft::Nft::open());
   return removeRules(nft, tag);
 }
 

@@ -19,7 +19,7 @@ Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
   std::set<std::string> keep;
   for (const auto& a : *valid) keep.insert(ruleTag(conf.name, a.containerId, a.ifName));
 
-  auto nft = TRY(Nft::open());
+  auto nft = TRY(nft::Nft::open());
   auto removed = TRY(removeRulesExcept(nft, conf.name, keep));
   if (auto r = flushConntrack(ctFilterFor(removed)); !r)
     log::warn("flushing conntrack entries: " + r.error().msg + ", ignoring");

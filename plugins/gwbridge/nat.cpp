@@ -11,7 +11,7 @@ constexpr int kAttempts = 5;
 
 // Lists, selects and deletes in one transaction. A rule deleted by someone else between the listing and
 // the transaction fails the whole transaction (nothing is applied); then list again.
-Result<std::vector<ListedRule>> removeSelected(Nft& nft, const std::function<bool(const ListedRule&)>& pick,
+Result<std::vector<ListedRule>> removeSelected(nft::Nft& nft, const std::function<bool(const ListedRule&)>& pick,
                                                std::string_view what) {
   for (int attempt = 1;; ++attempt) {
     auto all = TRY(listRules(nft));
@@ -29,7 +29,7 @@ Result<std::vector<ListedRule>> removeSelected(Nft& nft, const std::function<boo
 
 }  // namespace
 
-Result<std::vector<ListedRule>> listRules(Nft& nft) {
+Result<std::vector<ListedRule>> listRules(nft::Nft& nft) {
   std::vector<ListedRule> out;
   for (std::string_view family : {"inet", "bridge"}) {
     auto text = TRY(nft.listTable(family, kTable));
@@ -40,7 +40,7 @@ Result<std::vector<ListedRule>> listRules(Nft& nft) {
   return out;
 }
 
-Result<void> applyRules(Nft& nft, const AttachmentRules& a) {
+Result<void> applyRules(nft::Nft& nft, const AttachmentRules& a) {
   const std::string tag = ruleTag(a.network, a.containerId, a.ifName);
   const std::string add = TRY(ruleText(a));
   for (int attempt = 1;; ++attempt) {
@@ -54,7 +54,7 @@ Result<void> applyRules(Nft& nft, const AttachmentRules& a) {
   }
 }
 
-Result<std::vector<ListedRule>> findRules(Nft& nft, std::string_view tag) {
+Result<std::vector<ListedRule>> findRules(nft::Nft& nft, std::string_view tag) {
   auto all = TRY(listRules(nft));
   std::vector<ListedRule> out;
   for (auto& r : all)
@@ -62,12 +62,12 @@ Result<std::vector<ListedRule>> findRules(Nft& nft, std::string_view tag) {
   return out;
 }
 
-Result<std::vector<ListedRule>> removeRules(Nft& nft, std::string_view tag) {
+Result<std::vector<ListedRule>> removeRules(nft::Nft& nft, std::string_view tag) {
   return removeSelected(
       nft, [&](const ListedRule& r) { return r.comment == tag; }, "deleting the rules of " + std::string(tag));
 }
 
-Result<std::vector<ListedRule>> removeRulesExcept(Nft& nft, std::string_view network,
+Result<std::vector<ListedRule>> removeRulesExcept(nft::Nft& nft, std::string_view network,
                                                   const std::set<std::string>& keepTags) {
   return removeSelected(
       nft, [&](const ListedRule& r) { return isTagOfNetwork(r.comment, network) && !keepTags.contains(r.comment); },

@@ -7,14 +7,8 @@
 namespace ovl::gwbridge {
 
 cni::Plugin plugin() {
-  cni::Plugin p;
-  p.name = "gwbridge";
-  p.add = cmdAdd;
-  p.del = cmdDel;
-  p.check = cmdCheck;
-  p.gc = cmdGc;
-  p.status = cmdStatus;
-  return p;
+  return cni::Plugin{.name = "gwbridge", .extraArgKeys = {}, .add = cmdAdd, .del = cmdDel, .check = cmdCheck,
+                     .gc = cmdGc, .status = cmdStatus};
 }
 
 Attachment attachmentOf(const cni::CmdArgs& args, const cni::NetConf& conf) {

@@ -8,8 +8,6 @@
 namespace ovl::gwbridge {
 namespace {
 
-constexpr size_t kMaxComment = 127;  // NFT_USERDATA_MAXLEN is 256, nft(8) limits comments to 128 with the NUL
-
 std::string fam(const IpAddr& a) { return a.isV4() ? "ip" : "ip6"; }
 std::string nfproto(const IpAddr& a) { return a.isV4() ? "ipv4" : "ipv6"; }
 std::string addrPort(const IpAddr& a, uint16_t port) {
@@ -81,44 +79,6 @@ void readExprs(const json::Value& exprs, ListedRule& r) {
 
 }  // namespace
 
-namespace {
-
-std::string hex64(uint64_t v) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(v));
-  return hex;
-}
-
-bool readableTag(std::string_view network, std::string_view containerId, std::string_view ifName) {
-  return isValidIdentifier(network) && isValidIdentifier(containerId) && isSafeIfName(ifName) &&
-         4 + network.size() + 1 + containerId.size() + 1 + ifName.size() <= kMaxComment;
-}
-
-}  // namespace
-
-std::string ruleTag(std::string_view network, std::string_view containerId, std::string_view ifName) {
-  if (readableTag(network, containerId, ifName))
-    return "ovl:" + std::string(network) + ":" + std::string(containerId) + ":" + std::string(ifName);
-  return "ovl#" + hex64(fnv1a(network)) + ":" + hex64(fnv1a(std::string(containerId) + "\n" + std::string(ifName)));
-}
-
-bool isTagOfNetwork(std::string_view tag, std::string_view network) {
-  // Network names and container IDs contain no ':', so the readable prefix is unambiguous.
-  return tag.starts_with("ovl:" + std::string(network) + ":") || tag.starts_with("ovl#" + hex64(fnv1a(network)) + ":");
-}
-
-std::optional<std::pair<std::string, std::string>> parseTag(std::string_view tag, std::string_view network) {
-  const std::string prefix = "ovl:" + std::string(network) + ":";
-  if (!tag.starts_with(prefix)) return std::nullopt;
-  std::string_view rest = tag.substr(prefix.size());
-  size_t colon = rest.find(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string cid(rest.substr(0, colon)), ifn(rest.substr(colon + 1));
-  if (!isValidIdentifier(cid) || !isSafeIfName(ifn)) return std::nullopt;
-  return std::make_pair(cid, ifn);
-}
-
-bool isOurTag(std::string_view c) { return c.starts_with("ovl:") || c.starts_with("ovl#"); }
 
 std::string ensureTablesText() {
   std::string t(kTable);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gwbridge/ports.hpp"
+#include "nft/gwbridge_names.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
@@ -26,15 +27,11 @@ namespace ovl::gwbridge {
 
 inline constexpr std::string_view kTable = "ovl_gwbridge";
 
-// The comment that tags an attachment's rules: "ovl:<network>:<containerID>:<ifname>", or, when that would
-// pass nftables' 128-byte comment limit, "ovl#<hash of network>:<hash of containerID and ifname>".
-std::string ruleTag(std::string_view network, std::string_view containerId, std::string_view ifName);
-// True when tag is one of ours for an attachment of that network.
-bool isTagOfNetwork(std::string_view tag, std::string_view network);
-// The containerID and ifname of a readable tag of that network; nullopt for hashed or foreign tags.
-std::optional<std::pair<std::string, std::string>> parseTag(std::string_view tag, std::string_view network);
-// True for comments our rules carry ("ovl:..." or "ovl#...").
-bool isOurTag(std::string_view comment);
+// Rule tags (the comment on each rule) and veth names: common/nft/gwbridge_names.hpp.
+using gwnames::isOurTag;
+using gwnames::isTagOfNetwork;
+using gwnames::parseTag;
+using gwnames::ruleTag;
 
 // What one attachment needs. Names must have passed isSafeIfName and the container ID isValidIdentifier;
 // ruleText refuses anything else.

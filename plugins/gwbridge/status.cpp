@@ -8,7 +8,7 @@ namespace ovl::gwbridge {
 
 Result<void> cmdStatus(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto gw = TRY(parseGwConf(conf, args.stdinData));
-  auto nft = Nft::open();
+  auto nft = nft::Nft::open();
   if (!nft) return fail(Code::NotReady, "nftables is not usable: " + nft.error().msg);
   if (auto r = listRules(*nft); !r)
     return fail(Code::NotReady, "nftables is not usable: " + r.error().msg, r.error().details);

@@ -1,20 +1,20 @@
 #include <sys/socket.h>
 
-#include "cluster.hpp"
 #include "cni/delegate.hpp"
-#include "container.hpp"
-#include "datapath.hpp"
+#include "ipc/resolver_link.hpp"
+#include "model/cluster.hpp"
 #include "model/identity.hpp"
 #include "model/memory.hpp"
-#include "dns_names.hpp"
-#include "names.hpp"
 #include "nl/link.hpp"
-#include "resolver_link.hpp"
-#include "teardown.hpp"
+#include "overlay/attachment_names.hpp"
+#include "overlay/container.hpp"
+#include "overlay/plugin.hpp"
+#include "overlay/teardown.hpp"
 #include "util/log.hpp"
 #include "util/rollback.hpp"
 #include "util/testhook.hpp"
-#include "verbs.hpp"
+#include "vxlan/datapath.hpp"
+#include "vxlan/names.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -22,8 +22,8 @@ namespace {
 // Hands the container to this host's resolver. Best effort: without a resolver the container simply gets
 // no overlay name resolution, and ADD still succeeds.
 bool offerToResolver(const OverlayConf& c, const cni::CmdArgs& args, const ns::Netns& netns) {
-  ResolverRequest req{ResolverRequest::Attach, c.network, args.containerId, args.ifName, args.netns};
-  if (auto r = tellResolver(c.stateDir, req, netns.fd(), 500); !r) {
+  ipc::ResolverRequest req{ipc::ResolverRequest::Attach, c.network, args.containerId, args.ifName, args.netns};
+  if (auto r = ipc::tellResolver(c.stateDir, req, netns.fd(), 500); !r) {
     log::info("no name resolution for this container: " + r.error().msg);
     return false;
   }
@@ -46,16 +46,16 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   auto netns = TRY(ns::Netns::open(args.netns));
   TRY_VOID(ns::refuseCurrent(netns));
   auto host = TRY(nl::Socket::open());
-  auto underlay = TRY(resolveUnderlay(host, c.advertise));
-  const std::string hostName = hostVethName(args.containerId, args.ifName);
+  auto underlay = TRY(vxlan::resolveUnderlay(host, c.advertise));
+  const std::string hostName = vxlan::hostVethName(args.containerId, args.ifName);
   if (TRY(nl::findLink(host, hostName)))
     return fail(Code::InvalidConfig, "container '" + args.containerId + "' is already attached as '" + args.ifName +
                                          "' on this host (host interface " + hostName + "): run DEL first");
 
-  auto cluster = TRY(Cluster::connect(c.store.consul));
+  auto cluster = TRY(model::Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
-  TRY_VOID(requireReadable(c.network, state));
-  const unsigned mtu = overlayMtu(c, underlay);
+  TRY_VOID(model::requireReadable(c.network, state));
+  const unsigned mtu = vxlan::overlayMtu(c.mtu, underlay);
 
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
   // define the network in the store as a side effect.
@@ -71,15 +71,15 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
   TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
-  rememberVni(c.stateDir, c.network, vni);
+  vxlan::rememberVni(c.stateDir, c.network, vni);
 
   // Stable across repeated ADDs, and distinct across hosts: container IDs repeat between hosts, MACs on one
   // L2 segment must not.
   const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(c.hostName + "/" + args.containerId + "/" + args.ifName));
   auto made = [&]() -> Result<ContainerLink> {
-    auto lock = TRY(HostLock::acquire(c.stateDir, c.network));
-    auto dev = TRY(ensureNetDevices(host, vni, underlay, c.port, mtu));
-    TRY_VOID(reconcileFlood(host, dev.vxlan.index, underlay.vtep, state.members, FloodSync::AddOnly));
+    auto lock = TRY(vxlan::HostLock::acquire(c.stateDir, c.network));
+    auto dev = TRY(vxlan::ensureNetDevices(host, vni, underlay, c.port, mtu));
+    TRY_VOID(vxlan::reconcileFlood(host, dev.vxlan.index, underlay.vtep, state.members, vxlan::FloodSync::AddOnly));
     return createContainerLink(host, netns, hostName, args.ifName, mtu, mac, dev.bridge.index);
   }();
   if (!made) {
@@ -95,9 +95,9 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   testhook::pausePoint("overlay.after-veth");
   TRY_VOID(configureContainer(netns, link, args.ifName, ipam));
 
-  AttachmentRecord rec{c.network, c.hostName, args.containerId, args.ifName, link.mac.str(), {}, names, 0};
+  model::Attachment rec{c.network, c.hostName, args.containerId, args.ifName, link.mac.str(), {}, names, 0};
   for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
-  if (auto recorded = cluster.recordAttachment(vni, Member{c.hostName, underlay.vtep, c.port, vni}, self, rec);
+  if (auto recorded = cluster.recordAttachment(vni, model::Member{c.hostName, underlay.vtep, c.port, vni}, self, rec);
       !recorded) {
     // A write answered with an error may still have been applied (a leader that replicated it and died before
     // answering): remove the record it may have left. The membership goes with the devices in deleteLink.
@@ -109,7 +109,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();
   releaseIp.dismiss();
-  rememberAttachment(memory, model::RememberedAttachment{rec, Member{c.hostName, underlay.vtep, c.port, vni}, state.def});
+  rememberAttachment(memory, model::RememberedAttachment{rec, model::Member{c.hostName, underlay.vtep, c.port, vni}, state.def});
   // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
   // "link up" can be dropped before the device's queue is attached).
   announce(netns, link, ipam);
@@ -117,8 +117,8 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   const bool resolving = c.resolver && offerToResolver(c, args, netns);
 
   cni::NetResult r;
-  auto dev = TRY(findNetDevices(host, vni));
-  r.interfaces.push_back({bridgeName(vni), dev ? dev->bridge.mac.str() : "", mtu, "", "", ""});
+  auto dev = TRY(vxlan::findNetDevices(host, vni));
+  r.interfaces.push_back({vxlan::bridgeName(vni), dev ? dev->bridge.mac.str() : "", mtu, "", "", ""});
   r.interfaces.push_back({hostName, link.host.mac.str(), mtu, "", "", ""});
   r.interfaces.push_back({args.ifName, link.mac.str(), mtu, args.netns, "", ""});
   for (auto ip : ipam.ips) {
@@ -127,7 +127,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   }
   r.routes = ipam.routes;
   r.dns = ipam.dns.empty() ? conf.dns : ipam.dns;
-  if (resolving) r.dns.nameservers.insert(r.dns.nameservers.begin(), kResolverAddress);
+  if (resolving) r.dns.nameservers.insert(r.dns.nameservers.begin(), ipc::kResolverAddress);
   return r;
 }
 

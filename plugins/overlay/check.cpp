@@ -1,15 +1,16 @@
 #include <algorithm>
 
-#include "cluster.hpp"
 #include "cni/delegate.hpp"
-#include "datapath.hpp"
-#include "names.hpp"
+#include "model/cluster.hpp"
 #include "nl/addr.hpp"
 #include "nl/link.hpp"
 #include "nl/route.hpp"
 #include "nl/vxlan.hpp"
 #include "ns/netns.hpp"
-#include "verbs.hpp"
+#include "overlay/config.hpp"
+#include "overlay/plugin.hpp"
+#include "vxlan/datapath.hpp"
+#include "vxlan/names.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -33,29 +34,29 @@ Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
   TRY_VOID(cni::delegateCheck(c.ipamType, args, args.stdinData));
 
   auto host = TRY(nl::Socket::open());
-  auto underlay = TRY(resolveUnderlay(host, c.advertise));
-  auto cluster = TRY(Cluster::connect(c.store.consul));
+  auto underlay = TRY(vxlan::resolveUnderlay(host, c.advertise));
+  auto cluster = TRY(model::Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
-  TRY_VOID(requireReadable(c.network, state));  // an unreadable record is not an undefined network
+  TRY_VOID(model::requireReadable(c.network, state));  // an unreadable record is not an undefined network
   if (!state.vni) return bad("network '" + c.network + "' is not defined in the store");
   const uint32_t vni = *state.vni;
-  const unsigned mtu = overlayMtu(c, underlay);
+  const unsigned mtu = vxlan::overlayMtu(c.mtu, underlay);
 
-  auto vx = TRY(nl::findVxlan(host, vxlanName(vni)));
-  if (!vx) return bad("vxlan device " + vxlanName(vni) + " is missing");
-  if (vx->vni != vni) return bad(vxlanName(vni) + " has vni " + std::to_string(vx->vni));
-  if (vx->port != c.port) return bad(vxlanName(vni) + " uses port " + std::to_string(vx->port));
-  if (!(vx->local == underlay.vtep)) return bad(vxlanName(vni) + " has local address " + vx->local.str());
-  if (vx->link.mtu != mtu) return bad(vxlanName(vni) + " has mtu " + std::to_string(vx->link.mtu));
-  auto br = TRY(nl::findLink(host, bridgeName(vni)));
-  if (!br) return bad("bridge " + bridgeName(vni) + " is missing");
-  if (vx->link.master != br->index) return bad(vxlanName(vni) + " is not a port of " + bridgeName(vni));
-  auto hv = TRY(nl::findLink(host, hostVethName(args.containerId, args.ifName)));
-  if (!hv) return bad("host interface " + hostVethName(args.containerId, args.ifName) + " is missing");
-  if (hv->master != br->index) return bad(hv->name + " is not a port of " + bridgeName(vni));
+  auto vx = TRY(nl::findVxlan(host, vxlan::vxlanName(vni)));
+  if (!vx) return bad("vxlan device " + vxlan::vxlanName(vni) + " is missing");
+  if (vx->vni != vni) return bad(vxlan::vxlanName(vni) + " has vni " + std::to_string(vx->vni));
+  if (vx->port != c.port) return bad(vxlan::vxlanName(vni) + " uses port " + std::to_string(vx->port));
+  if (!(vx->local == underlay.vtep)) return bad(vxlan::vxlanName(vni) + " has local address " + vx->local.str());
+  if (vx->link.mtu != mtu) return bad(vxlan::vxlanName(vni) + " has mtu " + std::to_string(vx->link.mtu));
+  auto br = TRY(nl::findLink(host, vxlan::bridgeName(vni)));
+  if (!br) return bad("bridge " + vxlan::bridgeName(vni) + " is missing");
+  if (vx->link.master != br->index) return bad(vxlan::vxlanName(vni) + " is not a port of " + vxlan::bridgeName(vni));
+  auto hv = TRY(nl::findLink(host, vxlan::hostVethName(args.containerId, args.ifName)));
+  if (!hv) return bad("host interface " + vxlan::hostVethName(args.containerId, args.ifName) + " is missing");
+  if (hv->master != br->index) return bad(hv->name + " is not a port of " + vxlan::bridgeName(vni));
 
   bool member = std::any_of(state.members.begin(), state.members.end(),
-                            [&](const Member& m) { return m.host == c.hostName && m.vtep == underlay.vtep; });
+                            [&](const model::Member& m) { return m.host == c.hostName && m.vtep == underlay.vtep; });
   if (!member) return bad("host '" + c.hostName + "' is not recorded as a member of '" + c.network + "'");
 
   auto netns = TRY(ns::Netns::open(args.netns));

@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "overlay/config.hpp"
 
 namespace ovl::overlay {
 

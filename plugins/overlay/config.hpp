@@ -7,12 +7,13 @@
 
 #include "cni/config.hpp"
 #include "kv/node_config.hpp"
+#include "model/records.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::overlay {
 
-inline constexpr uint32_t kMaxVni = 16777215;
+using model::kMaxVni;
 
 struct OverlayConf {
   std::string network;          // the CNI network name: one overlay cluster-wide

@@ -1,4 +1,4 @@
-#include "container.hpp"
+#include "overlay/container.hpp"
 
 #include <arpa/inet.h>
 #include <linux/if_packet.h>

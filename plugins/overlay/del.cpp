@@ -1,12 +1,12 @@
-#include "cluster.hpp"
 #include "cni/delegate.hpp"
+#include "ipc/resolver_link.hpp"
+#include "model/cluster.hpp"
 #include "model/memory.hpp"
-#include "names.hpp"
 #include "nl/link.hpp"
-#include "resolver_link.hpp"
-#include "teardown.hpp"
+#include "overlay/plugin.hpp"
+#include "overlay/teardown.hpp"
 #include "util/log.hpp"
-#include "verbs.hpp"
+#include "vxlan/names.hpp"
 
 namespace ovl::overlay {
 
@@ -22,19 +22,19 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
   };
 
   auto host = TRY(nl::Socket::open());
-  note(nl::deleteLink(host, hostVethName(args.containerId, args.ifName)), "deleting the veth");
+  note(nl::deleteLink(host, vxlan::hostVethName(args.containerId, args.ifName)), "deleting the veth");
   note(cni::delegateDel(c.ipamType, args, args.stdinData), "releasing the address");
 
-  auto cluster = Cluster::connect(c.store.consul);
-  Cluster* cl = cluster ? &*cluster : nullptr;
+  auto cluster = model::Cluster::connect(c.store.consul);
+  model::Cluster* cl = cluster ? &*cluster : nullptr;
   if (!cluster) note(fail(cluster.error()), "connecting to consul");
   if (cl) note(cl->deleteAttachment(c.network, c.hostName, args.containerId, args.ifName), "deleting the attachment record");
   if (auto mem = model::HostMemory::open(c.stateDir)) mem->forgetAttachment(c.network, args.containerId, args.ifName);
 
   if (c.resolver) {
     // Best effort: a resolver that is down drops the container when its attachment record goes.
-    ResolverRequest req{ResolverRequest::Detach, c.network, args.containerId, args.ifName, ""};
-    if (auto r = tellResolver(c.stateDir, req, -1, 500); !r) log::debug("resolver: " + r.error().msg);
+    ipc::ResolverRequest req{ipc::ResolverRequest::Detach, c.network, args.containerId, args.ifName, ""};
+    if (auto r = ipc::tellResolver(c.stateDir, req, -1, 500); !r) log::debug("resolver: " + r.error().msg);
   }
 
   auto vni = knownVni(c, cl);

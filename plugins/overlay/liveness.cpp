@@ -1,4 +1,4 @@
-#include "liveness.hpp"
+#include "overlay/liveness.hpp"
 
 #include "model/keys.hpp"
 #include "util/log.hpp"

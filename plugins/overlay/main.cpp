@@ -2,9 +2,9 @@
 // `overlay watch` runs the long-lived membership watcher instead of the CNI protocol.
 #include <cstring>
 
-#include "netdef.hpp"
-#include "verbs.hpp"
-#include "watch.hpp"
+#include "overlay/netdef.hpp"
+#include "overlay/plugin.hpp"
+#include "overlay/watch.hpp"
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "watch") == 0) return ovl::overlay::watchMain(argc - 1, argv + 1);

@@ -34,9 +34,6 @@ Result<std::optional<NetworkDef>> readDefinition(kv::ConsulClient& kv, const std
 // overlay-ipam's "ranges" for the definition: one range set per address family.
 void writeIpamRanges(rapidjson::Value& ipam, const NetworkDef& d, rapidjson::Document::AllocatorType& a);
 
-// A conflist that refers to the network by name only: every host reads the definition from the store.
-std::string nameOnlyConflist(const std::string& net, std::string_view cniVersion = "1.0.0");
-
 // Wraps the plugin's verbs: when the configuration names a network but carries no address ranges
 // (no "ipam" section, or one without "ranges"/"subnet"), ADD, CHECK and STATUS read the network's
 // definition from the store and run with the vni and ipam ranges merged in; DEL and GC get the default

@@ -3,18 +3,18 @@
 
 #include <optional>
 
-#include "cluster.hpp"
-#include "config.hpp"
+#include "model/cluster.hpp"
 #include "nl/socket.hpp"
+#include "overlay/config.hpp"
 
 namespace ovl::overlay {
 
 // Under the host lock: when no container port is left on the network's bridge, deletes the bridge and
 // VXLAN device and withdraws this host's membership (when `cluster` is given). Idempotent.
-Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni, Cluster* cluster);
+Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni, model::Cluster* cluster);
 
 // The VNI of the network: configured, else read from the store, else (store unreachable) the one this
 // host cached when it attached.
-Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, Cluster* cluster);
+Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, model::Cluster* cluster);
 
 }  // namespace ovl::overlay

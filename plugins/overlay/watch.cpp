@@ -1,4 +1,4 @@
-#include "watch.hpp"
+#include "overlay/watch.hpp"
 
 #include <dirent.h>
 #include <signal.h>
@@ -10,14 +10,15 @@
 #include <cstring>
 #include <iostream>
 
-#include "cluster.hpp"
-#include "datapath.hpp"
 #include "kv/node_config.hpp"
-#include "liveness.hpp"
+#include "model/cluster.hpp"
 #include "model/identity.hpp"
 #include "model/restore.hpp"
 #include "nl/socket.hpp"
+#include "overlay/config.hpp"
+#include "overlay/liveness.hpp"
 #include "util/log.hpp"
+#include "vxlan/datapath.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -38,7 +39,7 @@ std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& s
     std::string n = e->d_name;
     if (n.size() > 4 && n.compare(n.size() - 4, 4, ".vni") == 0) {
       std::string net = n.substr(0, n.size() - 4);
-      if (auto v = recallVni(stateDir, net)) out.emplace_back(net, *v);
+      if (auto v = vxlan::recallVni(stateDir, net)) out.emplace_back(net, *v);
     }
   }
   ::closedir(d);
@@ -48,18 +49,18 @@ std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& s
 struct Watcher {
   kv::NodeConfig node;
   OverlayConf conf;  // store, advertise, port, hostName, stateDir
-  std::optional<Cluster> cluster;
+  std::optional<model::Cluster> cluster;
   Liveness liveness;
 
-  Result<void> reconcileNetwork(nl::Socket& s, const Underlay& underlay, const std::string& net, uint32_t vni,
+  Result<void> reconcileNetwork(nl::Socket& s, const vxlan::Underlay& underlay, const std::string& net, uint32_t vni,
                                 const std::vector<kv::KvPair>& pairs) {
-    auto lock = TRY(HostLock::acquire(conf.stateDir, net));
-    auto dev = TRY(findNetDevices(s, vni));
-    if (!dev || TRY(countContainerPorts(s, *dev)) == 0) return {};
-    auto st = parseNetworkListing(cluster->keys(), net, pairs);
-    Member self{conf.hostName, underlay.vtep, conf.port, vni};
+    auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
+    auto dev = TRY(vxlan::findNetDevices(s, vni));
+    if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) return {};
+    auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
+    model::Member self{conf.hostName, underlay.vtep, conf.port, vni};
     bool present = std::any_of(st.members.begin(), st.members.end(),
-                               [&](const Member& m) { return m.host == self.host && m.vtep == self.vtep; });
+                               [&](const model::Member& m) { return m.host == self.host && m.vtep == self.vtep; });
     if (!st.vni || !present) {
       // The store lost our records (e.g. Consul restarted empty): restore them.
       TRY(cluster->ensureVni(net, vni, st));
@@ -67,14 +68,14 @@ struct Watcher {
       log::info("restored membership of " + self.host + " in '" + net + "'");
       st.members.push_back(self);
     }
-    return reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, FloodSync::Exact);
+    return vxlan::reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, vxlan::FloodSync::Exact);
   }
 
   Result<void> reconcileAll(const std::vector<kv::KvPair>& pairs) {
     auto mem = TRY(model::HostMemory::open(conf.stateDir));
     TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false));
     auto s = TRY(nl::Socket::open());
-    auto underlay = TRY(resolveUnderlay(s, conf.advertise));
+    auto underlay = TRY(vxlan::resolveUnderlay(s, conf.advertise));
     // Writes nothing for a name another machine holds.
     const model::Host self{conf.hostName, underlay.vtep, model::readMachineId(), 0};
     TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
@@ -99,7 +100,7 @@ Result<Watcher> makeWatcher() {
   if (w.node.port) w.conf.port = uint16_t(*w.node.port);
   w.conf.hostName = kv::hostIdentity(w.node);
   if (w.node.stateDir) w.conf.stateDir = *w.node.stateDir;
-  w.cluster = TRY(Cluster::connect(store.consul));
+  w.cluster = TRY(model::Cluster::connect(store.consul));
   return w;
 }
 

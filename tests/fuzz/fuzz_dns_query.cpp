@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <span>
 
-#include "table.hpp"
-#include "wire.hpp"
+#include "resolver/table.hpp"
+#include "resolver/wire.hpp"
 
 using namespace ovl;
-using namespace ovl::overlay::resolver;
+using namespace ovl::resolver;
 
 namespace {
 

@@ -1,17 +1,17 @@
 #include <doctest/doctest.h>
 
-#include "dns_names.hpp"
-#include "resolver_link.hpp"
-#include "server.hpp"
-#include "table.hpp"
-#include "wire.hpp"
+#include "ipc/resolver_link.hpp"
+#include "model/dns_names.hpp"
+#include "resolver/server.hpp"
+#include "resolver/table.hpp"
+#include "resolver/wire.hpp"
 
 // Last: ldns/common.h redefines bool/true/false for C, which breaks <optional> when it comes first.
 #include <ldns/ldns.h>
 
 using namespace ovl;
-using namespace ovl::overlay;
-using namespace ovl::overlay::resolver;
+using namespace ovl::model;
+using namespace ovl::resolver;
 
 namespace {
 
@@ -131,16 +131,16 @@ TEST_CASE("wire: malformed datagrams and responses are not queries") {
 }
 
 TEST_CASE("resolver link: requests encode and decode; bad ones are refused") {
-  ResolverRequest r{ResolverRequest::Attach, "over", "c1", "eth0", "/run/netns/x"};
-  auto back = decodeRequest(encodeRequest(r));
+  ipc::ResolverRequest r{ipc::ResolverRequest::Attach, "over", "c1", "eth0", "/run/netns/x"};
+  auto back = ipc::decodeRequest(ipc::encodeRequest(r));
   REQUIRE(back.has_value());
   CHECK(*back == r);
-  ResolverRequest d{ResolverRequest::Detach, "over", "c1", "eth0", ""};
-  CHECK(*decodeRequest(encodeRequest(d)) == d);
-  CHECK_FALSE(decodeRequest("{\"op\":\"explode\",\"network\":\"a\",\"containerID\":\"b\",\"ifname\":\"c\"}").has_value());
-  CHECK_FALSE(decodeRequest("{\"op\":\"attach\",\"network\":\"\",\"containerID\":\"b\",\"ifname\":\"c\"}").has_value());
-  CHECK_FALSE(decodeRequest("[]").has_value());
-  CHECK_FALSE(decodeRequest("{").has_value());
+  ipc::ResolverRequest d{ipc::ResolverRequest::Detach, "over", "c1", "eth0", ""};
+  CHECK(*ipc::decodeRequest(ipc::encodeRequest(d)) == d);
+  CHECK_FALSE(ipc::decodeRequest("{\"op\":\"explode\",\"network\":\"a\",\"containerID\":\"b\",\"ifname\":\"c\"}").has_value());
+  CHECK_FALSE(ipc::decodeRequest("{\"op\":\"attach\",\"network\":\"\",\"containerID\":\"b\",\"ifname\":\"c\"}").has_value());
+  CHECK_FALSE(ipc::decodeRequest("[]").has_value());
+  CHECK_FALSE(ipc::decodeRequest("{").has_value());
 }
 
 TEST_CASE("upstreams: addresses with and without ports, resolv.conf") {

@@ -1,4 +1,4 @@
-#include "cli.hpp"
+#include "overlayctl/cli.hpp"
 
 #include <unistd.h>
 

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "cli.hpp"
-#include "datapath.hpp"
 #include "kv/consul.hpp"
 #include "nl/socket.hpp"
-#include "snapshot.hpp"
+#include "overlayctl/cli.hpp"
+#include "overlayctl/snapshot.hpp"
+#include "vxlan/datapath.hpp"
 
 namespace ovl::ctl {
 
@@ -33,7 +33,7 @@ struct DiagInput {
   nl::Socket& nl;
   Snapshot snap;
   std::vector<nl::LinkInfo> links;
-  std::optional<overlay::Underlay> underlay;  // nullopt when it cannot be resolved
+  std::optional<vxlan::Underlay> underlay;  // nullopt when it cannot be resolved
   std::string underlayError;
   uint16_t port = 4789;
 

@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <iostream>
 
-#include "commands.hpp"
-#include "diag.hpp"
 #include "nl/link.hpp"
+#include "overlayctl/commands.hpp"
+#include "overlayctl/diag.hpp"
 
 namespace ovl::ctl {
 namespace {
@@ -24,7 +24,7 @@ Result<std::vector<Finding>> diagnose(const Context& ctx, kv::ConsulClient& kv, 
   DiagInput in{ctx, kv, s, TRY(readSnapshot(kv)), TRY(nl::dumpLinks(s)), std::nullopt, "", 4789};
   for (const auto& w : in.snap.warnings) std::cerr << "overlayctl: warning: " << w << "\n";
   if (ctx.node.port) in.port = uint16_t(*ctx.node.port);
-  if (auto u = overlay::resolveUnderlay(s, ctx.node.advertise)) in.underlay = *u;
+  if (auto u = vxlan::resolveUnderlay(s, ctx.node.advertise)) in.underlay = *u;
   else in.underlayError = u.error().msg;
   std::vector<Finding> out;
   if (only) {

@@ -5,11 +5,11 @@
 #include "cni/json.hpp"
 #include "model/keys.hpp"
 #include "model/records.hpp"
-#include "diag.hpp"
-#include "names.hpp"
 #include "nl/fdb.hpp"
 #include "nl/link.hpp"
 #include "nl/vxlan.hpp"
+#include "overlayctl/diag.hpp"
+#include "vxlan/names.hpp"
 
 namespace ovl::ctl {
 namespace {
@@ -28,14 +28,14 @@ std::string memberJson(const std::string& host, const IpAddr& vtep, uint16_t por
   return model::toJson(model::Member{host, vtep, port, vni});
 }
 
-Result<overlay::Underlay> needUnderlay(const DiagInput& in) {
+Result<vxlan::Underlay> needUnderlay(const DiagInput& in) {
   if (!in.underlay) return fail(Code::InvalidConfig, "cannot resolve this host's underlay: " + in.underlayError);
   return *in.underlay;
 }
 
 // The MTU the network's devices should have: what they or the containers' veths use, else computed.
 unsigned networkMtu(const DiagInput& in, uint32_t vni, const std::vector<std::string>& veths) {
-  if (const auto* br = in.link(overlay::bridgeName(vni))) return br->mtu;
+  if (const auto* br = in.link(vxlan::bridgeName(vni))) return br->mtu;
   for (const auto& v : veths)
     if (const auto* l = in.link(v)) return l->mtu;
   if (!in.underlay) return 1450;
@@ -57,7 +57,7 @@ struct NetCheck {
 
   std::vector<std::string> veths() const {
     std::vector<std::string> v;
-    for (const auto* a : mine) v.push_back(overlay::hostVethName(a->containerId, a->ifName));
+    for (const auto* a : mine) v.push_back(vxlan::hostVethName(a->containerId, a->ifName));
     return v;
   }
 
@@ -73,14 +73,14 @@ struct NetCheck {
     uint32_t v = vni;
     return [&s, members, vs, mtu, u, port, v]() -> Result<void> {
       if (!u) return fail(u.error());
-      auto dev = TRY(overlay::ensureNetDevices(s, v, *u, port, mtu));
+      auto dev = TRY(vxlan::ensureNetDevices(s, v, *u, port, mtu));
       for (const auto& name : vs)
         if (auto l = TRY(nl::findLink(s, name)); l && l->master != dev.bridge.index)
           TRY_VOID(nl::setLinkMaster(s, l->index, dev.bridge.index));
-      std::vector<overlay::Member> ms;
+      std::vector<model::Member> ms;
       for (const auto& m : members)
         if (auto ip = IpAddr::parse(m.vtep)) ms.push_back({m.host, *ip, m.port});
-      return overlay::reconcileFlood(s, dev.vxlan.index, u->vtep, ms, overlay::FloodSync::Exact);
+      return vxlan::reconcileFlood(s, dev.vxlan.index, u->vtep, ms, vxlan::FloodSync::Exact);
     };
   }
 
@@ -109,8 +109,8 @@ struct NetCheck {
   }
 
   Result<void> devices() {
-    const auto* br = in.link(overlay::bridgeName(vni));
-    auto vx = TRY(nl::findVxlan(in.nl, overlay::vxlanName(vni)));
+    const auto* br = in.link(vxlan::bridgeName(vni));
+    auto vx = TRY(nl::findVxlan(in.nl, vxlan::vxlanName(vni)));
     if (mine.empty()) {
       if (!br && !vx) return {};
       bool ports = false;
@@ -119,18 +119,18 @@ struct NetCheck {
       if (ports) return {};  // orphan veths are reported below
       auto& s = in.nl;
       uint32_t v = vni;
-      add("devices-unused", overlay::bridgeName(vni) + "," + overlay::vxlanName(vni),
-          "devices of the network remain on this host without containers", [&s, v]() { return overlay::deleteNetDevices(s, v); });
+      add("devices-unused", vxlan::bridgeName(vni) + "," + vxlan::vxlanName(vni),
+          "devices of the network remain on this host without containers", [&s, v]() { return vxlan::deleteNetDevices(s, v); });
       return {};
     }
     if (!br) {
-      add("bridge-missing", overlay::bridgeName(vni),
+      add("bridge-missing", vxlan::bridgeName(vni),
           "the network's bridge is gone: the containers on this host are cut off from each other and from other hosts",
           repairDevices());
       return {};
     }
     if (!vx) {
-      add("vxlan-missing", overlay::vxlanName(vni),
+      add("vxlan-missing", vxlan::vxlanName(vni),
           "the VXLAN device is gone: containers on this host cannot reach containers on other hosts", repairDevices());
       return {};
     }
@@ -177,10 +177,10 @@ struct NetCheck {
   }
 
   Result<void> attachments() {
-    const auto* br = in.link(overlay::bridgeName(vni));
+    const auto* br = in.link(vxlan::bridgeName(vni));
     std::set<std::string> known;
     for (const auto* a : mine) {
-      const std::string veth = overlay::hostVethName(a->containerId, a->ifName);
+      const std::string veth = vxlan::hostVethName(a->containerId, a->ifName);
       known.insert(veth);
       const auto* l = in.link(veth);
       const std::string who = "container " + a->containerId + " (" + a->ifName + ")";
@@ -238,7 +238,7 @@ struct NetCheck {
       bool recorded = false;
       for (const auto* a : mine)
         if (a->containerId == le->containerId && a->ifName == le->ifName) recorded = true;
-      if (recorded || in.link(overlay::hostVethName(le->containerId, le->ifName))) continue;
+      if (recorded || in.link(vxlan::hostVethName(le->containerId, le->ifName))) continue;
       if (now - parseIso(le->time) < kLeaseGraceSeconds) continue;  // probably an ADD in progress
       auto& kv = in.kv;
       const model::Keys keys(kv.key(""));
@@ -287,16 +287,16 @@ Result<void> diagOrphanDevices(DiagInput& in, std::vector<Finding>& out) {
     if (n.def) known.insert(n.def->vni);
   std::set<uint32_t> seen;
   for (const auto& l : in.links) {
-    uint32_t vni = overlay::vniFromName(l.name);
+    uint32_t vni = vxlan::vniFromName(l.name);
     if (!vni || known.count(vni) || !seen.insert(vni).second) continue;
-    const auto* br = in.link(overlay::bridgeName(vni));
+    const auto* br = in.link(vxlan::bridgeName(vni));
     bool ports = false;
     for (const auto& p : in.links)
       if (br && p.master == br->index && p.kind != "vxlan") ports = true;
     auto& s = in.nl;
     std::function<Result<void>()> fix;
-    if (!ports) fix = [&s, vni]() { return overlay::deleteNetDevices(s, vni); };
-    out.push_back({"", "devices-orphan", overlay::bridgeName(vni) + "," + overlay::vxlanName(vni),
+    if (!ports) fix = [&s, vni]() { return vxlan::deleteNetDevices(s, vni); };
+    out.push_back({"", "devices-orphan", vxlan::bridgeName(vni) + "," + vxlan::vxlanName(vni),
                    "devices of VNI " + std::to_string(vni) + ", which belongs to no network in the store" +
                        (ports ? " (containers are still attached: remove them first)" : ""),
                    fix, ""});

@@ -1,73 +1,48 @@
 // diag: gwbridge's nftables rules (tables "inet ovl_gwbridge" and "bridge ovl_gwbridge") whose container is
-// gone from this host. Each rule carries the comment "ovl:<network>:<containerID>:<ifname>"
-// (plugins/gwbridge/rules.hpp); gwbridge names the container's host veth "gwb" + 12 hex digits of
-// fnv1a("<containerID>:<ifname>") (plugins/gwbridge/bridge.cpp).
-#include <nftables/libnftables.h>
-
-#include <cstdio>
+// gone from this host. The names are gwbridge's own (common/nft/gwbridge_names.hpp): each rule carries the
+// tag of its attachment, readable ("ovl:<network>:<containerID>:<ifname>") or hashed ("ovl#..." when too long
+// for a comment), and the attachment's host veth is "gwb..." of (containerID, ifname).
 #include <memory>
 
 #include "cni/json.hpp"
-#include "diag.hpp"
+#include "nft/gwbridge_names.hpp"
+#include "nft/nft.hpp"
+#include "overlayctl/diag.hpp"
 
 namespace ovl::ctl {
 namespace {
 
-struct NftFree {
-  void operator()(nft_ctx* c) const noexcept { nft_ctx_free(c); }
+struct Owner {
+  std::string network, containerId;  // containerId "" when the tag is hashed and matches no attachment
 };
-using NftPtr = std::unique_ptr<nft_ctx, NftFree>;
 
-Result<NftPtr> openNft() {
-  NftPtr c(nft_ctx_new(NFT_CTX_DEFAULT));
-  if (!c) return fail(Code::Internal, "libnftables: cannot create a context");
-  if (nft_ctx_buffer_output(c.get()) != 0 || nft_ctx_buffer_error(c.get()) != 0)
-    return fail(Code::Internal, "libnftables: cannot buffer output");
-  return c;
-}
-
-// Runs one command; the output, or nullopt when the table does not exist.
-Result<std::optional<std::string>> runNft(nft_ctx* c, const std::string& cmd, bool jsonOut) {
-  nft_ctx_output_set_flags(c, jsonOut ? NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE : 0);
-  int rc = nft_run_cmd_from_buffer(c, cmd.c_str());
-  const char* o = nft_ctx_get_output_buffer(c);
-  const char* e = nft_ctx_get_error_buffer(c);
-  std::string out = o ? o : "", err = e ? e : "";
-  if (rc != 0) {
-    if (err.find("No such file or directory") != std::string::npos) return std::nullopt;
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return fail(Code::Internal, "nft '" + cmd + "' failed", err);
+// Whose rule this is, and whether that attachment still lives on this host (its record in the store, or for a
+// readable tag its gwbridge veth). A hashed tag is matched against every attachment of this host.
+std::optional<std::pair<Owner, bool>> ownerOf(const DiagInput& in, std::string_view comment) {
+  if (!gwnames::isOurTag(comment)) return std::nullopt;
+  for (const auto& a : in.snap.attachments)
+    if (a.host == in.ctx.host && gwnames::ruleTag(a.net, a.containerId, a.ifName) == comment)
+      return std::make_pair(Owner{a.net, a.containerId}, true);
+  auto net = gwnames::tagNetwork(comment);
+  if (!net) {
+    // Hashed, and no attachment of this host has it: stale when its network is an overlay network (whose
+    // attachments the store records); a standalone gwbridge network's rule cannot be told apart, so it stays.
+    for (const auto& [name, _] : in.snap.nets)
+      if (gwnames::isTagOfNetwork(comment, name)) return std::make_pair(Owner{name, ""}, false);
+    return std::nullopt;
   }
-  return out;
-}
-
-std::string gwbridgeVeth(const std::string& cid, const std::string& ifName) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(cid + ":" + ifName)));
-  return "gwb" + std::string(hex, 12);
-}
-
-struct Tag {
-  std::string network, containerId, ifName;
-};
-
-std::optional<Tag> parseTag(std::string_view c) {
-  if (c.rfind("ovl:", 0) != 0) return std::nullopt;
-  c.remove_prefix(4);
-  auto a = c.find(':');
-  if (a == std::string_view::npos) return std::nullopt;
-  auto b = c.find(':', a + 1);
-  if (b == std::string_view::npos) return std::nullopt;
-  return Tag{std::string(c.substr(0, a)), std::string(c.substr(a + 1, b - a - 1)), std::string(c.substr(b + 1))};
+  auto at = gwnames::parseTag(comment, *net);
+  if (!at) return std::nullopt;
+  const bool live = in.link(gwnames::hostVethName(at->first, at->second)) != nullptr;
+  return std::make_pair(Owner{*net, at->first}, live);
 }
 
 }  // namespace
 
 Result<void> diagNftRules(DiagInput& in, const std::optional<std::string>& net, std::vector<Finding>& out) {
-  auto nft = TRY(openNft());
-  std::shared_ptr<nft_ctx> shared(nft.release(), NftFree{});
+  auto shared = std::make_shared<nft::Nft>(TRY(nft::Nft::open()));
   for (const char* family : {"inet", "bridge"}) {
-    auto listing = TRY(runNft(shared.get(), std::string("list table ") + family + " ovl_gwbridge", true));
+    auto listing = TRY(shared->listTable(family, "ovl_gwbridge"));
     if (!listing) continue;
     json::Doc d;
     TRY_VOID(json::parseInto(d, *listing, "nft's JSON listing"));
@@ -80,26 +55,17 @@ Result<void> diagNftRules(DiagInput& in, const std::optional<std::string>& net, 
       const auto* chain = json::member(*rule, "chain");
       const auto* handle = json::member(*rule, "handle");
       if (!comment || !comment->IsString() || !chain || !chain->IsString() || !handle || !handle->IsUint64()) continue;
-      auto tag = parseTag(comment->GetString());
-      if (!tag || (net && tag->network != *net)) continue;
-      bool live = in.link(gwbridgeVeth(tag->containerId, tag->ifName)) != nullptr;
-      for (const auto& a : in.snap.attachments)
-        if (a.host == in.ctx.host && a.containerId == tag->containerId) live = true;
-      if (live) continue;
-      std::string cmd = std::string("delete rule ") + family + " ovl_gwbridge " + chain->GetString() + " handle " +
-                        std::to_string(handle->GetUint64());
-      out.push_back({tag->network, "nft-rule-stale",
-                     std::string(family) + " ovl_gwbridge " + chain->GetString() + " handle " +
-                         std::to_string(handle->GetUint64()),
-                     "a gwbridge rule (" + std::string(comment->GetString()) + ") of container " + tag->containerId +
+      auto owner = ownerOf(in, comment->GetString());
+      if (!owner || owner->second || (net && owner->first.network != *net)) continue;
+      const std::string where = std::string(family) + " ovl_gwbridge " + chain->GetString() + " handle " +
+                                std::to_string(handle->GetUint64());
+      const std::string who = owner->first.containerId.empty() ? std::string("a container (hashed tag)")
+                                                                : "container " + owner->first.containerId;
+      out.push_back({owner->first.network, "nft-rule-stale", where,
+                     "a gwbridge rule (" + std::string(comment->GetString()) + ") of " + who +
                          ", which no longer exists on this host: its NAT or port mapping still applies to whoever "
                          "gets its address",
-                     [shared, cmd]() -> Result<void> {
-                       auto r = TRY(runNft(shared.get(), cmd, false));
-                       (void)r;
-                       return {};
-                     },
-                     ""});
+                     [shared, where]() { return shared->run("delete rule " + where, "removing a stale rule"); }, ""});
     }
   }
   return {};

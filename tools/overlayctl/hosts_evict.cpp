@@ -2,10 +2,10 @@
 #include <iostream>
 #include <map>
 
-#include "cli.hpp"
-#include "commands.hpp"
 #include "model/keys.hpp"
-#include "snapshot.hpp"
+#include "overlayctl/cli.hpp"
+#include "overlayctl/commands.hpp"
+#include "overlayctl/snapshot.hpp"
 
 namespace ovl::ctl {
 namespace {

@@ -2,9 +2,9 @@
 #include <map>
 #include <set>
 
-#include "cli.hpp"
-#include "commands.hpp"
-#include "snapshot.hpp"
+#include "overlayctl/cli.hpp"
+#include "overlayctl/commands.hpp"
+#include "overlayctl/snapshot.hpp"
 
 namespace ovl::ctl {
 namespace {

@@ -3,8 +3,8 @@
 #include <iostream>
 #include <string_view>
 
-#include "cli.hpp"
-#include "commands.hpp"
+#include "overlayctl/cli.hpp"
+#include "overlayctl/commands.hpp"
 #include "util/log.hpp"
 
 namespace {

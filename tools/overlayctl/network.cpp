@@ -6,12 +6,12 @@
 #include <iostream>
 #include <set>
 
-#include "cli.hpp"
-#include "cluster.hpp"
-#include "config.hpp"
-#include "commands.hpp"
-#include "netdef.hpp"
-#include "snapshot.hpp"
+#include "model/cluster.hpp"
+#include "model/network.hpp"
+#include "overlayctl/cli.hpp"
+#include "overlayctl/commands.hpp"
+#include "overlayctl/conflist.hpp"
+#include "overlayctl/snapshot.hpp"
 
 namespace ovl::ctl {
 namespace {
@@ -56,15 +56,15 @@ Result<void> validateName(const std::string& name) {
 }
 
 // The subnets from --subnet/--gateway/--ip-range, matched by position.
-Result<std::vector<overlay::SubnetDef>> subnetsFromArgs(const Args& a) {
+Result<std::vector<model::SubnetDef>> subnetsFromArgs(const Args& a) {
   auto subnets = a.all("--subnet"), gateways = a.all("--gateway"), ranges = a.all("--ip-range");
   if (gateways.size() > subnets.size()) return usage("--gateway given without a --subnet for it");
   if (ranges.size() > subnets.size()) return usage("--ip-range given without a --subnet for it");
-  std::vector<overlay::SubnetDef> out;
+  std::vector<model::SubnetDef> out;
   for (size_t i = 0; i < subnets.size(); ++i) {
     auto gw = i < gateways.size() ? std::optional<std::string_view>(gateways[i]) : std::nullopt;
     auto ir = i < ranges.size() ? std::optional<std::string_view>(ranges[i]) : std::nullopt;
-    auto s = overlay::makeSubnetDef(subnets[i], gw, ir);
+    auto s = model::makeSubnetDef(subnets[i], gw, ir);
     if (!s) return usage(s.error().msg);
     out.push_back(*s);
   }
@@ -72,7 +72,7 @@ Result<std::vector<overlay::SubnetDef>> subnetsFromArgs(const Args& a) {
 }
 
 // Another network whose subnets overlap `s`, if any.
-std::optional<std::string> overlapping(const Snapshot& snap, const std::string& self, const overlay::SubnetDef& s) {
+std::optional<std::string> overlapping(const Snapshot& snap, const std::string& self, const model::SubnetDef& s) {
   for (const auto& [name, n] : snap.nets) {
     if (name == self || !n.def) continue;
     for (const auto& o : n.def->subnets)
@@ -81,15 +81,15 @@ std::optional<std::string> overlapping(const Snapshot& snap, const std::string& 
   return std::nullopt;
 }
 
-Result<overlay::SubnetDef> defaultSubnet(const Snapshot& snap, const std::string& self) {
+Result<model::SubnetDef> defaultSubnet(const Snapshot& snap, const std::string& self) {
   for (int i = 0; i < 256; ++i) {
-    auto s = TRY(overlay::makeSubnetDef("10.200." + std::to_string(i) + ".0/24", std::nullopt, std::nullopt));
+    auto s = TRY(model::makeSubnetDef("10.200." + std::to_string(i) + ".0/24", std::nullopt, std::nullopt));
     if (!overlapping(snap, self, s)) return s;
   }
   return fail(Code::PoolExhausted, "no free /24 left in 10.200.0.0/16: give --subnet");
 }
 
-std::vector<std::string> subnetStrings(const overlay::NetworkDef& d) {
+std::vector<std::string> subnetStrings(const model::NetworkDef& d) {
   std::vector<std::string> v;
   for (const auto& s : d.subnets) v.push_back(s.subnet.str());
   return v;
@@ -113,7 +113,7 @@ Result<void> installConflist(const std::string& dir, const std::string& net, con
   return {};
 }
 
-void writeDefinition(JsonOut& w, const overlay::NetworkDef& d) {
+void writeDefinition(JsonOut& w, const model::NetworkDef& d) {
   key(w, "name"); str(w, d.name);
   key(w, "vni"); w.Uint(d.vni);
   key(w, "scope"); str(w, d.scope);
@@ -141,13 +141,13 @@ Result<int> create(Argv argv) {
   if (auto v = a.value("--vni")) {
     char* end = nullptr;
     unsigned long n = std::strtoul(v->c_str(), &end, 10);
-    if (v->empty() || *end || n < 1 || n > overlay::kMaxVni) return usage("--vni '" + *v + "' is not a number in 1..16777215");
+    if (v->empty() || *end || n < 1 || n > model::kMaxVni) return usage("--vni '" + *v + "' is not a number in 1..16777215");
     wantVni = uint32_t(n);
   }
   auto subnets = TRY(subnetsFromArgs(a));
   auto ctx = TRY(makeContext(a));
 
-  auto cluster = TRY(overlay::Cluster::connect(ctx.store.consul));
+  auto cluster = TRY(model::Cluster::connect(ctx.store.consul));
   auto snap = TRY(readSnapshot(cluster.kv()));
   if (const NetView* n = snap.net(name); n && n->def && !n->def->subnets.empty())
     return fail(Code::InvalidConfig, "network '" + name + "' already exists (vni " + std::to_string(n->def->vni) +
@@ -158,7 +158,7 @@ Result<int> create(Argv argv) {
       return fail(Code::InvalidConfig, "subnet " + s.subnet.str() + " overlaps network " + *other);
 
   auto state = TRY(cluster.readNetwork(name));
-  overlay::NetworkDef def;
+  model::NetworkDef def;
   def.name = name;
   def.vni = TRY(cluster.ensureVni(name, wantVni, state));
   def.subnets = subnets;
@@ -168,12 +168,12 @@ Result<int> create(Argv argv) {
   const std::string cfgKey = cluster.keys().networkConfig(name);
   auto cur = TRY(kv.get(cfgKey));
   if (!cur) return fail(Code::TryAgainLater, "network '" + name + "' vanished while being created (removed concurrently?)");
-  if (auto existing = overlay::parseDefinition(name, cur->value); existing && !existing->subnets.empty())
+  if (auto existing = model::parseDefinition(name, cur->value); existing && !existing->subnets.empty())
     return fail(Code::InvalidConfig, "network '" + name + "' already exists (created concurrently)");
-  if (!TRY(kv.cas(cfgKey, overlay::definitionJson(def), cur->modifyIndex)))
+  if (!TRY(kv.cas(cfgKey, model::definitionJson(def), cur->modifyIndex)))
     return fail(Code::TryAgainLater, "network '" + name + "' changed while being created: retry");
 
-  const std::string conflist = overlay::nameOnlyConflist(name);
+  const std::string conflist = nameOnlyConflist(name);
   if (auto dir = a.value("--install")) TRY_VOID(installConflist(*dir, name, conflist));
   if (ctx.json) {
     rapidjson::StringBuffer sb;

@@ -1,4 +1,4 @@
-#include "snapshot.hpp"
+#include "overlayctl/snapshot.hpp"
 
 #include "model/records.hpp"
 

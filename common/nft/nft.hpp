@@ -10,7 +10,7 @@
 
 struct nft_ctx;
 
-namespace ovl::gwbridge {
+namespace ovl::nft {
 
 class Nft {
  public:
@@ -30,4 +30,4 @@ class Nft {
   std::unique_ptr<nft_ctx, Free> ctx_;
 };
 
-}  // namespace ovl::gwbridge
+}  // namespace ovl::nft

@@ -1,4 +1,4 @@
-#include "datapath.hpp"
+#include "vxlan/datapath.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,7 +11,6 @@
 #include <set>
 
 #include "model/memory.hpp"
-#include "names.hpp"
 #include "nl/addr.hpp"
 #include "nl/bridge.hpp"
 #include "nl/fdb.hpp"
@@ -19,8 +18,9 @@
 #include "nl/route.hpp"
 #include "nl/vxlan.hpp"
 #include "util/log.hpp"
+#include "vxlan/names.hpp"
 
-namespace ovl::overlay {
+namespace ovl::vxlan {
 namespace {
 
 Result<std::optional<IpAddr>> firstAddress(nl::Socket& s, int ifindex) {
@@ -84,8 +84,8 @@ Result<Underlay> resolveUnderlay(nl::Socket& s, const std::optional<std::string>
   return u;
 }
 
-unsigned overlayMtu(const OverlayConf& c, const Underlay& u) {
-  if (c.mtu) return *c.mtu;
+unsigned overlayMtu(std::optional<unsigned> configured, const Underlay& u) {
+  if (configured) return *configured;
   unsigned overhead = u.vtep.isV6() ? 70 : 50;
   return u.mtu > overhead + 576 ? u.mtu - overhead : 576;
 }
@@ -129,7 +129,7 @@ Result<std::optional<NetDevices>> findNetDevices(nl::Socket& s, uint32_t vni) {
   return NetDevices{*br, *vx};
 }
 
-Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members,
+Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<model::Member>& members,
                             FloodSync sync) {
   MacAddr zero(std::array<uint8_t, 6>{});
   std::set<IpAddr> want;
@@ -193,8 +193,8 @@ std::optional<uint32_t> recallVni(const std::string& stateDir, const std::string
   if (!dir) return std::nullopt;
   std::ifstream f(*dir + "/" + network + ".vni");
   uint32_t v = 0;
-  if (f >> v && v > 0 && v <= kMaxVni) return v;
+  if (f >> v && v > 0 && v <= model::kMaxVni) return v;
   return std::nullopt;
 }
 
-}  // namespace ovl::overlay
+}  // namespace ovl::vxlan

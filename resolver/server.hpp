@@ -15,13 +15,13 @@
 #include <string>
 #include <vector>
 
-#include "resolver_link.hpp"
-#include "table.hpp"
+#include "ipc/resolver_link.hpp"
+#include "resolver/table.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 #include "util/unique_fd.hpp"
 
-namespace ovl::overlay::resolver {
+namespace ovl::resolver {
 
 struct Upstream {
   IpAddr addr;
@@ -80,7 +80,7 @@ class Server {
   void restore();
   void persist() const;
   void onControl(int conn);
-  Result<void> attach(const ResolverRequest& r, int nsFd);
+  Result<void> attach(const ipc::ResolverRequest& r, int nsFd);
   void detach(const AttachKey& k);
   Result<Sandbox> openSandbox(int nsFd, const std::string& path);
   void dropSandbox(int udpFd);
@@ -102,4 +102,4 @@ class Server {
   ServerStats stats_;
 };
 
-}  // namespace ovl::overlay::resolver
+}  // namespace ovl::resolver

@@ -1,4 +1,4 @@
-#include "server.hpp"
+#include "resolver/server.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,10 +20,10 @@
 #include "nl/link.hpp"
 #include "nl/socket.hpp"
 #include "ns/netns.hpp"
+#include "resolver/wire.hpp"
 #include "util/log.hpp"
-#include "wire.hpp"
 
-namespace ovl::overlay::resolver {
+namespace ovl::resolver {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -117,7 +117,7 @@ void Server::watch(int fd) {
 }
 
 Result<void> Server::bindControl() {
-  socketPath_ = TRY(resolverSocketPath(opt_.stateDir));
+  socketPath_ = TRY(ipc::resolverSocketPath(opt_.stateDir));
   const std::string dir = socketPath_.substr(0, socketPath_.rfind('/'));
   for (size_t p = dir.find('/', 1);; p = dir.find('/', p + 1)) {
     const std::string part = dir.substr(0, p);
@@ -176,14 +176,14 @@ Result<Server::Sandbox> Server::openSandbox(int nsFd, const std::string& path) {
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(53);
-    ::inet_pton(AF_INET, kResolverAddress, &sa.sin_addr);
+    ::inet_pton(AF_INET, ipc::kResolverAddress, &sa.sin_addr);
     if (::bind(sb.udp.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-      return fail(sysError(errno, std::string("binding ") + kResolverAddress + ":53 in " + path));
+      return fail(sysError(errno, std::string("binding ") + ipc::kResolverAddress + ":53 in " + path));
   }
   return sb;
 }
 
-Result<void> Server::attach(const ResolverRequest& r, int nsFd) {
+Result<void> Server::attach(const ipc::ResolverRequest& r, int nsFd) {
   struct stat st{};
   if (nsFd < 0 || ::fstat(nsFd, &st) != 0) return fail(Code::InvalidConfig, "attach without a network namespace");
   AttachKey k{r.network, r.containerId, r.ifName};
@@ -197,7 +197,7 @@ Result<void> Server::attach(const ResolverRequest& r, int nsFd) {
   const int fd = sb.udp.get();
   watch(fd);
   sandboxes_.emplace(fd, std::move(sb));
-  log::info("serving " + std::string(kResolverAddress) + ":53 for " + r.containerId + "/" + r.ifName + " on '" +
+  log::info("serving " + std::string(ipc::kResolverAddress) + ":53 for " + r.containerId + "/" + r.ifName + " on '" +
             r.network + "'");
   return {};
 }
@@ -245,9 +245,9 @@ void Server::onControl(int conn) {
   socklen_t len = sizeof cred;
   if (::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0)
     return reply("error: only root may talk to the resolver");
-  auto req = decodeRequest(std::string_view(buf, size_t(n)));
+  auto req = ipc::decodeRequest(std::string_view(buf, size_t(n)));
   if (!req) return reply("error: " + req.error().msg);
-  if (req->op == ResolverRequest::Attach) {
+  if (req->op == ipc::ResolverRequest::Attach) {
     if (fds.size() != 1) return reply("error: attach needs exactly one network namespace fd");
     if (auto r = attach(*req, fds[0].get()); !r) {
       log::warn("attach " + req->containerId + ": " + r.error().msg);
@@ -453,7 +453,7 @@ void Server::restore() {
     auto ns = ns::Netns::open(path->GetString());
     if (!ns || uint64_t(ns->dev()) != dev->GetUint64() || uint64_t(ns->ino()) != ino->GetUint64()) continue;
     for (const auto& k : keys->GetArray()) {
-      ResolverRequest r;
+      ipc::ResolverRequest r;
       r.netnsPath = path->GetString();
       auto net = json::member(k, "network"), cid = json::member(k, "containerID"), ifn = json::member(k, "ifname");
       if (!net || !net->IsString() || !cid || !cid->IsString() || !ifn || !ifn->IsString()) continue;
@@ -509,4 +509,4 @@ void Server::run(const std::atomic<bool>& stopping) {
             " forwarded, " + std::to_string(stats_.dropped) + " malformed dropped");
 }
 
-}  // namespace ovl::overlay::resolver
+}  // namespace ovl::resolver

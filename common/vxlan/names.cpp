@@ -1,11 +1,11 @@
-#include "names.hpp"
+#include "vxlan/names.hpp"
 
 #include <charconv>
 #include <cstdio>
 
 #include "util/ip.hpp"
 
-namespace ovl::overlay {
+namespace ovl::vxlan {
 
 std::string bridgeName(uint32_t vni) { return "ovbr-" + std::to_string(vni); }
 std::string vxlanName(uint32_t vni) { return "ovx-" + std::to_string(vni); }
@@ -30,4 +30,4 @@ uint32_t vniFromName(std::string_view name) {
   return v;
 }
 
-}  // namespace ovl::overlay
+}  // namespace ovl::vxlan

@@ -2,17 +2,17 @@
 // flood list, and the per-host lock that serializes creating and tearing them down.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "cluster.hpp"
-#include "config.hpp"
+#include "model/records.hpp"
 #include "nl/link.hpp"
 #include "nl/socket.hpp"
 #include "util/error.hpp"
 #include "util/unique_fd.hpp"
 
-namespace ovl::overlay {
+namespace ovl::vxlan {
 
 struct Underlay {
   IpAddr vtep;
@@ -24,7 +24,7 @@ struct Underlay {
 // Resolves `advertise` (interface name, address, or the default-route interface when absent).
 Result<Underlay> resolveUnderlay(nl::Socket& s, const std::optional<std::string>& advertise);
 // The container-side MTU: configured, else the underlay's minus the VXLAN overhead.
-unsigned overlayMtu(const OverlayConf& c, const Underlay& u);
+unsigned overlayMtu(std::optional<unsigned> configured, const Underlay& u);
 
 struct NetDevices {
   nl::LinkInfo bridge;
@@ -39,7 +39,7 @@ Result<std::optional<NetDevices>> findNetDevices(nl::Socket& s, uint32_t vni);
 // entries of hosts missing from `members` alone: an ADD's member list was read before its IPAM call and
 // may be older than what the watcher (which removes departed hosts, FloodSync::Exact) has applied.
 enum class FloodSync { AddOnly, Exact };
-Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<Member>& members,
+Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, const std::vector<model::Member>& members,
                             FloodSync sync);
 
 // Number of bridge ports other than the VXLAN device.
@@ -62,4 +62,4 @@ class HostLock {
 void rememberVni(const std::string& stateDir, const std::string& network, uint32_t vni);
 std::optional<uint32_t> recallVni(const std::string& stateDir, const std::string& network);
 
-}  // namespace ovl::overlay
+}  // namespace ovl::vxlan

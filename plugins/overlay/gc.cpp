@@ -1,13 +1,13 @@
 #include <algorithm>
 
-#include "cluster.hpp"
 #include "cni/delegate.hpp"
+#include "model/cluster.hpp"
 #include "model/memory.hpp"
-#include "names.hpp"
 #include "nl/link.hpp"
-#include "teardown.hpp"
+#include "overlay/plugin.hpp"
+#include "overlay/teardown.hpp"
 #include "util/log.hpp"
-#include "verbs.hpp"
+#include "vxlan/names.hpp"
 
 namespace ovl::overlay {
 
@@ -16,7 +16,7 @@ namespace ovl::overlay {
 Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
   const auto& valid = *TRY(cni::requireValidAttachments(conf));
   auto c = TRY(parseOverlayConf(conf, std::nullopt));
-  auto cluster = TRY(Cluster::connect(c.store.consul));
+  auto cluster = TRY(model::Cluster::connect(c.store.consul));
   auto host = TRY(nl::Socket::open());
   auto records = TRY(cluster.listAttachments(c.network, c.hostName));
   int removed = 0;
@@ -25,7 +25,7 @@ Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
       return v.containerId == a.containerId && v.ifName == a.ifName;
     });
     if (keep) continue;
-    TRY_VOID(nl::deleteLink(host, hostVethName(a.containerId, a.ifName)));
+    TRY_VOID(nl::deleteLink(host, vxlan::hostVethName(a.containerId, a.ifName)));
     TRY_VOID(cluster.deleteAttachment(c.network, c.hostName, a.containerId, a.ifName));
     if (auto mem = model::HostMemory::open(c.stateDir)) mem->forgetAttachment(c.network, a.containerId, a.ifName);
     ++removed;
@@ -34,29 +34,6 @@ Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
   TRY_VOID(cni::delegateGc(c.ipamType, args, args.stdinData));
   if (auto vni = TRY(knownVni(c, &cluster))) TRY_VOID(teardownIfUnused(host, c, *vni, &cluster));
   return {};
-}
-
-Result<void> cmdStatus(const cni::CmdArgs& args, const cni::NetConf& conf) {
-  auto c = TRY(parseOverlayConf(conf, std::nullopt));
-  auto notReady = [](Error e) {
-    e.code = Code::NotReady;
-    return e;
-  };
-  auto cluster = TRY(mapError(Cluster::connect(c.store.consul), notReady));
-  TRY_VOID(mapError(cluster.ping(), notReady));
-  TRY_VOID(cni::delegateStatus(c.ipamType, args, args.stdinData));
-  return {};
-}
-
-cni::Plugin plugin() {
-  cni::Plugin p;
-  p.name = "overlay";
-  p.add = cmdAdd;
-  p.del = cmdDel;
-  p.check = cmdCheck;
-  p.gc = cmdGc;
-  p.status = cmdStatus;
-  return p;
 }
 
 }  // namespace ovl::overlay

@@ -13,7 +13,7 @@
 #include "model/keys.hpp"
 #include "util/ip.hpp"
 
-namespace ovl::overlay::resolver {
+namespace ovl::resolver {
 
 // One attachment as the resolver knows it locally: (network, containerID, ifname).
 struct AttachKey {
@@ -49,4 +49,4 @@ class NameTable {
   std::set<std::tuple<std::string, std::string, std::string, std::string>> attachments_;  // net, host, cid, if
 };
 
-}  // namespace ovl::overlay::resolver
+}  // namespace ovl::resolver

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace ovl::overlay {
+namespace ovl::vxlan {
 
 std::string bridgeName(uint32_t vni);  // "ovbr-<vni>"
 std::string vxlanName(uint32_t vni);   // "ovx-<vni>"
@@ -14,4 +14,4 @@ std::string hostVethName(std::string_view containerId, std::string_view ifName);
 // Parses a VNI back out of a bridge or vxlan name; 0 when the name is not ours.
 uint32_t vniFromName(std::string_view name);
 
-}  // namespace ovl::overlay
+}  // namespace ovl::vxlan

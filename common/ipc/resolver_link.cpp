@@ -1,4 +1,4 @@
-#include "resolver_link.hpp"
+#include "ipc/resolver_link.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -11,7 +11,7 @@
 #include "cni/json.hpp"
 #include "util/unique_fd.hpp"
 
-namespace ovl::overlay {
+namespace ovl::ipc {
 
 std::string encodeRequest(const ResolverRequest& r) {
   rapidjson::StringBuffer sb;
@@ -92,4 +92,4 @@ Result<void> tellResolver(const std::string& stateDir, const ResolverRequest& r,
   return fail(Code::Internal, "the resolver refused: " + (reply.empty() ? std::string("no reply") : reply));
 }
 
-}  // namespace ovl::overlay
+}  // namespace ovl::ipc

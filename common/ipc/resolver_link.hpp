@@ -9,7 +9,7 @@
 
 #include "util/error.hpp"
 
-namespace ovl::overlay {
+namespace ovl::ipc {
 
 inline constexpr const char* kResolverAddress = "127.0.0.11";
 
@@ -30,4 +30,4 @@ Result<std::string> resolverSocketPath(const std::string& stateDir);
 // took it (none running, or it refused); callers carry on without name resolution.
 Result<void> tellResolver(const std::string& stateDir, const ResolverRequest& r, int netnsFd, int timeoutMs);
 
-}  // namespace ovl::overlay
+}  // namespace ovl::ipc

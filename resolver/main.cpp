@@ -13,12 +13,12 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster.hpp"
 #include "kv/node_config.hpp"
-#include "server.hpp"
+#include "model/cluster.hpp"
+#include "resolver/server.hpp"
 #include "util/log.hpp"
 
-namespace ovl::overlay::resolver {
+namespace ovl::resolver {
 namespace {
 
 std::atomic<bool> stopping{false};
@@ -48,7 +48,7 @@ Result<ServerOptions> options(const kv::NodeConfig& node) {
 }
 
 // Keeps the server's NameTable in step with P/attachments/ (Consul blocking queries).
-void followNames(Cluster& cluster, Server& server) {
+void followNames(model::Cluster& cluster, Server& server) {
   const std::string prefix = cluster.keys().attachments();
   uint64_t index = 0;
   bool warned = false;
@@ -90,7 +90,7 @@ int run(int argc, char** argv) {
   if (!store) return log::error(store.error().msg), 1;
   if (store->kind != kv::StoreSpec::Consul)
     return log::error("overlay-resolver needs \"store\" in the node config"), 1;
-  auto cluster = Cluster::connect(store->consul);
+  auto cluster = model::Cluster::connect(store->consul);
   if (!cluster) return log::error(cluster.error().msg), 1;
   auto server = Server::start(std::move(*opts));
   if (!server) return log::error(server.error().msg), 1;
@@ -111,6 +111,6 @@ int run(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace ovl::overlay::resolver
+}  // namespace ovl::resolver
 
-int main(int argc, char** argv) { return ovl::overlay::resolver::run(argc, argv); }
+int main(int argc, char** argv) { return ovl::resolver::run(argc, argv); }

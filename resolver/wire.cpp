@@ -1,13 +1,13 @@
-#include "wire.hpp"
+#include "resolver/wire.hpp"
 
 #include <ldns/ldns.h>
 
 #include <cstdlib>
 #include <memory>
 
-#include "dns_names.hpp"
+#include "model/dns_names.hpp"
 
-namespace ovl::overlay::resolver {
+namespace ovl::resolver {
 namespace {
 
 struct PktFree {
@@ -73,7 +73,7 @@ std::optional<Query> parseQuery(std::span<const uint8_t> packet) {
   std::free(text);
   Query q;
   q.id = ldns_pkt_id(p.get());
-  q.name = name == "." ? std::string() : canonicalName(name);
+  q.name = name == "." ? std::string() : model::canonicalName(name);
   q.owner = name;
   q.qtype = uint16_t(ldns_rr_get_type(qr));
   q.qclass = uint16_t(ldns_rr_get_class(qr));
@@ -110,4 +110,4 @@ std::vector<uint8_t> buildError(const Query& q, uint8_t rcode) {
   return toWire(p.get());
 }
 
-}  // namespace ovl::overlay::resolver
+}  // namespace ovl::resolver

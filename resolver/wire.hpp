@@ -10,7 +10,7 @@
 
 #include "util/ip.hpp"
 
-namespace ovl::overlay::resolver {
+namespace ovl::resolver {
 
 inline constexpr uint16_t kTypeA = 1, kTypeAAAA = 28, kTypeANY = 255, kClassIN = 1;
 inline constexpr uint8_t kRcodeNoError = 0, kRcodeServFail = 2, kRcodeNxDomain = 3, kRcodeNotImp = 4,
@@ -34,4 +34,4 @@ std::vector<uint8_t> buildAnswer(const Query& q, const std::vector<IpAddr>& addr
 // A header-and-question reply with `rcode`.
 std::vector<uint8_t> buildError(const Query& q, uint8_t rcode);
 
-}  // namespace ovl::overlay::resolver
+}  // namespace ovl::resolver

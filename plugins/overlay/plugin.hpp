@@ -1,4 +1,4 @@
-// The overlay plugin's verbs.
+// The overlay plugin: its verbs (one file each) and the table skel dispatches on.
 #pragma once
 
 #include "cni/skel.hpp"

@@ -13,10 +13,9 @@
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
-namespace ovl::overlay {
+namespace ovl::model {
 
-using model::Member;
-using AttachmentRecord = model::Attachment;
+using AttachmentRecord = Attachment;
 
 struct NetworkState {
   std::optional<uint32_t> vni;  // from P/networks/<net>/config
@@ -62,4 +61,4 @@ Result<void> requireReadable(const std::string& net, const NetworkState& state);
 // watcher). Malformed records are logged and skipped.
 NetworkState parseNetworkListing(const model::Keys& keys, const std::string& net, const std::vector<kv::KvPair>& pairs);
 
-}  // namespace ovl::overlay
+}  // namespace ovl::model

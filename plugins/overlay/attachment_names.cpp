@@ -1,35 +1,13 @@
-#include "dns_names.hpp"
+#include "overlay/attachment_names.hpp"
 
 #include <algorithm>
 
+#include "model/dns_names.hpp"
+
 namespace ovl::overlay {
 
-bool isValidDnsName(std::string_view name) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  if (name.empty() || name.size() > 253) return false;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string_view::npos) dot = name.size();
-    std::string_view label = name.substr(start, dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char ch : label) {
-      const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-                      ch == '_';
-      if (!ok) return false;
-    }
-    start = dot + 1;
-  }
-  return true;
-}
-
-std::string canonicalName(std::string_view name) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  std::string out(name);
-  for (char& ch : out)
-    if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
-  return out;
-}
+using model::canonicalName;
+using model::isValidDnsName;
 
 Result<std::vector<std::string>> attachmentNames(const cni::CmdArgs& args, const cni::NetConf& conf,
                                                  const std::string& net) {

@@ -1,11 +1,11 @@
-#include "table.hpp"
+#include "resolver/table.hpp"
 
 #include <algorithm>
 
+#include "model/dns_names.hpp"
 #include "model/records.hpp"
-#include "dns_names.hpp"
 
-namespace ovl::overlay::resolver {
+namespace ovl::resolver {
 namespace {
 
 void addUnique(std::vector<IpAddr>& v, const IpAddr& a) {
@@ -27,8 +27,8 @@ NameTable NameTable::fromListing(const model::Keys& keys, const std::vector<kv::
       if (auto n = IpNet::parse(ip, false)) addUnique(addrs, n->addr());
     if (addrs.empty()) continue;
     for (const auto& n : a->names) {
-      if (!isValidDnsName(n)) continue;
-      std::string name = canonicalName(n);
+      if (!model::isValidDnsName(n)) continue;
+      std::string name = model::canonicalName(n);
       auto& slot = t.byNet_[k.net][name];
       for (const auto& ad : addrs) addUnique(slot, ad);
       t.names_.insert(std::move(name));
@@ -50,7 +50,7 @@ NameTable::Answer NameTable::lookup(const std::set<std::string>& networks, std::
   };
   for (const auto& net : networks) {
     take(net, qname);
-    const std::string suffix = "." + canonicalName(net);
+    const std::string suffix = "." + model::canonicalName(net);
     if (qname.size() > suffix.size() && qname.substr(qname.size() - suffix.size()) == suffix)
       take(net, qname.substr(0, qname.size() - suffix.size()));
   }
@@ -64,4 +64,4 @@ bool NameTable::hasAttachment(const std::string& host, const AttachKey& k) const
   return attachments_.count({k.network, host, k.containerId, k.ifName}) > 0;
 }
 
-}  // namespace ovl::overlay::resolver
+}  // namespace ovl::resolver

@@ -1,10 +1,9 @@
 // The names an attachment is known by in this host's resolver: the runtime's container name
 // (CNI_ARGS K8S_POD_NAME; podman sets it to the container name) and the `aliases` capability
-// (runtimeConfig.aliases: {"<network>": ["alias", ...]}). Names are stored lower-case.
+// (runtimeConfig.aliases: {"<network>": ["alias", ...]}). Names are stored lower-case (model/dns_names.hpp).
 #pragma once
 
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "cni/config.hpp"
@@ -12,12 +11,6 @@
 #include "util/error.hpp"
 
 namespace ovl::overlay {
-
-// A DNS name we accept: 1-253 characters, dot-separated labels of 1-63 letters, digits, '-' or '_',
-// no label starting or ending with '-'. A trailing dot is allowed.
-bool isValidDnsName(std::string_view name);
-// Lower-cases ASCII and drops one trailing dot.
-std::string canonicalName(std::string_view name);
 
 // The attachment's names for network `net`, validated (code 7 naming the field and value), canonical,
 // without duplicates, in the order given.

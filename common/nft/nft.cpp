@@ -1,4 +1,4 @@
-#include "gwbridge/nft.hpp"
+#include "nft/nft.hpp"
 
 #include <nftables/libnftables.h>
 
@@ -7,7 +7,7 @@
 
 #include "util/log.hpp"
 
-namespace ovl::gwbridge {
+namespace ovl::nft {
 namespace {
 
 std::string trimmed(const char* s) {
@@ -61,4 +61,4 @@ Result<std::optional<std::string>> Nft::listTable(std::string_view family, std::
   return out;
 }
 
-}  // namespace ovl::gwbridge
+}  // namespace ovl::nft

@@ -1,11 +1,11 @@
-#include "cluster.hpp"
+#include "model/cluster.hpp"
 
 #include <ctime>
 
 #include "model/network.hpp"
 #include "util/log.hpp"
 
-namespace ovl::overlay {
+namespace ovl::model {
 namespace {
 
 std::string configJson(uint32_t vni) {
@@ -153,4 +153,4 @@ Result<void> Cluster::withdrawMember(const std::string& net, const std::string& 
   return kv_.deleteKey(keys_.member(net, host));
 }
 
-}  // namespace ovl::overlay
+}  // namespace ovl::model

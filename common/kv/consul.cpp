@@ -36,7 +36,8 @@ std::string ConsulClient::key(std::string_view relative) const {
 }
 
 Result<HttpResponse> ConsulClient::kvRequest(Method m, std::string_view key, bool prefix, std::string_view query,
-                                             std::string_view body, bool idempotent, long extraTimeoutMs) {
+                                             std::string_view body, bool idempotent, long extraTimeoutMs,
+                                             const std::atomic<bool>* cancel) {
   TRY_VOID(validateKey(key, prefix));
   HttpRequest req;
   req.method = m;
@@ -45,6 +46,7 @@ Result<HttpResponse> ConsulClient::kvRequest(Method m, std::string_view key, boo
   req.body = body;
   req.idempotent = idempotent;
   req.extraTimeoutMs = extraTimeoutMs;
+  req.cancel = cancel;
   return http_.send(req);
 }
 
@@ -126,7 +128,8 @@ Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops) {
   return parseTxnResponse(r.body, r.status);
 }
 
-Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs) {
+Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs,
+                                                       const std::atomic<bool>* cancel) {
   if (waitMs < 0) waitMs = 0;
   std::string query = "recurse=true";
   long extra = 0;
@@ -134,7 +137,7 @@ Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, 
     query += "&index=" + std::to_string(waitIndex) + "&wait=" + std::to_string(waitMs) + "ms";
     extra = waitMs + waitMs / 16;  // consul adds up to wait/16 of jitter
   }
-  auto r = TRY(kvRequest(Method::Get, prefix, true, query, {}, true, extra));
+  auto r = TRY(kvRequest(Method::Get, prefix, true, query, {}, true, extra, cancel));
   Watch w;
   if (r.status == 200)
     w.pairs = TRY(parseKvList(r.body));

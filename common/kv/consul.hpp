@@ -45,7 +45,9 @@ class ConsulClient {
   Result<TxnResult> txn(const std::vector<TxnOp>& ops);
   // Blocking query: returns when the prefix changes after waitIndex, or after about waitMs
   // (index unchanged). waitIndex 0 returns at once.
-  Result<Watch> listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs);
+  // `cancel`: the wait ends (with an error) soon after it turns true.
+  Result<Watch> listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs,
+                             const std::atomic<bool>* cancel = nullptr);
   // Consul answers and has a cluster leader.
   Result<void> ping();
 
@@ -65,7 +67,8 @@ class ConsulClient {
  private:
   explicit ConsulClient(HttpTransport http) : http_(std::move(http)) {}
   Result<HttpResponse> kvRequest(Method m, std::string_view key, bool prefix, std::string_view query,
-                                 std::string_view body = {}, bool idempotent = true, long extraTimeoutMs = 0);
+                                 std::string_view body = {}, bool idempotent = true, long extraTimeoutMs = 0,
+                                 const std::atomic<bool>* cancel = nullptr);
 
   HttpTransport http_;
 };

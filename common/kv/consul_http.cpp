@@ -142,9 +142,18 @@ Result<void> HttpTransport::ensureToken() {
 
 namespace {
 
+int onProgress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
+}
+
 void setOptions(CURL* h, const ConsulConfig& cfg, const HttpRequest& req, const std::string& url, curl_slist* headers,
                 long timeoutMs, char* errbuf, Sink* sink) {
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  if (req.cancel) {  // checked about once a second by libcurl while it waits
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, onProgress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(req.cancel));
+  }
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_NOPROXY, "*");  // a runtime's proxy settings are for images, not for consul
@@ -190,6 +199,7 @@ void clearOptions(CURL* h) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, nullptr);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, nullptr);
 }
 
 }  // namespace
@@ -333,6 +343,7 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& req) {
       if (skip[idx] || left <= 0) continue;
       triedAny = true;
       Attempt a = perform(idx, req, left);
+      if (req.cancel && req.cancel->load()) return fail(Code::TryAgainLater, "consul request cancelled");
       if (a.kind == Attempt::Ok) {
         current_ = idx;
         return std::move(a.response);

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -34,6 +35,7 @@ struct HttpRequest {
   bool idempotent = true;   // may be resent after it possibly reached consul (else: only on connect failure,
                             // and it is sent on a new connection so that a connect failure means "not sent")
   long extraTimeoutMs = 0;  // blocking queries: the wait, added to requestTimeoutMs
+  const std::atomic<bool>* cancel = nullptr;  // when it turns true the transfer stops (a daemon's SIGTERM)
 };
 
 struct HttpResponse {

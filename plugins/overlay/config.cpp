@@ -4,10 +4,14 @@ namespace ovl::overlay {
 
 Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::optional<std::string>& argsMac,
                                      bool readMac) {
+  return parseOverlayConf(conf, TRY(kv::loadNodeConfig()), argsMac, readMac);
+}
+
+Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const kv::NodeConfig& node,
+                                     const std::optional<std::string>& argsMac, bool readMac) {
   const json::Value& root = conf.root();
   OverlayConf c;
   c.network = conf.name;
-  kv::NodeConfig node = TRY(kv::loadNodeConfig());
 
   if (auto vni = TRY(json::optInt(root, "vni", "", 1, kMaxVni))) c.vni = uint32_t(*vni);
   c.store = TRY(kv::resolveStore(&root, "", node, true));

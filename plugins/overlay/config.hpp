@@ -33,5 +33,8 @@ struct OverlayConf {
 // the runtime-supplied MAC (runtimeConfig.mac): DEL must clean up even when the runtime sends a bad one.
 Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::optional<std::string>& argsMac,
                                      bool readMac = true);
+// The same with the node config given: no I/O (unit-tested).
+Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const kv::NodeConfig& node,
+                                     const std::optional<std::string>& argsMac, bool readMac = true);
 
 }  // namespace ovl::overlay

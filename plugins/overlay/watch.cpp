@@ -135,7 +135,8 @@ int watchMain(int argc, char** argv) {
   uint64_t index = 0;
   log::info("watching " + prefix + " as host '" + w->conf.hostName + "'");
   while (!stopping) {
-    auto r = w->cluster->kv().listBlocking(prefix, index, 10000);
+    auto r = w->cluster->kv().listBlocking(prefix, index, 10000, &stopping);
+    if (stopping) break;
     if (!r) {
       log::warn("watch: " + r.error().msg + "; retrying");
       index = 0;

@@ -75,8 +75,12 @@ const NetView* Snapshot::net(const std::string& name) const {
 
 Result<Snapshot> readSnapshot(kv::ConsulClient& kv) {
   const model::Keys keys(kv.key(""));
+  return snapshotOf(keys, TRY(kv.list(keys.root())));
+}
+
+Snapshot snapshotOf(const model::Keys& keys, const std::vector<kv::KvPair>& pairs) {
   Snapshot s;
-  for (const auto& p : TRY(kv.list(keys.root()))) addPair(s, keys, p);
+  for (const auto& p : pairs) addPair(s, keys, p);
   return s;
 }
 

@@ -60,6 +60,8 @@ struct Snapshot {
 };
 
 Result<Snapshot> readSnapshot(kv::ConsulClient& kv);
+// The snapshot of a recursive listing of the prefix (no I/O): malformed records become warnings.
+Snapshot snapshotOf(const model::Keys& keys, const std::vector<kv::KvPair>& pairs);
 
 // Fails with a message naming the network when it is not defined.
 Result<const NetView*> requireNetwork(const Snapshot& s, const std::string& name);

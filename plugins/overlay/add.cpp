@@ -8,6 +8,7 @@
 #include "nl/link.hpp"
 #include "overlay/attachment_names.hpp"
 #include "overlay/container.hpp"
+#include "overlay/netdef.hpp"
 #include "overlay/plugin.hpp"
 #include "overlay/teardown.hpp"
 #include "util/log.hpp"
@@ -55,13 +56,14 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   auto cluster = TRY(model::Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
   TRY_VOID(model::requireReadable(c.network, state));
+  const std::string ipamConf = TRY(ipamStdin(args, conf, state.def));
   const unsigned mtu = vxlan::overlayMtu(c.mtu, underlay);
 
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
   // define the network in the store as a side effect.
-  auto ipam = TRY(cni::delegateAdd(c.ipamType, args, args.stdinData));
+  auto ipam = TRY(cni::delegateAdd(c.ipamType, args, ipamConf));
   Rollback releaseIp([&] {
-    if (auto r = cni::delegateDel(c.ipamType, args, args.stdinData); !r)
+    if (auto r = cni::delegateDel(c.ipamType, args, ipamConf); !r)
       log::error("rollback: releasing the address failed: " + r.error().msg);
   });
   if (ipam.ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");

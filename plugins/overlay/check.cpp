@@ -8,6 +8,7 @@
 #include "nl/vxlan.hpp"
 #include "ns/netns.hpp"
 #include "overlay/config.hpp"
+#include "overlay/netdef.hpp"
 #include "overlay/plugin.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
@@ -31,13 +32,13 @@ Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
   if (!conf.prevResult) return fail(Code::InvalidConfig, "CHECK needs prevResult");
   const auto& prev = *conf.prevResult;
   const cni::Interface* want = TRY(containerInterface(prev, args));
-  TRY_VOID(cni::delegateCheck(c.ipamType, args, args.stdinData));
-
-  auto host = TRY(nl::Socket::open());
-  auto underlay = TRY(vxlan::resolveUnderlay(host, c.advertise));
   auto cluster = TRY(model::Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
   TRY_VOID(model::requireReadable(c.network, state));  // an unreadable record is not an undefined network
+  TRY_VOID(cni::delegateCheck(c.ipamType, args, TRY(ipamStdin(args, conf, state.def))));
+
+  auto host = TRY(nl::Socket::open());
+  auto underlay = TRY(vxlan::resolveUnderlay(host, c.advertise));
   if (!state.vni) return bad("network '" + c.network + "' is not defined in the store");
   const uint32_t vni = *state.vni;
   const unsigned mtu = vxlan::overlayMtu(c.mtu, underlay);

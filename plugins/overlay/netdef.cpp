@@ -56,6 +56,11 @@ std::string merged(const json::Value& root, const NetworkDef* def) {
 
 using Verb = std::function<Result<void>(const cni::CmdArgs&, const cni::NetConf&)>;
 
+bool needsDefinition(const cni::NetConf& conf) {
+  const json::Value* ipam = json::member(conf.root(), "ipam");
+  return !ipam || (ipam->IsObject() && conf.ipamType == "overlay-ipam" && !hasRanges(*ipam));
+}
+
 // Runs `fn` on the configuration rewritten as described in the header; `fetch` reads the definition.
 template <class Fn>
 auto withDefinition(const cni::CmdArgs& args, const cni::NetConf& conf, bool fetch, Fn&& fn)
@@ -115,17 +120,26 @@ void writeIpamRanges(rapidjson::Value& ipam, const NetworkDef& d, Alloc& a) {
   ipam.AddMember("ranges", sets, a);
 }
 
+Result<std::string> ipamStdin(const cni::CmdArgs& args, const cni::NetConf& conf,
+                              const std::optional<NetworkDef>& def) {
+  if (!needsDefinition(conf)) return args.stdinData;
+  if (!def || def->subnets.empty())
+    return fail(Code::InvalidConfig, "network '" + conf.name + "' is not defined in the store and field 'ipam' has no "
+                                         "address ranges (define it with 'overlayctl network create " + conf.name +
+                                         "', or give the ipam section a subnet)");
+  return merged(conf.root(), &*def);
+}
+
 cni::Plugin withStoredDefinitions(cni::Plugin inner) {
+  // ADD and CHECK read the definition with the network's other records, in their one pass over the store
+  // (ipamStdin); STATUS reads it here. All get the default ipam section and the cluster store first.
   cni::Plugin p = inner;
-  auto wrap = [](Verb v, bool fetch) -> Verb {
+  auto wrap = [](auto v, bool fetch) -> decltype(v) {
     if (!v) return v;
     return [v, fetch](const cni::CmdArgs& a, const cni::NetConf& c) { return withDefinition(a, c, fetch, v); };
   };
-  if (inner.add) {
-    auto add = inner.add;
-    p.add = [add](const cni::CmdArgs& a, const cni::NetConf& c) { return withDefinition(a, c, true, add); };
-  }
-  p.check = wrap(inner.check, true);
+  p.add = wrap(inner.add, false);
+  p.check = wrap(inner.check, false);
   p.status = wrap(inner.status, true);
   p.del = wrap(inner.del, false);
   p.gc = wrap(inner.gc, false);

@@ -34,11 +34,15 @@ Result<std::optional<NetworkDef>> readDefinition(kv::ConsulClient& kv, const std
 // overlay-ipam's "ranges" for the definition: one range set per address family.
 void writeIpamRanges(rapidjson::Value& ipam, const NetworkDef& d, rapidjson::Document::AllocatorType& a);
 
-// Wraps the plugin's verbs: when the configuration names a network but carries no address ranges
-// (no "ipam" section, or one without "ranges"/"subnet"), ADD, CHECK and STATUS read the network's
-// definition from the store and run with the vni and ipam ranges merged in; DEL and GC get the default
-// ipam section ({"type":"overlay-ipam","store":"consul"}) without contacting the store. A network that
-// is not defined in the store is passed through unchanged.
+// A conflist may refer to a network by name only (no "ipam", or an overlay-ipam section without
+// "ranges"/"subnet"): the ranges come from the network's definition in the store.
+// The IPAM's stdin for ADD and CHECK: the configuration with `def`'s vni and ranges merged in when it needs
+// them; unchanged otherwise. Code 7 naming the network when it needs them and the store defines none.
+Result<std::string> ipamStdin(const cni::CmdArgs& args, const cni::NetConf& conf, const std::optional<NetworkDef>& def);
+
+// Wraps the plugin's verbs: every verb gets the default ipam section ({"type":"overlay-ipam"}) and the
+// cluster store for it (without contacting the store); STATUS also gets the definition's ranges, read here.
+// ADD and CHECK merge the definition themselves (ipamStdin) from the records they read anyway.
 cni::Plugin withStoredDefinitions(cni::Plugin inner);
 
 }  // namespace ovl::overlay

@@ -240,7 +240,7 @@ def overlay_cases():
     add(Case(p, "overlay", "store not of this node", CONFIG, "127.0.0.1:1", patch=setp("store", "consul://127.0.0.1:1")))
     add(Case(p, "overlay", "tokenFile in a network config", CONFIG, "'consul.tokenFile'",
              patch=setp("consul", {"tokenFile": "/etc/shadow"})))
-    add(Case(p, "overlay", "no ipam", CONFIG, "field 'ipam' is not set", patch=delp("ipam")))
+    add(Case(p, "overlay", "no ipam", CONFIG, "field 'ipam' has no address ranges", patch=delp("ipam")))
     add(Case(p, "overlay", "ipam without type", CONFIG, "'ipam.type'", patch=delp("ipam.type")))
     add(Case(p, "overlay", "runtimeConfig.mac malformed", CONFIG, "runtimeConfig.mac",
              patch=setp("runtimeConfig", {"mac": "02:00:00:00:00"})))

@@ -40,7 +40,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& net)
   if (c.consul) {
     auto* store = static_cast<ConsulStore*>(c.store.get());
     store->checkMarkerWithCursors([&c](const std::optional<kv::KvPair>& marker) -> Result<void> {
-      auto mem = TRY(model::HostMemory::open(c.conf.stateDir));
+      auto mem = TRY(model::HostMemory::open(c.conf.hostStateDir));
       return model::ensureStoreRemembers(*c.client, mem, true, &marker);
     });
   }

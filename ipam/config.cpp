@@ -184,7 +184,7 @@ Result<IpamConf> parseIpamConf(const cni::NetConf& net, const kv::NodeConfig& no
   if (c.dataDir.empty()) return bad("ipam.dataDir", "must not be empty");
   c.resolvConf = TRY(json::optString(ipam, "resolvConf", "ipam")).value_or("");
   c.store = TRY(kv::resolveStore(&ipam, "ipam", node, /*nodeByDefault=*/false));
-  if (node.stateDir && !node.stateDir->empty()) c.stateDir = *node.stateDir;
+  if (node.stateDir && !node.stateDir->empty()) c.stateDir = c.hostStateDir = *node.stateDir;
   c.host = kv::hostIdentity(node);
   if (need == Need::Ranges) {
     c.rangeSets = TRY(parseRanges(ipam));

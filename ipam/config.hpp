@@ -26,6 +26,9 @@ struct IpamConf {
   std::string pool;  // lease namespace; defaults to the network name
   kv::StoreSpec store;
   std::string stateDir = kDefaultStateDir;  // node config "stateDir": the journal of pending releases
+  // Where the host remembers its leases (model/memory.hpp): the node's stateDir, shared with the overlay
+  // plugin and the watcher, which puts them back when the store forgets.
+  std::string hostStateDir = kv::kDefaultStateDir;
   std::string host;                         // this host's identity in the store
 };
 

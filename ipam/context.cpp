@@ -51,7 +51,7 @@ Result<void> releaseOrJournal(const Context& c, const cni::CmdArgs& args, Result
 
 Result<void> ensureStoreRemembers(Context& c, bool waitForOthers) {
   if (!c.consul) return {};
-  auto mem = TRY(model::HostMemory::open(c.conf.stateDir));
+  auto mem = TRY(model::HostMemory::open(c.conf.hostStateDir));
   return model::ensureStoreRemembers(*c.client, mem, waitForOthers);
 }
 
@@ -59,14 +59,14 @@ void rememberLeases(const Context& c, const Owner& o, const std::vector<cni::IpC
   if (!c.consul) return;
   model::RememberedLeases r{c.conf.pool, model::Lease{o.containerId, o.ifName, o.host, o.network, o.time}, {}};
   for (const auto& ip : ips) r.ips.push_back(ip.address.addr());
-  auto mem = model::HostMemory::open(c.conf.stateDir);
+  auto mem = model::HostMemory::open(c.conf.hostStateDir);
   auto ok = mem ? mem->remember(r) : Result<void>(fail(mem.error()));
   if (!ok) log::warn("this host will not restore the lease if the store loses it: " + ok.error().msg);
 }
 
 void forgetLeases(const Context& c, std::string_view cid, std::string_view ifName) {
   if (!c.consul) return;
-  if (auto mem = model::HostMemory::open(c.conf.stateDir)) mem->forgetLeases(c.conf.pool, cid, ifName);
+  if (auto mem = model::HostMemory::open(c.conf.hostStateDir)) mem->forgetLeases(c.conf.pool, cid, ifName);
 }
 
 }  // namespace ovl::ipam

@@ -14,7 +14,7 @@ Result<void> cmdGc(const cni::CmdArgs&, const cni::NetConf& net) {
   TRY_VOID(replayJournal(c));
   auto n = TRY(collectGarbage(*c.store, c.conf.host, net.name, c.conf.pool, *valid));
   if (n) log::info("GC released " + std::to_string(n) + " leases of host " + c.conf.host);
-  if (auto mem = model::HostMemory::open(c.conf.stateDir); mem && c.consul)
+  if (auto mem = model::HostMemory::open(c.conf.hostStateDir); mem && c.consul)
     for (const auto& r : mem->leases()) {
       bool live = std::any_of(valid->begin(), valid->end(), [&](const cni::Attachment& a) {
         return a.containerId == r.lease.containerId && a.ifName == r.lease.ifName;

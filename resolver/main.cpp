@@ -26,7 +26,7 @@ void onSignal(int) { stopping = true; }
 
 Result<ServerOptions> options(const kv::NodeConfig& node) {
   ServerOptions o;
-  o.stateDir = node.stateDir.value_or("/run/overlay-cni");
+  o.stateDir = node.stateDir.value_or(kv::kDefaultStateDir);
   const json::Value* r = node.doc ? json::member(*node.doc, "resolver") : nullptr;
   const std::string where = "node config " + node.path;
   if (r && !r->IsObject()) return fail(Code::InvalidConfig, where + ": field 'resolver' must be an object");

@@ -24,6 +24,9 @@
 namespace ovl::kv {
 
 inline constexpr const char* kDefaultNodeConfig = "/etc/cni/overlay-node.json";
+// The node config's "stateDir" when it names none: this host's locks, VNI cache, memory of its records
+// (model/memory.hpp), the resolver's socket. Volatile on purpose: none of it outlives the containers.
+inline constexpr const char* kDefaultStateDir = "/run/overlay-cni";
 
 struct NodeConfig {
   std::string path;  // the file read, "" when none exists

@@ -23,7 +23,7 @@ struct OverlayConf {
   uint16_t port = 4789;
   std::optional<unsigned> mtu;           // absent: underlay MTU - 50 (IPv4) or - 70 (IPv6)
   std::string hostName;                  // this host's identity in the store
-  std::string stateDir = "/run/overlay-cni";
+  std::string stateDir = kv::kDefaultStateDir;
   std::optional<MacAddr> mac;            // from runtimeConfig.mac (capability "mac") or CNI_ARGS MAC=
   std::string ipamType;
   bool resolver = true;                  // "resolver": false keeps this network out of the name resolver

@@ -1,4 +1,5 @@
 // diag: the checks of one overlay network on this host.
+#include <algorithm>
 #include <ctime>
 #include <map>
 
@@ -22,6 +23,12 @@ int64_t parseIso(const std::string& s) {
   std::tm tm{};
   if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
   return int64_t(timegm(&tm));
+}
+
+// A repair writes only over what diag read: a record another writer changed since is left alone.
+Result<void> changedMeanwhile(bool done, const std::string& key) {
+  if (done) return {};
+  return fail(Code::TryAgainLater, key + " changed since diag read it: run diag again");
 }
 
 std::string memberJson(const std::string& host, const IpAddr& vtep, uint16_t port, uint32_t vni) {
@@ -71,8 +78,11 @@ struct NetCheck {
     auto u = needUnderlay(in);
     uint16_t port = in.port;
     uint32_t v = vni;
-    return [&s, members, vs, mtu, u, port, v]() -> Result<void> {
+    const std::string stateDir = in.ctx.node.stateDir.value_or(kv::kDefaultStateDir), network = net;
+    return [&s, members, vs, mtu, u, port, v, stateDir, network]() -> Result<void> {
       if (!u) return fail(u.error());
+      // The plugins' lock for this network on this host: no ADD or DEL changes the devices meanwhile.
+      auto lock = TRY(vxlan::HostLock::acquire(stateDir, network));
       auto dev = TRY(vxlan::ensureNetDevices(s, v, *u, port, mtu));
       for (const auto& name : vs)
         if (auto l = TRY(nl::findLink(s, name)); l && l->master != dev.bridge.index)
@@ -93,17 +103,22 @@ struct NetCheck {
       add("member-missing", "host " + in.ctx.host,
           "this host has containers on the network but is not a member: other hosts do not flood to it, so its "
           "containers are unreachable from them",
-          [&kv, key, value, u]() -> Result<void> { return u ? kv.put(key, value) : fail(u.error()); });
+          [&kv, key, value, u]() -> Result<void> {
+            if (!u) return fail(u.error());
+            return changedMeanwhile(TRY(kv.cas(key, value, 0)), key);
+          });
     } else if (mine.empty() && member) {
       add("member-stale", "host " + in.ctx.host,
           "this host is a member without containers on the network: other hosts flood its traffic here for nothing",
-          [&kv, key]() { return kv.deleteKey(key); });
+          [&kv, key, v = member->version]() -> Result<void> { return changedMeanwhile(TRY(kv.deleteCas(key, v)), key); });
     } else if (member && in.underlay && member->vtep != in.underlay->vtep.str()) {
       std::string value = memberJson(in.ctx.host, in.underlay->vtep, in.port, vni);
       add("member-vtep", "host " + in.ctx.host,
           "the store records VTEP " + member->vtep + " for this host but its underlay address is " +
               in.underlay->vtep.str() + ": other hosts send its traffic to the wrong address",
-          [&kv, key, value]() { return kv.put(key, value); });
+          [&kv, key, value, v = member->version]() -> Result<void> {
+            return changedMeanwhile(TRY(kv.cas(key, value, v)), key);
+          });
     }
     return {};
   }
@@ -188,19 +203,19 @@ struct NetCheck {
         auto& kv = in.kv;
         const model::Keys keys(kv.key(""));
         std::string attKey = keys.attachment(net, in.ctx.host, a->containerId, a->ifName);
-        std::vector<std::string> leaseKeys;
+        using Op = kv::TxnOp;
+        std::vector<Op> ops = {{Op::DeleteCas, attKey, "", a->version}};
         for (const auto* le : in.snap.leasesOfNetwork(net))
           if (le->containerId == a->containerId && le->ifName == a->ifName && le->host == in.ctx.host) {
-            leaseKeys.push_back(keys.lease(le->pool, le->ip));
-            leaseKeys.push_back(keys.owner(le->pool, in.ctx.host, a->containerId, a->ifName));
+            ops.push_back({Op::DeleteCas, keys.lease(le->pool, le->ip), "", le->version});
+            const std::string owner = keys.owner(le->pool, in.ctx.host, a->containerId, a->ifName);
+            if (std::none_of(ops.begin(), ops.end(), [&](const Op& o) { return o.key == owner; }))
+              ops.push_back({Op::Delete, owner, "", 0});
           }
         add("attachment-stale", who,
             "the store records " + who + " on this host but its interface " + veth + " is gone: its address " +
                 join(a->ips, ",") + " stays taken",
-            [&kv, attKey, leaseKeys]() -> Result<void> {
-              using Op = kv::TxnOp;
-              std::vector<Op> ops = {{Op::Delete, attKey, "", 0}};
-              for (const auto& k : leaseKeys) ops.push_back({Op::Delete, k, "", 0});
+            [&kv, ops]() -> Result<void> {
               auto r = TRY(kv.txn(ops));
               if (!r.committed) return fail(Code::TryAgainLater, "the store refused the deletion: " + join(r.errors, "; "));
               return {};

@@ -23,11 +23,12 @@ void addPair(Snapshot& s, const model::Keys& keys, const kv::KvPair& p) {
       break;
     case Kind::Member:
       if (auto m = valid(s, model::parseMember(p.key, k.host, p.value)))
-        s.nets[k.net].members.push_back(MemberView{m->host, m->vtep.str(), m->port});
+        s.nets[k.net].members.push_back(MemberView{m->host, m->vtep.str(), m->port, p.modifyIndex});
       break;
     case Kind::Attachment:
       if (auto a = valid(s, model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value)))
-        s.attachments.push_back(AttachView{k.net, k.host, k.containerId, k.ifName, a->mac, a->ips, a->names, a->time});
+        s.attachments.push_back(
+            AttachView{k.net, k.host, k.containerId, k.ifName, a->mac, a->ips, a->names, a->time, p.modifyIndex});
       break;
     case Kind::Lease:
       if (auto l = valid(s, model::parseLease(p.key, p.value)))

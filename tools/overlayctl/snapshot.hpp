@@ -19,6 +19,7 @@ namespace ovl::ctl {
 struct MemberView {
   std::string host, vtep;
   uint16_t port = 4789;
+  uint64_t version = 0;  // ModifyIndex: repairs write only over what was read
 };
 
 struct NetView {
@@ -31,6 +32,7 @@ struct AttachView {
   std::vector<std::string> ips;
   std::vector<std::string> names;  // container name and aliases
   int64_t time = 0;
+  uint64_t version = 0;  // ModifyIndex
 };
 
 struct LeaseView {

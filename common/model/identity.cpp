@@ -1,5 +1,7 @@
 #include "model/identity.hpp"
 
+#include <sys/stat.h>
+
 #include <ctime>
 #include <fstream>
 
@@ -23,10 +25,12 @@ std::string readMachineId(const std::string& path) {
   std::string line;
   std::getline(in, line);
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  struct stat st{};
+  if (::stat("/proc/thread-self/ns/net", &st) == 0) line += "@ns" + std::to_string(st.st_ino);
   return line;
 }
 
-bool sameMachine(const Host& a, const Host& b) { return a.machineId == b.machineId && a.vtep == b.vtep; }
+bool sameMachine(const Host& a, const Host& b) { return a.machineId == b.machineId; }
 
 Result<void> ensureHostClaim(kv::ConsulClient& kv, HostMemory& mem, const Host& self) {
   const std::string token = claimToken(mem, self);
@@ -47,6 +51,8 @@ Result<void> ensureHostClaim(kv::ConsulClient& kv, HostMemory& mem, const Host& 
                         describe(self) + ": give each host its own \"hostName\" in the node config, or, if " +
                         self.host + " moved to this machine, remove the old claim with 'overlayctl hosts evict " +
                         self.host + "'");
+      if (!(holder->vtep == self.vtep) && !TRY(kv.cas(cur->key, toJson(record), cur->modifyIndex)))
+        return fail(Code::TryAgainLater, "host name '" + self.host + "' changed while its VTEP was updated; retry");
     } else if (!TRY(kv.cas(keys.host(self.host), toJson(record), 0))) {
       return fail(Code::TryAgainLater, "host name '" + self.host + "' is being claimed concurrently; retry");
     }

@@ -1,7 +1,7 @@
 // A host's claim on its name. Two machines configured with one hostName would overwrite each other's
 // membership and free each other's leases; so the first to attach claims P/hosts/<host> (create-only) with
-// what identifies the machine: its machine ID (/etc/machine-id) and its VTEP address. Another machine
-// claiming the name is refused with an error naming both. The claim is remembered locally per store id, so
+// what identifies the machine (readMachineId) and its VTEP address. Another machine claiming the name is
+// refused with an error naming both; the same machine with a new VTEP address updates its claim. The claim is remembered locally per store id, so
 // an ADD pays for it only once per store. A dead host's records are removed with `overlayctl hosts evict`.
 #pragma once
 
@@ -14,10 +14,12 @@
 
 namespace ovl::model {
 
-// The first line of `path` (systemd's machine ID), or "" when unreadable.
+// What identifies this host: systemd's machine ID (first line of `path`) and the inode of the network
+// namespace it runs in, "<machine-id>@ns<inode>". The initial namespace's inode is the same on every
+// machine, so on a real node this is the machine ID; hosts simulated in namespaces of one machine differ.
 std::string readMachineId(const std::string& path = "/etc/machine-id");
 
-// The same machine: same machine ID and same VTEP.
+// The same host: same machine identity. Its VTEP address may change (DHCP, a new "advertise").
 bool sameMachine(const Host& a, const Host& b);
 
 // Claims `self.host` for `self`, or fails (Code::InvalidConfig) when another machine holds the name.

@@ -26,6 +26,10 @@ std::string attName(std::string_view net, std::string_view cid, std::string_view
   return "att-" + hex(fnv1a(std::string(net) + "/" + std::string(cid) + "/" + std::string(ifName))) + ".json";
 }
 
+std::string withdrawalName(const PendingWithdrawal& w) {
+  return "withdraw-" + hex(fnv1a(w.network + "/" + w.containerId + "/" + w.ifName)) + ".json";
+}
+
 std::string leaseName(std::string_view pool, std::string_view cid, std::string_view ifName) {
   return "lease-" + hex(fnv1a(std::string(pool) + "/" + std::string(cid) + "/" + std::string(ifName))) + ".json";
 }
@@ -146,6 +150,25 @@ void HostMemory::forgetAttachment(std::string_view net, std::string_view cid, st
 
 void HostMemory::forgetLeases(std::string_view pool, std::string_view cid, std::string_view ifName) {
   ::unlink((dir_ + "/" + leaseName(pool, cid, ifName)).c_str());
+}
+
+Result<void> HostMemory::remember(const PendingWithdrawal& w) {
+  return writeAtomically(dir_ + "/" + withdrawalName(w),
+                         wrap({{"network", w.network}, {"containerID", w.containerId}, {"ifname", w.ifName}}));
+}
+
+void HostMemory::forget(const PendingWithdrawal& w) { ::unlink((dir_ + "/" + withdrawalName(w)).c_str()); }
+
+std::vector<PendingWithdrawal> HostMemory::withdrawals() const {
+  std::vector<PendingWithdrawal> out;
+  for (const auto& path : filesStarting(dir_, "withdraw-")) {
+    auto text = readFile(path);
+    json::Doc d;
+    if (!text || !json::tryParse(d, *text) || !d.IsObject()) continue;
+    PendingWithdrawal w{field(d, "network"), field(d, "containerID"), field(d, "ifname")};
+    if (!w.network.empty()) out.push_back(std::move(w));
+  }
+  return out;
 }
 
 std::vector<RememberedAttachment> HostMemory::attachments() const {

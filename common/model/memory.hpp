@@ -3,6 +3,7 @@
 // the record is committed and removed with it:
 //   <stateDir>/ns-<netns inode>/memory/att-<hash>.json    {"attachment":..., "member":..., "definition":...}
 //   <stateDir>/ns-<netns inode>/memory/lease-<hash>.json  {"pool":..., "lease":..., "ips":[...]}
+//   <stateDir>/ns-<netns inode>/memory/withdraw-<hash>.json {"network","containerID","ifname"}: to delete
 //   <stateDir>/ns-<netns inode>/memory/cluster-id          the id of the store this host last saw (P/cluster)
 //   <stateDir>/ns-<netns inode>/memory/claim               the claim on P/hosts/<host> confirmed in that store
 // Files are 0600 in 0700 directories. The netns inode keeps simulated hosts that share /run apart.
@@ -23,6 +24,13 @@ struct RememberedAttachment {
   Attachment attachment;
   Member member;
   std::optional<NetworkDef> definition;  // as this host last read it
+};
+
+// A record this host must delete from the store but could not (the store was unreachable during DEL): the
+// attachment (containerId, ifName), or, with both empty, this host's membership of the network.
+struct PendingWithdrawal {
+  std::string network, containerId, ifName;
+  bool operator==(const PendingWithdrawal&) const = default;
 };
 
 struct RememberedLeases {
@@ -47,6 +55,10 @@ class HostMemory {
   // Everything remembered; unreadable files are skipped with a warning.
   std::vector<RememberedAttachment> attachments() const;
   std::vector<RememberedLeases> leases() const;
+
+  Result<void> remember(const PendingWithdrawal& w);
+  void forget(const PendingWithdrawal& w);
+  std::vector<PendingWithdrawal> withdrawals() const;
 
   std::string clusterId() const;
   void setClusterId(std::string_view id);

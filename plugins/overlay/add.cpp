@@ -56,6 +56,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   auto cluster = TRY(model::Cluster::connect(c.store.consul));
   auto state = TRY(cluster.readNetwork(c.network));
   TRY_VOID(model::requireReadable(c.network, state));
+  if (auto r = replayWithdrawals(host, cluster, c); !r) log::warn("sending kept deletions: " + r.error().msg);
   const std::string ipamConf = TRY(ipamStdin(args, conf, state.def));
   const unsigned mtu = vxlan::overlayMtu(c.mtu, underlay);
 

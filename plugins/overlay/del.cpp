@@ -28,7 +28,10 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto cluster = model::Cluster::connect(c.store.consul);
   model::Cluster* cl = cluster ? &*cluster : nullptr;
   if (!cluster) note(fail(cluster.error()), "connecting to consul");
-  if (cl) note(cl->deleteAttachment(c.network, c.hostName, args.containerId, args.ifName), "deleting the attachment record");
+  if (cl) note(replayWithdrawals(host, *cl, c), "sending deletions kept while the store was unreachable");
+  if (cl)
+    note(withdrawOrRemember(*cl, c, model::PendingWithdrawal{c.network, args.containerId, args.ifName}),
+         "deleting the attachment record");
   if (auto mem = model::HostMemory::open(c.stateDir)) mem->forgetAttachment(c.network, args.containerId, args.ifName);
 
   if (c.resolver) {

@@ -1,6 +1,9 @@
 #include "overlay/teardown.hpp"
 
+#include "model/memory.hpp"
+#include "nl/link.hpp"
 #include "util/log.hpp"
+#include "vxlan/names.hpp"
 #include "vxlan/datapath.hpp"
 
 namespace ovl::overlay {
@@ -10,8 +13,41 @@ Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni,
   auto dev = TRY(vxlan::findNetDevices(s, vni));
   if (dev && TRY(vxlan::countContainerPorts(s, *dev)) > 0) return {};
   TRY_VOID(vxlan::deleteNetDevices(s, vni));
-  if (cluster) TRY_VOID(cluster->withdrawMember(c.network, c.hostName));
+  if (cluster) TRY_VOID(withdrawOrRemember(*cluster, c, model::PendingWithdrawal{c.network, "", ""}));
   if (dev) log::info("last container left network '" + c.network + "': devices removed, membership withdrawn");
+  return {};
+}
+
+Result<void> withdrawOrRemember(model::Cluster& cluster, const OverlayConf& c, const model::PendingWithdrawal& w) {
+  auto done = w.containerId.empty() ? cluster.withdrawMember(w.network, c.hostName)
+                                    : cluster.deleteAttachment(w.network, c.hostName, w.containerId, w.ifName);
+  if (done || done.error().code != Code::TryAgainLater) return done;
+  auto mem = TRY(model::HostMemory::open(c.stateDir));
+  TRY_VOID(mem.remember(w));
+  log::warn(done.error().msg + "; the deletion is kept in " + mem.dir() + " and sent when the store answers");
+  return {};
+}
+
+Result<void> replayWithdrawals(nl::Socket& s, model::Cluster& cluster, const OverlayConf& c) {
+  auto mem = TRY(model::HostMemory::open(c.stateDir));
+  for (const auto& w : mem.withdrawals()) {
+    // Only what is still gone here: a container added again since, or a network rejoined, keeps its record.
+    bool back = false;
+    if (!w.containerId.empty()) {
+      back = TRY(nl::findLink(s, vxlan::hostVethName(w.containerId, w.ifName))).has_value();
+    } else if (auto vni = vxlan::recallVni(c.stateDir, w.network)) {
+      auto dev = TRY(vxlan::findNetDevices(s, *vni));
+      back = dev && TRY(vxlan::countContainerPorts(s, *dev)) > 0;
+    }
+    if (!back) {
+      auto sent = w.containerId.empty() ? cluster.withdrawMember(w.network, c.hostName)
+                                        : cluster.deleteAttachment(w.network, c.hostName, w.containerId, w.ifName);
+      if (!sent && sent.error().code == Code::TryAgainLater) return {};  // still unreachable: keep them all
+      TRY_VOID(std::move(sent));
+      log::info("sent a deletion kept while the store was unreachable (network '" + w.network + "')");
+    }
+    mem.forget(w);
+  }
   return {};
 }
 

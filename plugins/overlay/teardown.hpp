@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "model/cluster.hpp"
+#include "model/memory.hpp"
 #include "nl/socket.hpp"
 #include "overlay/config.hpp"
 
@@ -12,6 +13,13 @@ namespace ovl::overlay {
 // Under the host lock: when no container port is left on the network's bridge, deletes the bridge and
 // VXLAN device and withdraws this host's membership (when `cluster` is given). Idempotent.
 Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni, model::Cluster* cluster);
+
+// Deletes the attachment record (or, for an empty containerId, this host's membership); when the store is
+// unreachable, keeps the deletion in the host's memory (model/memory.hpp) and succeeds: DEL undoes what is on
+// this host and must not fail because the store is down.
+Result<void> withdrawOrRemember(model::Cluster& cluster, const OverlayConf& c, const model::PendingWithdrawal& w);
+// Sends the kept deletions whose container (or network) is still gone from this host; drops the others.
+Result<void> replayWithdrawals(nl::Socket& s, model::Cluster& cluster, const OverlayConf& c);
 
 // The VNI of the network: configured, else read from the store, else (store unreachable) the one this
 // host cached when it attached.

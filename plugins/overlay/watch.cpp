@@ -15,10 +15,13 @@
 #include "model/identity.hpp"
 #include "model/restore.hpp"
 #include "nl/socket.hpp"
+#include "nl/vxlan.hpp"
 #include "overlay/config.hpp"
 #include "overlay/liveness.hpp"
+#include "overlay/teardown.hpp"
 #include "util/log.hpp"
 #include "vxlan/datapath.hpp"
+#include "vxlan/names.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -57,6 +60,12 @@ struct Watcher {
     auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
     auto dev = TRY(vxlan::findNetDevices(s, vni));
     if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) return {};
+    // This host's VTEP address changed (DHCP, a new advertise): the VXLAN device must send from the new one.
+    if (auto vx = TRY(nl::findVxlan(s, vxlan::vxlanName(vni))); vx && !(vx->local == underlay.vtep)) {
+      log::info("network '" + net + "': VTEP address changed from " + vx->local.str() + " to " +
+                underlay.vtep.str() + ", recreating " + vxlan::vxlanName(vni));
+      dev = TRY(vxlan::ensureNetDevices(s, vni, underlay, conf.port, vx->link.mtu));
+    }
     auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
     model::Member self{conf.hostName, underlay.vtep, conf.port, vni};
     bool present = std::any_of(st.members.begin(), st.members.end(),
@@ -80,6 +89,7 @@ struct Watcher {
     const model::Host self{conf.hostName, underlay.vtep, model::readMachineId(), 0};
     TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
     liveness.keep(cluster->kv(), self);
+    if (auto r = replayWithdrawals(s, *cluster, conf); !r) log::warn("watch: kept deletions: " + r.error().msg);
     // One network's failure must not stop the others.
     for (const auto& [net, vni] : localNetworks(conf.stateDir))
       if (auto r = reconcileNetwork(s, underlay, net, vni, pairs); !r)

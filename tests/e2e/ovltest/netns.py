@@ -126,7 +126,8 @@ def sweep_stale():
     for prefix in os.listdir(MARK_DIR):
         path = os.path.join(MARK_DIR, prefix)
         try:
-            pid = int(open(path).read().split()[0])
+            with open(path) as f:
+                pid = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             continue
         if not _pid_alive(pid):

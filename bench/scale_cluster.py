@@ -53,6 +53,14 @@ def proc_switches(pid):
     return total
 
 
+def arp_table_fulls():
+    """How often the kernel's IPv4 neighbour table was full (all namespaces share it; summed over CPUs)."""
+    with open("/proc/net/stat/arp_cache") as f:
+        head, *rows = f.read().split("\n")
+    col = head.split().index("table_fulls")
+    return sum(int(r.split()[col], 16) for r in rows if r.strip())
+
+
 def machine_cpu():
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -72,6 +80,7 @@ class ScaleCluster:
         try:
             self.cs = [self.t.add_host(f"cs{i}", f"198.51.100.{1 + i}/24") for i in range(1, consul_servers + 1)]
             self.hosts = [self.t.add_host(f"h{i}", f"198.51.100.{10 + i}/24") for i in range(1, nhosts + 1)]
+            self.t.pin_underlay_neighbours()
             self.consul = ConsulCluster(self.t, self.cs, log_level="debug")
             self.servers = [self.consul.server(h) for h in self.cs]
             self.logs = {role: RequestLog(s) for role, s in zip(ROLES, self.servers)}
@@ -119,7 +128,7 @@ class ScaleCluster:
     # --- observations ------------------------------------------------------------------------------
     def counters(self):
         """CPU seconds and voluntary switches of every daemon and Consul server, and the machine's jiffies."""
-        c = {"machine": machine_cpu(), "consul": {}, "daemons": {}}
+        c = {"machine": machine_cpu(), "arp_table_fulls": arp_table_fulls(), "consul": {}, "daemons": {}}
         for s in self.servers:
             c["consul"][s.ns] = proc_cpu(s.proc.pid) if s.running() else 0.0
         for h, procs in self.daemons.items():

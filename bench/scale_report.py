@@ -67,6 +67,7 @@ def summarize_phase(name, scen, reqs, c0, c1, wall, span):
         "plugin_cpu": plugin_cpu,
         "own_cpu": plugin_cpu + daemon_cpu + sum(consul.values()),
         "machine_busy": busy / total if total else float("nan"),
+        "arp_table_fulls": c1["arp_table_fulls"] - c0["arp_table_fulls"],
     }
 
 
@@ -184,6 +185,7 @@ def results(scen):
                              for p in ph.values()),
         "left_keys": len(left["keys"]), "left_hosts": len(left["hosts"]),
         "failed_calls": sum(not op["ok"] for op in ops),
+        "arp_table_fulls": sum(p["arp_table_fulls"] for p in ph.values()),
     }
     addr = [ex.get("addresses", {}), ex.get("addresses_after_churn", {})]
     ok = (f["failed_calls"] == 0 and f["left_keys"] == 0 and f["left_hosts"] == 0
@@ -289,6 +291,8 @@ def table(res):
         ("left after DEL: container keys; hosts with links/FDB/neighbour entries",
          f"{f['left_keys']}; {f['left_hosts']}", "0", _check(f["left_keys"] == 0 and f["left_hosts"] == 0)),
         ("failed plugin calls", str(f["failed_calls"]), "0", _check(f["failed_calls"] == 0)),
+        ("kernel neighbour table full (all namespaces share it: a simulation limit), times during the phases",
+         str(f["arp_table_fulls"]), "0 (else the figures above are not valid)", _check(f["arp_table_fulls"] == 0)),
     ]
     return rows
 

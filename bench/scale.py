@@ -8,7 +8,7 @@ parallel bursts, churn, then DEL of everything; it measures today's product as i
 
 Phases: "idle" (3 hosts, only their daemons running, one ADD at a time: the baseline), "add" (every
 container, in bursts of --burst parallel ADDs on distinct hosts), "foreign" (two hosts join and leave a network
-no other host has: who wakes up), "steady" (one ADD at a time on the full cluster, each a new peer on member
+no other host has: who wakes up), "rest" (--rest s without calls: the background cost), "steady" (one ADD at a time on the full cluster, each a new peer on member
 hosts whose first ping is captured on the underlay, then its DEL), "churn" (DEL and re-ADD of --churn of the
 containers, in bursts), "del" (DEL of everything, in bursts), then what is left. How each figure is measured: bench/scale_report.py and docs/benchmarks.md.
 Everything lives in network namespaces (bench/scale_cluster.py); Ctrl-C or a failure cleans up.
@@ -246,6 +246,7 @@ class Scenario:
             self.extra["addresses"] = scale_report.address_check(self.live.values())
             self.extra["kernel"] = {h.name: self.cl.kernel_state(h) for h in self.cl.hosts}
             self.extra["listings"] = self.cl.listing_sizes()
+            self.phase("rest", lambda: time.sleep(o.rest))
             self.foreign_network()
             self.phase("steady", self.steady)
             churn = self.rng.sample(sorted(self.live), int(len(self.live) * o.churn))
@@ -278,10 +279,13 @@ def options(argv=None):
     ap.add_argument("--idle", type=int, default=30, help="ADDs (then DELs) one at a time for the idle baseline")
     ap.add_argument("--steady", type=int, default=20,
                     help="ADDs (each then deleted) one at a time on the full cluster, with probes and captures")
+    ap.add_argument("--rest", type=float, default=10.0,
+                    help="seconds with no call at full size: the cluster's background cost (blocking-query timeouts)")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--json", help="write every figure, phase and call here")
     ap.add_argument("--md", help="write the Scale section into this markdown file (docs/benchmarks.md)")
     ap.add_argument("--plot", help="PNG of ADD latency and convergence against containers (gnuplot)")
+    ap.add_argument("--from-json", help="run nothing: render the figures of an earlier --json file")
     o = ap.parse_args(argv)
     if o.containers < 2 * o.hosts or o.idle < 0 or not 0 <= o.churn <= 1:
         ap.error("at least two containers per host, --idle >= 0, --churn within 0..1")
@@ -290,9 +294,13 @@ def options(argv=None):
 
 def main():
     o = options()
-    res = Scenario(o).run()
+    if o.from_json:
+        with open(o.from_json) as f:
+            res = scale_report.refresh(json.load(f))
+    else:
+        res = Scenario(o).run()
     print(scale_report.text(res))
-    if o.json:
+    if o.json and not o.from_json:
         with open(o.json, "w") as f:
             json.dump(res, f, indent=1)
     if o.plot:

@@ -136,7 +136,40 @@ def _foreign(phases, extra, role):
 
 
 def results(scen):
-    o, ops, ph, ex = scen.o, scen.ops, scen.phases, scen.extra
+    """Everything a run produced, with its figures (JSON-serialisable)."""
+    res = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+           "options": {k: v for k, v in vars(scen.o).items() if k not in ("json", "md", "plot", "from_json")},
+           "phases": scen.phases, "bursts": scen.bursts, "extra": scen.extra, "ops": scen.ops}
+    return refresh(res)
+
+
+def refresh(res):
+    """res with its figures and verdict computed (again) from its calls, phases and observations."""
+    res["figures"] = figures(res["options"], res["ops"], res["phases"], res["extra"])
+    f, ex = res["figures"], res["extra"]
+    addr = [ex.get("addresses", {}), ex.get("addresses_after_churn", {})]
+    res["ok"] = (f["failed_calls"] == 0 and f["left_keys"] == 0 and f["left_hosts"] == 0
+                 and all(a.get("live") == a.get("distinct") for a in addr))
+    return res
+
+
+def _rest(ph):
+    """At rest on the full cluster: Consul CPU per second (all servers), and per host and minute the
+    watcher's / resolver's CPU ms and blocking-query returns."""
+    p = ph.get("rest")
+    if not p or not p["span"]:
+        return {}
+    span, hosts = p["span"], max(1, len(p["daemons"]))
+    out = {"consul_cpu_per_s": sum(p["consul_cpu"].values()) / span}
+    for role in ("watcher", "resolver"):
+        cpu = sum(d.get(role, {}).get("cpu", 0) for d in p["daemons"].values())
+        returns = sum(v["changes"] + v["timeouts"] for v in p[role].values())
+        out[f"{role}_cpu_ms_per_min"] = cpu * 1000 * 60 / span / hosts
+        out[f"{role}_returns_per_min"] = returns * 60 / span / hosts
+    return out
+
+
+def figures(o, ops, ph, ex):
     idle_add, idle_del = _ok(ops, ("idle-add",), "ADD"), _ok(ops, ("idle-del",), "DEL")
     adds, dels = _ok(ops, ADD_PHASES, "ADD"), _ok(ops, DEL_PHASES, "DEL")
     steady_add, steady_del = _ok(ops, ("steady",), "ADD"), _ok(ops, ("steady",), "DEL")
@@ -152,6 +185,7 @@ def results(scen):
         n = sum(ph[x]["ops"].get(verb, 0) for x in names if x in ph)
         return sum(ph[x]["plugin_requests"] for x in names if x in ph) / n if n else float("nan")
     kern = list(ex.get("kernel", {}).values())
+    rest = _rest(ph)
     left = ex.get("leftovers", {"keys": ["?"], "hosts": {}})
     bc = ex.get("broadcast", [])
     f = {
@@ -164,7 +198,7 @@ def results(scen):
         "steady_names_ms": [_ms(pct(steady_dns, 50)), _ms(pct(steady_dns, 99))],
         "convergence_member_ms": [_ms(pct(member_conv, 50)), _ms(pct(member_conv, 99)), len(member_conv)],
         "convergence_join_ms": [_ms(pct(join_conv, 50)), _ms(pct(join_conv, 99)), len(join_conv)],
-        "burst_cpu_floor_ms": _ms(med([op["cpu"] for op in adds])) * o.burst / NCPU if adds else float("nan"),
+        "burst_cpu_floor_ms": _ms(med([op["cpu"] for op in adds])) * o["burst"] / NCPU if adds else float("nan"),
         "add_p99_over_idle_p50": _q(adds, 99) / _q(idle_add, 50) if idle_add else float("nan"),
         "requests_per_add": reqs(ADD_PHASES, "ADD"), "requests_per_del": reqs(DEL_PHASES, "DEL"),
         "requests_per_add_idle": reqs(("idle-add",), "ADD"), "requests_per_del_idle": reqs(("idle-del",), "DEL"),
@@ -181,18 +215,15 @@ def results(scen):
         "consul_cpu_s": sum(sum(p["consul_cpu"].values()) for p in ph.values()),
         "consul_cpu_ms_per_add": _consul_per(ph, ADD_PHASES),
         "consul_cpu_ms_per_call_steady": _consul_per(ph, ("steady",)),
+        "consul_cpu_ms_per_call_steady_net": _consul_per(ph, ("steady",), rest.get("consul_cpu_per_s", 0.0)),
+        "rest": rest,
         "daemons_cpu_s": sum(sum(d.get("cpu", 0) for r in p["daemons"].values() for d in r.values())
                              for p in ph.values()),
         "left_keys": len(left["keys"]), "left_hosts": len(left["hosts"]),
         "failed_calls": sum(not op["ok"] for op in ops),
         "arp_table_fulls": sum(p["arp_table_fulls"] for p in ph.values()),
     }
-    addr = [ex.get("addresses", {}), ex.get("addresses_after_churn", {})]
-    ok = (f["failed_calls"] == 0 and f["left_keys"] == 0 and f["left_hosts"] == 0
-          and all(a.get("live") == a.get("distinct") for a in addr))
-    return {"ok": ok, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-            "options": {k: v for k, v in vars(o).items() if k not in ("json", "md", "plot")},
-            "figures": f, "phases": ph, "bursts": scen.bursts, "extra": ex, "ops": ops}
+    return f
 
 
 def _q(ops, p):
@@ -208,10 +239,11 @@ def _mean_max(rows, key):
     return (sum(vals) / len(vals), max(vals)) if vals else (float("nan"), float("nan"))
 
 
-def _consul_per(ph, names):
-    """Consul's CPU (all three servers) per plugin call over the phases, in ms."""
+def _consul_per(ph, names, background_per_s=0.0):
+    """Consul's CPU (all three servers) per plugin call over the phases, in ms; less background_per_s (Consul's
+    CPU per second at rest) over the phases' time when given."""
     n = sum(sum(ph[x]["ops"].values()) for x in names if x in ph)
-    cpu = sum(sum(ph[x]["consul_cpu"].values()) for x in names if x in ph)
+    cpu = sum(sum(ph[x]["consul_cpu"].values()) - background_per_s * ph[x]["span"] for x in names if x in ph)
     return cpu * 1000 / n if n else float("nan")
 
 
@@ -282,8 +314,16 @@ def table(res):
         ("flood-list entries per host, mean / max", _pair(f["flood_per_host"]), "", ""),
         ("remote-MAC FDB entries per host (learned), mean / max", _pair(f["fdb_remote_per_host"]), "", ""),
         ("neighbour entries on ovx-*/ovbr-* per host, mean / max", _pair(f["neigh_per_host"]), "", ""),
-        ("Consul CPU (3 servers): whole run (s); per ADD in bursts; per call one at a time (ms)",
-         f"{_n(f['consul_cpu_s'])}; {_n(f['consul_cpu_ms_per_add'])}; {_n(f['consul_cpu_ms_per_call_steady'])}", "", ""),
+        ("Consul CPU (3 servers): whole run (s); per ADD in bursts; per call one at a time, less the rest rate (ms)",
+         f"{_n(f['consul_cpu_s'])}; {_n(f['consul_cpu_ms_per_add'])}; {_n(f['consul_cpu_ms_per_call_steady_net'])}",
+         "", ""),
+        (f"at rest ({o.get('rest', 0):.0f} s, no calls): Consul CPU (% of a CPU); per host-minute: watcher / "
+         "resolver CPU ms, query returns",
+         f"{_n(f['rest'].get('consul_cpu_per_s', float('nan')) * 100, '{:.0f}')}%; "
+         f"{_n(f['rest'].get('watcher_cpu_ms_per_min', float('nan')))} / "
+         f"{_n(f['rest'].get('resolver_cpu_ms_per_min', float('nan')))} ms, "
+         f"{_n(f['rest'].get('watcher_returns_per_min', float('nan')))} / "
+         f"{_n(f['rest'].get('resolver_returns_per_min', float('nan')))}", "", ""),
         ("all watchers and resolvers, CPU over the run (s)", _n(f["daemons_cpu_s"]), "", ""),
         ("one re-listing at full size: P/networks/ (watcher); P/attachments/ (resolver): keys, KiB",
          "; ".join(f"{k}, {b / 1024:.0f}" for k, b in (ex.get("listings", {}).get(p, [0, 0])
@@ -342,20 +382,27 @@ HOW = """How each figure is measured (bench/scale_report.py has the details):
 - **Hosts**: network namespaces on one underlay switch, each with its own node config, stateDir, `overlay watch`
   and `overlay-resolver`, and a helper that exec's the plugins (overlay with overlay-ipam, Consul store) as a
   runtime does; a 3-server Consul cluster in three more namespaces; every container is an empty namespace.
-  All of it shares the machine's CPUs: "machine busy" below says how loaded it was.
-- **Latency**: wall time of the plugin's exec (spawn to wait4) in the helper. The idle baseline is one call
-  at a time on 3 hosts before the other hosts' daemons start; "under load" is every ADD of the bursts and
-  the re-ADDs of the churn (DELs: churn and final), each burst on distinct hosts at once.
+  Everything shares the machine's 2 CPUs (and the machine ran other work too: the last column of the phase
+  table gives the scenario's own CPU use and the whole machine's). The underlay hosts' ARP entries are
+  pinned: one kernel's neighbour table is shared by all namespaces and would overflow (the last row checks it).
+- **Phases**: idle (3 hosts and their daemons only, one call at a time: the baseline); add (bursts of
+  parallel ADDs on distinct hosts); foreign (two hosts join and leave a network no other host has); rest
+  (nothing happens); steady (one ADD at a time on the full cluster, a new peer on a member host, then its
+  DEL); churn (DEL, then ADD again, of a share of the containers, in bursts); del (everything, in bursts).
+- **Latency**: wall time of the plugin's exec (spawn to wait4) in the helper; plugin CPU from wait4. "Under
+  load" is every ADD of the bursts and of the churn (DELs: churn and final). The CPU floor of a burst is
+  what its ADDs need of the 2 CPUs even with no waiting at all.
 - **Consul requests**: counted by Consul. Every server logs each HTTP request (debug level); each role has
   its own server (the node configs list the same three servers, the plugins' config cs1 first, the
   watchers' cs2, the resolvers' cs3; the client stays with the first that answers), so cs1's log is the
   plugins' requests, cs2's the watchers', cs3's the resolvers', and the client address names the host.
 - **Convergence / names**: from the ADD's return to the first echo reply to, and the first A answer from
   127.0.0.11 for the new name in, a random old member of the network on another host (sockets made in that
-  container's namespace by the helper, a probe every 2 ms; no exec on the path), for a sample of the ADDs.
+  container's namespace by the helper, a probe every 2 ms; no exec on the path), after a quarter of the ADDs.
+  A "joining host" is one that the ADD makes a member of the network.
 - **Wakeups**: blocking queries of a host's watcher or resolver that returned because the index changed
-  (not at their wait time), per ADD made on other hosts; CPU from /proc/PID/stat; "foreign" = two hosts
-  join and leave a network no other host has (4 calls), wakeups of every other host per call.
+  (not at their wait time), per call made on other hosts; in bursts one return covers many changes.
+  CPU from /proc/PID/stat, voluntary switches of all threads. "Foreign": wakeups of every other host per call.
 - **Broadcast copies**: VXLAN frames carrying the ARP request for a new peer, counted on the pinging host's
   eth0 (AF_PACKET capture) when an old member on another host pings it first; likewise the new container's
   gratuitous ARP on its own host. Entries: `bridge -j fdb show` and `ip -j neigh show` on every host after
@@ -394,22 +441,26 @@ def write_section(res, path, png):
 
 
 def plot_series(res, bins=10):
-    """[(containers, add p50, add p99, convergence p50, convergence p99)] over the ADD phase, in ms, in
-    `bins` groups by the number of containers already there."""
+    """Rows (containers already there, ADD p50, ADD p99, CPU floor of the burst, convergence p50 and p99 for a
+    new peer on a member host, convergence p50 on a joining host, name propagation p50 and p99), in ms, over
+    the ADD phase in `bins` groups by the number of containers already there."""
     ops = [op for op in res["ops"] if op["phase"] == "add" and op["verb"] == "ADD" and op["ok"]]
-    if not ops:
-        return []
     width = max(1, -(-res["options"]["containers"] // bins))
     out = []
     for b in range(bins):
         grp = [op for op in ops if b * width <= op["live"] < (b + 1) * width]
         if not grp:
             continue
-        conv = [op["probe"]["ping"] for op in grp if op.get("probe") and op["probe"].get("ping") is not None]
-        lat = [op["secs"] for op in grp]
-        out.append((b * width + width / 2, pct(lat, 50) * 1000, pct(lat, 99) * 1000,
-                    _ms(pct(conv, 50)), _ms(pct(conv, 99))))
-    return out
+
+        def probe(key, join):
+            return [op["probe"][key] for op in grp
+                    if op.get("probe") and op["probe"].get(key) is not None and bool(op.get("join")) == join]
+        lat, member, joined = [op["secs"] for op in grp], probe("ping", False), probe("ping", True)
+        names = probe("dns", False) + probe("dns", True)
+        floor = med([op["cpu"] for op in grp]) * res["options"]["burst"] / NCPU
+        out.append((b * width + width / 2, pct(lat, 50), pct(lat, 99), floor, pct(member, 50), pct(member, 99),
+                    pct(joined, 50), pct(names, 50), pct(names, 99)))
+    return [(row[0],) + tuple(_ms(v) for v in row[1:]) for row in out]
 
 
 def plot(res, png):
@@ -423,18 +474,25 @@ def plot(res, png):
                 f.write(" ".join("NaN" if v != v else f"{v:.3f}" for v in row) + "\n")
         o = res["options"]
         script = "\n".join([
-            "set terminal png size 900,520",
+            "set terminal png size 1100,560",
             f"set output '{png}'",
-            f"set title 'ADD latency and convergence ({o['hosts']} hosts, bursts of {o['burst']})'",
+            "set multiplot layout 1,2",
             "set xlabel 'containers already running'",
             "set ylabel 'ms'",
             "set logscale y",
-            "set key outside right",
+            "set key below",
             "set grid",
+            f"set title 'ADD latency, bursts of {o['burst']} on {o['hosts']} hosts'",
             f"plot '{dat}' using 1:2 with linespoints title 'ADD p50', "
             f"'{dat}' using 1:3 with linespoints dashtype 2 title 'ADD p99', "
-            f"'{dat}' using 1:4 with linespoints title 'convergence p50', "
-            f"'{dat}' using 1:5 with linespoints dashtype 2 title 'convergence p99'",
+            f"'{dat}' using 1:4 with lines dashtype 3 title 'CPU floor of a burst'",
+            "set title 'from ADD return to the first answer on another host'",
+            f"plot '{dat}' using 1:5 with linespoints title 'ping, member host p50', "
+            f"'{dat}' using 1:6 with linespoints dashtype 2 title 'ping, member host p99', "
+            f"'{dat}' using 1:7 with points pointtype 7 title 'ping, joining host p50', "
+            f"'{dat}' using 1:8 with linespoints title 'name p50', "
+            f"'{dat}' using 1:9 with linespoints dashtype 2 title 'name p99'",
+            "unset multiplot",
         ])
         p = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
     return p.returncode == 0

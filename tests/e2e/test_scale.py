@@ -35,7 +35,7 @@ class ScaleShort(unittest.TestCase):
         require_binaries("overlay", "overlay-ipam", "overlay-resolver")
         cls.root_before = root_snapshot()
         o = scale.options(["--bin", OVL_BIN_DIR, "--hosts", "12", "--containers", "120", "--networks", "3",
-                           "--burst", "12", "--probe-share", "0.2", "--idle", "6", "--steady", "4",
+                           "--burst", "12", "--probe-share", "0.2", "--idle", "6", "--steady", "4", "--rest", "2",
                            "--probe-timeout", str(scaled(10))])
         t0 = time.monotonic()
         cls.res = scale.Scenario(o).run()
@@ -73,7 +73,7 @@ class ScaleShort(unittest.TestCase):
         self.assertGreater(f["requests_per_add"], 0)
         self.assertGreater(f["flood_per_host"][0], 0)
         self.assertEqual(set(self.res["phases"]),
-                         {"idle-add", "idle-del", "add", "foreign", "steady", "churn-del", "churn-add", "del"})
+                         {"idle-add", "idle-del", "add", "foreign", "rest", "steady", "churn-del", "churn-add", "del"})
 
     def test_6_root_namespace_unchanged(self):
         self.assertEqual(root_snapshot(), self.root_before)

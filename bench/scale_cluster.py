@@ -61,6 +61,13 @@ def arp_table_fulls():
     return sum(int(r.split()[col], 16) for r in rows if r.strip())
 
 
+def backlog_drops():
+    """Packets the kernel dropped because a CPU's input backlog was full (net.core.netdev_max_backlog, one
+    limit for all namespaces; veth delivery goes through it), summed over CPUs from /proc/net/softnet_stat."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(line.split()[1], 16) for line in f if line.strip())
+
+
 def machine_cpu():
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -128,7 +135,8 @@ class ScaleCluster:
     # --- observations ------------------------------------------------------------------------------
     def counters(self):
         """CPU seconds and voluntary switches of every daemon and Consul server, and the machine's jiffies."""
-        c = {"machine": machine_cpu(), "arp_table_fulls": arp_table_fulls(), "consul": {}, "daemons": {}}
+        c = {"machine": machine_cpu(), "arp_table_fulls": arp_table_fulls(), "backlog_drops": backlog_drops(),
+             "consul": {}, "daemons": {}}
         for s in self.servers:
             c["consul"][s.ns] = proc_cpu(s.proc.pid) if s.running() else 0.0
         for h, procs in self.daemons.items():

@@ -68,6 +68,7 @@ def summarize_phase(name, scen, reqs, c0, c1, wall, span):
         "own_cpu": plugin_cpu + daemon_cpu + sum(consul.values()),
         "machine_busy": busy / total if total else float("nan"),
         "arp_table_fulls": c1["arp_table_fulls"] - c0["arp_table_fulls"],
+        "backlog_drops": c1["backlog_drops"] - c0["backlog_drops"],
     }
 
 
@@ -222,6 +223,8 @@ def figures(o, ops, ph, ex):
         "left_keys": len(left["keys"]), "left_hosts": len(left["hosts"]),
         "failed_calls": sum(not op["ok"] for op in ops),
         "arp_table_fulls": sum(p["arp_table_fulls"] for p in ph.values()),
+        "backlog_drops": ({n: p["backlog_drops"] for n, p in ph.items() if p["backlog_drops"]}
+                          if all("backlog_drops" in p for p in ph.values()) else None),
     }
     return f
 
@@ -333,6 +336,9 @@ def table(res):
         ("failed plugin calls", str(f["failed_calls"]), "0", _check(f["failed_calls"] == 0)),
         ("kernel neighbour table full (all namespaces share it: a simulation limit), times during the phases",
          str(f["arp_table_fulls"]), "0 (else the figures above are not valid)", _check(f["arp_table_fulls"] == 0)),
+        ("packets dropped by a full CPU input backlog (kernel-wide, other work included), by phase",
+         "-" if f["backlog_drops"] is None else ", ".join(f"{n} {v}" for n, v in f["backlog_drops"].items()) or "0",
+         "", "a lost ARP costs a 1 s retransmission"),
     ]
     return rows
 

@@ -140,27 +140,49 @@ def _await_answer(s, sent, until):
             return flags & 0x000F == 0 and ancount > 0
 
 
-def _vxlan_arp(frame):
-    """(op, sender ip, target ip) of an ARP packet carried in a VXLAN frame sent over IPv4, else None."""
+ICMPV6 = {133: "router solicitation", 134: "router advertisement", 135: "neighbour solicitation",
+          136: "neighbour advertisement", 143: "MLDv2 report"}
+
+
+def _icmpv6_name(frame, ip6):
+    """The ICMPv6 message an IPv6 packet at offset ip6 carries (behind a hop-by-hop header too), or None."""
+    if len(frame) < ip6 + 40 + 1:
+        return None
+    nxt, off = frame[ip6 + 6], ip6 + 40
+    if nxt == 0 and len(frame) >= off + 2:  # hop-by-hop options (MLD has one)
+        nxt, off = frame[off], off + (frame[off + 1] + 1) * 8
+    if nxt != 58 or len(frame) <= off:
+        return None
+    return ICMPV6.get(frame[off], f"icmpv6 type {frame[off]}")
+
+
+def _vxlan_inner(frame):
+    """The kind of frame a VXLAN packet sent over IPv4 carries: ("arp", op, sender ip, target ip) for ARP, else
+    (class, ethertype) with class "ipv6-multicast" (33:33:..., e.g. router solicitations), "broadcast" (other
+    group addresses) or "unicast"; None for anything that is not VXLAN."""
     if len(frame) < 14 + 20 or frame[12:14] != b"\x08\x00":
         return None
     ihl = (frame[14] & 0x0F) * 4
     if frame[23] != socket.IPPROTO_UDP:
         return None
     udp = 14 + ihl
-    if len(frame) < udp + 8 + 8 + 14 + 28 or struct.unpack("!H", frame[udp + 2:udp + 4])[0] != VXLAN_PORT:
+    if len(frame) < udp + 8 + 8 + 14 or struct.unpack("!H", frame[udp + 2:udp + 4])[0] != VXLAN_PORT:
         return None
     inner = udp + 8 + 8
-    if frame[inner + 12:inner + 14] != b"\x08\x06":
-        return ("other", None, None)
-    arp = inner + 14
-    op = struct.unpack("!H", frame[arp + 6:arp + 8])[0]
-    return (op, socket.inet_ntoa(frame[arp + 14:arp + 18]), socket.inet_ntoa(frame[arp + 24:arp + 28]))
+    ethertype = frame[inner + 12:inner + 14].hex()
+    if ethertype == "0806" and len(frame) >= inner + 14 + 28:
+        arp = inner + 14
+        op = struct.unpack("!H", frame[arp + 6:arp + 8])[0]
+        return ("arp", op, socket.inet_ntoa(frame[arp + 14:arp + 18]), socket.inet_ntoa(frame[arp + 24:arp + 28]))
+    dst = frame[inner:inner + 6]
+    if dst[:2] == b"\x33\x33":
+        return ("ipv6-multicast", _icmpv6_name(frame, inner + 14) or ethertype)
+    return ("broadcast" if dst[0] & 1 else "unicast", ethertype)
 
 
 class Capture:
-    """Counts the VXLAN frames this namespace sends on `ifname` (an AF_PACKET socket, like tcpdump), keyed by
-    the ARP packet they carry: {(op, sender ip, target ip): copies}; other payloads count as ("other", ..)."""
+    """Counts the VXLAN frames this namespace sends on `ifname` (an AF_PACKET socket, like tcpdump), by what
+    they carry (see _vxlan_inner)."""
 
     def __init__(self, ifname="eth0"):
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
@@ -168,6 +190,7 @@ class Capture:
         self.sock.settimeout(0.05)
         self.counts = {}
         self.vxlan_out = 0
+        self.started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -180,16 +203,21 @@ class Capture:
                 continue
             if addr[2] != socket.PACKET_OUTGOING:
                 continue
-            key = _vxlan_arp(frame)
+            key = _vxlan_inner(frame)
             if key is None:
                 continue
             self.vxlan_out += 1
             self.counts[key] = self.counts.get(key, 0) + 1
 
     def stop(self):
-        """Stops capturing; returns {"vxlan_out": N, "arp": [{"op", "spa", "tpa", "n"}]}."""
+        """Stops capturing; returns {"vxlan_out": N, "secs": S, "arp": [{"op", "spa", "tpa", "n"}],
+        "kinds": {"arp" | "ipv6-multicast 86dd" | "broadcast 0800" | "unicast 0800" ...: N}}."""
         self._stop.set()
         self._thread.join()
         self.sock.close()
-        arp = [{"op": k[0], "spa": k[1], "tpa": k[2], "n": n} for k, n in self.counts.items() if k[0] != "other"]
-        return {"vxlan_out": self.vxlan_out, "arp": arp}
+        arp = [{"op": k[1], "spa": k[2], "tpa": k[3], "n": n} for k, n in self.counts.items() if k[0] == "arp"]
+        kinds = {}
+        for k, n in self.counts.items():
+            name = "arp" if k[0] == "arp" else f"{k[0]} {k[1]}"
+            kinds[name] = kinds.get(name, 0) + n
+        return {"vxlan_out": self.vxlan_out, "secs": time.monotonic() - self.started, "arp": arp, "kinds": kinds}

@@ -203,6 +203,16 @@ class Scenario:
         self.phase("foreign", steps)
         self.extra["foreign"] = {"hosts": [hx.name, hy.name], "calls": 4, "network": self.net_name(net)}
 
+    def rest(self):
+        """No calls for --rest s; every host counts the VXLAN frames it sends meanwhile (what containers and
+        the kernel flood by themselves: IPv6 router solicitations, ARP refreshes)."""
+        caps = {h: need(hp.call({"op": "capture_start"}), "capture")["id"] for h, hp in self.cl.helpers.items()}
+        time.sleep(self.o.rest)
+        self.extra["rest_vxlan"] = {h: need(self.cl.helpers[h].call({"op": "capture_stop", "id": i}), "capture")
+                                    for h, i in caps.items()}
+        for got in self.extra["rest_vxlan"].values():
+            got.pop("arp", None)
+
     def steady(self):
         """One call at a time on the full cluster: a new peer on a host that is already a member of its network,
         pinged first by an old member on another host, then deleted. Besides latency and convergence without
@@ -246,7 +256,7 @@ class Scenario:
             self.extra["addresses"] = scale_report.address_check(self.live.values())
             self.extra["kernel"] = {h.name: self.cl.kernel_state(h) for h in self.cl.hosts}
             self.extra["listings"] = self.cl.listing_sizes()
-            self.phase("rest", lambda: time.sleep(o.rest))
+            self.phase("rest", self.rest)
             self.foreign_network()
             self.phase("steady", self.steady)
             churn = self.rng.sample(sorted(self.live), int(len(self.live) * o.churn))

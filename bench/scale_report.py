@@ -170,6 +170,16 @@ def _rest(ph):
     return out
 
 
+def _rest_vxlan(ex):
+    """{kind: VXLAN frames a host sent per second at rest, mean over hosts}."""
+    caps = list(ex.get("rest_vxlan", {}).values())
+    out = {}
+    for c in caps:
+        for kind, n in c["kinds"].items():
+            out[kind] = out.get(kind, 0.0) + n / c["secs"] / len(caps)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def figures(o, ops, ph, ex):
     idle_add, idle_del = _ok(ops, ("idle-add",), "ADD"), _ok(ops, ("idle-del",), "DEL")
     adds, dels = _ok(ops, ADD_PHASES, "ADD"), _ok(ops, DEL_PHASES, "DEL")
@@ -218,6 +228,7 @@ def figures(o, ops, ph, ex):
         "consul_cpu_ms_per_call_steady": _consul_per(ph, ("steady",)),
         "consul_cpu_ms_per_call_steady_net": _consul_per(ph, ("steady",), rest.get("consul_cpu_per_s", 0.0)),
         "rest": rest,
+        "rest_vxlan_per_host_s": _rest_vxlan(ex),
         "daemons_cpu_s": sum(sum(d.get("cpu", 0) for r in p["daemons"].values() for d in r.values())
                              for p in ph.values()),
         "left_keys": len(left["keys"]), "left_hosts": len(left["hosts"]),
@@ -314,6 +325,8 @@ def table(res):
         ("broadcast copies per new peer (VXLAN copies of the first ARP request, median)",
          _n(f["arp_request_copies"], "{:.0f}"), "0 (answered locally)", _check(f["arp_request_copies"] == 0)),
         ("  VXLAN copies of the new container's gratuitous ARP (median)", _n(f["garp_copies"], "{:.0f}"), "", ""),
+        ("VXLAN frames a host sends per second at rest, by what they carry (mean over hosts)",
+         ", ".join(f"{k}: {v:.1f}" for k, v in f["rest_vxlan_per_host_s"].items()) or "0", "", ""),
         ("flood-list entries per host, mean / max", _pair(f["flood_per_host"]), "", ""),
         ("remote-MAC FDB entries per host (learned), mean / max", _pair(f["fdb_remote_per_host"]), "", ""),
         ("neighbour entries on ovx-*/ovbr-* per host, mean / max", _pair(f["neigh_per_host"]), "", ""),
@@ -393,7 +406,7 @@ HOW = """How each figure is measured (bench/scale_report.py has the details):
   pinned: one kernel's neighbour table is shared by all namespaces and would overflow (the last row checks it).
 - **Phases**: idle (3 hosts and their daemons only, one call at a time: the baseline); add (bursts of
   parallel ADDs on distinct hosts); foreign (two hosts join and leave a network no other host has); rest
-  (nothing happens); steady (one ADD at a time on the full cluster, a new peer on a member host, then its
+  (no calls; every host counts the VXLAN frames it sends, by what they carry); steady (one ADD at a time on the full cluster, a new peer on a member host, then its
   DEL); churn (DEL, then ADD again, of a share of the containers, in bursts); del (everything, in bursts).
 - **Latency**: wall time of the plugin's exec (spawn to wait4) in the helper; plugin CPU from wait4. "Under
   load" is every ADD of the bursts and of the churn (DELs: churn and final). The CPU floor of a burst is

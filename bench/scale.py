@@ -238,9 +238,10 @@ class Scenario:
         o = self.o
         log(f"{o.hosts} hosts, {o.containers} containers, {o.networks} networks, bursts of {o.burst}")
         t0 = time.monotonic()
-        self.cl = ScaleCluster(o.hosts, o.bin)
+        self.cl = ScaleCluster(o.hosts, o.bin, leader_role=o.leader_role)
         try:
             self.extra["setup_s"] = time.monotonic() - t0
+            self.extra["consul"] = {"leader": self.cl.leader, "servers": self.cl.role_server}
             self.cl.start_daemons(self.cl.hosts[:3])
             if o.idle:
                 self.idle_baseline()
@@ -269,6 +270,8 @@ class Scenario:
             rest = sorted(self.live.values(), key=lambda c: c.i)
             self.phase("del", lambda: self.in_bursts("del", "DEL", rest))
             self.extra["leftovers"] = self.cl.leftovers()
+            lead = self.cl.consul.leader()
+            self.extra["consul"]["leader_at_end"] = lead.name if lead else None
         finally:
             self.extra["cleanup_s"] = self.cl.cleanup()
             self.extra["total_s"] = time.monotonic() - t0
@@ -291,6 +294,8 @@ def options(argv=None):
                     help="ADDs (each then deleted) one at a time on the full cluster, with probes and captures")
     ap.add_argument("--rest", type=float, default=10.0,
                     help="seconds with no call at full size: the cluster's background cost (blocking-query timeouts)")
+    ap.add_argument("--leader-role", choices=("plugins", "watcher", "resolver"), default="plugins",
+                    help="the role whose Consul server is the leader (the others' requests are forwarded to it)")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--json", help="write every figure, phase and call here")
     ap.add_argument("--md", help="write the Scale section into this markdown file (docs/benchmarks.md)")

@@ -7,9 +7,10 @@ probes; containers are network namespaces.
 
 How Consul requests are told apart: every role talks to a server of its own. Each host has three node
 configs that differ only in the order of the same three addresses in `store`: the plugins (overlay and the
-overlay-ipam it delegates to) list cs1 first, the watcher cs2, the resolver cs3, and the client sticks to the
-first address that answers. So cs1's request log holds the plugins' requests only, cs2's the watchers',
-cs3's the resolvers'; the client address names the host. Requests from the Consul hosts themselves (this
+overlay-ipam it delegates to) list one server first, the watcher another, the resolver the third, and the
+client sticks to the first address that answers. So each server's request log holds one role's requests
+only; the client address names the host. By default the plugins get the leader's server, so the daemons'
+blocking queries are forwarded to the leader as they would be through client agents. Requests from the Consul hosts themselves (this
 driver's own reads, the servers' health checks) are left out by address.
 """
 
@@ -77,7 +78,7 @@ def machine_cpu():
 
 
 class ScaleCluster:
-    def __init__(self, nhosts, bin_dir, consul_servers=3):
+    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins"):
         if not 3 <= nhosts <= 240:
             raise ValueError("between 3 and 240 hosts (198.51.100.11-250)")
         self.bin = os.path.abspath(bin_dir)
@@ -89,7 +90,14 @@ class ScaleCluster:
             self.hosts = [self.t.add_host(f"h{i}", f"198.51.100.{10 + i}/24") for i in range(1, nhosts + 1)]
             self.t.pin_underlay_neighbours()
             self.consul = ConsulCluster(self.t, self.cs, log_level="debug")
-            self.servers = [self.consul.server(h) for h in self.cs]
+            self.leader = self.consul.leader().name
+            # Consul forwards every read that is not ?stale (blocking queries too) and every write to the
+            # leader: the role on the leader's own server skips a hop. Which role that is changes the
+            # daemons' cost more than 2x, so it is chosen, not left to the election.
+            followers = [self.consul.server(h) for h in self.cs if h.name != self.leader]
+            self.servers = followers[:]
+            self.servers.insert(ROLES.index(leader_role), self.consul.server(self.leader))
+            self.role_server = {role: s.ns.rsplit("-", 1)[1] for role, s in zip(ROLES, self.servers)}
             self.logs = {role: RequestLog(s) for role, s in zip(ROLES, self.servers)}
             self.node_cfg = {h.name: {role: self._write_node_config(h, role) for role in ROLES} for h in self.hosts}
             for h in self.hosts:

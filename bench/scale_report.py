@@ -379,7 +379,8 @@ PHASE_HDR = ("phase", "wall s", "calls", "plugin requests (time in Consul p50 / 
 def text(res):
     o = res["options"]
     lines = [f"scale: {o['hosts']} hosts, {o['containers']} containers, {o['networks']} networks, bursts of "
-             f"{o['burst']}, churn {o['churn']:.0%}; total {res['extra'].get('total_s', 0) / 60:.1f} min"]
+             f"{o['burst']}, churn {o['churn']:.0%}; Consul leader {_leader(res['extra'])}; total "
+             f"{res['extra'].get('total_s', 0) / 60:.1f} min"]
     rows = table(res)
     w = max(len(r[0]) for r in rows)
     for r in rows:
@@ -412,9 +413,11 @@ HOW = """How each figure is measured (bench/scale_report.py has the details):
   load" is every ADD of the bursts and of the churn (DELs: churn and final). The CPU floor of a burst is
   what its ADDs need of the 2 CPUs even with no waiting at all.
 - **Consul requests**: counted by Consul. Every server logs each HTTP request (debug level); each role has
-  its own server (the node configs list the same three servers, the plugins' config cs1 first, the
-  watchers' cs2, the resolvers' cs3; the client stays with the first that answers), so cs1's log is the
-  plugins' requests, cs2's the watchers', cs3's the resolvers', and the client address names the host.
+  its own server (the node configs list the same three servers, each role's first; the client stays with
+  the first that answers), so one server's log is the plugins' requests, one the watchers', one the
+  resolvers', and the client address names the host. The plugins' server is the leader: the watchers' and
+  resolvers' blocking queries are forwarded to it, as through client agents (which role sits on the leader
+  changes the daemons' cost on Consul about 2.5x: `--leader-role`).
 - **Convergence / names**: from the ADD's return to the first echo reply to, and the first A answer from
   127.0.0.11 for the new name in, a random old member of the network on another host (sockets made in that
   container's namespace by the helper, a probe every 2 ms; no exec on the path), after a quarter of the ADDs.
@@ -429,6 +432,16 @@ HOW = """How each figure is measured (bench/scale_report.py has the details):
   links, FDB and neighbour entries on every host after the last DEL."""
 
 
+def _leader(ex):
+    c = ex.get("consul", {})
+    if not c:
+        return "not recorded"
+    role = next((r for r, s in c["servers"].items() if s == c["leader"]), "?")
+    moved = "" if c.get("leader_at_end") == c["leader"] else f", then {c.get('leader_at_end')}"
+    who = {"plugins": "plugins'", "watcher": "watchers'", "resolver": "resolvers'"}.get(role, role)
+    return f"{c['leader']} (the {who} server{moved})"
+
+
 def section(res, png):
     o, ex = res["options"], res["extra"]
     L = [SCALE_BEGIN, "## Scale", "",
@@ -436,7 +449,7 @@ def section(res, png):
          f"{ex.get('total_s', 0) / 60:.1f} min ({ex.get('setup_s', 0):.0f} s set-up, {ex.get('netns_s', 0):.0f} s "
          f"namespaces, {ex.get('cleanup_s', 0):.0f} s clean-up), {o['hosts']} hosts, {o['containers']} containers, "
          f"{o['networks']} networks, bursts of {o['burst']}, churn {o['churn']:.0%}, probes after "
-         f"{o['probe_share']:.0%} of ADDs. Machine: {res['machine']}.", "", HOW, ""]
+         f"{o['probe_share']:.0%} of ADDs, Consul leader: {_leader(ex)}. Machine: {res['machine']}.", "", HOW, ""]
     L += _md_table(("figure", "measured", "target (issue 18)", "result"), table(res))
     L.append("")
     if png:

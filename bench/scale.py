@@ -27,6 +27,7 @@ sys.path.insert(0, HERE)
 
 from helper_client import need  # noqa: E402
 from scale_cluster import ScaleCluster  # noqa: E402
+import scale_render  # noqa: E402
 import scale_report  # noqa: E402
 
 PHASE_SETTLE_S = 1.0  # a phase ends once the daemons' blocking queries have been quiet this long
@@ -199,7 +200,7 @@ class Scenario:
                 for c in order:
                     need(self.cl.helpers[c.host.name].call(dict(self.chain_req(c, verb), op="chain")),
                          f"foreign-network {verb}")
-                    time.sleep(0.3)
+                    time.sleep(0.3)  # not a wait for a state: keeps each call's wakeups apart from the next
         self.phase("foreign", steps)
         self.extra["foreign"] = {"hosts": [hx.name, hy.name], "calls": 4, "network": self.net_name(net)}
 
@@ -314,14 +315,14 @@ def main():
             res = scale_report.refresh(json.load(f))
     else:
         res = Scenario(o).run()
-    print(scale_report.text(res))
+    print(scale_render.text(res))
     if o.json and not o.from_json:
         with open(o.json, "w") as f:
             json.dump(res, f, indent=1)
     if o.plot:
-        scale_report.plot(res, o.plot)
+        scale_render.plot(res, o.plot)
     if o.md:
-        scale_report.write_section(res, o.md, os.path.basename(o.plot) if o.plot else None)
+        scale_render.write_section(res, o.md, os.path.basename(o.plot) if o.plot else None)
     return 0 if res["ok"] else 1
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark command (issue 8): installs what is needed, makes an optimised build, and runs
 # bench/driver.py, which prints the table and writes docs/benchmarks.md and docs/benchmarks-ipam.png.
-#   scripts/bench.sh            full run (50 containers per figure, under 15 minutes)
+#   scripts/bench.sh            full run (50 containers per figure, under 15 minutes, plus about 7 for S)
 #   scripts/bench.sh --quick    10 per figure, for development
 #   scripts/bench.sh --only 2,4 some figures (1 start-up, 2 ADD/DEL, 3 memory, 4 IPAM scaling,
 #                               5 concurrency, 6 datapath, 7 convergence, P profile, S scale)

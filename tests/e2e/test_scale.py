@@ -26,7 +26,7 @@ from ovltest.plugins import OVL_BIN_DIR
 sys.path.insert(0, os.path.join(SRC_DIR, "bench"))
 
 import scale  # noqa: E402
-import scale_report  # noqa: E402
+import scale_render  # noqa: E402
 
 
 class ScaleShort(unittest.TestCase):
@@ -40,7 +40,7 @@ class ScaleShort(unittest.TestCase):
         t0 = time.monotonic()
         cls.res = scale.Scenario(o).run()
         cls.secs = time.monotonic() - t0
-        print(f"\n{scale_report.text(cls.res)}\nscale scenario: {cls.secs:.0f} s", file=sys.stderr)
+        print(f"\n{scale_render.text(cls.res)}\nscale scenario: {cls.secs:.0f} s", file=sys.stderr)
 
     def test_1_every_call_succeeded(self):
         failed = [op for op in self.res["ops"] if not op["ok"]]

@@ -15,7 +15,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 
@@ -26,48 +25,11 @@ sys.path.insert(0, HERE)
 
 from ovltest.consul import ConsulServer  # noqa: E402
 from ovltest.netns import Topology  # noqa: E402
+from helper_client import Helper, need  # noqa: E402
 import report  # noqa: E402
 
 REF = "/usr/lib/cni"
 V = "1.0.0"
-
-
-class Helper:
-    def __init__(self, topo, host):
-        self.host = host
-        self.proc = topo.popen(host, sys.executable, os.path.join(HERE, "helper.py"), stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1)
-
-    def send(self, req):
-        self.proc.stdin.write(json.dumps(req) + "\n")
-        self.proc.stdin.flush()
-
-    def recv(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"helper on {self.host.name} died")
-        return json.loads(line)
-
-    def call(self, req):
-        self.send(req)
-        return self.recv()
-
-    def close(self):
-        try:
-            self.send({"op": "quit"})
-            self.proc.wait(timeout=10)
-        except Exception:
-            self.proc.kill()
-
-
-def need(resp, what):
-    if not resp.get("ok"):
-        steps = list(resp.get("steps", []))
-        for sub in resp.get("results", []) or []:
-            steps += sub.get("steps", [])
-        errs = " | ".join(s.get("err", "")[-800:] for s in steps if s.get("err") and s.get("rc"))
-        raise RuntimeError(f"{what} failed: {resp.get('error', '')} {resp.get('out', '')} {errs} {resp.get('err', '')}")
-    return resp
 
 
 class Bench:
@@ -611,6 +573,7 @@ def main():
     print(text)
     os.makedirs(os.path.dirname(o.out), exist_ok=True)
     report.plot(b.scaling, os.path.join(os.path.dirname(o.out), "benchmarks-ipam.png"))
+    text = report.carry_scale_section(o.out, text)
     with open(o.out, "w") as f:
         f.write(text)
     return 1 if failed else 0

@@ -9,6 +9,9 @@ Requests ({"op": ...}):
           cached result as prevResult); returns wall time, per-plugin time and peak RSS (children included)
   batch   several chains at once (threads), for concurrency figures
   exec    run a command (argv, optional stdin), returns rc/stdout/stderr/time
+  probe   from a container's netns: first ping reply from it to an address and first DNS answer for a
+          name there (bench/probes.py); a chain ADD with "probe" runs it as soon as the ADD returns
+  capture_start / capture_stop   count the VXLAN frames (and the ARP packets in them) this host sends
   spawn   start a background command, returns its handle; wait waits for it
   http    an HTTP request (to Consul) from inside the host netns
   quit
@@ -22,13 +25,16 @@ import threading
 import time
 import urllib.request
 
+import probes
+
 _cache = {}  # (container id, ifname, chain name) -> the ADD result JSON, what libcni caches
 _bg = {}
+_captures = {}
 
 
 def spawn(argv, env, stdin_bytes=b""):
-    """Runs argv with env; returns (rc, stdout, stderr, seconds, maxrss_kib). maxrss comes from wait4,
-    which reports the largest RSS of the child and of all the descendants it waited for."""
+    """Runs argv with env; returns (rc, stdout, stderr, seconds, maxrss_kib, cpu_seconds). maxrss and the CPU
+    time (user + system) come from wait4: the child's and that of all the descendants it waited for."""
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
     r_err, w_err = os.pipe()
@@ -74,7 +80,7 @@ def spawn(argv, env, stdin_bytes=b""):
     _, status, ru = os.wait4(pid, 0)
     t1 = time.perf_counter()
     return os.waitstatus_to_exitcode(status), out.decode(errors="replace"), err.decode(errors="replace"), \
-        t1 - t0, ru.ru_maxrss
+        t1 - t0, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
 
 
 def spawn_plugin(req, binary, env, data):
@@ -82,7 +88,7 @@ def spawn_plugin(req, binary, env, data):
     and of the children it waited for: our own wait4 figure would include this helper's RSS, which a
     vfork-style spawn inherits until exec. Returns a step record."""
     argv = ["/usr/bin/time", "-f", "maxrss=%M", binary] if req.get("wrap") else [binary]
-    rc, out, err, secs, _ = spawn(argv, env, data)
+    rc, out, err, secs, _, cpu = spawn(argv, env, data)
     rss = None
     if req.get("wrap"):
         head, _, last = err.rstrip("\n").rpartition("\n")
@@ -90,7 +96,7 @@ def spawn_plugin(req, binary, env, data):
             rss = int(last[len("maxrss="):])
             err = head
         err = err.replace("Command exited with non-zero status", "")
-    step = {"bin": os.path.basename(binary), "rc": rc, "secs": secs, "rss": rss,
+    step = {"bin": os.path.basename(binary), "rc": rc, "secs": secs, "rss": rss, "cpu": cpu,
             "err": err[-3000:] if (rc or req.get("keep_err")) else ""}
     return step, rc, out
 
@@ -137,13 +143,58 @@ def run_chain(req):
     return {"ok": ok, "secs": time.perf_counter() - t0, "steps": steps, "out": outs, "end": time.time()}
 
 
+def run_probe(req):
+    """req: observer (a container netns path), ip and/or name, timeout, since (time.time() of the event,
+    default now). Returns {"ping": s, "dns": s} after `since` (None: no answer within the timeout), the
+    two probes running at once."""
+    since = req.get("since") or time.time()
+    out = {}
+    jobs = {"ping": (probes.first_ping, req.get("ip")), "dns": (probes.first_answer, req.get("name"))}
+
+    def one(key, fn, arg):
+        try:
+            t = fn(req["observer"], arg, timeout=req.get("timeout", 5.0))
+            out[key] = None if t is None else t - since
+        except OSError as e:
+            out[key] = None
+            out[key + "_error"] = str(e)
+    threads = [threading.Thread(target=one, args=(k, fn, arg)) for k, (fn, arg) in jobs.items() if arg]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return dict(out, ok=True)
+
+
+def run_probed_chain(req):
+    """run_chain; then, for an ADD that succeeded and carries "probe": {observer, name, timeout}, the probes
+    from the observer to the new address and name, timed from the moment the ADD returned."""
+    res = run_chain(req)
+    pr = req.get("probe")
+    if pr and res["ok"] and req["cmd"] == "ADD" and res.get("result"):
+        ip = res["result"]["ips"][0]["address"].split("/")[0]
+        res["probe"] = run_probe(dict(pr, ip=ip, since=res["end"]))
+    return res
+
+
+def run_capture_start(req):
+    cap = probes.Capture(req.get("ifname", "eth0"))
+    _captures[id(cap)] = cap
+    return {"ok": True, "id": id(cap)}
+
+
+def run_capture_stop(req):
+    cap = _captures.pop(req["id"], None)
+    return dict(cap.stop(), ok=True) if cap else {"ok": False, "error": "no such capture"}
+
+
 def run_batch(req):
     results = [None] * len(req["chains"])
     barrier = threading.Barrier(len(results))
 
     def one(i, r):
         barrier.wait()
-        results[i] = run_chain(r)
+        results[i] = run_probed_chain(r)
 
     threads = [threading.Thread(target=one, args=(i, r)) for i, r in enumerate(req["chains"])]
     t0 = time.perf_counter()
@@ -163,7 +214,7 @@ def run_exec(req):
             if os.access(os.path.join(d, argv[0]), os.X_OK):
                 argv = [os.path.join(d, argv[0])] + argv[1:]
                 break
-    rc, out, err, secs, rss = spawn(argv, env, req.get("stdin", "").encode())
+    rc, out, err, secs, rss, _ = spawn(argv, env, req.get("stdin", "").encode())
     return {"ok": rc == 0, "rc": rc, "out": out, "err": err, "secs": secs, "rss": rss, "end": time.time()}
 
 
@@ -202,8 +253,8 @@ def run_http(req):
         return {"ok": False, "status": e.code, "body": e.read().decode()}
 
 
-OPS = {"chain": run_chain, "batch": run_batch, "exec": run_exec, "spawn": run_spawn, "wait": run_wait,
-       "http": run_http}
+OPS = {"chain": run_probed_chain, "batch": run_batch, "exec": run_exec, "spawn": run_spawn, "wait": run_wait,
+       "http": run_http, "probe": run_probe, "capture_start": run_capture_start, "capture_stop": run_capture_stop}
 
 
 def main():
@@ -219,6 +270,8 @@ def main():
         sys.stdout.flush()
     for p in _bg.values():
         p.terminate()
+    for cap in _captures.values():
+        cap.stop()
 
 
 if __name__ == "__main__":

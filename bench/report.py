@@ -8,6 +8,10 @@ import subprocess
 import tempfile
 import time
 
+# The Scale section of docs/benchmarks.md is written by bench/scale.py between these markers; render()
+# keeps it when the other figures are written again (see carry_scale_section).
+SCALE_BEGIN, SCALE_END = "<!-- scale:begin -->", "<!-- scale:end -->"
+
 
 def pct(xs, p):
     """Nearest-rank percentile; nan for no data."""
@@ -178,3 +182,15 @@ def plot(scaling, png):
             "plot " + ", ".join(plots),
         ])
         subprocess.run(["gnuplot"], input=script, text=True, check=False, capture_output=True)
+
+
+def carry_scale_section(path, text):
+    """text, followed by the Scale section of the file at path when it has one."""
+    try:
+        old = open(path).read()
+    except OSError:
+        return text
+    if SCALE_BEGIN not in old or SCALE_END not in old:
+        return text
+    sec = old[old.index(SCALE_BEGIN):old.index(SCALE_END) + len(SCALE_END)]
+    return text.rstrip("\n") + "\n\n" + sec + "\n"

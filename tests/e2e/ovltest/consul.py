@@ -299,9 +299,10 @@ class ConsulServer:
 
 
 class ConsulCluster:
-    """Three (or more) persistent servers (-server -bootstrap-expect=N -retry-join) on the given hosts."""
+    """Three (or more) persistent servers (-server -bootstrap-expect=N -retry-join) on the given hosts.
+    log_level="debug" makes each server log every HTTP request (see ovltest.consul_log)."""
 
-    def __init__(self, topology, hosts, acl=False, timeout=60):
+    def __init__(self, topology, hosts, acl=False, timeout=60, log_level="info"):
         if len(hosts) < 3:
             raise ValueError("a cluster needs at least 3 hosts")
         self.topo = topology
@@ -310,7 +311,7 @@ class ConsulCluster:
         for h in hosts:
             others = [ip for ip in ips if ip != h.ip]
             self.servers[h.name] = ConsulServer(topology, h, h.ip, data_dir=True, acl=acl, join=others,
-                                                bootstrap_expect=len(hosts), start=False)
+                                                bootstrap_expect=len(hosts), start=False, log_level=log_level)
         for s in self.servers.values():
             s.start(wait=False)
         self.wait_leader(timeout)

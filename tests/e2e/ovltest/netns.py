@@ -7,6 +7,7 @@ chars). The root network namespace is never touched: links are created inside th
     with Topology() as t:
         h1 = t.add_host("h1", "198.51.100.1/24", mtu=1400)
         h2 = t.add_host("h2", "198.51.100.2/24", mtu=1400)
+        t.pin_underlay_neighbours()         # optional: many hosts in one kernel, see there
         assert t.ping(h1, h2.ip)
         inet = t.add_internet()             # 203.0.113.1 behind router 198.51.100.254
         c1 = t.add_container(h1, "c1")      # "/run/netns/<prefix>-h1-c1", empty netns
@@ -126,7 +127,8 @@ def sweep_stale():
     for prefix in os.listdir(MARK_DIR):
         path = os.path.join(MARK_DIR, prefix)
         try:
-            pid = int(open(path).read().split()[0])
+            with open(path) as f:
+                pid = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             continue
         if not _pid_alive(pid):
@@ -356,6 +358,22 @@ class Topology:
         if ns in self.namespaces:
             self.namespaces.remove(ns)
         self.containers.pop(path, None)
+
+    def pin_underlay_neighbours(self):
+        """Permanent ARP entries between every two hosts (and the router) on the underlay; call it after the
+        last add_host. All namespaces share the kernel's one IPv4 neighbour table, whose garbage-collection
+        limit (gc_thresh3, 1024 by default, settable only in the root namespace) counts the dynamic entries
+        of every namespace together: 50 hosts that each talk to 49 VTEPs and to Consul exceed it, and then
+        ARP fails in every namespace (table_fulls in /proc/net/stat/arp_cache). Permanent entries are not
+        counted. Real hosts each have a table of their own, so this removes an artifact of simulating many
+        hosts in one kernel; the overlay's own (container) entries stay dynamic."""
+        hosts = [h for h in self.hosts.values() if h.ip] + ([self.router] if self.router else [])
+        macs = {h.ns: json.loads(self._ip("-n", h.ns, "-j", "link", "show", "eth0").stdout)[0]["address"]
+                for h in hosts}
+        for h in hosts:
+            batch = "".join(f"neigh replace {o.ip} lladdr {macs[o.ns]} dev eth0 nud permanent\n"
+                            for o in hosts if o is not h)
+            sh(IP, "-n", h.ns, "-batch", "-", input=batch)
 
     # --- running things --------------------------------------------------------------------------
     def exec_argv(self, ns, *argv):

@@ -1,0 +1,205 @@
+"""The simulated cluster of the scale scenario (issue 18), on one machine, inside network namespaces only.
+
+A 3-server Consul (cs1..cs3 at 198.51.100.2-4, debug logging), hosts h1..hN (198.51.100.11..) each with its
+own node config and stateDir, its own `overlay watch` and `overlay-resolver` (as the demo and
+tests/e2e/test_cluster.py run them), and a bench/helper.py agent that exec's the plugins and runs the
+probes; containers are network namespaces.
+
+How Consul requests are told apart: every role talks to a server of its own. Each host has three node
+configs that differ only in the order of the same three addresses in `store`: the plugins (overlay and the
+overlay-ipam it delegates to) list one server first, the watcher another, the resolver the third, and the
+client sticks to the first address that answers. So each server's request log holds one role's requests
+only; the client address names the host. By default the plugins get the leader's server, so the daemons'
+blocking queries are forwarded to the leader as they would be through client agents. Requests from the Consul hosts themselves (this
+driver's own reads, the servers' health checks) are left out by address.
+"""
+
+import glob
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
+
+from helper_client import Helper  # noqa: E402
+from ovltest.consul import ConsulCluster  # noqa: E402
+from ovltest.consul_log import RequestLog  # noqa: E402
+from ovltest.faults import container_keys, our_links, wait_for  # noqa: E402
+from ovltest.netns import Topology  # noqa: E402
+
+ROLES = ("plugins", "watcher", "resolver")  # in the order of the Consul server each role talks to first
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid):
+    """User + system CPU seconds of a live process (threads included), from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_switches(pid):
+    """Voluntary context switches of every thread of a process (each is a wake-up from a blocking wait)."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass  # the thread ended
+    return total
+
+
+def arp_table_fulls():
+    """How often the kernel's IPv4 neighbour table was full (all namespaces share it; summed over CPUs)."""
+    with open("/proc/net/stat/arp_cache") as f:
+        head, *rows = f.read().split("\n")
+    col = head.split().index("table_fulls")
+    return sum(int(r.split()[col], 16) for r in rows if r.strip())
+
+
+def backlog_drops():
+    """Packets the kernel dropped because a CPU's input backlog was full (net.core.netdev_max_backlog, one
+    limit for all namespaces; veth delivery goes through it), summed over CPUs from /proc/net/softnet_stat."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(line.split()[1], 16) for line in f if line.strip())
+
+
+def machine_cpu():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    idle = vals[3] + vals[4]
+    return sum(vals) - idle, sum(vals)
+
+
+class ScaleCluster:
+    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins"):
+        if not 3 <= nhosts <= 240:
+            raise ValueError("between 3 and 240 hosts (198.51.100.11-250)")
+        self.bin = os.path.abspath(bin_dir)
+        self.t = Topology()
+        self.t.start()
+        self.helpers, self.daemons = {}, {}
+        try:
+            self.cs = [self.t.add_host(f"cs{i}", f"198.51.100.{1 + i}/24") for i in range(1, consul_servers + 1)]
+            self.hosts = [self.t.add_host(f"h{i}", f"198.51.100.{10 + i}/24") for i in range(1, nhosts + 1)]
+            self.t.pin_underlay_neighbours()
+            self.consul = ConsulCluster(self.t, self.cs, log_level="debug")
+            self.leader = self.consul.leader().name
+            # Consul forwards every read that is not ?stale (blocking queries too) and every write to the
+            # leader: the role on the leader's own server skips a hop. Which role that is changes the
+            # daemons' cost more than 2x, so it is chosen, not left to the election.
+            followers = [self.consul.server(h) for h in self.cs if h.name != self.leader]
+            self.servers = followers[:]
+            self.servers.insert(ROLES.index(leader_role), self.consul.server(self.leader))
+            self.role_server = {role: s.ns.rsplit("-", 1)[1] for role, s in zip(ROLES, self.servers)}
+            self.logs = {role: RequestLog(s) for role, s in zip(ROLES, self.servers)}
+            self.node_cfg = {h.name: {role: self._write_node_config(h, role) for role in ROLES} for h in self.hosts}
+            for h in self.hosts:
+                self.helpers[h.name] = Helper(self.t, h)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    # --- set-up ------------------------------------------------------------------------------------
+    def state_dir(self, host):
+        return os.path.join(self.t.tmpdir, f"state-{host.name}")
+
+    def _write_node_config(self, host, role):
+        first = ROLES.index(role)
+        order = self.servers[first:] + self.servers[:first]
+        path = os.path.join(self.t.tmpdir, f"node-{host.name}-{role}.json")
+        with open(path, "w") as f:
+            json.dump({"store": ",".join(s.store_url for s in order), "hostName": host.name, "advertise": "eth0",
+                       "stateDir": self.state_dir(host), "resolver": {"upstreams": []}}, f)
+        return path
+
+    def plugin_env(self, host):
+        return {"OVL_NODE_CONFIG": self.node_cfg[host.name]["plugins"], "OVL_LOG_LEVEL": "warn"}
+
+    def start_daemons(self, hosts):
+        """`overlay watch` and `overlay-resolver` on each host; returns once every resolver has its socket."""
+        for h in hosts:
+            procs = {}
+            for role, argv in (("watcher", [os.path.join(self.bin, "overlay"), "watch"]),
+                               ("resolver", [os.path.join(self.bin, "overlay-resolver")])):
+                with open(os.path.join(self.t.tmpdir, f"{role}-{h.name}.log"), "w") as log:
+                    procs[role] = self.t.popen(h, *argv, env={"OVL_NODE_CONFIG": self.node_cfg[h.name][role]},
+                                               stdout=log, stderr=log)
+            self.daemons[h.name] = procs
+        for h in hosts:
+            wait_for(lambda: glob.glob(os.path.join(self.state_dir(h), "ns-*", "resolver.sock")), 20,
+                     f"overlay-resolver on {h.name}")
+
+    def dead_daemons(self):
+        return [f"{role} on {h}" for h, procs in self.daemons.items() for role, p in procs.items()
+                if p.poll() is not None]
+
+    # --- observations ------------------------------------------------------------------------------
+    def counters(self):
+        """CPU seconds and voluntary switches of every daemon and Consul server, and the machine's jiffies."""
+        c = {"machine": machine_cpu(), "arp_table_fulls": arp_table_fulls(), "backlog_drops": backlog_drops(),
+             "consul": {}, "daemons": {}}
+        for s in self.servers:
+            c["consul"][s.ns] = proc_cpu(s.proc.pid) if s.running() else 0.0
+        for h, procs in self.daemons.items():
+            c["daemons"][h] = {role: (proc_cpu(p.pid), proc_switches(p.pid)) for role, p in procs.items()
+                               if p.poll() is None}
+        return c
+
+    def host_of_ip(self):
+        return {h.ip: h.name for h in self.hosts}
+
+    def take_requests(self):
+        """{role: [Request from a host]} since the last call."""
+        hosts = self.host_of_ip()
+        return {role: [r for r in log.take() if r.client in hosts] for role, log in self.logs.items()}
+
+    def kernel_state(self, host):
+        """Counts on a host: flood entries (all-zero MAC) and other FDB entries on ovx-*, neighbour entries on
+        ovx-*/ovbr-*, and our links."""
+        fdb = json.loads(self.t.run(host, "bridge", "-j", "fdb", "show").stdout or "[]")
+        neigh = json.loads(self.t.run(host, "ip", "-j", "neigh", "show").stdout or "[]")
+        ovx = [e for e in fdb if str(e.get("ifname", "")).startswith("ovx-")]
+        flood = [e for e in ovx if e.get("mac") == "00:00:00:00:00:00"]
+        return {"flood": len(flood),
+                "fdb_remote": len([e for e in ovx if e.get("mac") != "00:00:00:00:00:00" and e.get("dst")]),
+                "fdb_other": len([e for e in ovx if e.get("mac") != "00:00:00:00:00:00" and not e.get("dst")]),
+                "neigh": len([n for n in neigh if str(n.get("dev", "")).startswith(("ovx-", "ovbr-"))]),
+                "links": len(our_links(self.t, host))}
+
+    def listing_sizes(self, prefix="overlay-cni"):
+        """{"networks": [keys, bytes], "attachments": [...]}: what one watcher's (P/networks/) or one resolver's
+        (P/attachments/) re-listing fetches from Consul now."""
+        reader = self.consul.server(self.cs[-1])
+        out = {}
+        for part in ("networks", "attachments"):
+            status, body = reader.http("GET", f"/v1/kv/{prefix}/{part}/?recurse=true", check=False, timeout=30)
+            out[part] = [len(json.loads(body)) if status == 200 else 0, len(body.encode()) if status == 200 else 0]
+        return out
+
+    def leftovers(self):
+        """What the plugins left after every DEL: container keys in Consul (memberships, attachments, leases,
+        owner indexes; network definitions, VNIs, host claims and cursors stay by design), and per host our
+        links, FDB and neighbour entries."""
+        reader = self.consul.server(self.cs[-1])
+        out = {"keys": container_keys(reader), "hosts": {}}
+        for h in self.hosts:
+            k = self.kernel_state(h)
+            if k["links"] or k["flood"] or k["fdb_remote"] or k["fdb_other"] or k["neigh"]:
+                out["hosts"][h.name] = k
+        return out
+
+    # --- teardown ----------------------------------------------------------------------------------
+    def cleanup(self):
+        for hp in self.helpers.values():
+            hp.close()
+        self.helpers = {}
+        t0 = time.monotonic()
+        self.t.cleanup()
+        return time.monotonic() - t0

@@ -23,8 +23,8 @@ UNITS = sorted(f for f in os.listdir(DEPLOY) if f.endswith(".service"))
 
 def default_state_dir():
     """The stateDir the plugins use when the node config names none, read from the source."""
-    with open(os.path.join(SRC, "plugins", "overlay", "config.hpp")) as f:
-        return re.search(r'std::string stateDir = "([^"]+)"', f.read()).group(1)
+    with open(os.path.join(SRC, "common", "kv", "node_config.hpp")) as f:
+        return re.search(r'kDefaultStateDir = "([^"]+)"', f.read()).group(1)
 
 
 def parse_unit(path):

@@ -1,6 +1,7 @@
 #include "vxlan/datapath.hpp"
 
 #include <fcntl.h>
+#include <linux/neighbour.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -138,7 +139,15 @@ Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, c
   auto entries = TRY(nl::dumpFdb(s, vxlanIndex));
   std::set<IpAddr> have;
   for (const auto& e : entries) {
-    if (!e.mac.isZero() || !e.dst) continue;
+    if (!e.dst) continue;
+    if (!e.mac.isZero()) {
+      // A container MAC learned behind a VTEP that is no longer a member (its host left, or its address
+      // changed): frames to it would go nowhere until the entry ages out. Without it they flood, and the
+      // kernel learns the container's new location from its next frame.
+      if (sync == FloodSync::Exact && !want.count(*e.dst) && !(e.state & NUD_PERMANENT))
+        TRY_VOID(nl::deleteFdb(s, vxlanIndex, e.mac, *e.dst));
+      continue;
+    }
     if (want.count(*e.dst)) {
       have.insert(*e.dst);
     } else if (sync == FloodSync::Exact) {

@@ -68,10 +68,10 @@ auto withDefinition(const cni::CmdArgs& args, const cni::NetConf& conf, bool fet
   const json::Value& root = conf.root();
   const json::Value* ipam = json::member(root, "ipam");
   if (ipam && (!ipam->IsObject() || conf.ipamType != "overlay-ipam")) return fn(args, conf);
-  const bool needsDefinition = !ipam || !hasRanges(*ipam);
-  if (!needsDefinition && json::member(*ipam, "store")) return fn(args, conf);
+  const bool needsRanges = needsDefinition(conf);
+  if (!needsRanges && json::member(*ipam, "store")) return fn(args, conf);
   std::optional<NetworkDef> def;
-  if (fetch && needsDefinition) {
+  if (fetch && needsRanges) {
     kv::NodeConfig node = TRY(kv::loadNodeConfig());
     kv::StoreSpec store = TRY(kv::resolveStore(&root, "", node, true));
     if (store.kind == kv::StoreSpec::Consul) {

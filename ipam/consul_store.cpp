@@ -88,7 +88,9 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
   const size_t ownerOp = ops.size();
   ops.push_back(TxnOp{TxnOp::Cas, ownerKey(owner.containerId, owner.ifName), ipsJson(claims), 0});
   for (const auto& c : claims) ops.push_back(TxnOp{TxnOp::Set, cursorKey(c.rangeSet), c.ip.str(), 0});
-  auto r = TRY(client_->txn(ops));
+  // The owner key names this host, container and interface: a resent copy that lost to its own first copy
+  // reports ownerHasLeases, and the allocator then returns what the owner index holds.
+  auto r = TRY(client_->txn(ops, kv::Resend::SelfIdentifying));
   ReserveOutcome out;
   if (r.committed) {
     out.reserved = true;
@@ -131,7 +133,8 @@ Result<bool> ConsulStore::deleteOwnerAndLeases(const std::string& ownerKey, uint
   std::vector<TxnOp> ops;
   ops.push_back(TxnOp{TxnOp::DeleteCas, ownerKey, {}, ownerIndex});
   for (const auto& [key, index] : leases) ops.push_back(TxnOp{TxnOp::DeleteCas, key, {}, index});
-  auto r = TRY(client_->txn(ops));
+  // A resent copy that lost to its own first copy finds the owner gone; the callers re-read and see that.
+  auto r = TRY(client_->txn(ops, kv::Resend::SelfIdentifying));
   for (const auto& e : r.errors)
     if (denied(e))
       return fail(Code::InvalidConfig, "consul at " + addresses() + " denied deleting under " + keys_.pool(pool_) +

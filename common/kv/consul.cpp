@@ -83,11 +83,10 @@ Result<void> ConsulClient::put(std::string_view key, std::string_view value) {
   return {};
 }
 
-Result<bool> ConsulClient::cas(std::string_view key, std::string_view value, uint64_t index) {
+Result<bool> ConsulClient::cas(std::string_view key, std::string_view value, uint64_t index, Resend resend) {
   TRY_VOID(checkValue(key, value));
-  // Resending after a lost answer could report a lost race for our own write: retry only when the
-  // request surely did not reach consul.
-  auto r = TRY(kvRequest(Method::Put, key, false, "cas=" + std::to_string(index), value, false));
+  auto r = TRY(kvRequest(Method::Put, key, false, "cas=" + std::to_string(index), value,
+                         resend == Resend::SelfIdentifying));
   if (r.status != 200) return unexpectedStatus(r, "a cas");
   return parseBoolBody(r.body);
 }
@@ -98,8 +97,9 @@ Result<void> ConsulClient::deleteKey(std::string_view key) {
   return {};
 }
 
-Result<bool> ConsulClient::deleteCas(std::string_view key, uint64_t index) {
-  auto r = TRY(kvRequest(Method::Delete, key, false, "cas=" + std::to_string(index), {}, false));
+Result<bool> ConsulClient::deleteCas(std::string_view key, uint64_t index, Resend resend) {
+  auto r = TRY(kvRequest(Method::Delete, key, false, "cas=" + std::to_string(index), {},
+                         resend == Resend::SelfIdentifying));
   if (r.status != 200) return unexpectedStatus(r, "a delete-cas");
   return parseBoolBody(r.body);
 }
@@ -110,18 +110,21 @@ Result<void> ConsulClient::deleteTree(std::string_view prefix) {
   return {};
 }
 
-Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops) {
+Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops, Resend resend) {
   if (ops.empty()) return TxnResult{true, {}, {}};
   if (ops.size() > kMaxTxnOps) return fail(Code::Internal, "consul transaction with more than 64 operations");
-  // Reads, checks and unconditional sets and deletes give the same result when applied twice, so a lost answer
-  // may be resent; a cas (or delete-cas) applied once would report a lost race the second time.
-  bool idempotent = true;
+  // Reads and unconditional sets and deletes give the same result when applied twice, so a lost answer may be
+  // resent; a cas, delete-cas or check applied once would report a lost race the second time, unless the
+  // caller recognizes its own write (Resend::SelfIdentifying).
+  bool conditional = false;
   for (const auto& op : ops) {
     TRY_VOID(validateKey(op.key, op.verb == TxnOp::DeleteTree));
     TRY_VOID(checkValue(op.key, op.value));
-    idempotent = idempotent && op.verb != TxnOp::Cas && op.verb != TxnOp::DeleteCas;
+    conditional = conditional || op.verb == TxnOp::Cas || op.verb == TxnOp::DeleteCas ||
+                  op.verb == TxnOp::CheckIndex || op.verb == TxnOp::CheckNotExists;
   }
   std::string body = buildTxnBody(ops);
+  const bool idempotent = !conditional || resend == Resend::SelfIdentifying;
   HttpRequest req{Method::Put, "/v1/txn", body, idempotent, 0};
   auto r = TRY(http_.send(req));
   if (r.status != 200 && r.status != 409) return unexpectedStatus(r, "a transaction");

@@ -15,6 +15,13 @@
 
 namespace ovl::kv {
 
+// Whether a conditional write (cas, delete-cas, a transaction holding one) may be sent again when its answer
+// was lost (a leader election, a connection cut after the request left). OnlyIfUnsent: no, a copy applied
+// twice would report a lost race for our own write. SelfIdentifying: the caller's write names its writer (in
+// its key or value) and the caller re-reads after a lost race, so a copy that lost to its own first copy is
+// recognized there; the write then rides out an election like a read does.
+enum class Resend { OnlyIfUnsent, SelfIdentifying };
+
 class ConsulClient {
  public:
   using TxnOp = kv::TxnOp;
@@ -34,15 +41,16 @@ class ConsulClient {
   Result<std::vector<std::string>> keys(std::string_view prefix);
   Result<void> put(std::string_view key, std::string_view value);
   // index 0: create only if absent; otherwise: replace only if ModifyIndex == index. false: lost the race.
-  Result<bool> cas(std::string_view key, std::string_view value, uint64_t index);
+  Result<bool> cas(std::string_view key, std::string_view value, uint64_t index,
+                   Resend resend = Resend::OnlyIfUnsent);
   // Absent key: success.
   Result<void> deleteKey(std::string_view key);
-  Result<bool> deleteCas(std::string_view key, uint64_t index);
+  Result<bool> deleteCas(std::string_view key, uint64_t index, Resend resend = Resend::OnlyIfUnsent);
   // Deletes every key under prefix (which must be non-empty).
   Result<void> deleteTree(std::string_view prefix);
   // Atomic transaction of at most 64 operations. A conflict (HTTP 409) is committed=false with the
   // reasons in errors, not an Error.
-  Result<TxnResult> txn(const std::vector<TxnOp>& ops);
+  Result<TxnResult> txn(const std::vector<TxnOp>& ops, Resend resend = Resend::OnlyIfUnsent);
   // Blocking query: returns when the prefix changes after waitIndex, or after about waitMs
   // (index unchanged). waitIndex 0 returns at once.
   // `cancel`: the wait ends (with an error) soon after it turns true.

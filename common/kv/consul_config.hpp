@@ -20,7 +20,7 @@ struct ConsulConfig {
   bool tlsSkipVerify = false;
   std::string prefix = "overlay-cni";
   long connectTimeoutMs = 1000;
-  long requestTimeoutMs = 5000;
+  long requestTimeoutMs = 10000;  // above consul's rpc_hold_timeout (7 s): an election is ridden out
   int retries = 2;  // extra passes over the address list after a connection failure
 };
 

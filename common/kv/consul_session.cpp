@@ -69,7 +69,8 @@ Result<void> ConsulClient::destroySession(std::string_view id) {
 
 Result<bool> ConsulClient::acquire(std::string_view key, std::string_view value, std::string_view session) {
   const std::string sid = TRY(checkedId(session));
-  auto r = TRY(kvRequest(Method::Put, key, false, "acquire=" + sid, value, false));
+  // Acquiring a lock the session already holds succeeds (and rewrites the value): safe to resend.
+  auto r = TRY(kvRequest(Method::Put, key, false, "acquire=" + sid, value, true));
   if (r.status != 200)
     return unexpected(r, "an acquire of " + std::string(key));
   return parseBoolBody(r.body);

@@ -77,7 +77,8 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
         {Op::Set, keys_.vni(cand), net, 0},
         {Op::Cas, keys_.networkConfig(net), configJson(cand), 0},
     };
-    auto r = TRY(kv_.txn(ops));
+    // A resent copy that lost to its own first copy is resolved by the re-read below (the network has a vni).
+    auto r = TRY(kv_.txn(ops, kv::Resend::SelfIdentifying));
     if (r.committed) {
       log::info("network '" + net + "' defined with vni " + std::to_string(cand));
       return cand;

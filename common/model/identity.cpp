@@ -38,7 +38,8 @@ Result<void> ensureHostClaim(kv::ConsulClient& kv, HostMemory& mem, const Host& 
   const Keys keys(kv.key(""));
   Host record = self;
   record.time = int64_t(std::time(nullptr));
-  if (!TRY(kv.cas(keys.host(self.host), toJson(record), 0))) {
+  // The record names this machine: a resent copy that lost to its own first copy finds sameMachine below.
+  if (!TRY(kv.cas(keys.host(self.host), toJson(record), 0, kv::Resend::SelfIdentifying))) {
     auto cur = TRY(kv.get(keys.host(self.host)));
     if (cur) {
       auto holder = parseHost(cur->key, self.host, cur->value);

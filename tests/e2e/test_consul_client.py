@@ -11,6 +11,39 @@ from ovltest.timing import scaled
 
 KVTOOL = os.path.join(tools_dir(), "kvtool")
 
+# A consul stand-in: the first write (PUT or DELETE) after the log file (argv[2]) is emptied, and every second
+# one after it, is read and then the connection is closed without an answer; the others get a success. Each
+# write's request line is appended to the log.
+LOST_ANSWER_SERVER = r"""
+import http.server, sys
+ip, log = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def answer(self, body):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Consul-Index", "5")
+        self.end_headers()
+        self.wfile.write(body)
+    def write(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        with open(log, "a+") as f:
+            f.seek(0)
+            before = len(f.readlines())
+            f.write(self.command + " " + self.path + "\n")
+        if before % 2 == 0:
+            self.close_connection = True
+            return
+        self.answer(b'{"Results":[],"Errors":null}' if self.path.startswith("/v1/txn") else b"true")
+    do_PUT = do_DELETE = write
+    def do_GET(self):
+        self.answer(b'"' + ip.encode() + b':8300"' if self.path.startswith("/v1/status/leader") else b"[]")
+http.server.ThreadingHTTPServer((ip, 8500), H).serve_forever()
+"""
+
 
 class ConsulClientTest(unittest.TestCase):
     @classmethod
@@ -188,6 +221,44 @@ class ConsulClientTest(unittest.TestCase):
         self.assertEqual(rc, 11, out + err)
         self.assertIn("consul at http://198.51.100.200:8500 is unreachable", parsed["msg"])
         self.assertLess(secs, scaled(3.0))
+
+    def test_lost_answers_resend_only_what_is_safe(self):
+        """A server that reads a write and hangs up without answering (a leader killed mid-request): reads,
+        plain sets and Resend::SelfIdentifying writes are sent again; a plain cas is not (applied twice, it
+        would report a lost race for its own write)."""
+        fx = self.t.add_host("fx", "198.51.100.107/24")
+        log = os.path.join(self.t.tmpdir, f"lostans-{fx.ns}.log")
+        fake = self.t.popen(fx, "python3", "-c", LOST_ANSWER_SERVER, fx.ip, log)
+        env = {"CONSUL_HTTP_ADDR": f"{fx.ip}:8500"}
+        deadline = time.monotonic() + scaled(10)
+        while self.kv("--config", '{"requestTimeoutMs": 500, "retries": 0}', "ping", env=env)[0] != 0:
+            self.assertIsNone(fake.poll(), "fake consul exited")
+            self.assertLess(time.monotonic(), deadline, "fake consul did not start")
+            time.sleep(0.05)
+
+        def sent(*args, stdin=None):
+            """kvtool against the fake; returns (rc, parsed, how many times the write reached the server)."""
+            open(log, "w").close()
+            rc, parsed, out, err, _ = self.kv(*args, env=env, input=stdin)
+            with open(log) as f:
+                return rc, parsed, len(f.readlines()), out + err
+
+        cas_txn = json.dumps([{"verb": "cas", "key": "k", "value": "v", "index": 0}])
+        set_txn = json.dumps([{"verb": "set", "key": "k", "value": "v"}])
+        check_txn = json.dumps([{"verb": "check-not-exists", "key": "k"}, {"verb": "set", "key": "k", "value": "v"}])
+        for args, stdin, want_rc, want_sent in (
+                (("cas", "k", "v", "0"), None, 11, 1),
+                (("txn",), cas_txn, 11, 1),
+                (("txn",), check_txn, 11, 1),
+                (("put", "k", "v"), None, 0, 2),
+                (("txn",), set_txn, 0, 2),
+                (("--resend-self", "cas", "k", "v", "0"), None, 0, 2),
+                (("--resend-self", "delcas", "k", "7"), None, 0, 2),
+                (("--resend-self", "txn"), cas_txn, 0, 2)):
+            rc, parsed, n, out = sent(*args, stdin=stdin)
+            self.assertEqual((rc, n), (want_rc, want_sent), f"kvtool {args} {stdin or ''}: {out}")
+            if rc == 11:
+                self.assertIn("failed: Server returned nothing", parsed["msg"], out)
 
     def test_failover_over_the_address_list(self):
         cfg = json.dumps({"addresses": ["consul://198.51.100.105:8500", self.consul.addr], "retries": 1})

@@ -1,6 +1,7 @@
 // kvtool: a small CLI over ovl::kv::ConsulClient, used by tests/e2e/test_consul_client.py.
 //
-//   kvtool [--store URL] [--config JSON] [--prefix P] COMMAND ARGS...
+//   kvtool [--store URL] [--config JSON] [--prefix P] [--resend-self] COMMAND ARGS...
+//   (--resend-self: cas, delcas and txn are Resend::SelfIdentifying)
 //   ping | get KEY | put KEY VALUE | cas KEY VALUE INDEX | del KEY | delcas KEY INDEX | deltree PREFIX
 //   list PREFIX | keys PREFIX | watch PREFIX INDEX WAITMS | key RELATIVE
 //   repeat N COMMAND ARGS...  (N times on one client: keep-alive; prints the last result, timing on stderr)
@@ -96,6 +97,8 @@ Result<std::vector<TxnOp>> readTxn() {
   return ops;
 }
 
+Resend gResend = Resend::OnlyIfUnsent;
+
 Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
   auto need = [&](size_t n) -> Result<void> {
     if (a.size() != n + 1) return fail(Code::InvalidConfig, a[0] + ": expected " + std::to_string(n) + " arguments");
@@ -122,7 +125,7 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
     bool isCas = cmd == "cas";
     TRY_VOID(need(isCas ? 3 : 2));
     auto index = TRY(number(a[isCas ? 3 : 2]));
-    bool ok = isCas ? TRY(c.cas(a[1], a[2], index)) : TRY(c.deleteCas(a[1], index));
+    bool ok = isCas ? TRY(c.cas(a[1], a[2], index, gResend)) : TRY(c.deleteCas(a[1], index, gResend));
     w.Bool(ok);
     return ok ? 0 : 1;
   } else if (cmd == "del") {
@@ -164,7 +167,7 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
   } else if (cmd == "txn") {
     TRY_VOID(need(0));
     auto ops = TRY(readTxn());
-    auto r = TRY(c.txn(ops));
+    auto r = TRY(c.txn(ops, gResend));
     w.StartObject();
     w.Key("committed");
     w.Bool(r.committed);
@@ -203,6 +206,8 @@ Result<int> mainImpl(int argc, char** argv) {
       TRY_VOID(parseConsulObject(d, cfg, "consul"));
     } else if (a == "--prefix" && hasValue) {
       cfg.prefix = argv[++i];
+    } else if (a == "--resend-self") {
+      gResend = Resend::SelfIdentifying;
     } else {
       args.emplace_back(a);
     }

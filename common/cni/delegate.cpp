@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,6 +64,45 @@ Error pluginError(std::string_view type, const DelegateOutput& o) {
                                        (o.out.empty() ? "" : ": " + o.out.substr(0, 512)));
 }
 
+// Starts bin with stdin/stdout on the pipes, in a process group of its own (so that a timeout can stop
+// whatever it started too), and with SIGKILL as its parent-death signal: a plugin killed by its runtime
+// (a context deadline, an OOM kill) takes its delegate with it, so no IPAM call commits after the runtime
+// has moved on to DEL. Only async-signal-safe calls between fork and exec.
+Result<pid_t> spawnDelegate(const std::string& bin, char* const argv[], char* const envp[], int in, int out) {
+  int errPipe[2];
+  if (::pipe2(errPipe, O_CLOEXEC) != 0) return fail(sysError(errno, "pipe"));
+  UniqueFd errR(errPipe[0]), errW(errPipe[1]);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return fail(sysError(errno, "starting " + bin));
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::signal(SIGPIPE, SIG_DFL);  // we ignore it (skel.cpp); the delegate gets the default
+    int err = 0;
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) err = errno;
+    if (err == 0 && ::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    if (err == 0 && (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0)) err = errno;
+    if (err == 0) {
+      ::execve(bin.c_str(), argv, envp);
+      err = errno;
+    }
+    (void)!::write(errW.get(), &err, sizeof err);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also from this side: no window in which a timeout's kill(-pid) misses the child
+  errW.reset();
+  int childErr = 0;
+  ssize_t n;
+  while ((n = ::read(errR.get(), &childErr, sizeof childErr)) < 0 && errno == EINTR) {
+  }
+  if (n == ssize_t(sizeof childErr)) {  // exec failed: reap the child and say why
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return fail(sysError(childErr, "starting " + bin));
+  }
+  return pid;
+}
+
 Result<DelegateOutput> spawnAndWait(const std::string& bin, std::string_view type, std::vector<std::string>& env,
                                     std::string_view input) {
   int inPipe[2], outPipe[2];
@@ -72,19 +111,12 @@ Result<DelegateOutput> spawnAndWait(const std::string& bin, std::string_view typ
   if (::pipe2(outPipe, O_CLOEXEC) != 0) return fail(sysError(errno, "pipe"));
   UniqueFd outR(outPipe[0]), outW(outPipe[1]);
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, inR.get(), 0);
-  posix_spawn_file_actions_adddup2(&fa, outW.get(), 1);
   std::vector<char*> envp;
   for (auto& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string argv0(type);
   char* argv[] = {argv0.data(), nullptr};
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return fail(sysError(rc, "starting " + bin));
+  const pid_t pid = TRY(spawnDelegate(bin, argv, envp.data(), inR.get(), outW.get()));
   inR.reset();
   outW.reset();
   ::fcntl(inW.get(), F_SETFL, O_NONBLOCK);
@@ -120,7 +152,7 @@ Result<DelegateOutput> spawnAndWait(const std::string& bin, std::string_view typ
       else if (r == 0 || (errno != EINTR && errno != EAGAIN)) outR.reset();
     }
   }
-  if (timedOut) ::kill(pid, SIGKILL);
+  if (timedOut) ::kill(-pid, SIGKILL);  // the group: the delegate and whatever it started (not yet reaped)
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

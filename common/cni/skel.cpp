@@ -1,5 +1,6 @@
 #include "cni/skel.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -167,6 +168,8 @@ static std::string readStdin() {
 
 int pluginMain(const Plugin& p) {
   log::init(p.name);
+  // A delegate (IPAM) that exits without reading its stdin must be an EPIPE for us, not our death.
+  ::signal(SIGPIPE, SIG_IGN);
   std::string in = readStdin();
   Outcome o = runPlugin(
       p, [](std::string_view k) -> std::optional<std::string> {

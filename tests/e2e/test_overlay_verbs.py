@@ -12,12 +12,13 @@ import glob
 import json
 import os
 import re
+import subprocess
 import time
 import unittest
 
 from ovltest.faults import (container_keys, container_links, journaled_releases, our_links, read_proc,
                             wait_for)
-from ovltest.plugins import OVL_BIN_DIR, run_plugin
+from ovltest.plugins import OVL_BIN_DIR, find_binary, plugin_env, run_plugin
 from ovltest.timing import scaled
 from rtlib import PREFIX, RtCluster
 
@@ -188,15 +189,39 @@ class OverlayVerbs(unittest.TestCase):
                 with open(os.path.join(bindir, name + ".pids")) as f:
                     pids = [int(p) for p in f.read().split()]
                 alive = [p for p in pids if read_proc(p, "cmdline")]
-                if name == "hung-ipam":
-                    self.assertEqual(alive, [], "the hung IPAM plugin was not killed")
-                else:
-                    # KNOWN BUG: the timeout kills the IPAM plugin's process only (common/cni/delegate.cpp);
-                    # a child of it (here the `sleep` a wrapper script started) outlives ADD, keeps the
-                    # plugin's stderr open and is left for init. Once fixed, nothing is alive here.
-                    self.assertEqual([read_proc(p, "cmdline") for p in alive], [["sleep", "1000"]])
-                    for p in alive:
-                        os.kill(p, 9)
+                # The timeout stops the delegate's process group: the IPAM plugin and, for the wrapper, the
+                # `sleep` it started (which would otherwise keep the plugin's stderr open and outlive ADD).
+                for p in alive:
+                    os.kill(p, 9)
+                self.assertEqual(alive, [], f"{name}: the hung IPAM plugin or its child was not killed")
+
+        # A runtime kills ADD while its IPAM child runs (a context deadline, an OOM kill): the child goes with
+        # it (its parent-death signal), so it cannot commit a lease after the runtime has moved on to DEL.
+        pidfile = os.path.join(bindir, "hung-wrapper.pids")
+        open(pidfile, "w").close()
+        c = {"cniVersion": "1.0.0", "name": "verbs-hung", "type": "overlay", "ipam": {"type": "hung-wrapper"}}
+        netns = self.t.add_container(self.h, "killed-add")
+        env = plugin_env("ADD", "killed-add", netns, "eth0", "", f"{bindir}:{OVL_BIN_DIR}", self.c.env(self.h))
+        p = subprocess.Popen(self.t.exec_argv(self.h, find_binary("overlay")), stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, text=True)
+        p.stdin.write(json.dumps(c))
+        p.stdin.close()
+        def pids():
+            with open(pidfile) as f:
+                return [int(x) for x in f.read().split()]
+        wrapper = wait_for(pids, 10, "the IPAM child to start")[0]
+        p.kill()
+        p.wait()
+        try:
+            wait_for(lambda: not read_proc(wrapper, "cmdline"), 5, "the IPAM child of a killed ADD to exit")
+        finally:
+            for pid in pids():
+                if read_proc(pid, "cmdline"):
+                    os.kill(pid, 9)
+        with open(os.path.join(bindir, "hung-wrapper"), "w") as f:  # for DEL: an IPAM that exits at once
+            f.write("#!/bin/sh\nexit 0\n")  # without reading stdin (the plugin gets EPIPE, not SIGPIPE)
+        self.ok("DEL", c, "killed-add", netns, cni_path=f"{bindir}:{OVL_BIN_DIR}")
+        self.assertEqual(container_links(self.t, netns), [])
 
     def test_every_cni_version(self):
         for v in VERSIONS:

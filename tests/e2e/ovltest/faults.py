@@ -131,6 +131,9 @@ class PausedCall:
             pass
         out, err = self.proc.communicate(timeout=timeout)
         wait_for(lambda: not group_pids(self.pgid), timeout, f"process group {self.pgid} to end")
+        if self.paused_pid and self.paused_pid != self.pgid:  # a delegate runs in a group of its own and dies
+            wait_for(lambda: not group_pids(self.paused_pid), timeout,  # with its parent (parent-death signal)
+                     f"the paused delegate's process group {self.paused_pid} to end")
         parsed = None
         if out.strip():
             try:

@@ -2,7 +2,7 @@
 """The Docker-overlay-with-Consul scenario, end to end, on simulated hosts (network namespaces).
 
 It follows the classic guide (docker daemons with --cluster-store=consul://... and --cluster-advertise,
-`docker network create -d overlay over`, containers with eth0 on the overlay and eth1 on docker_gwbridge,
+`docker network create -d overlay over`, containers with eth0 on the overlay and gw-eth0 on the gateway bridge (docker_gwbridge),
 isolation between over and over2, `docker network connect`, --subnet/--gateway and --ip), with our CNI
 plugins in place of the Docker engine and the demo addresses:
 
@@ -36,6 +36,7 @@ INTERNET_IP = "203.0.113.1"
 SUBNETS = {"over": "10.0.0.0/24", "over2": "10.0.1.0/24"}
 CUSTOM = {"name": "custom", "subnet": "10.0.5.0/24", "gateway": "10.0.5.254", "static": "10.0.5.50"}
 GW_SUBNET = "172.18.0.0/16"
+GW_IF = "gw-eth0"  # gwbridge's chained default: "gw-" + CNI_IFNAME
 HOST_PORT, CONTAINER_PORT = 8080, 80
 
 
@@ -288,13 +289,13 @@ class Demo:
         lines = []
         for ifname in sorted(a):
             cidr, mtu = a[ifname][0]
-            role = "overlay" if ifname in overlay_ifs else ("gateway bridge" if ifname == "eth1" else "?")
+            role = "overlay" if ifname in overlay_ifs else ("gateway bridge" if ifname == GW_IF else "?")
             lines.append([ifname, cidr, str(mtu), role])
         for ifname in overlay_ifs:
             check(ifname in a, f"{name}: no address on {ifname} (have {sorted(a)})")
         if expect_gw:
-            check("eth1" in a and a["eth1"][0][0].startswith("172.18."), f"{name}: eth1 not on {GW_SUBNET}: {a}")
-            check(dev == "eth1", f"{name}: default route is via {gw} dev {dev}, expected eth1")
+            check(GW_IF in a and a[GW_IF][0][0].startswith("172.18."), f"{name}: {GW_IF} not on {GW_SUBNET}: {a}")
+            check(dev == GW_IF, f"{name}: default route is via {gw} dev {dev}, expected {GW_IF}")
         return self.r.table(["if", "address", "mtu", "network"], lines) + [f"default route via {gw} dev {dev}"]
 
     def step_container(self, name, host, net, runtime=None):
@@ -466,7 +467,7 @@ class Demo:
         lines = [f"bbox1 -> internet host {INTERNET_IP}: ping {text}",
                  f"bbox1 -> http://{INTERNET_IP}{path}: the server saw the client as {seen or body}"]
         check(ok and seen == h1, "; ".join(lines) + f" (expected {h1}, h1's address: masquerade)")
-        return lines + [f"source {self.ip_of('bbox1', 'eth1')} was masqueraded to h1's {h1}"]
+        return lines + [f"source {self.ip_of('bbox1', GW_IF)} was masqueraded to h1's {h1}"]
 
     def step_port(self):
         # bbox5 on h1: `docker run -p 8080:80` (runtimeConfig.portMappings), a web server inside.
@@ -477,7 +478,7 @@ class Demo:
         path = self.start_echo_server(n, CONTAINER_PORT)
         h1 = self.hosts["h1"].ip
         lines = [f"like `docker run -p {HOST_PORT}:{CONTAINER_PORT} --network over --name bbox5` on h1 "
-                 f"(runtimeConfig.portMappings; eth1 {self.ip_of('bbox5', 'eth1')}), busybox httpd inside"]
+                 f"(runtimeConfig.portMappings; {GW_IF} {self.ip_of('bbox5', GW_IF)}), busybox httpd inside"]
         ok = True
         for client in (self.hosts["h2"], self.inet):
             rc, body = self.curl(client, f"http://{h1}:{HOST_PORT}{path}")
@@ -547,7 +548,7 @@ class Demo:
                           needs=["Consul server up on cs"])
         hosts_ok = [f"{n} uses the store and advertises eth0" for n in self.hosts]
 
-        r.heading("3. Containers: eth0 on the overlay, eth1 on the gateway bridge")
+        r.heading(f"3. Containers: eth0 on the overlay, {GW_IF} on the gateway bridge")
         self.run_step("bbox1 on h1, network over", lambda: self.step_container("bbox1", "h1", "over"), hosts_ok)
         self.run_step("bbox2 on h2, network over", lambda: self.step_container("bbox2", "h2", "over"), hosts_ok)
         self.run_step("bbox3 on h2, network over2", lambda: self.step_container("bbox3", "h2", "over2"), hosts_ok)

@@ -20,19 +20,21 @@
 namespace ovl::gwbridge {
 namespace {
 
-// Standalone: CNI_IFNAME. Chained after another plugin: conf.ifName (default eth1), which must differ from
-// CNI_IFNAME (the earlier plugin's interface) and from every interface prevResult puts in the container.
+// Standalone: CNI_IFNAME. Chained after another plugin: conf.ifName (default "gw-" + CNI_IFNAME), which
+// must differ from CNI_IFNAME (the earlier plugin's interface) and from every interface prevResult puts in
+// the container.
 Result<std::string> containerIfName(const cni::CmdArgs& args, const GwConf& gw, const cni::NetConf& conf) {
   if (!isChained(conf)) return args.ifName;
   const auto& prev = conf.prevResult;
-  if (gw.ifName == args.ifName)
-    return fail(Code::InvalidConfig, "field 'ifName' '" + gw.ifName +
-                                         "' must differ from CNI_IFNAME when gwbridge is chained after another plugin");
+  const std::string name = gw.ifName.empty() ? defaultChainedIfName(args.ifName) : gw.ifName;
+  const std::string field = gw.ifName.empty() ? "the default 'ifName' '" + name + "'" : "field 'ifName' '" + name + "'";
+  if (name == args.ifName)
+    return fail(Code::InvalidConfig, field + " must differ from CNI_IFNAME when gwbridge is chained after another plugin");
   for (const auto& i : prev->interfaces)
-    if (!i.sandbox.empty() && i.name == gw.ifName)
-      return fail(Code::InvalidConfig,
-                  "prevResult already has interface '" + gw.ifName + "' in the container; set a different 'ifName'");
-  return gw.ifName;
+    if (!i.sandbox.empty() && i.name == name)
+      return fail(Code::InvalidConfig, "prevResult already has interface '" + name + "' in the container (" + field +
+                                           "): set another 'ifName' in the gwbridge section of the network config");
+  return name;
 }
 
 struct Plan {

@@ -68,11 +68,15 @@ std::string defaultIpamJson(std::string_view bridge) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+std::string defaultChainedIfName(std::string_view cniIfName) {
+  return (std::string(kChainedIfNamePrefix) + std::string(cniIfName)).substr(0, 15);
+}
+
 Result<GwConf> parseGwConf(const cni::NetConf& conf, std::string_view stdinData, bool lenientPorts) {
   const json::Value& root = conf.root();
   GwConf c;
   c.bridge = TRY(ifNameKey(root, "bridge", kDefaultBridge));
-  c.ifName = TRY(ifNameKey(root, "ifName", kDefaultChainedIfName));
+  if (json::member(root, "ifName")) c.ifName = TRY(ifNameKey(root, "ifName", ""));
   c.mtu = unsigned(TRY(json::optInt(root, "mtu", "", 68, 65535)).value_or(0));
   c.defaultRoute = TRY(flag(root, "defaultRoute", true));
   c.ipMasq = TRY(flag(root, "ipMasq", true));

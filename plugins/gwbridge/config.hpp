@@ -17,13 +17,16 @@ using gwnames::isSafeIfName;
 
 inline constexpr std::string_view kDefaultBridge = "cni_gwbridge";
 inline constexpr std::string_view kDefaultSubnet = "172.18.0.0/16";
-inline constexpr std::string_view kDefaultChainedIfName = "eth1";
+// Chained without "ifName": "gw-" + CNI_IFNAME (cut to 15 characters), a name no runtime gives (podman and
+// containerd number eth0, eth1, ... per network, Multus net1, net2, ...).
+inline constexpr std::string_view kChainedIfNamePrefix = "gw-";
+std::string defaultChainedIfName(std::string_view cniIfName);
 inline constexpr std::string_view kDefaultIpamType = "overlay-ipam";
 
 struct GwConf {
   std::string bridge{kDefaultBridge};
-  std::string ifName{kDefaultChainedIfName};  // the container-side name when chained after another plugin
-  unsigned mtu = 0;                           // 0: kernel default
+  std::string ifName;  // the container-side name when chained after another plugin; empty: the default
+  unsigned mtu = 0;    // 0: kernel default
   bool defaultRoute = true;
   bool ipMasq = true;
   bool icc = false;

@@ -165,10 +165,10 @@ class ConfExamples(unittest.TestCase):
     def assert_chain_state(self, netns, res, subnet):
         a = self.c.addrs(netns)
         self.assertTrue(in_net(a["eth0"][0], subnet), a)
-        self.assertTrue(in_net(a["eth1"][0], "172.18.0.0/16"), a)
-        self.assertEqual(self.c.default_dev(netns), "eth1")
+        self.assertTrue(in_net(a["gw-eth0"][0], "172.18.0.0/16"), a)
+        self.assertEqual(self.c.default_dev(netns), "gw-eth0")
         names = [i["name"] for i in res["interfaces"] if i.get("sandbox")]
-        self.assertEqual(names, ["eth0", "eth1"])
+        self.assertEqual(names, ["eth0", "gw-eth0"])
         self.assertEqual(sorted(ip["address"] for ip in res["ips"]), sorted(v[0] for v in a.values()))
         return a
 
@@ -329,14 +329,14 @@ class ConfExamples(unittest.TestCase):
         second = load_conflist("multus-over2.json")
         self.validate(second)
         first = load_conflist("overlay-gwbridge.conflist")
-        # A pod on the default network (eth0 + eth1), then Multus adds net1 from the attachment definition.
+        # A pod on the default network (eth0 + gw-eth0), then Multus adds net1 from the attachment definition.
         cid, n1, _ = self.attach("h1", first)
         _, _, r2 = self.attach("h1", second, cid=cid, ifname="net1", netns=n1)
         peer_cid, n2, r3 = self.attach("h2", second, ifname="net1")
         a = self.c.addrs(n1)
-        self.assertEqual(sorted(a), ["eth0", "eth1", "net1"])
+        self.assertEqual(sorted(a), ["eth0", "gw-eth0", "net1"])
         self.assertTrue(in_net(a["net1"][0], second["plugins"][0]["ipam"]["subnet"]))
-        self.assertEqual(self.c.default_dev(n1), "eth1")  # the second attachment leaves the default route
+        self.assertEqual(self.c.default_dev(n1), "gw-eth0")  # the second attachment leaves the default route
         self.assertTrue(self.c.ping(n1, r3["ips"][0]["address"].split("/")[0]))
 
 

@@ -287,7 +287,7 @@ class FaultsTest(unittest.TestCase):
                 res = add()  # the same container again, from scratch
                 self.assertTrue(ips_of(res), res)
                 self.assertEqual(set(container_links(E.t, netns)),
-                                 {"eth0", "eth1"} if runner == "chain" else {"eth0"})
+                                 {"eth0", "gw-eth0"} if runner == "chain" else {"eth0"})
                 delete()
                 self.assertEqual(E.leftovers(), {})
                 E.t.remove_container(netns)

@@ -427,7 +427,7 @@ class GwbridgeTest(unittest.TestCase):
 
     def test_chained_after_reference_bridge(self):
         # The lead's overlay+gwbridge test will do this with `overlay`; the contract is the same: the first
-        # plugin's eth0 keeps only its subnet route, gwbridge adds eth1 with the default route.
+        # plugin's eth0 keeps only its subnet route, gwbridge adds gw-eth0 with the default route.
         first = {"cniVersion": "1.0.0", "name": "chain", "type": "bridge", "bridge": "cnt0", "isGateway": True,
                  "isDefaultGateway": True,
                  "ipam": {"type": "host-local", "subnet": "10.99.0.0/24",
@@ -451,21 +451,21 @@ class GwbridgeTest(unittest.TestCase):
             names = [i["name"] for i in res["interfaces"]]
             self.assertEqual(names[:3], [i["name"] for i in prev["interfaces"]])
             self.assertEqual(names[3:5], [BRIDGE, names[4]])
-            self.assertEqual(names[5], "eth1")
+            self.assertEqual(names[5], "gw-eth0")
             self.assertEqual(res["ips"][0], prev["ips"][0])
             self.assertEqual(res["ips"][1]["interface"], 5)
             self.assertEqual([(r["dst"], r.get("gw")) for r in res["routes"]], [("0.0.0.0/0", GATEWAY)])
             routes = {(r["dst"], r.get("gateway"), r["dev"]) for r in E.routes(netns)}
-            self.assertIn(("default", GATEWAY, "eth1"), routes)
+            self.assertIn(("default", GATEWAY, "gw-eth0"), routes)
             self.assertIn(("10.99.0.0/24", None, "eth0"), routes)
-            self.assertEqual([r for r in routes if r[0] == "default"], [("default", GATEWAY, "eth1")])
+            self.assertEqual([r for r in routes if r[0] == "default"], [("default", GATEWAY, "gw-eth0")])
             self.assertEqual(E.connect(netns, "tcp", "203.0.113.1", 7000), f"inet {E.h1.ip}")
             E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res, args=args)
             # DEL in reverse order with the cached result, as libcni does.
             E.plugin(E.h1, "DEL", conf, cid, netns, prev=res, args=args)
             self.cleanups.pop()
             self.assertIn("eth0", [l["ifname"] for l in E.links(netns)])
-            self.assertNotIn("eth1", [l["ifname"] for l in E.links(netns)])
+            self.assertNotIn("gw-eth0", [l["ifname"] for l in E.links(netns)])
         finally:
             E.plugin(E.h1, "DEL", first, cid, netns, binary="bridge", check=False)
 

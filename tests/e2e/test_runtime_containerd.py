@@ -93,7 +93,7 @@ class ContainerdE2E(unittest.TestCase):
         out = p.stdout
         self.assertRegex(out, r"eth0@\S+ .*mtu 1350")
         self.assertRegex(out, r"inet 10\.0\.0\.\d+/24 .* eth0")
-        self.assertRegex(out, r"inet 172\.18\.\d+\.\d+/16 .* eth1")
+        self.assertRegex(out, r"inet 172\.18\.\d+\.\d+/16 .* gw-eth0")
         add = self.calls("overlay", "ADD")[0]["env"]
         self.assertEqual(add["CNI_CONTAINERID"], "rt-c1")
         self.assertRegex(add["CNI_NETNS"], r"^/proc/\d+/ns/net$")
@@ -212,7 +212,7 @@ class CriE2E(unittest.TestCase):
             self.assertTrue(os.path.exists(self.ctd.mounts.path(os.path.join(pinned, os.path.basename(netns)))))
             out = rtlib.run(*self.ctd.mounts.enter_netns_argv(netns, "ip", "-4", "-o", "addr")).stdout
             self.assertIn(f"inet {ip}/24", out)
-            self.assertRegex(out, r"eth1\s+inet 172\.18\.")
+            self.assertRegex(out, r"gw-eth0\s+inet 172\.18\.")
             self.assertIn("8090", c.nft_rules(h1))
 
             mark = len(rtlib.spy_calls(self.spylog))

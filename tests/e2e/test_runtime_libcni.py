@@ -127,24 +127,24 @@ class LibcniE2E(unittest.TestCase):
         self.assertEqual(r1["cniVersion"], "1.0.0")
         names = [i["name"] for i in r1["interfaces"]]
         self.assertIn("eth0", names)
-        self.assertIn("eth1", names)
+        self.assertIn("gw-eth0", names)
         in_sandbox = [i for i in r1["interfaces"] if i.get("sandbox")]
-        self.assertEqual(sorted(i["name"] for i in in_sandbox), ["eth0", "eth1"])
+        self.assertEqual(sorted(i["name"] for i in in_sandbox), ["eth0", "gw-eth0"])
         self.assertTrue(all(i.get("mac") for i in r1["interfaces"]))
         addrs = {r1["interfaces"][ip["interface"]]["name"]: ip["address"] for ip in r1["ips"]}
         self.assertEqual(addrs["eth0"], "10.0.0.51/24")
-        self.assertTrue(addrs["eth1"].startswith("172.18."), addrs)
+        self.assertTrue(addrs["gw-eth0"].startswith("172.18."), addrs)
 
         # Kernel state inside the container.
         eth0 = c.link(n1, "eth0")
         self.assertEqual(eth0["address"], "02:00:00:00:00:51")
         self.assertEqual(eth0["mtu"], 1350)
         self.assertEqual(c.addrs(n1, "eth0"), ["10.0.0.51/24"])
-        self.assertEqual(c.addrs(n1, "eth1"), [addrs["eth1"]])
+        self.assertEqual(c.addrs(n1, "gw-eth0"), [addrs["gw-eth0"]])
         self.assertEqual(len(c.file_leases(h1)), 1, "gwbridge's lease is not in the host's file store")
         default = [r for r in c.routes(n1) if r["dst"] == "default"]
         self.assertEqual(len(default), 1, default)
-        self.assertEqual(default[0]["dev"], "eth1")
+        self.assertEqual(default[0]["dev"], "gw-eth0")
 
         # Second host, static IP through the ips capability; cross-host ping.
         n2, r2 = self.add(h2, None, "lib2", cap={"ips": ["10.0.0.52"]})
@@ -254,8 +254,8 @@ class LibcniE2E(unittest.TestCase):
         n1, r1 = self.add(h2, None, "lib5", args="IgnoreUnknown=1;IP=10.0.0.55;MAC=02:00:00:00:00:55")
         self.assertEqual(c.addrs(n1, "eth0"), ["10.0.0.55/24"])
         self.assertEqual(c.link(n1, "eth0")["address"], "02:00:00:00:00:55")
-        self.assertTrue(c.addrs(n1, "eth1")[0].startswith("172.18."))
-        self.assertNotEqual(c.link(n1, "eth1")["address"], "02:00:00:00:00:55")
+        self.assertTrue(c.addrs(n1, "gw-eth0")[0].startswith("172.18."))
+        self.assertNotEqual(c.link(n1, "gw-eth0")["address"], "02:00:00:00:00:55")
         self.cni(h2, "del", None, "lib5", n1, args="IgnoreUnknown=1;IP=10.0.0.55;MAC=02:00:00:00:00:55")
 
     def test_9_everything_gone(self):

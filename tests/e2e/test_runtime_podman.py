@@ -97,7 +97,7 @@ class PodmanE2E(unittest.TestCase):
         self.assertEqual(p.returncode, 0, f"{p.stderr}\n{self.transcript()}")
         addrs, mac = self.inet(p.stdout, "eth0")
         self.assertEqual((addrs, mac), (["10.0.0.50/24"], "02:00:00:00:00:50"), p.stdout)
-        gw_addrs, gw_mac = self.inet(p.stdout, "eth1")
+        gw_addrs, gw_mac = self.inet(p.stdout, "gw-eth0")
         self.assertTrue(gw_addrs and gw_addrs[0].startswith("172.18."), p.stdout)
         self.assertNotEqual(gw_mac, "02:00:00:00:00:50")
         ov = self.calls("overlay", "ADD")[0]

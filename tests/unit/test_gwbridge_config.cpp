@@ -20,7 +20,7 @@ TEST_CASE("gwbridge config: defaults") {
   auto c = parse(R"({"cniVersion":"1.0.0","name":"n1","type":"gwbridge"})");
   REQUIRE(c);
   CHECK(c->bridge == "cni_gwbridge");
-  CHECK(c->ifName == "eth1");
+  CHECK(c->ifName.empty());  // chained: defaultChainedIfName(CNI_IFNAME)
   CHECK(c->mtu == 0);
   CHECK(c->defaultRoute);
   CHECK(c->ipMasq);
@@ -37,6 +37,13 @@ TEST_CASE("gwbridge config: defaults") {
   CHECK(ipam->ipamType == "overlay-ipam");
   CHECK(json::toString(*ipam->ipam) ==
         R"({"type":"overlay-ipam","subnet":"172.18.0.0/16","pool":"cni_gwbridge","store":"local"})");
+}
+
+TEST_CASE("gwbridge config: the chained default name is gw- and CNI_IFNAME, cut to 15 characters") {
+  CHECK(defaultChainedIfName("eth0") == "gw-eth0");
+  CHECK(defaultChainedIfName("net1") == "gw-net1");
+  CHECK(defaultChainedIfName("averyverylongif") == "gw-averyverylon");
+  CHECK(isSafeIfName(defaultChainedIfName("averyverylongif")));
 }
 
 TEST_CASE("gwbridge config: every key") {

@@ -4,9 +4,11 @@
 //   node config "resolver": {"upstreams": ["203.0.113.53", "[2001:db8::53]:5353"], "ttl": 0}
 //   (default upstreams: the nameservers of this host's /etc/resolv.conf)
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -68,6 +70,15 @@ void followNames(model::Cluster& cluster, Server& server) {
   }
 }
 
+// Two descriptors per container (its namespace, its socket) and one per pending forward: the usual soft
+// limit of 1024 runs out near 500 containers. Take what the hard limit allows.
+void raiseFileLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) log::warn(std::string("raising the open-file limit: ") + std::strerror(errno));
+}
+
 int run(int argc, char** argv) {
   log::init("overlay-resolver");
   log::setLevel(log::Level::Info);
@@ -82,6 +93,7 @@ int run(int argc, char** argv) {
     std::cerr << "overlay-resolver: unknown argument '" << argv[i] << "'\n";
     return 2;
   }
+  raiseFileLimit();
   auto node = kv::loadNodeConfig();
   if (!node) return log::error(node.error().msg), 1;
   auto opts = options(*node);

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "cni/json.hpp"
 #include "nl/link.hpp"
@@ -28,6 +29,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxPending = 512;
+// One container's share of the pending forwards: a container that floods the resolver with names its
+// upstreams are slow to answer gets SERVFAIL for the excess; the others keep being answered.
+constexpr size_t kMaxPendingPerSandbox = 64;
+// Out of file descriptors, accepting stops for this long instead of spinning on a readable listen socket.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr int kMaxPerWake = 64;
 
 std::string statePath(const std::string& socketPath) {
@@ -300,7 +306,9 @@ void Server::onQuery(int udpFd) {
         sendTo(udpFd, buildError(*q, kRcodeNxDomain), client);
         break;
       case NameTable::Verdict::Forward:
-        if (opt_.upstreams.empty() || pending_.size() >= kMaxPending) {
+        if (opt_.upstreams.empty() || pending_.size() >= kMaxPending ||
+            pendingOf(udpFd) >= kMaxPendingPerSandbox) {
+          ++stats_.refused;
           sendTo(udpFd, buildError(*q, kRcodeServFail), client);
           break;
         }
@@ -467,10 +475,38 @@ void Server::restore() {
   persist();
 }
 
+size_t Server::pendingOf(int udpFd) const {
+  size_t n = 0;
+  for (const auto& [fd, p] : pending_) n += p.clientFd == udpFd;
+  return n;
+}
+
+void Server::acceptAll() {
+  for (;;) {
+    int c = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (c >= 0) {
+      if (std::exchange(acceptStarved_, false)) log::info("accepting containers' hand-overs again");
+      conns_.emplace(c, UniqueFd(c));
+      watch(c);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      // The connection stays in the backlog; a level-triggered listen socket would wake us at once.
+      if (!std::exchange(acceptStarved_, true))
+        log::warn(std::string("accepting a container's hand-over: ") + std::strerror(errno) +
+                  "; trying again every " + std::to_string(kAcceptPause.count()) + " ms");
+      (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_.get(), nullptr);
+      acceptPausedUntil_ = Clock::now() + kAcceptPause;
+    }
+    return;
+  }
+}
+
 void Server::run(const std::atomic<bool>& stopping) {
   auto nextSweep = Clock::now() + std::chrono::milliseconds(opt_.sweepIntervalMs);
   while (!stopping) {
-    int timeout = 200;
+    int timeout = acceptPausedUntil_ ? int(kAcceptPause.count()) : 200;
     const auto now = Clock::now();
     for (const auto& [fd, p] : pending_) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now).count();
@@ -484,12 +520,7 @@ void Server::run(const std::atomic<bool>& stopping) {
         uint64_t v;
         (void)!::read(fd, &v, sizeof v);
       } else if (fd == listen_.get()) {
-        for (;;) {
-          int c = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-          if (c < 0) break;
-          conns_.emplace(c, UniqueFd(c));
-          watch(c);
-        }
+        acceptAll();
       } else if (conns_.count(fd)) {
         onControl(fd);
       } else if (sandboxes_.count(fd)) {
@@ -499,6 +530,10 @@ void Server::run(const std::atomic<bool>& stopping) {
       }
     }
     expire();
+    if (acceptPausedUntil_ && Clock::now() >= *acceptPausedUntil_) {
+      acceptPausedUntil_.reset();
+      watch(listen_.get());
+    }
     if (Clock::now() >= nextSweep) {
       sweep();
       nextSweep = Clock::now() + std::chrono::milliseconds(opt_.sweepIntervalMs);
@@ -506,7 +541,8 @@ void Server::run(const std::atomic<bool>& stopping) {
   }
   log::info("stopping: " + std::to_string(stats_.queries) + " queries, " + std::to_string(stats_.answered) +
             " answered, " + std::to_string(stats_.nxdomain) + " nxdomain, " + std::to_string(stats_.forwarded) +
-            " forwarded, " + std::to_string(stats_.dropped) + " malformed dropped");
+            " forwarded, " + std::to_string(stats_.refused) + " refused over the pending caps, " +
+            std::to_string(stats_.dropped) + " malformed dropped");
 }
 
 }  // namespace ovl::resolver

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,6 +43,7 @@ struct ServerOptions {
 
 struct ServerStats {
   uint64_t queries = 0, answered = 0, nxdomain = 0, forwarded = 0, dropped = 0;
+  uint64_t refused = 0;  // SERVFAIL for a forward over the pending caps (or without upstreams)
 };
 
 class Server {
@@ -90,6 +92,8 @@ class Server {
   void expire();
   void sweep();
   void watch(int fd);
+  void acceptAll();
+  size_t pendingOf(int udpFd) const;
 
   ServerOptions opt_;
   std::string socketPath_;
@@ -97,6 +101,8 @@ class Server {
   std::map<int, Sandbox> sandboxes_;  // by UDP socket fd
   std::map<int, Pending> pending_;    // by upstream socket fd
   std::map<int, UniqueFd> conns_;     // control connections awaiting their request
+  std::optional<std::chrono::steady_clock::time_point> acceptPausedUntil_;  // out of descriptors
+  bool acceptStarved_ = false;  // said so in the log; cleared by the next accept
   std::mutex tableMu_;
   std::shared_ptr<const NameTable> table_;
   ServerStats stats_;

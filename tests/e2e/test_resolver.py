@@ -6,11 +6,13 @@ Networks: over (10.0.0.0/24) and over2 (10.0.1.0/24). Containers ask 127.0.0.11 
 namespace, with drill (ldnsutils) and with ping through a resolv.conf written from the ADD result.
 """
 
+import glob
 import json
 import os
 import random
 import re
 import socket
+import subprocess
 import time
 import unittest
 
@@ -20,7 +22,40 @@ from ovltest.plugins import find_binary, run_plugin
 from ovltest.timing import scaled
 
 PREFIX = "overlay-cni"
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 UPSTREAM = "203.0.113.1"
+SILENT = "203.0.113.99"  # nothing there: dnsmasq's forwards for slow.example are never answered
+
+# Sends N queries for distinct names under slow.example in bursts of 100, prints "sent", then counts the answers
+# that come back within a second by rcode.
+FLOOD = r"""
+import socket, sys, time, collections
+n = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+for i in range(n):
+    if i and i % 100 == 0:
+        time.sleep(0.02)  # in bursts the resolver's socket buffer can hold
+    name = b"".join(bytes([len(l)]) + l for l in (b"q%d" % i, b"slow", b"example")) + b"\0"
+    s.sendto(i.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + name + b"\x00\x01\x00\x01",
+             ("127.0.0.11", 53))
+print("sent", flush=True)
+rcodes = collections.Counter()
+s.settimeout(0.2)
+end = time.monotonic() + 1.0
+while time.monotonic() < end:
+    try:
+        rcodes[s.recv(4096)[3] & 15] += 1
+    except OSError:
+        pass
+print(dict((str(k), v) for k, v in rcodes.items()), flush=True)
+"""
 
 
 def conf(net, subnet, **extra):
@@ -46,7 +81,8 @@ class ResolverE2E(unittest.TestCase):
             cls.dnsmasq_log = os.path.join(t.tmpdir, "dnsmasq.log")
             t.popen(inet, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                     "--bind-interfaces", f"--listen-address={UPSTREAM}", "--user=root", "--pid-file=",
-                    "--address=/outside.example/203.0.113.80", "--address=/missing.example/", "--log-queries", f"--log-facility={cls.dnsmasq_log}")
+                    "--address=/outside.example/203.0.113.80", "--address=/missing.example/",
+                    f"--server=/slow.example/{SILENT}", "--dns-forward-max=2000", "--log-queries", f"--log-facility={cls.dnsmasq_log}")
             cls.consul = ConsulServer(t, cls.cs, "198.51.100.10")
             cls.node_cfg, cls.resolvers = {}, {}
             for h in cls.hosts:
@@ -77,9 +113,9 @@ class ResolverE2E(unittest.TestCase):
         return {"OVL_NODE_CONFIG": cls.node_cfg[host.name]}
 
     @classmethod
-    def start_resolver(cls, host):
+    def start_resolver(cls, host, wrap=()):
         log = open(os.path.join(cls.t.tmpdir, f"resolver-{host.name}.log"), "a")
-        p = cls.t.popen(host, find_binary("overlay-resolver"), env=cls.env(host), stdout=log, stderr=log)
+        p = cls.t.popen(host, *wrap, find_binary("overlay-resolver"), env=cls.env(host), stdout=log, stderr=log)
         log.close()
         sock_dir = os.path.join(cls.t.tmpdir, f"st-{host.name}")
         deadline = time.monotonic() + 10
@@ -292,6 +328,56 @@ class ResolverE2E(unittest.TestCase):
             self.assertIn(field, res["msg"])
             self.assertEqual(veths(), before, "a refused ADD left a veth")
             self.assertFalse(self.consul.kv_keys(f"{PREFIX}/attachments/over/h1/badname/"))
+
+    def test_8_a_flooding_container_does_not_starve_another(self):
+        """One container floods 600 queries its upstream never answers; each container has its own share of
+        the pending forwards, so the excess gets SERVFAIL at once and another container's outside name is
+        still relayed and answered meanwhile."""
+        h1, _ = self.hosts
+        calm, _ = self.attach(h1, OVER, "calm", name="calm")
+        noisy, rn = self.attach(h1, OVER, "noisy", name="noisy")
+        p = self.t.popen(noisy, "python3", "-c", FLOOD, "600", stdout=subprocess.PIPE, text=True)
+        self.assertEqual(p.stdout.readline().strip(), "sent")
+        # Within the resolver's forward timeout (2 s) of the flood: the noisy share is still pending.
+        self.assertEqual(self.query(calm, "outside.example"), ("NOERROR", ["203.0.113.80"]), self.resolver_log(h1))
+        self.assertEqual(self.query(calm, "noisy"), ("NOERROR", [self.ip_of(rn)]))
+        rcodes = json.loads(p.stdout.readline().replace("'", '"'))
+        p.wait(timeout=10)
+        # All but the noisy container's share were refused at once: the flood did reach its cap.
+        self.assertGreaterEqual(rcodes.get("2", 0), 400, rcodes)
+        self.assertIsNone(self.resolvers["h1"].poll(), self.resolver_log(h1))
+
+    def test_8b_out_of_descriptors_it_waits_instead_of_spinning(self):
+        """With its open-file limit reached, pending hand-overs wait in the listen backlog: the resolver neither
+        spins on the readable socket nor drops them, and takes them once descriptors are free again."""
+        _, h2 = self.hosts
+        self.stop_resolver(h2)
+        self.addCleanup(self.start_resolver, h2)
+        self.addCleanup(lambda: self.stop_resolver(h2) if h2.name in self.resolvers else None)
+        proc = self.start_resolver(h2, wrap=("prlimit", "--nofile=24:24"))
+        [sock] = glob.glob(os.path.join(self.t.tmpdir, f"st-{h2.name}", "ns-*", "resolver.sock"))
+        conns = []
+        try:
+            for _ in range(40):  # more than the limit leaves: the rest wait in the backlog
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                c.connect(sock)  # the socket file is reachable from here: only the netns differs
+                conns.append(c)
+            deadline = time.monotonic() + scaled(5)
+            while "trying again every" not in self.resolver_log(h2):
+                self.assertLess(time.monotonic(), deadline, "the resolver never ran out of descriptors")
+                time.sleep(0.02)
+            before = cpu_seconds(proc.pid)
+            time.sleep(1.0)  # an observation window, not a wait for something
+            spent = cpu_seconds(proc.pid) - before
+            self.assertLess(spent, 0.3, f"the resolver used {spent:.2f} s of CPU in 1 s while out of descriptors")
+        finally:
+            for c in conns:
+                c.close()
+        deadline = time.monotonic() + scaled(5)
+        while "accepting containers' hand-overs again" not in self.resolver_log(h2):
+            self.assertLess(time.monotonic(), deadline, "the resolver did not resume accepting")
+            time.sleep(0.02)
+        self.assertIsNone(proc.poll(), self.resolver_log(h2))
 
     def test_9_nothing_left(self):
         # Runs last: every container above was deleted by its test's cleanups.

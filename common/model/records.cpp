@@ -62,6 +62,8 @@ std::string toJson(const Member& m) {
   json::key(w, "vtep"); json::str(w, m.vtep.str());
   json::key(w, "port"); w.Uint(m.port);
   json::key(w, "vni"); w.Uint(m.vni);
+  if (m.mtu) { json::key(w, "mtu"); w.Uint(m.mtu); }
+  if (m.underlayMtu) { json::key(w, "underlayMtu"); w.Uint(m.underlayMtu); }
   w.EndObject();
   return finish(sb);
 }
@@ -127,6 +129,11 @@ Result<Member> parseMember(std::string_view key, std::string_view host, std::str
     m.port = uint16_t(p->GetUint());
   }
   if (const auto* v = json::member(d, "vni"); v && v->IsUint() && v->GetUint() <= 16777215) m.vni = v->GetUint();
+  // MTUs outside what a link can have are not believed (left unrecorded).
+  if (const auto* v = json::member(d, "mtu"); v && v->IsUint() && v->GetUint() >= 68 && v->GetUint() <= 65535)
+    m.mtu = v->GetUint();
+  if (const auto* v = json::member(d, "underlayMtu"); v && v->IsUint() && v->GetUint() >= 68 && v->GetUint() <= 65535)
+    m.underlayMtu = v->GetUint();
   return m;
 }
 

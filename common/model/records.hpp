@@ -16,12 +16,14 @@ namespace ovl::model {
 
 inline constexpr uint32_t kMaxVni = 16777215;  // VXLAN network identifiers are 24 bits
 
-// P/networks/<net>/members/<host>: <host> has containers on <net>, reachable at vtep:port.
+// P/networks/<net>/members/<host>: <host> has containers on <net>, reachable at vtep:port, with MTU `mtu`.
 struct Member {
   std::string host;
   IpAddr vtep;
   uint16_t port = 4789;
   uint32_t vni = 0;
+  unsigned mtu = 0;          // the MTU of this host's containers on the network; 0: not recorded (older writer)
+  unsigned underlayMtu = 0;  // this host's underlay MTU; 0: not recorded
   bool operator==(const Member&) const = default;
 };
 

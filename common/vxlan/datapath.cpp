@@ -85,11 +85,6 @@ Result<Underlay> resolveUnderlay(nl::Socket& s, const std::optional<std::string>
   return u;
 }
 
-unsigned overlayMtu(std::optional<unsigned> configured, const Underlay& u) {
-  if (configured) return *configured;
-  unsigned overhead = u.vtep.isV6() ? 70 : 50;
-  return u.mtu > overhead + 576 ? u.mtu - overhead : 576;
-}
 
 Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay& u, uint16_t port, unsigned mtu) {
   NetDevices d;

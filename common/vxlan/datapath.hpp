@@ -23,8 +23,6 @@ struct Underlay {
 
 // Resolves `advertise` (interface name, address, or the default-route interface when absent).
 Result<Underlay> resolveUnderlay(nl::Socket& s, const std::optional<std::string>& advertise);
-// The container-side MTU: configured, else the underlay's minus the VXLAN overhead.
-unsigned overlayMtu(std::optional<unsigned> configured, const Underlay& u);
 
 struct NetDevices {
   nl::LinkInfo bridge;

@@ -8,6 +8,7 @@
 #include "nl/link.hpp"
 #include "overlay/attachment_names.hpp"
 #include "overlay/container.hpp"
+#include "overlay/mtu.hpp"
 #include "overlay/netdef.hpp"
 #include "overlay/plugin.hpp"
 #include "overlay/teardown.hpp"
@@ -58,7 +59,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   TRY_VOID(model::requireReadable(c.network, state));
   if (auto r = replayWithdrawals(host, cluster, c); !r) log::warn("sending kept deletions: " + r.error().msg);
   const std::string ipamConf = TRY(ipamStdin(args, conf, state.def));
-  const unsigned mtu = vxlan::overlayMtu(c.mtu, underlay);
+  const unsigned mtu = TRY(containerMtu(c, underlay, state.members));
 
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
   // define the network in the store as a side effect.
@@ -100,8 +101,8 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   model::Attachment rec{c.network, c.hostName, args.containerId, args.ifName, link.mac.str(), {}, names, 0};
   for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
-  if (auto recorded = cluster.recordAttachment(vni, model::Member{c.hostName, underlay.vtep, c.port, vni}, self, rec);
-      !recorded) {
+  const model::Member member{c.hostName, underlay.vtep, c.port, vni, mtu, underlay.mtu};
+  if (auto recorded = cluster.recordAttachment(vni, member, self, rec); !recorded) {
     // A write answered with an error may still have been applied (a leader that replicated it and died before
     // answering): remove the record it may have left. The membership goes with the devices in deleteLink.
     if (auto r = cluster.deleteAttachment(c.network, c.hostName, args.containerId, args.ifName); !r)
@@ -112,7 +113,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();
   releaseIp.dismiss();
-  rememberAttachment(memory, model::RememberedAttachment{rec, model::Member{c.hostName, underlay.vtep, c.port, vni}, state.def});
+  rememberAttachment(memory, model::RememberedAttachment{rec, member, state.def});
   // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
   // "link up" can be dropped before the device's queue is attached).
   announce(netns, link, ipam);

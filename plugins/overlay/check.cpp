@@ -8,6 +8,7 @@
 #include "nl/vxlan.hpp"
 #include "ns/netns.hpp"
 #include "overlay/config.hpp"
+#include "overlay/mtu.hpp"
 #include "overlay/netdef.hpp"
 #include "overlay/plugin.hpp"
 #include "vxlan/datapath.hpp"
@@ -41,7 +42,12 @@ Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto underlay = TRY(vxlan::resolveUnderlay(host, c.advertise));
   if (!state.vni) return bad("network '" + c.network + "' is not defined in the store");
   const uint32_t vni = *state.vni;
-  const unsigned mtu = vxlan::overlayMtu(c.mtu, underlay);
+  // The MTU this host recorded for the network when it joined (older records: what ADD would choose).
+  const auto self = std::find_if(state.members.begin(), state.members.end(),
+                                 [&](const model::Member& m) { return m.host == c.hostName; });
+  const unsigned mtu = self != state.members.end() && self->mtu && !c.mtu
+                           ? self->mtu
+                           : TRY(containerMtu(c, underlay, state.members));
 
   auto vx = TRY(nl::findVxlan(host, vxlan::vxlanName(vni)));
   if (!vx) return bad("vxlan device " + vxlan::vxlanName(vni) + " is missing");

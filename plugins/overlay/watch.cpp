@@ -67,7 +67,7 @@ struct Watcher {
       dev = TRY(vxlan::ensureNetDevices(s, vni, underlay, conf.port, vx->link.mtu));
     }
     auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
-    model::Member self{conf.hostName, underlay.vtep, conf.port, vni};
+    model::Member self{conf.hostName, underlay.vtep, conf.port, vni, dev->bridge.mtu, underlay.mtu};
     bool present = std::any_of(st.members.begin(), st.members.end(),
                                [&](const model::Member& m) { return m.host == self.host && m.vtep == self.vtep; });
     if (!st.vni || !present) {

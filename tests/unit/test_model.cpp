@@ -5,6 +5,7 @@
 
 #include "cni/json.hpp"
 #include "model/keys.hpp"
+#include "model/mtu.hpp"
 #include "model/network.hpp"
 #include "model/records.hpp"
 
@@ -107,4 +108,74 @@ TEST_CASE("json: nesting and size are bounded before anything recursive runs") {
   CHECK_FALSE(json::parseInto(d, ok65, "v"));
   std::string big = "\"" + std::string(json::kMaxDocumentBytes, 'a') + "\"";
   CHECK_FALSE(json::parseInto(d, big, "v"));
+}
+
+TEST_CASE("mtu: one per network, refused where the underlay cannot carry it") {
+  auto member = [](std::string host, unsigned mtu, unsigned underlay) {
+    model::Member m;
+    m.host = std::move(host);
+    m.mtu = mtu;
+    m.underlayMtu = underlay;
+    return m;
+  };
+  model::MtuInput in;
+  in.network = "over";
+  in.self = "h3";
+  in.underlayName = "eth0";
+  in.underlayMtu = 1500;
+  // The first member: what its underlay carries.
+  CHECK(*model::networkMtu(in) == 1450);
+  in.overhead = 70;
+  CHECK(*model::networkMtu(in) == 1430);
+  in.overhead = 50;
+  // Later members follow the network's MTU, the smallest recorded, even with a larger underlay.
+  in.members = {member("h1", 1450, 1500), member("h2", 1350, 1400), member("h3", 9000, 9050)};
+  CHECK(*model::networkMtu(in) == 1350);
+  // Records of older writers (no MTU) are left out.
+  in.members = {member("h1", 0, 0)};
+  CHECK(*model::networkMtu(in) == 1450);
+  // A smaller underlay cannot join a network that runs larger: the message names the host and the figures.
+  in.underlayMtu = 1400;
+  in.members = {member("h1", 1450, 1500)};
+  auto r = model::networkMtu(in);
+  REQUIRE(!r);
+  CHECK(r.error().code == Code::InvalidConfig);
+  CHECK(r.error().msg.find("host 'h3'") != std::string::npos);
+  CHECK(r.error().msg.find("eth0 has MTU 1400, at most 1350") != std::string::npos);
+  CHECK(r.error().msg.find("on 'h1'") != std::string::npos);
+  CHECK(r.error().msg.find("is 1450") != std::string::npos);
+  // A configured MTU is checked against this host and every member that says its underlay MTU.
+  in.configured = 1350;
+  CHECK(*model::networkMtu(in) == 1350);
+  in.configured = 1400;
+  r = model::networkMtu(in);
+  REQUIRE(!r);
+  CHECK(r.error().msg.find("host 'h3'") != std::string::npos);
+  in.underlayMtu = 9000;
+  in.members = {member("h1", 1450, 1500), member("h2", 0, 0)};
+  in.configured = 1460;
+  r = model::networkMtu(in);
+  REQUIRE(!r);
+  CHECK(r.error().msg.find("host 'h1'") != std::string::npos);
+  // Tiny underlays still give the IPv4 minimum.
+  CHECK(model::carriedMtu(600, 50) == 576);
+}
+
+TEST_CASE("mtu: member records carry both MTUs, and keep older records readable") {
+  model::Member m;
+  m.host = "h1";
+  m.vtep = *IpAddr::parse("198.51.100.1");
+  m.vni = 42;
+  m.mtu = 1350;
+  m.underlayMtu = 1400;
+  auto back = model::parseMember("k", "h1", model::toJson(m));
+  REQUIRE(back);
+  CHECK(*back == m);
+  auto old = model::parseMember("k", "h1", R"({"host":"h1","vtep":"198.51.100.1","port":4789,"vni":42})");
+  REQUIRE(old);
+  CHECK(old->mtu == 0);
+  auto silly = model::parseMember("k", "h1", R"({"vtep":"198.51.100.1","mtu":5,"underlayMtu":1e9})");
+  REQUIRE(silly);
+  CHECK(silly->mtu == 0);
+  CHECK(silly->underlayMtu == 0);
 }

@@ -94,6 +94,14 @@ struct NetCheck {
     };
   }
 
+  // The network's MTU as the members record it (the smallest); nullopt when no member records one.
+  std::optional<unsigned> recordedMtu() const {
+    std::optional<unsigned> m;
+    for (const auto& mv : in.snap.nets.at(net).members)
+      if (mv.mtu && (!m || mv.mtu < *m)) m = mv.mtu;
+    return m;
+  }
+
   Result<void> membership() {
     auto& kv = in.kv;
     const std::string key = model::Keys(kv.key("")).member(net, in.ctx.host);
@@ -226,6 +234,11 @@ struct NetCheck {
         add("veth-detached", veth, who + "'s interface is not on the network's bridge: the container is cut off",
             [&s, idx, bri]() { return nl::setLinkMaster(s, idx, bri); });
       }
+      if (auto want = recordedMtu(); l && want && l->mtu != *want)
+        add("mtu-mismatch", veth,
+            who + " has MTU " + std::to_string(l->mtu) + " but the network's containers use " + std::to_string(*want) +
+                " (the members' records): larger packets between them are dropped without an error; recreate the "
+                "container (or give the network one 'mtu' on every host)");
       for (const auto& ip : a->ips) {
         auto net4 = IpNet::parse(ip, false);
         std::string addr = net4 ? net4->addr().str() : ip;

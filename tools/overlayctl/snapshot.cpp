@@ -23,7 +23,7 @@ void addPair(Snapshot& s, const model::Keys& keys, const kv::KvPair& p) {
       break;
     case Kind::Member:
       if (auto m = valid(s, model::parseMember(p.key, k.host, p.value)))
-        s.nets[k.net].members.push_back(MemberView{m->host, m->vtep.str(), m->port, p.modifyIndex});
+        s.nets[k.net].members.push_back(MemberView{m->host, m->vtep.str(), m->port, p.modifyIndex, m->mtu});
       break;
     case Kind::Attachment:
       if (auto a = valid(s, model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value)))

@@ -20,6 +20,7 @@ struct MemberView {
   std::string host, vtep;
   uint16_t port = 4789;
   uint64_t version = 0;  // ModifyIndex: repairs write only over what was read
+  unsigned mtu = 0;      // its containers' MTU on the network; 0: not recorded
 };
 
 struct NetView {

@@ -37,6 +37,24 @@ void dnatRules(std::string& out, const PortMapping& m, const IpNet& c, const std
   out += rule("inet", "output", local + notLoopback + l4 + " " + to, tag);
 }
 
+// Routed traffic to the bridge (inet forward). Replies and connections DNAT-ed by a port mapping pass; anything
+// else from outside the bridge is dropped. With icc=false so is what the host routes from the bridge back into
+// it to or from this container (sent to the gateway's MAC, it never crosses the bridge-family chain). Every
+// attachment carries its own copy of the bridge-wide rules, so they live exactly as long as the bridge has an
+// attachment and any order of the copies means the same: each copy's accepts come before its drops.
+void forwardRules(std::string& out, const AttachmentRules& a, const std::string& tag) {
+  const std::string toBridge = "oifname " + quoted(a.bridge) + " ";
+  out += rule("inet", "forward", toBridge + "ct state established,related accept", tag);
+  out += rule("inet", "forward", toBridge + "ct status dnat accept", tag);
+  out += rule("inet", "forward", toBridge + "iifname != " + quoted(a.bridge) + " drop", tag);
+  if (a.icc) return;
+  const std::string within = "iifname " + quoted(a.bridge) + " " + toBridge;
+  for (const IpNet& c : a.addrs) {
+    out += rule("inet", "forward", within + fam(c.addr()) + " saddr " + c.addr().str() + " drop", tag);
+    out += rule("inet", "forward", within + fam(c.addr()) + " daddr " + c.addr().str() + " drop", tag);
+  }
+}
+
 const json::Value* obj(const json::Value& v, std::string_view key) {
   const json::Value* m = json::member(v, key);
   return m && m->IsObject() ? m : nullptr;
@@ -85,7 +103,8 @@ std::string ensureTablesText() {
   return "add table inet " + t + "\n" + "add chain inet " + t +
          " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n" + "add chain inet " + t +
          " output { type nat hook output priority -100; policy accept; }\n" + "add chain inet " + t +
-         " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n" + "add table bridge " + t +
+         " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n" + "add chain inet " + t +
+         " forward { type filter hook forward priority filter; policy accept; }\n" + "add table bridge " + t +
          "\n" + "add chain bridge " + t + " forward { type filter hook forward priority 0; policy accept; }\n";
 }
 
@@ -113,6 +132,7 @@ Result<std::string> ruleText(const AttachmentRules& a) {
                       quoted(a.bridge) + " ct status dnat masquerade",
                   tag);
   }
+  forwardRules(out, a, tag);
   if (!a.icc) {
     // Frames a port sends back to itself (hairpin under br_netfilter) stay allowed.
     out +=

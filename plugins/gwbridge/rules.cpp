@@ -15,6 +15,14 @@ std::string addrPort(const IpAddr& a, uint16_t port) {
 }
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// The chains of "inet ovl_gwbridge": name, type, hook and priority.
+constexpr std::string_view kInetChains[] = {
+    "prerouting { type nat hook prerouting priority dstnat;",
+    "output { type nat hook output priority -100;",
+    "postrouting { type nat hook postrouting priority srcnat;",
+    "forward { type filter hook forward priority filter;",
+};
+
 std::string rule(std::string_view family, std::string_view chain, std::string_view body, std::string_view tag) {
   return "add rule " + std::string(family) + " " + std::string(kTable) + " " + std::string(chain) + " " +
          std::string(body) + " comment " + quoted(tag) + "\n";
@@ -99,13 +107,12 @@ void readExprs(const json::Value& exprs, ListedRule& r) {
 
 
 std::string ensureTablesText() {
-  std::string t(kTable);
-  return "add table inet " + t + "\n" + "add chain inet " + t +
-         " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n" + "add chain inet " + t +
-         " output { type nat hook output priority -100; policy accept; }\n" + "add chain inet " + t +
-         " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n" + "add chain inet " + t +
-         " forward { type filter hook forward priority filter; policy accept; }\n" + "add table bridge " + t +
-         "\n" + "add chain bridge " + t + " forward { type filter hook forward priority 0; policy accept; }\n";
+  const std::string t(kTable);
+  std::string out = "add table inet " + t + "\n";
+  for (std::string_view chain : kInetChains)
+    out += "add chain inet " + t + " " + std::string(chain) + " policy accept; }\n";
+  return out + "add table bridge " + t + "\n" + "add chain bridge " + t +
+         " forward { type filter hook forward priority 0; policy accept; }\n";
 }
 
 Result<std::string> ruleText(const AttachmentRules& a) {

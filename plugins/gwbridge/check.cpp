@@ -93,6 +93,12 @@ Result<void> checkRules(const Attachment& at, const GwConf& gw, const Ours& o) {
   }
   auto nft = TRY(nft::Nft::open());
   for (const auto& r : TRY(findRules(nft, at.tag))) actual[r.family + " " + r.chain]++;
+  const std::string fwd = "inet forward";
+  if (expected[fwd] != actual[fwd])
+    return fail(bad("the forward filter of bridge '" + gw.bridge + "' (chain inet " + std::string(kTable) +
+                    " forward) has " + std::to_string(actual[fwd]) + " rules of " + at.tag + ", want " +
+                    std::to_string(expected[fwd]) +
+                    (actual[fwd] < expected[fwd] ? ": routed traffic may reach unpublished container ports" : "")));
   if (expected != actual) {
     std::string want, have;
     for (auto& [k, n] : expected) want += " " + k + "=" + std::to_string(n);

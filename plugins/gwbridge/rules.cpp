@@ -15,6 +15,14 @@ std::string addrPort(const IpAddr& a, uint16_t port) {
 }
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// The chains of "inet ovl_gwbridge": name, type, hook and priority.
+constexpr std::string_view kInetChains[] = {
+    "prerouting { type nat hook prerouting priority dstnat;",
+    "output { type nat hook output priority -100;",
+    "postrouting { type nat hook postrouting priority srcnat;",
+    "forward { type filter hook forward priority filter;",
+};
+
 std::string rule(std::string_view family, std::string_view chain, std::string_view body, std::string_view tag) {
   return "add rule " + std::string(family) + " " + std::string(kTable) + " " + std::string(chain) + " " +
          std::string(body) + " comment " + quoted(tag) + "\n";
@@ -35,6 +43,24 @@ void dnatRules(std::string& out, const PortMapping& m, const IpNet& c, const std
   std::string notLoopback = a.isV4() ? "ip daddr != 127.0.0.0/8 " : "ip6 daddr != ::1 ";
   out += rule("inet", "prerouting", local + l4 + " " + to, tag);
   out += rule("inet", "output", local + notLoopback + l4 + " " + to, tag);
+}
+
+// Routed traffic to the bridge (inet forward). Replies and connections DNAT-ed by a port mapping pass; anything
+// else from outside the bridge is dropped. With icc=false so is what the host routes from the bridge back into
+// it to or from this container (sent to the gateway's MAC, it never crosses the bridge-family chain). Every
+// attachment carries its own copy of the bridge-wide rules, so they live exactly as long as the bridge has an
+// attachment and any order of the copies means the same: each copy's accepts come before its drops.
+void forwardRules(std::string& out, const AttachmentRules& a, const std::string& tag) {
+  const std::string toBridge = "oifname " + quoted(a.bridge) + " ";
+  out += rule("inet", "forward", toBridge + "ct state established,related accept", tag);
+  out += rule("inet", "forward", toBridge + "ct status dnat accept", tag);
+  out += rule("inet", "forward", toBridge + "iifname != " + quoted(a.bridge) + " drop", tag);
+  if (a.icc) return;
+  const std::string within = "iifname " + quoted(a.bridge) + " " + toBridge;
+  for (const IpNet& c : a.addrs) {
+    out += rule("inet", "forward", within + fam(c.addr()) + " saddr " + c.addr().str() + " drop", tag);
+    out += rule("inet", "forward", within + fam(c.addr()) + " daddr " + c.addr().str() + " drop", tag);
+  }
 }
 
 const json::Value* obj(const json::Value& v, std::string_view key) {
@@ -81,12 +107,12 @@ void readExprs(const json::Value& exprs, ListedRule& r) {
 
 
 std::string ensureTablesText() {
-  std::string t(kTable);
-  return "add table inet " + t + "\n" + "add chain inet " + t +
-         " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n" + "add chain inet " + t +
-         " output { type nat hook output priority -100; policy accept; }\n" + "add chain inet " + t +
-         " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n" + "add table bridge " + t +
-         "\n" + "add chain bridge " + t + " forward { type filter hook forward priority 0; policy accept; }\n";
+  const std::string t(kTable);
+  std::string out = "add table inet " + t + "\n";
+  for (std::string_view chain : kInetChains)
+    out += "add chain inet " + t + " " + std::string(chain) + " policy accept; }\n";
+  return out + "add table bridge " + t + "\n" + "add chain bridge " + t +
+         " forward { type filter hook forward priority 0; policy accept; }\n";
 }
 
 Result<std::string> ruleText(const AttachmentRules& a) {
@@ -113,6 +139,7 @@ Result<std::string> ruleText(const AttachmentRules& a) {
                       quoted(a.bridge) + " ct status dnat masquerade",
                   tag);
   }
+  forwardRules(out, a, tag);
   if (!a.icc) {
     // Frames a port sends back to itself (hairpin under br_netfilter) stay allowed.
     out +=

@@ -5,10 +5,18 @@
 //     chain prerouting  { type nat hook prerouting priority dstnat; }   port mappings (dnat)
 //     chain output      { type nat hook output priority -100; }         port mappings from the host itself
 //     chain postrouting { type nat hook postrouting priority srcnat; }  masquerade, hairpin masquerade
+//     chain forward     { type filter hook forward priority filter; }   what the host routes into a bridge:
+//         oifname BR ct state established,related accept                  replies
+//         oifname BR ct status dnat accept                                 published ports (and hairpin)
+//         oifname BR iifname != BR drop                                    anything else from outside BR
+//         iifname BR oifname BR ip saddr ADDR drop                         icc=false: routed between containers
+//         iifname BR oifname BR ip daddr ADDR drop                         (through the gateway's MAC)
 //   table bridge ovl_gwbridge
 //     chain forward     { type filter hook forward priority 0; }        icc=false: no frames between ports
 // Every rule belongs to one attachment of one network and carries comment "ovl:<network>:<containerID>:<ifname>"
-// (networks share the bridge; GC of one network must not touch another's rules).
+// (networks share the bridge; GC of one network must not touch another's rules). The first three forward rules
+// concern the whole bridge: every attachment on it adds its own copy (its accepts before its drop, so copies
+// in any order filter the same), and the filter goes with the bridge's last attachment.
 #pragma once
 
 #include <cstdint>

@@ -232,6 +232,22 @@ class CheckDrift(unittest.TestCase):
             before.clear()
             before.update(handles())
 
+        forward = [{k: v for k, v in r.items() if k != "handle"} for r in ours
+                   if r["family"] == "inet" and r["chain"] == "forward"]
+        self.assertGreater(len(forward), 0, "no forward filter rules tagged " + tag)
+
+        def drop_forward():
+            for r in nft_rules(t, h):
+                if r.get("comment") == tag and r["family"] == "inet" and r["chain"] == "forward":
+                    nft_json("delete", {"family": "inet", "table": r["table"], "chain": "forward",
+                                        "handle": r["handle"]})
+
+        def readd_forward():
+            for r in forward:
+                nft_json("add", r)
+            before.clear()
+            before.update(handles())
+
         def inside(*argv):
             return lambda: ip(t, netns, *argv)
 
@@ -312,6 +328,8 @@ class CheckDrift(unittest.TestCase):
                   FOUND_DRIFT, f"the default route via {gw} is missing in the container", prev=drop_default_route),
             Drift("one of the attachment's rules deleted", lambda: nft_json("delete", ours[0]), readd_taken,
                   FOUND_DRIFT, f"nftables rules of {tag} differ"),
+            Drift("the attachment's forward filter rules deleted", drop_forward, readd_forward, FOUND_DRIFT,
+                  f"the forward filter of bridge '{GW}' (chain inet ovl_gwbridge forward) has 0 rules of {tag}"),
             Drift("a rule with the attachment's tag added", lambda: nft_json("add", extra), drop_extra, FOUND_DRIFT,
                   f"nftables rules of {tag} differ"),
             Drift("IP forwarding off", sysctl(0), sysctl(1), FOUND_DRIFT, "IP forwarding is off"),

@@ -6,8 +6,8 @@ Containers are empty namespaces; gwbridge runs inside the host namespaces. The I
 the local file store, its data in the test's temporary directory (one per host); test_default_ipam also
 covers the built-in default section.
 
-Servers and clients are small Python programs (servers answer "<tag> <peer address>"), so each check
-also tells from which address a connection arrived.
+Servers and clients are small Python programs (netprogs.py; servers answer "<tag> <peer address>"), so each
+check also tells from which address a connection arrived.
 """
 
 import json
@@ -18,6 +18,7 @@ import subprocess
 import time
 import unittest
 
+from netprogs import CLIENT, SERVER
 from ovltest.faults import nft_rules
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
@@ -27,70 +28,6 @@ BRIDGE = "cni_gwbridge"
 SUBNET = "172.18.0.0/16"
 GATEWAY = "172.18.0.1"
 VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
-
-SERVER = r"""
-import os, socket, sys, threading
-tag, ready = sys.argv[1], sys.argv[2]
-socks = []
-for spec in sys.argv[3:]:
-    proto, port = spec.split(":")
-    if proto == "tcp":
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", int(port)))
-        s.listen(64)
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("0.0.0.0", int(port)))
-    socks.append((proto, s))
-
-def tcp(s):
-    while True:
-        c, a = s.accept()
-        try:
-            c.sendall(f"{tag} {a[0]}\n".encode())
-        finally:
-            c.close()
-
-def udp(s):
-    while True:
-        _, a = s.recvfrom(2048)
-        s.sendto(f"{tag} {a[0]}\n".encode(), a)
-
-threads = [threading.Thread(target=tcp if p == "tcp" else udp, args=(s,), daemon=True) for p, s in socks]
-for t in threads:
-    t.start()
-open(ready, "w").close()
-for t in threads:
-    t.join()
-"""
-
-CLIENT = r"""
-import socket, sys
-proto, host, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-try:
-    if proto == "tcp":
-        s = socket.create_connection((host, port), timeout=timeout)
-        s.settimeout(timeout)
-        data = s.recv(256)
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(timeout / 3)
-        data = b""
-        for _ in range(3):
-            s.sendto(b"hi", (host, port))
-            try:
-                data = s.recv(256)
-                break
-            except socket.timeout:
-                pass
-except OSError as e:
-    print(f"error {e}")
-    sys.exit(1)
-print(data.decode().strip())
-sys.exit(0 if data else 1)
-"""
-
 
 class Env:
     """The topology and helpers shared by the tests of this module."""
@@ -336,6 +273,48 @@ class GwbridgeTest(unittest.TestCase):
         self.assertTrue(E.ping(nc1, rc2["ips"][0]["address"].split("/")[0]))
         self.assertFalse(E.ping(nc1, ips[0]))
 
+    def test_forward_filter_follows_the_attachments_of_each_bridge(self):
+        # Two networks share bridge gwf1, a third has gwf2; h2 routes both subnets through h1.
+        def conf(name, bridge, subnet):
+            return dict(E.conf(name, E.h1), bridge=bridge,
+                        ipam={"type": "overlay-ipam", "subnet": subnet, "pool": bridge, "store": "local",
+                              "dataDir": E.data_dir(E.h1)})
+        ca, cb, cc = conf("gwfa", "gwf1", "10.91.0.0/24"), conf("gwfb", "gwf1", "10.91.0.0/24"), \
+            conf("gwfc", "gwf2", "10.92.0.0/24")
+        a, na, ra = self.container(E.h1, "fwa", ca)
+        b, nb, rb = self.container(E.h1, "fwb", cb)
+        c, nc, rc = self.container(E.h1, "fwc", cc)
+        bip, cip = (r["ips"][0]["address"].split("/")[0] for r in (rb, rc))
+        for subnet in ("10.91.0.0/24", "10.92.0.0/24"):
+            E.t.run(E.h2, "ip", "route", "replace", subnet, "via", E.h1.ip)
+            self.addCleanup(E.t.run, E.h2, "ip", "route", "del", subnet, check=False)
+        srv = [E.serve(nb, "fwb", "tcp:80"), E.serve(nc, "fwc", "tcp:80")]
+        try:
+            self.assertIsNone(E.connect(E.h2.ns, "tcp", bip, 80, timeout=0.5))
+            self.assertIsNone(E.connect(E.h2.ns, "tcp", cip, 80, timeout=0.5))
+            # Routed between bridges: no more than from the underlay.
+            self.assertIsNone(E.connect(nc, "tcp", bip, 80, timeout=0.5))
+            # The first attachment on gwf1 goes (its copy of the bridge's filter came first): b stays closed.
+            E.delete(E.h1, ca, a, na, prev=ra)
+            self.cleanups.pop(0)
+            self.assertIsNone(E.connect(E.h2.ns, "tcp", bip, 80, timeout=0.5))
+            self.assertEqual(E.connect(nb, "tcp", "203.0.113.1", 7000), f"inet {E.h1.ip}")
+            fwd = E.t.run(E.h1, "nft", "list", "chain", "inet", "ovl_gwbridge", "forward").stdout
+            self.assertEqual(fwd.count(f'"ovl:gwfb:{b}:eth0"'), 5, fwd)
+            self.assertNotIn("gwfa", fwd)
+            # The last attachment of each bridge takes the bridge's filter with it.
+            E.delete(E.h1, cb, b, nb, prev=rb)
+            E.delete(E.h1, cc, c, nc, prev=rc)
+            self.cleanups.clear()
+            fwd = E.t.run(E.h1, "nft", "list", "chain", "inet", "ovl_gwbridge", "forward").stdout
+            self.assertNotIn("gwf1", fwd)
+            self.assertNotIn("gwf2", fwd)
+        finally:
+            for p in srv:
+                E.stop(p)
+        for bridge in ("gwf1", "gwf2"):
+            E.t.run(E.h1, "ip", "link", "del", bridge, check=False)
+
     def test_add_check_del_del_every_version(self):
         ports = [{"hostPort": 9090, "containerPort": 90}]
         for v in VERSIONS:
@@ -354,7 +333,8 @@ class GwbridgeTest(unittest.TestCase):
                 self.assertEqual("mtu" in res["interfaces"][2], v == "1.1.0")
                 self.assertEqual(E.addr(netns, "eth0"), res["ips"][0]["address"].split("/")[0])
                 tags = [c for c in E.rule_comments(E.h1) if c == f"ovl:gwv:{cid}:eth0"]
-                self.assertEqual(len(tags), 6)  # prerouting + output dnat, masquerade, hairpin masquerade, 2 icc
+                # prerouting + output dnat, masquerade, hairpin masquerade, 5 forward filter, 2 icc
+                self.assertEqual(len(tags), 11)
                 if v >= "0.4.0":
                     E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res)
                     # CHECK notices a missing route and missing rules.
@@ -383,8 +363,8 @@ class GwbridgeTest(unittest.TestCase):
             conf = E.conf("gwd", E.h1, ports=p)
             cid, netns, res = self.container(E.h1, name, conf)
             made.append((conf, cid, netns, res))
-        # d1: 2 x (prerouting, output), masquerade, hairpin, 2 icc; d2: masquerade, 2 icc; d3: 6
-        self.assertEqual(len([c for c in E.rule_comments(E.h1) if c.startswith("ovl:gwd:")]), 8 + 3 + 6)
+        # d1: 2 x (prerouting, output), masquerade, hairpin, 2 icc; d2: masquerade, 2 icc; d3: 6; each 5 forward
+        self.assertEqual(len([c for c in E.rule_comments(E.h1) if c.startswith("ovl:gwd:")]), 8 + 3 + 6 + 3 * 5)
         self.assertEqual(len(E.leases(E.h1)), 3)
         # containerd: the namespace is gone and DEL comes with an empty CNI_NETNS and no prevResult.
         conf, cid, netns, res = made[0]
@@ -506,7 +486,7 @@ class GwbridgeTest(unittest.TestCase):
             self.assertEqual(rc, 0, f"ADD {i}: {out} {err[-1500:]}")
         ips = {res["ips"][0]["address"] for _, res, _, _ in results}
         self.assertEqual(len(ips), n)
-        self.assertEqual(len([c for c in E.rule_comments(E.h2) if c.startswith("ovl:gwp:")]), 6 + 3 * (n - 1))
+        self.assertEqual(len([c for c in E.rule_comments(E.h2) if c.startswith("ovl:gwp:")]), 11 + 8 * (n - 1))
         self.assertEqual(E.t.run(E.h2, "ip", "-br", "addr", "show", "dev", BRIDGE).stdout.count(GATEWAY), 1)
 
         # CRI-style: two DELs per container at once (stop with netns, remove without).

@@ -2,7 +2,8 @@
 hosts; none of them may.
 
 Topology (network namespaces only): a Consul host cs (198.51.100.10), hosts h1 and h2 (198.51.100.11-12)
-running the overlay+gwbridge chain with the Consul store, a router and an "internet" host 203.0.113.1.
+running the overlay+gwbridge chain with the Consul store, a router and an "internet" host 203.0.113.1, and an
+underlay neighbour nbr (198.51.100.20) that runs no plugin.
 Containers are empty namespaces; hostile programs inside them are small Python scripts.
 """
 
@@ -12,6 +13,7 @@ import time
 import unittest
 import uuid
 
+import netprogs
 from hostile_progs import CLIENT, LISTENER, RA_SENDER, SPEAK_LATER
 from ovltest.chain import run_chain
 from ovltest.consul import ConsulServer
@@ -23,6 +25,8 @@ NET = "hostile"
 SUBNET = "10.77.0.0/24"
 
 LISTENER_IP = "198.51.100.99"
+NEIGHBOUR_IP = "198.51.100.20"
+GW_SUBNET = "172.18.0.0/16"  # gwbridge's default pool on cni_gwbridge
 
 
 class Env:
@@ -42,6 +46,9 @@ class Env:
             self.ra_py = self.script("ra.py", RA_SENDER)
             self.speak_py = self.script("speak.py", SPEAK_LATER)
             self.client_py = self.script("client.py", CLIENT)
+            self.server_py = self.script("server.py", netprogs.SERVER)
+            self.netclient_py = self.script("netclient.py", netprogs.CLIENT)
+            self.nbr = self.t.add_host("nbr", f"{NEIGHBOUR_IP}/24")
             self.listener = self.t.add_host("lsn", f"{LISTENER_IP}/24")
             self.listener_log = os.path.join(tmp, "listener.log")
             ready = os.path.join(tmp, "listener.ready")
@@ -91,6 +98,19 @@ class Env:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} did not happen")
             time.sleep(0.05)
+
+    def serve(self, ns, tag, *specs):
+        """netprogs.SERVER in ns on "tcp:PORT"/"udp:PORT"; returns the path of its datagram log."""
+        log, ready = (os.path.join(self.t.tmpdir, f"svc-{tag}.{x}") for x in ("log", "ready"))
+        open(log, "w").close()
+        self.t.popen(ns, PY, self.server_py, tag, ready, f"log:{log}", *specs)
+        self.wait_file(ready, f"server {tag}")
+        return log
+
+    def try_connect(self, ns, proto, host, port, timeout=1.0):
+        """The answer of the server at host:port to a client in ns, or None."""
+        p = self.t.run(ns, PY, self.netclient_py, proto, host, port, timeout, check=False, timeout=timeout + 10)
+        return p.stdout.strip() if p.returncode == 0 else None
 
     def heard(self):
         """Everything the listener has received so far."""
@@ -350,6 +370,58 @@ class HostileTest(unittest.TestCase):
         self.assertIn(f"src={gw_ip} ", E.t.run(E.h1, "conntrack", "-L", check=False).stdout)
         E.chain(E.h1, "DEL", cl, c1, "", prev=r1)
         self.assertNotIn(f"src={gw_ip} ", E.t.run(E.h1, "conntrack", "-L", check=False).stdout)
+
+    # --- item 4: forwarding with a filter ------------------------------------------------------------
+    @staticmethod
+    def gw_address(res):
+        """The container's address on the gateway bridge (gwbridge's is the last in the result)."""
+        return res["ips"][-1]["address"].split("/")[0]
+
+    def test_underlay_neighbour_reaches_published_ports_only(self):
+        cl = E.conflist(ports=True)
+        _, netns, res = self.attach(E.h1, "fwd-pub", cl, runtime={"portMappings": [
+            {"hostPort": 8480, "containerPort": 80, "protocol": "tcp"}]})
+        cip = self.gw_address(res)
+        E.serve(netns, "fwdpub", "tcp:80", "tcp:81")
+        E.serve(E.inet, "fwdinet", "tcp:7480")
+        # A neighbour on the underlay that routes the gateway subnet through the node.
+        E.t.run(E.nbr, "ip", "route", "replace", GW_SUBNET, "via", E.h1.ip)
+        self.addCleanup(E.t.run, E.nbr, "ip", "route", "del", GW_SUBNET, check=False)
+        # The published port answers, and the connection keeps the neighbour's address.
+        self.assertEqual(E.try_connect(E.nbr, "tcp", E.h1.ip, 8480), f"fwdpub {E.nbr.ip}")
+        # Unpublished: another port, and the published service's own port at the container's address.
+        self.assertIsNone(E.try_connect(E.nbr, "tcp", cip, 81), "an unpublished port is reachable from the underlay")
+        self.assertIsNone(E.try_connect(E.nbr, "tcp", cip, 80), "a container port is reachable around its mapping")
+        # The container's own outbound connections still work (masqueraded to h1's address).
+        self.assertEqual(E.try_connect(netns, "tcp", "203.0.113.1", 7480), f"fwdinet {E.h1.ip}")
+        # ... and so does the container reaching its own published port through the host (hairpin).
+        self.assertEqual(E.try_connect(netns, "tcp", E.h1.ip, 8480), f"fwdpub {res['ips'][-1]['gateway']}")
+
+    def test_icc_false_holds_when_sent_to_the_gateway_mac(self):
+        # Container a resolves b's address to the gateway's MAC: its frames go to the host, which routes them
+        # back into the bridge, past the bridge-family chain that enforces icc=false between ports. b's answer
+        # does not matter (with icc=false the bridge drops it): b's log shows whom it heard.
+        def pair(icc):
+            cl = {"cniVersion": "1.0.0", "name": f"hostile-icc{int(icc)}",
+                  "plugins": [{"type": "gwbridge", "icc": icc}]}
+            _, na, ra = self.attach(E.h1, f"icc{int(icc)}-a", cl)
+            _, nb, rb = self.attach(E.h1, f"icc{int(icc)}-b", cl)
+            log = E.serve(nb, f"icc{int(icc)}-b", "udp:5400")
+            return na, ra, self.gw_address(rb), log
+
+        def heard(sender, res, b_ip, log):
+            gw_mac = next(i["mac"] for i in res["interfaces"] if i["name"] == "cni_gwbridge")
+            E.t.run(sender, "ip", "neigh", "replace", b_ip, "lladdr", gw_mac, "dev", "eth0", "nud", "permanent")
+            E.try_connect(sender, "udp", b_ip, 5400, timeout=0.9)
+            with open(log) as f:
+                return f"{self.gw_address(res)} hi" in f.read()
+
+        na0, ra0, b0_ip, log0 = pair(False)
+        self.assertFalse(heard(na0, ra0, b0_ip, log0), "icc=false: a reached b through the gateway's MAC")
+        # The same bridge with an icc=true network: its containers talk through the host, but not to b above.
+        na1, ra1, b1_ip, log1 = pair(True)
+        self.assertTrue(heard(na1, ra1, b1_ip, log1), "icc=true: a did not reach b through the host")
+        self.assertFalse(heard(na1, ra1, b0_ip, log0), "an icc=true container reached an icc=false one")
 
     # --- item 7: a runtime's bad input does not block cleanup ---------------------------------------
     def test_del_with_an_invalid_runtime_mac_still_cleans_up(self):

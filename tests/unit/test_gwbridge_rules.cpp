@@ -58,14 +58,45 @@ TEST_CASE("gwbridge rules: masquerade and icc only") {
   CHECK(*text ==
         "add rule inet ovl_gwbridge postrouting ip saddr 172.18.0.2 oifname != \"cni_gwbridge\" masquerade comment "
         "\"ovl:net1:ctr1:eth1\"\n"
+        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct state established,related accept comment "
+        "\"ovl:net1:ctr1:eth1\"\n"
+        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct status dnat accept comment "
+        "\"ovl:net1:ctr1:eth1\"\n"
+        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" iifname != \"cni_gwbridge\" drop comment "
+        "\"ovl:net1:ctr1:eth1\"\n"
+        "add rule inet ovl_gwbridge forward iifname \"cni_gwbridge\" oifname \"cni_gwbridge\" ip saddr 172.18.0.2 drop "
+        "comment \"ovl:net1:ctr1:eth1\"\n"
+        "add rule inet ovl_gwbridge forward iifname \"cni_gwbridge\" oifname \"cni_gwbridge\" ip daddr 172.18.0.2 drop "
+        "comment \"ovl:net1:ctr1:eth1\"\n"
         "add rule bridge ovl_gwbridge forward iifname \"gwb0123456789ab\" oifname != \"gwb0123456789ab\" drop comment "
         "\"ovl:net1:ctr1:eth1\"\n"
         "add rule bridge ovl_gwbridge forward oifname \"gwb0123456789ab\" iifname != \"gwb0123456789ab\" drop comment "
         "\"ovl:net1:ctr1:eth1\"\n");
+}
+
+TEST_CASE("gwbridge rules: the forward filter") {
+  // icc=true and no masquerade still filter what is routed into the bridge: only the bridge-wide rules.
   auto a = sample();
   a.ipMasq = false;
   a.icc = true;
-  CHECK(ruleText(a).value().empty());
+  const std::string tag = " comment \"ovl:net1:ctr1:eth1\"\n";
+  CHECK(ruleText(a).value() ==
+        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct state established,related accept" + tag +
+            "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct status dnat accept" + tag +
+            "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" iifname != \"cni_gwbridge\" drop" + tag);
+  // icc=false, dual stack: the routed container-to-container drops name each address in its family, after
+  // the accepts.
+  a = sample();
+  a.bridge = "br1";
+  a.addrs.push_back(*IpNet::parse("fd00:18::2/64"));
+  auto text = ruleText(a).value();
+  CHECK(count(text, "add rule inet ovl_gwbridge forward ") == 7);
+  CHECK(count(text, "forward oifname \"br1\" ct state established,related accept") == 1);
+  CHECK(text.find("forward iifname \"br1\" oifname \"br1\" ip6 saddr fd00:18::2 drop") != std::string::npos);
+  CHECK(text.find("forward iifname \"br1\" oifname \"br1\" ip6 daddr fd00:18::2 drop") != std::string::npos);
+  CHECK(text.find("ct status dnat accept") < text.find("iifname != \"br1\" drop"));
+  CHECK(text.find("iifname != \"br1\" drop") < text.find("ip saddr 172.18.0.2 drop"));
+  CHECK(text.find("cni_gwbridge") == std::string::npos);
 }
 
 TEST_CASE("gwbridge rules: port mappings") {
@@ -75,7 +106,7 @@ TEST_CASE("gwbridge rules: port mappings") {
              PortMapping{9, 9, Proto::Sctp, IpAddr::parse("2001:db8::1")}};
   auto text = ruleText(a);
   REQUIRE(text);
-  CHECK(count(*text, "\n") == 8);
+  CHECK(count(*text, "\n") == 13);  // 4 dnat, masquerade, hairpin, 5 forward, 2 bridge forward
   CHECK(text->find("add rule inet ovl_gwbridge prerouting meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat "
                    "ip to 172.18.0.2:80 comment \"ovl:net1:ctr1:eth1\"\n") != std::string::npos);
   CHECK(text->find("add rule inet ovl_gwbridge output meta nfproto ipv4 fib daddr type local ip daddr != 127.0.0.0/8 "
@@ -127,6 +158,8 @@ TEST_CASE("gwbridge rules: the table layout is created idempotently") {
         std::string::npos);
   CHECK(t.find("add chain inet ovl_gwbridge output { type nat hook output priority -100;") != std::string::npos);
   CHECK(t.find("add chain inet ovl_gwbridge postrouting { type nat hook postrouting priority srcnat;") !=
+        std::string::npos);
+  CHECK(t.find("add chain inet ovl_gwbridge forward { type filter hook forward priority filter; policy accept; }") !=
         std::string::npos);
   CHECK(t.find("add chain bridge ovl_gwbridge forward { type filter hook forward priority 0;") != std::string::npos);
   CHECK(t.find("flush") == std::string::npos);

@@ -14,6 +14,7 @@
 #include "util/log.hpp"
 #include "util/rollback.hpp"
 #include "util/testhook.hpp"
+#include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
 
@@ -83,6 +84,9 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
     auto lock = TRY(vxlan::HostLock::acquire(c.stateDir, c.network));
     auto dev = TRY(vxlan::ensureNetDevices(host, vni, underlay, c.port, mtu));
     TRY_VOID(vxlan::reconcileFlood(host, dev.vxlan.index, underlay.vtep, state.members, vxlan::FloodSync::AddOnly));
+    // The members this ADD read may deliver VXLAN for the VNI (dropped otherwise while a watcher enforces).
+    auto allow = TRY(vxlan::AllowList::open());
+    TRY_VOID(allow.sync(vni, underlay.vtep, state.members, vxlan::FloodSync::AddOnly));
     return createContainerLink(host, netns, hostName, args.ifName, mtu, mac, dev.bridge.index);
   }();
   if (!made) {

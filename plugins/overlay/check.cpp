@@ -11,6 +11,7 @@
 #include "overlay/mtu.hpp"
 #include "overlay/netdef.hpp"
 #include "overlay/plugin.hpp"
+#include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
 
@@ -24,6 +25,18 @@ Result<const cni::Interface*> containerInterface(const cni::NetResult& prev, con
   for (const auto& i : prev.interfaces)
     if (i.name == args.ifName && !i.sandbox.empty()) return &i;
   return fail(Code::InvalidConfig, "prevResult has no interface '" + args.ifName + "' with a sandbox");
+}
+
+// While a watcher enforces the VXLAN allow-list, a VNI with other members but no allowed VTEP receives
+// nothing from other hosts.
+Result<void> checkAllowList(uint32_t vni, const IpAddr& self, const std::vector<model::Member>& members) {
+  bool others = std::any_of(members.begin(), members.end(), [&](const model::Member& m) { return !(m.vtep == self); });
+  if (!others) return {};
+  auto listing = TRY(TRY(vxlan::AllowList::open()).read());
+  if (!listing.enforced || !listing.vteps(vni).empty()) return {};
+  return bad("VXLAN allow-list (nft table " + std::string(vxlan::kAllowFamily) + " " + std::string(vxlan::kAllowTable) +
+             ") is enforced but allows no VTEP for vni " + std::to_string(vni) +
+             ": VXLAN from the network's other members is dropped (restart 'overlay watch' to refill it)");
 }
 
 }  // namespace
@@ -65,6 +78,7 @@ Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
   bool member = std::any_of(state.members.begin(), state.members.end(),
                             [&](const model::Member& m) { return m.host == c.hostName && m.vtep == underlay.vtep; });
   if (!member) return bad("host '" + c.hostName + "' is not recorded as a member of '" + c.network + "'");
+  TRY_VOID(checkAllowList(vni, underlay.vtep, state.members));
 
   auto netns = TRY(ns::Netns::open(args.netns));
   auto in = TRY(nl::Socket::openInNetns(netns.fd()));

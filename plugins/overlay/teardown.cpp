@@ -3,8 +3,9 @@
 #include "model/memory.hpp"
 #include "nl/link.hpp"
 #include "util/log.hpp"
-#include "vxlan/names.hpp"
+#include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
+#include "vxlan/names.hpp"
 
 namespace ovl::overlay {
 
@@ -13,6 +14,8 @@ Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni,
   auto dev = TRY(vxlan::findNetDevices(s, vni));
   if (dev && TRY(vxlan::countContainerPorts(s, *dev)) > 0) return {};
   TRY_VOID(vxlan::deleteNetDevices(s, vni));
+  auto allow = TRY(vxlan::AllowList::open());
+  TRY_VOID(allow.forget(vni));  // no device receives this VNI any more
   if (cluster) TRY_VOID(withdrawOrRemember(*cluster, c, model::PendingWithdrawal{c.network, "", ""}));
   if (dev) log::info("last container left network '" + c.network + "': devices removed, membership withdrawn");
   return {};

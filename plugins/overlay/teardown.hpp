@@ -11,7 +11,8 @@
 namespace ovl::overlay {
 
 // Under the host lock: when no container port is left on the network's bridge, deletes the bridge and
-// VXLAN device and withdraws this host's membership (when `cluster` is given). Idempotent.
+// VXLAN device, removes the VNI's pairs from the VXLAN allow-list and withdraws this host's membership
+// (when `cluster` is given). Idempotent.
 Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni, model::Cluster* cluster);
 
 // Deletes the attachment record (or, for an empty containerId, this host's membership); when the store is

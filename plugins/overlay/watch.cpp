@@ -20,6 +20,7 @@
 #include "overlay/liveness.hpp"
 #include "overlay/teardown.hpp"
 #include "util/log.hpp"
+#include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
 
@@ -53,13 +54,15 @@ struct Watcher {
   kv::NodeConfig node;
   OverlayConf conf;  // store, advertise, port, hostName, stateDir
   std::optional<model::Cluster> cluster;
+  std::optional<vxlan::AllowList> allow;
+  bool enforcing = false;  // this watcher installed the allow-list's dropping chain
   Liveness liveness;
 
   Result<void> reconcileNetwork(nl::Socket& s, const vxlan::Underlay& underlay, const std::string& net, uint32_t vni,
                                 const std::vector<kv::KvPair>& pairs) {
     auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
     auto dev = TRY(vxlan::findNetDevices(s, vni));
-    if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) return {};
+    if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) return allow->forget(vni);
     // This host's VTEP address changed (DHCP, a new advertise): the VXLAN device must send from the new one.
     if (auto vx = TRY(nl::findVxlan(s, vxlan::vxlanName(vni))); vx && !(vx->local == underlay.vtep)) {
       log::info("network '" + net + "': VTEP address changed from " + vx->local.str() + " to " +
@@ -77,7 +80,26 @@ struct Watcher {
       log::info("restored membership of " + self.host + " in '" + net + "'");
       st.members.push_back(self);
     }
-    return vxlan::reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, vxlan::FloodSync::Exact);
+    TRY_VOID(vxlan::reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, vxlan::FloodSync::Exact));
+    return allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact);
+  }
+
+  // Once the sets hold exactly the members (a reconcile succeeded), VXLAN from anyone else is dropped.
+  void enforce() {
+    if (enforcing) return;
+    if (auto r = allow->enforce(conf.port); !r) {
+      log::warn("watch: " + r.error().msg + " (" + r.error().details + "); VXLAN from non-members is not dropped");
+      return;
+    }
+    enforcing = true;
+    log::info("VXLAN to port " + std::to_string(conf.port) + " is dropped unless it comes from a member of its VNI");
+  }
+
+  // At a clean exit: ADDs alone cannot admit a new member, so without a watcher nothing is dropped.
+  void relax() {
+    if (!enforcing) return;
+    if (auto r = allow->relax(); !r) log::error("watch: " + r.error().msg + " (" + r.error().details + ")");
+    else log::info("stopped dropping VXLAN from non-members: no watcher keeps the allow-list exact");
   }
 
   Result<void> reconcileAll(const std::vector<kv::KvPair>& pairs) {
@@ -111,6 +133,7 @@ Result<Watcher> makeWatcher() {
   w.conf.hostName = kv::hostIdentity(w.node);
   if (w.node.stateDir) w.conf.stateDir = *w.node.stateDir;
   w.cluster = TRY(model::Cluster::connect(store.consul));
+  w.allow = TRY(vxlan::AllowList::open());
   return w;
 }
 
@@ -124,7 +147,9 @@ int watchMain(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--once")) once = true;
     else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::cout << "usage: overlay watch [--once]\n"
-                   "Keeps this host's VXLAN flood lists in step with the members recorded in Consul.\n"
+                   "Keeps this host's VXLAN flood lists and allow-list in step with the members recorded in Consul,\n"
+                   "and while it runs drops VXLAN from hosts that are not members of the packet's VNI\n"
+                   "(--once: one reconcile, nothing dropped).\n"
                    "Reads the node config ($OVL_NODE_CONFIG or /etc/cni/overlay-node.json).\n";
       return 0;
     } else {
@@ -161,9 +186,12 @@ int watchMain(int argc, char** argv) {
       log::warn("watch: reconcile: " + rec.error().msg + "; retrying");
       index = 0;
       for (int i = 0; i < 10 && !stopping; ++i) ::usleep(100000);
+    } else if (!once) {
+      w->enforce();
     }
     if (once) break;
   }
+  w->relax();
   w->liveness.release(w->cluster->kv());
   return 0;
 }

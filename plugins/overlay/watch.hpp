@@ -1,6 +1,8 @@
-// `overlay watch`: the optional long-running companion that keeps this host's flood lists in step with
-// membership changes in Consul (Consul blocking queries), and restores this host's membership records if
-// the store lost them. Without it, a host learns about new members at its next plugin call.
+// `overlay watch`: the optional long-running companion that keeps this host's flood lists and VXLAN
+// allow-list in step with membership changes in Consul (Consul blocking queries), and restores this host's
+// membership records if the store lost them. Without it, a host learns about new members at its next plugin
+// call. While it runs (from its first complete reconcile to its exit) VXLAN from hosts that are not members
+// of the packet's VNI is dropped (vxlan/allow_list.hpp).
 #pragma once
 
 namespace ovl::overlay {

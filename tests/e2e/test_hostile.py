@@ -17,6 +17,7 @@ import netprogs
 from hostile_progs import CLIENT, LISTENER, RA_SENDER, SPEAK_LATER
 from ovltest.chain import run_chain
 from ovltest.consul import ConsulServer
+from ovltest.faults import wait_for
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
 
@@ -27,6 +28,8 @@ SUBNET = "10.77.0.0/24"
 LISTENER_IP = "198.51.100.99"
 NEIGHBOUR_IP = "198.51.100.20"
 GW_SUBNET = "172.18.0.0/16"  # gwbridge's default pool on cni_gwbridge
+STRANGER_IP = "198.51.100.13"  # item 5: a host on the underlay, not a member until the test makes it one
+INTRUDER_IP = "10.77.0.250"  # the address the stranger gives itself inside the overlay's subnet
 
 
 class Env:
@@ -169,6 +172,38 @@ class Env:
 
     def bridge_ports(self, host, bridge):
         return [l["ifname"] for l in self.ipj(host, "link", "show", "master", bridge)]
+
+    def start_watcher(self, host, name=None):
+        log = open(os.path.join(self.t.tmpdir, f"watch-{name or host.name}.log"), "w")
+        p = self.t.popen(host, find_binary("overlay"), "watch", env=self.env(host), stdout=log, stderr=log)
+        log.close()
+        return p
+
+    # --- the VXLAN allow-list (table inet ovl_vxlan) -------------------------------------------------
+    def allow_table(self, host):
+        """The items of `nft -j list table inet ovl_vxlan`; [] when the table does not exist."""
+        p = self.t.run(host, "nft", "-j", "list", "table", "inet", "ovl_vxlan", check=False)
+        if p.returncode != 0:
+            if "No such file" not in p.stderr:
+                raise AssertionError(f"nft list table inet ovl_vxlan on {host.name}: {p.stderr}")
+            return []
+        return json.loads(p.stdout)["nftables"]
+
+    def allow_pairs(self, host):
+        """{(VTEP, VNI)} of both allow sets."""
+        out = set()
+        for item in self.allow_table(host):
+            s = item.get("set", {})
+            if s.get("name") in ("allow4", "allow6"):
+                out |= {tuple(e["concat"]) for e in s.get("elem", [])}
+        return out
+
+    def allow_drops(self, host):
+        """Packets counted by the dropping rules; None when the allow-list is not enforced."""
+        rules = [i["rule"] for i in self.allow_table(host) if "rule" in i]
+        if not rules:
+            return None
+        return sum(x["counter"]["packets"] for r in rules for x in r["expr"] if "counter" in x)
 
 
 E = None
@@ -440,6 +475,66 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertNotIn(host_veth, [l["ifname"] for l in E.ipj(E.h1, "link", "show")])
         self.assertEqual(E.consul.kv_keys(f"overlay-cni/ipam/{NET}/owners/{cid}"), [])
+
+    # --- item 5: VXLAN is accepted only from member VTEPs of the packet's VNI -----------------------
+    def stranger(self):
+        """A host on the underlay that is not (yet) a member of any network: no watcher, a node config."""
+        h3 = E.t.hosts.get("h3") or E.t.add_host("h3", f"{STRANGER_IP}/24")
+        E.node_cfg.setdefault(h3.name, E.write_node_config(h3, {}))
+        return h3
+
+    def test_vxlan_from_a_non_member_is_dropped_until_it_joins(self):
+        cl = E.conflist(gwbridge=False)
+        _, na, ra = self.attach(E.h1, "vx-a", cl)
+        _, nb, rb = self.attach(E.h2, "vx-b", cl)
+        vni = int(ra["interfaces"][0]["name"][len("ovbr-"):])
+        ip_a, ip_b = (r["ips"][0]["address"].split("/")[0] for r in (ra, rb))
+        h1, h2, h3 = E.h1, E.h2, self.stranger()
+        # The watchers enforce, and each member admits exactly the other for this VNI.
+        for h, other in ((h1, h2), (h2, h1)):
+            wait_for(lambda: E.allow_drops(h) is not None, 10, f"the allow-list enforced on {h.name}")
+            wait_for(lambda: E.allow_pairs(h) == {(other.ip, vni)}, 10,
+                     f"{h.name}'s allow-list to hold exactly {other.ip} . {vni}: {E.allow_pairs(h)}")
+        self.assertTrue(E.t.ping(na, ip_b, count=3), "members of the network do not reach each other")
+
+        # The stranger builds the network's VXLAN device by hand and aims its broadcasts at h1's VTEP.
+        E.t.run(h3, "ip", "link", "add", "intruder", "type", "vxlan", "id", vni, "local", STRANGER_IP,
+                "dstport", 4789, "dev", "eth0")
+        self.addCleanup(E.t.run, h3, "ip", "link", "del", "intruder", check=False)
+        E.t.run(h3, "ip", "addr", "add", f"{INTRUDER_IP}/24", "dev", "intruder")
+        E.t.run(h3, "ip", "link", "set", "intruder", "up")
+        E.t.run(h3, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "intruder", "dst", h1.ip)
+        drops = E.allow_drops(h1)
+        self.assertFalse(E.t.ping(h3, ip_a, count=3, timeout=1), "the stranger reached a container over VXLAN")
+        self.assertGreater(E.allow_drops(h1), drops, "h1 dropped none of the stranger's VXLAN packets")
+        self.assertEqual(E.ipj(na, "neigh", "show", INTRUDER_IP), [], "the stranger's ARP reached the container")
+        self.assertEqual(E.allow_pairs(h3), set(), "a host that never joined has allow-list entries")
+        E.t.run(h3, "ip", "link", "del", "intruder")
+
+        # A real ADD makes it a member: the watchers admit it, and its container reaches both others.
+        _, nc, rc = self.attach(h3, "vx-c", cl)
+        ping_c = lambda: E.t.ping(nc, ip_a, timeout=1) and E.t.ping(nc, ip_b, timeout=1)
+        wait_for(ping_c, 10, "the new member's container to reach the others")
+        for h, others in ((h1, (h2, h3)), (h2, (h1, h3)), (h3, (h1, h2))):
+            wait_for(lambda: E.allow_pairs(h) == {(o.ip, vni) for o in others}, 10,
+                     f"{h.name}'s allow-list to hold the other members: {E.allow_pairs(h)}")
+        # Without a watcher, h3 keeps the pairs its ADD read but drops nothing: no one would admit a new member.
+        self.assertIsNone(E.allow_drops(h3), "a host without a watcher enforces the allow-list")
+        self.assertFalse(any(c.get("chain", {}).get("name") == "input" for c in E.allow_table(h3)))
+        # A watcher enforces while it runs and stops at its exit; the pairs stay for the next one.
+        w = E.start_watcher(h3, "h3-vx")
+        wait_for(lambda: E.allow_drops(h3) is not None, 10, "h3's watcher to enforce")
+        self.assertTrue(ping_c(), "the enforcing member h3 does not hear the others")
+        w.terminate()
+        self.assertEqual(w.wait(timeout=15), 0)
+        self.assertIsNone(E.allow_drops(h3), "the watcher left the dropping chain at its exit")
+        self.assertEqual(E.allow_pairs(h3), {(h1.ip, vni), (h2.ip, vni)})
+
+        # DEL of everything on h3 removes its pairs; the watchers remove it from the others'.
+        E.chain(h3, "DEL", cl, f"vx-c-{E.t.prefix}", "", prev=rc)
+        self.assertEqual(E.allow_pairs(h3), set())
+        for h, other in ((h1, h2), (h2, h1)):
+            wait_for(lambda: E.allow_pairs(h) == {(other.ip, vni)}, 10, f"{h.name} to forget the departed member")
 
 
 if __name__ == "__main__":

@@ -184,6 +184,16 @@ class DiagFix(unittest.TestCase):
                     fn()
             return run
 
+        def allow_list_without_h2():
+            """The allow-list enforced as a watcher does it, with h2's pair for fixnet gone."""
+            t.run(h1, "nft", "-f", "-", input=(
+                "add chain inet ovl_vxlan input { type filter hook input priority filter; policy accept; }\n"
+                "add rule inet ovl_vxlan input udp dport 4789 ip saddr . @th,96,24 != @allow4 counter drop\n"
+                f"delete element inet ovl_vxlan allow4 {{ {h2.ip} . {vni} }}\n"))
+
+        def relax():
+            t.run(h1, "nft", "delete", "chain", "inet", "ovl_vxlan", "input")
+
         other_vtep = json.dumps(dict(json.loads(member), vtep="198.51.100.99"))
         stale_member = json.dumps(dict(json.loads(member), vni=spare))
         rows = [
@@ -208,6 +218,8 @@ class DiagFix(unittest.TestCase):
             Drift("flood-stale", lambda: t.run(h1, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", vx, "dst",
                                                "198.51.100.77"),
                   self.fix("flood-stale"), "flood-stale", "flood entry to 198.51.100.77"),
+            Drift("allow-missing", allow_list_without_h2, and_then(self.fix("allow-missing"), relax), "allow-missing",
+                  f"VXLAN from {h2.ip} (h2)"),
             Drift("attachment-stale", ghost_attachment, and_then(self.fix("attachment-stale"), ghost_gone),
                   "attachment-stale", "container ghost (eth0)"),
             Drift("veth-detached", on_h1("link", "set", veth, "nomaster"), self.fix("veth-detached"), "veth-detached",

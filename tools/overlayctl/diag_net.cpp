@@ -10,6 +10,7 @@
 #include "nl/link.hpp"
 #include "nl/vxlan.hpp"
 #include "overlayctl/diag.hpp"
+#include "vxlan/allow_list.hpp"
 #include "vxlan/names.hpp"
 
 namespace ovl::ctl {
@@ -90,7 +91,8 @@ struct NetCheck {
       std::vector<model::Member> ms;
       for (const auto& m : members)
         if (auto ip = IpAddr::parse(m.vtep)) ms.push_back({m.host, *ip, m.port});
-      return vxlan::reconcileFlood(s, dev.vxlan.index, u->vtep, ms, vxlan::FloodSync::Exact);
+      TRY_VOID(vxlan::reconcileFlood(s, dev.vxlan.index, u->vtep, ms, vxlan::FloodSync::Exact));
+      return TRY(vxlan::AllowList::open()).sync(v, u->vtep, ms, vxlan::FloodSync::Exact);
     };
   }
 
@@ -194,6 +196,24 @@ struct NetCheck {
           [&s, vxIndex, ip]() -> Result<void> {
             if (!ip) return fail(Code::InvalidConfig, "the member record has no valid VTEP address");
             return nl::appendFdb(s, vxIndex, kZeroMac, *ip);
+          });
+    }
+    return allowList(want);
+  }
+
+  // While a watcher enforces the VXLAN allow-list, a member missing from it is cut off from this host.
+  Result<void> allowList(const std::map<std::string, std::string>& want) {
+    auto allow = TRY(vxlan::AllowList::open());
+    auto listing = TRY(allow.read());
+    if (!listing.enforced) return {};
+    const auto have = listing.vteps(vni);
+    for (const auto& [vtep, host] : want) {
+      auto ip = IpAddr::parse(vtep);
+      if (!ip || have.count(*ip)) continue;
+      add("allow-missing", "VXLAN from " + vtep + " (" + host + ")",
+          "the allow-list drops VXLAN from member " + host + ": its containers cannot reach this host's",
+          [v = vni, m = model::Member{host, *ip, 0, vni}]() -> Result<void> {
+            return TRY(vxlan::AllowList::open()).sync(v, IpAddr(), {m}, vxlan::FloodSync::AddOnly);
           });
     }
     return {};

@@ -1,0 +1,51 @@
+#include "vxlan/allow_list.hpp"
+
+#include "util/log.hpp"
+
+namespace ovl::vxlan {
+namespace {
+
+constexpr int kAttempts = 3;
+
+}  // namespace
+
+Result<AllowList> AllowList::open() { return AllowList(TRY(nft::Nft::open())); }
+
+Result<AllowListing> AllowList::read() {
+  auto text = TRY(nft_.listTable(kAllowFamily, kAllowTable));
+  if (!text) return AllowListing{};
+  return parseAllowListing(*text);
+}
+
+Result<void> AllowList::apply(uint32_t vni, const std::set<IpAddr>& want, bool exact) {
+  for (int attempt = 1;; ++attempt) {
+    auto plan = planAllow(TRY(read()), vni, want, exact);
+    if (plan.empty()) return {};
+    // A deletion of a pair that went meanwhile fails the whole transaction: read again and retry.
+    auto r = nft_.run(allowPlanText(plan), "updating the VXLAN allow-list of vni " + std::to_string(vni));
+    if (r) {
+      for (const auto& e : plan.remove) log::info("vni " + std::to_string(vni) + ": VXLAN from " + e.vtep.str() + " no longer allowed");
+      return {};
+    }
+    if (plan.remove.empty() || attempt >= kAttempts) return fail(std::move(r.error()));
+  }
+}
+
+Result<void> AllowList::sync(uint32_t vni, const IpAddr& self, const std::vector<model::Member>& members,
+                             FloodSync sync) {
+  std::set<IpAddr> want;
+  for (const auto& m : members)
+    if (!(m.vtep == self)) want.insert(m.vtep);
+  return apply(vni, want, sync == FloodSync::Exact);
+}
+
+Result<void> AllowList::forget(uint32_t vni) { return apply(vni, {}, true); }
+
+Result<void> AllowList::enforce(uint16_t port) { return nft_.run(enforceText(port), "enforcing the VXLAN allow-list"); }
+
+Result<void> AllowList::relax() {
+  if (!TRY(read()).enforced) return {};
+  return nft_.run(relaxText(), "removing the VXLAN allow-list's dropping chain");
+}
+
+}  // namespace ovl::vxlan

@@ -125,11 +125,27 @@ Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const m
 
 Result<void> Cluster::deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                        const std::string& ifName) {
-  return kv_.deleteKey(keys_.attachment(net, host, cid, ifName));
+  // With the network's change marker, which the watchers follow (they list P/networks/, not the attachments).
+  using Op = kv::TxnOp;
+  auto r = TRY(kv_.txn({{Op::Delete, keys_.attachment(net, host, cid, ifName), "", 0},
+                        {Op::Set, keys_.changed(net), model::changeMarkerJson(host, int64_t(std::time(nullptr))), 0}}));
+  if (!r.committed) {
+    std::string why;
+    for (const auto& e : r.errors) why += (why.empty() ? "" : "; ") + e;
+    return fail(Code::TryAgainLater, "deleting the attachment record in consul failed: " + why);
+  }
+  return {};
 }
 
 Result<std::vector<AttachmentRecord>> Cluster::listAttachments(const std::string& net, const std::string& host) {
-  auto pairs = TRY(kv_.list(keys_.attachmentsOn(net, host)));
+  return parseAttachments(TRY(kv_.list(keys_.attachmentsOn(net, host))));
+}
+
+Result<std::vector<AttachmentRecord>> Cluster::listAttachments(const std::string& net) {
+  return parseAttachments(TRY(kv_.list(keys_.attachmentsOf(net))));
+}
+
+std::vector<AttachmentRecord> Cluster::parseAttachments(const std::vector<kv::KvPair>& pairs) const {
   std::vector<AttachmentRecord> out;
   for (const auto& p : pairs) {
     auto k = keys_.classify(p.key);

@@ -41,6 +41,8 @@ class Cluster {
   Result<void> deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                 const std::string& ifName);
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net, const std::string& host);
+  // Every host's attachments of the network.
+  Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net);
   // Puts this host's member record (idempotent).
   Result<void> ensureMember(const std::string& net, const Member& self);
   Result<void> withdrawMember(const std::string& net, const std::string& host);
@@ -49,6 +51,7 @@ class Cluster {
   const model::Keys& keys() const { return keys_; }
 
  private:
+  std::vector<AttachmentRecord> parseAttachments(const std::vector<kv::KvPair>& pairs) const;
   explicit Cluster(kv::ConsulClient c) : kv_(std::move(c)), keys_(kv_.key("")) {}
   kv::ConsulClient kv_;
   model::Keys keys_;

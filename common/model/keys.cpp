@@ -43,6 +43,10 @@ Keys::Parsed Keys::classify(std::string_view key) const {
     p.net = parts[1];
     return set(Kind::NetworkConfig);
   }
+  if (top == "networks" && n == 3 && parts[2] == "changed") {
+    p.net = parts[1];
+    return set(Kind::Changed);
+  }
   if (top == "networks" && n == 4 && parts[2] == "members") {
     p.net = parts[1];
     p.host = parts[3];

@@ -5,6 +5,8 @@
 //   P/cluster                                  {"id","created","restored"}   the store's identity (see restore.hpp)
 //   P/networks/<net>/config                    network definition            created once, check-and-set
 //   P/networks/<net>/members/<host>            member record                 while <host> has containers on <net>
+//   P/networks/<net>/changed                   {"host","time"}               set with each attachment deletion: wakes
+//                                                                            the watchers (ADD's member write does)
 //   P/vnis/<vni>                               "<net>"                       a VNI belongs to one network
 //   P/attachments/<net>/<host>/<cid>/<ifname>  attachment record             one per container interface
 //   P/hosts/<host>                             host record                   the host's identity claim
@@ -35,6 +37,7 @@ class Keys {
   std::string networkConfig(std::string_view net) const { return network(net) + "config"; }
   std::string members(std::string_view net) const { return network(net) + "members/"; }
   std::string member(std::string_view net, std::string_view host) const { return members(net) + std::string(host); }
+  std::string changed(std::string_view net) const { return network(net) + "changed"; }
   std::string vni(uint32_t vni) const { return root_ + "vnis/" + std::to_string(vni); }
 
   std::string attachments() const { return root_ + "attachments/"; }
@@ -67,7 +70,7 @@ class Keys {
   }
 
   // What a listed key is. Unknown keys (other tools' data under the prefix) are Kind::Other.
-  enum class Kind { Other, Cluster, NetworkConfig, Member, Vni, Attachment, Host, Alive, Lease, Owner, Cursor };
+  enum class Kind { Other, Cluster, NetworkConfig, Member, Changed, Vni, Attachment, Host, Alive, Lease, Owner, Cursor };
   struct Parsed {
     Kind kind = Kind::Other;
     std::string net, host, containerId, ifName, pool, ip;

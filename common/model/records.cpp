@@ -109,6 +109,16 @@ std::string toJson(const Lease& l) {
   return finish(sb);
 }
 
+std::string changeMarkerJson(std::string_view host, int64_t time) {
+  rapidjson::StringBuffer sb;
+  json::Writer w(sb);
+  w.StartObject();
+  json::key(w, "host"); json::str(w, host);
+  json::key(w, "time"); w.Int64(time);
+  w.EndObject();
+  return finish(sb);
+}
+
 std::string ownerIndexJson(const std::vector<IpAddr>& ips) {
   rapidjson::StringBuffer sb;
   json::Writer w(sb);

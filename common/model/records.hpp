@@ -56,6 +56,8 @@ std::string toJson(const Host& h);
 std::string toJson(const Attachment& a);
 std::string toJson(const Lease& l);
 std::string ownerIndexJson(const std::vector<IpAddr>& ips);
+// P/networks/<net>/changed: who changed the network's attachments last, and when.
+std::string changeMarkerJson(std::string_view host, int64_t time);
 
 // `key` names the record in errors; the identifying parts come from the key (keys.hpp), the rest from the value.
 Result<Member> parseMember(std::string_view key, std::string_view host, std::string_view value);

@@ -1,10 +1,16 @@
 #include "nl/bridge.hpp"
 
 #include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netlink/attr.h>
 #include <netlink/errno.h>
+#include <netlink/msg.h>
 #include <netlink/route/link/bridge.h>
+#include <sys/socket.h>
 
 #include "nl/error.hpp"
+#include "nl/request.hpp"
 
 namespace ovl::nl {
 namespace {
@@ -65,6 +71,24 @@ Result<void> setBridgePortOptions(Socket& s, int portIndex, bool hairpin, bool l
                    : rtnl_link_bridge_unset_flags(ch.get(), RTNL_BRIDGE_LEARNING);
   if (err >= 0) err = rtnl_link_change(s.get(), orig.get(), ch.get(), 0);
   if (err < 0) return fail(nlError(err, what));
+  return {};
+}
+
+// Built by hand: libnl 3.7 has no flag for IFLA_BRPORT_NEIGH_SUPPRESS.
+Result<void> setBridgePortNeighSuppress(Socket& s, int portIndex, bool on) {
+  std::string what = std::string("turning neigh_suppress ") + (on ? "on" : "off") + " on link index " +
+                     std::to_string(portIndex);
+  MsgPtr msg(nlmsg_alloc_simple(RTM_SETLINK, 0));
+  if (!msg) return fail(nlError(-NLE_NOMEM, what));
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_BRIDGE;
+  ifi.ifi_index = portIndex;
+  bool ok = nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) == 0;
+  nlattr* proto = ok ? nla_nest_start(msg.get(), IFLA_PROTINFO | NLA_F_NESTED) : nullptr;
+  ok = proto && nla_put_u8(msg.get(), IFLA_BRPORT_NEIGH_SUPPRESS, on ? 1 : 0) == 0;
+  if (ok) nla_nest_end(msg.get(), proto);
+  if (!ok) return fail(nlError(-NLE_MSGSIZE, what));
+  if (int err = sendSync(s, std::move(msg)); err < 0) return fail(nlError(err, what));
   return {};
 }
 

@@ -23,5 +23,9 @@ Result<LinkInfo> ensureBridge(Socket& s, const BridgeSpec& spec);
 
 // Sets hairpin mode and learning on a bridge port (a link enslaved to a bridge).
 Result<void> setBridgePortOptions(Socket& s, int portIndex, bool hairpin, bool learning);
+// The port's neigh_suppress flag (`bridge link set dev PORT neigh_suppress on`): the bridge answers ARP and
+// neighbour solicitations arriving for addresses it has a neighbour entry for (on the bridge device, with a
+// bridge FDB entry on a suppressing port), instead of flooding them to this port; unknown ones still flood.
+Result<void> setBridgePortNeighSuppress(Socket& s, int portIndex, bool on);
 
 }  // namespace ovl::nl

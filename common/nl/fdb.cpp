@@ -21,14 +21,14 @@ std::string describe(int ifindex, const MacAddr& mac, const std::optional<IpAddr
 }
 
 Result<MsgPtr> buildFdbMsg(int type, int nlFlags, int ifindex, const MacAddr& mac,
-                           const std::optional<IpAddr>& dst, const std::string& what) {
+                           const std::optional<IpAddr>& dst, const std::string& what, bool master = false) {
   MsgPtr msg(nlmsg_alloc_simple(type, nlFlags));
   if (!msg) return fail(nlError(-NLE_NOMEM, what));
   ndmsg nd{};
   nd.ndm_family = AF_BRIDGE;
   nd.ndm_ifindex = ifindex;
-  nd.ndm_state = NUD_PERMANENT | NUD_NOARP;
-  nd.ndm_flags = NTF_SELF;
+  nd.ndm_state = master ? NUD_NOARP : NUD_PERMANENT | NUD_NOARP;
+  nd.ndm_flags = master ? NTF_MASTER : NTF_SELF;
   bool ok = nlmsg_append(msg.get(), &nd, sizeof nd, NLMSG_ALIGNTO) == 0;
   ok = ok && nla_put(msg.get(), NDA_LLADDR, 6, mac.bytes().data()) == 0;
   if (dst) ok = ok && nla_put(msg.get(), NDA_DST, dst->byteLen(), dst->bytes()) == 0;
@@ -67,6 +67,28 @@ Result<void> appendFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr&
   auto msg = TRY(buildFdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, ifindex, mac, dst, what));
   int err = sendSync(s, std::move(msg));
   if (err < 0 && err != -NLE_EXIST) return fail(nlError(err, what));
+  return {};
+}
+
+Result<void> replaceFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr& dst) {
+  std::string what = "setting " + describe(ifindex, mac, dst);
+  auto msg = TRY(buildFdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, ifindex, mac, dst, what));
+  if (int err = sendSync(s, std::move(msg)); err < 0) return fail(nlError(err, what));
+  return {};
+}
+
+Result<void> replaceMasterFdb(Socket& s, int portIndex, const MacAddr& mac) {
+  std::string what = "setting the bridge's " + describe(portIndex, mac, std::nullopt);
+  auto msg = TRY(buildFdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, portIndex, mac, std::nullopt, what, true));
+  if (int err = sendSync(s, std::move(msg)); err < 0) return fail(nlError(err, what));
+  return {};
+}
+
+Result<void> deleteMasterFdb(Socket& s, int portIndex, const MacAddr& mac) {
+  std::string what = "deleting the bridge's " + describe(portIndex, mac, std::nullopt);
+  auto msg = TRY(buildFdbMsg(RTM_DELNEIGH, 0, portIndex, mac, std::nullopt, what, true));
+  int err = sendSync(s, std::move(msg));
+  if (err < 0 && !nlAbsent(err)) return fail(nlError(err, what));
   return {};
 }
 

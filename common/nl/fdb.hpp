@@ -23,6 +23,13 @@ struct FdbEntry {
 // Appends mac -> dst on the device (NLM_F_CREATE|NLM_F_APPEND, NUD_PERMANENT|NUD_NOARP, NTF_SELF);
 // an identical entry is success.
 Result<void> appendFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr& dst);
+// Sets mac -> dst on the device, replacing any other dst (NLM_F_REPLACE, NUD_PERMANENT|NUD_NOARP, NTF_SELF):
+// a VXLAN device's static unicast entry.
+Result<void> replaceFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr& dst);
+// The bridge's own entry for mac on the port (NTF_MASTER, static: NUD_NOARP), as `bridge fdb replace MAC dev
+// PORT master static`; deleteMasterFdb removes it (absent is success).
+Result<void> replaceMasterFdb(Socket& s, int portIndex, const MacAddr& mac);
+Result<void> deleteMasterFdb(Socket& s, int portIndex, const MacAddr& mac);
 // Deletes the entry (only the one with that dst when given); absent is success.
 Result<void> deleteFdb(Socket& s, int ifindex, const MacAddr& mac, std::optional<IpAddr> dst);
 // The FDB entries on that device only.

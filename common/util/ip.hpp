@@ -79,6 +79,7 @@ class MacAddr {
   bool isMulticast() const { return bytes_[0] & 1; }
   std::string str() const;  // lower-case colon form
   bool operator==(const MacAddr& o) const = default;
+  auto operator<=>(const MacAddr& o) const = default;
 
  private:
   std::array<uint8_t, 6> bytes_{};

@@ -1,7 +1,4 @@
 #include <sys/socket.h>
-#include <unistd.h>
-
-#include <algorithm>
 
 #include "cni/delegate.hpp"
 #include "ipc/resolver_link.hpp"
@@ -43,17 +40,6 @@ void rememberAttachment(model::HostMemory& mem, const model::RememberedAttachmen
     log::warn("this host will not restore the attachment if the store loses it: " + ok.error().msg);
 }
 
-// When this ADD makes the host a member, the other members' watchers admit its VTEP to their VXLAN
-// allow-lists only once they see the new membership record, a few milliseconds after it was written: an
-// announcement sent before that is dropped there, and their containers that knew the address under another
-// MAC (it moved here) keep sending to the old one. Announce again once the watchers have had time.
-void announceAfterJoining(const ns::Netns& netns, const ContainerLink& link, const cni::NetResult& ipam) {
-  for (useconds_t wait : {100000u, 200000u}) {
-    ::usleep(wait);
-    announce(netns, link, ipam);
-  }
-}
-
 }  // namespace
 
 Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf) {
@@ -74,10 +60,6 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   TRY_VOID(model::requireReadable(c.network, state));
   if (auto r = replayWithdrawals(host, cluster, c); !r) log::warn("sending kept deletions: " + r.error().msg);
   const std::string ipamConf = TRY(ipamStdin(args, conf, state.def));
-  const bool joining = std::none_of(state.members.begin(), state.members.end(),
-                                    [&](const model::Member& m) { return m.host == c.hostName; });
-  const bool othersKnown = std::any_of(state.members.begin(), state.members.end(),
-                                       [&](const model::Member& m) { return m.host != c.hostName; });
   const unsigned mtu = TRY(containerMtu(c, underlay, state.members));
 
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
@@ -139,7 +121,6 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
   // "link up" can be dropped before the device's queue is attached).
   announce(netns, link, ipam);
-  if (joining && othersKnown) announceAfterJoining(netns, link, ipam);
   log::info("attached " + rec.ips.front() + " on vni " + std::to_string(vni) + " via " + underlay.vtep.str());
   const bool resolving = c.resolver && offerToResolver(c, args, netns);
 

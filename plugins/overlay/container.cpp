@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "nl/addr.hpp"
+#include "nl/garp.hpp"
 #include "nl/route.hpp"
 #include "nl/veth.hpp"
 #include "ns/sysctl.hpp"
@@ -96,33 +97,9 @@ Result<void> sendGratuitousArp(const ns::Netns& netns, int ifindex, const MacAdd
   UniqueFd fd;
   {
     auto in = TRY(ns::ScopedNetns::enter(netns));
-    fd.reset(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
+    fd = TRY(nl::openArpSocket());
   }
-  if (!fd) return fail(sysError(errno, "packet socket"));
-  struct __attribute__((packed)) {
-    arphdr h;
-    uint8_t sha[6];
-    uint8_t sip[4];
-    uint8_t tha[6];
-    uint8_t tip[4];
-  } pkt{};
-  pkt.h.ar_hrd = htons(ARPHRD_ETHER);
-  pkt.h.ar_pro = htons(ETH_P_IP);
-  pkt.h.ar_hln = 6;
-  pkt.h.ar_pln = 4;
-  pkt.h.ar_op = htons(ARPOP_REQUEST);
-  std::memcpy(pkt.sha, mac.bytes().data(), 6);
-  std::memcpy(pkt.sip, ip.bytes(), 4);
-  std::memcpy(pkt.tip, ip.bytes(), 4);
-  sockaddr_ll to{};
-  to.sll_family = AF_PACKET;
-  to.sll_protocol = htons(ETH_P_ARP);
-  to.sll_ifindex = ifindex;
-  to.sll_halen = 6;
-  std::memset(to.sll_addr, 0xff, 6);
-  if (::sendto(fd.get(), &pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
-    return fail(sysError(errno, "sending gratuitous ARP"));
-  return {};
+  return nl::sendGratuitousArp(fd.get(), ifindex, mac, ip);
 }
 
 }  // namespace ovl::overlay

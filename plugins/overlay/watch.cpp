@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <cstring>
 #include <iostream>
@@ -23,6 +24,7 @@
 #include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
+#include "vxlan/peers.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -56,6 +58,24 @@ struct Watcher {
   std::optional<model::Cluster> cluster;
   std::optional<vxlan::AllowList> allow;
   bool enforcing = false;  // this watcher installed the allow-list's dropping chain
+  bool once = false;       // --once: one reconcile, no peer entries (nothing would keep them)
+  // What P/networks/<net>/ looked like when the peers were synced: its largest ModifyIndex and its number of
+  // keys (a deletion, e.g. `overlayctl hosts evict`, lowers the count), and the bridge they were synced on.
+  struct PeersSeen {
+    std::pair<uint64_t, size_t> listing;
+    int bridge = 0;
+    bool operator==(const PeersSeen&) const = default;
+  };
+  std::map<std::string, PeersSeen> peersSeen;
+
+  std::pair<uint64_t, size_t> changeIndex(const std::string& net, const std::vector<kv::KvPair>& pairs) const {
+    const std::string prefix = cluster->keys().network(net);
+    uint64_t max = 0;
+    size_t n = 0;
+    for (const auto& p : pairs)
+      if (p.key.compare(0, prefix.size(), prefix) == 0) max = std::max(max, p.modifyIndex), ++n;
+    return {max, n};
+  }
   Liveness liveness;
 
   Result<void> reconcileNetwork(nl::Socket& s, const vxlan::Underlay& underlay, const std::string& net, uint32_t vni,
@@ -81,7 +101,50 @@ struct Watcher {
       st.members.push_back(self);
     }
     TRY_VOID(vxlan::reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, vxlan::FloodSync::Exact));
-    return allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact);
+    TRY_VOID(allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact));
+    if (once) return {};  // nothing would remove the peer entries of containers that leave
+    // The attachments are listed only when something of this network changed (its members, or the change
+    // marker DEL sets) or its devices are new: a change to another network costs no request here.
+    const PeersSeen seen{changeIndex(net, pairs), dev->bridge.index};
+    if (peersSeen.count(net) && peersSeen[net] == seen) return {};
+    auto synced = TRY(vxlan::syncPeers(s, *dev, remotePeers(TRY(cluster->listAttachments(net)), st.members)));
+    peersSeen[net] = seen;
+    if (synced.added || synced.removed)
+      log::debug("network '" + net + "': " + std::to_string(synced.added) + " remote containers known, " +
+                 std::to_string(synced.removed) + " forgotten");
+    return {};
+  }
+
+  // The remote containers of a network: IPv4 addresses with their MAC and their host's VTEP (attachments of
+  // hosts that are not members, or with malformed records, are left out: their traffic still floods).
+  std::vector<vxlan::Peer> remotePeers(const std::vector<model::AttachmentRecord>& atts,
+                                       const std::vector<model::Member>& members) const {
+    std::map<std::string, IpAddr> vtepOf;
+    for (const auto& m : members)
+      if (m.host != conf.hostName) vtepOf.emplace(m.host, m.vtep);
+    std::vector<vxlan::Peer> peers;
+    for (const auto& a : atts) {
+      auto vtep = vtepOf.find(a.host);
+      auto mac = MacAddr::parse(a.mac);
+      if (vtep == vtepOf.end() || !mac) continue;
+      for (const auto& ip : a.ips)
+        if (auto n = IpNet::parse(ip, false); n && !n->addr().isV6()) peers.push_back({n->addr(), *mac, vtep->second});
+    }
+    return peers;
+  }
+
+  // At a clean exit: without a watcher nothing would remove the entries of containers that leave.
+  void forgetPeers() {
+    auto s = nl::Socket::open();
+    if (!s) return log::error("watch: " + s.error().msg);
+    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+      auto r = [&, &net = net, vni = vni]() -> Result<void> {
+        auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
+        if (auto dev = TRY(vxlan::findNetDevices(*s, vni))) TRY_VOID(vxlan::clearPeers(*s, *dev));
+        return {};
+      }();
+      if (!r) log::error("watch: network '" + net + "': " + r.error().msg);
+    }
   }
 
   // Once the sets hold exactly the members (a reconcile succeeded), VXLAN from anyone else is dropped.
@@ -162,6 +225,7 @@ int watchMain(int argc, char** argv) {
     log::error(w.error().msg);
     return 1;
   }
+  w->once = once;
   struct sigaction sa{};
   sa.sa_handler = onSignal;
   sigaction(SIGTERM, &sa, nullptr);
@@ -192,6 +256,7 @@ int watchMain(int argc, char** argv) {
     if (once) break;
   }
   w->relax();
+  if (!once) w->forgetPeers();
   w->liveness.release(w->cluster->kv());
   return 0;
 }

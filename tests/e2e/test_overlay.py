@@ -92,6 +92,9 @@ class Cluster:
             out.append(f"{n}: " + self.t.run(n, "ip", "neigh", check=False).stdout)
         for h in self.hosts:
             out.append(f"{h.name}: " + self.t.run(h, "bridge", "fdb", "show", check=False).stdout)
+            out.append(f"{h.name} bridge neighbours: " + self.t.run(h, "ip", "neigh", "show", check=False).stdout)
+            with open(os.path.join(self.t.tmpdir, f"watch-{h.name}.log")) as f:
+                out.append(f"{h.name} watcher: " + f.read()[-3000:])
         return "\n".join(out)
 
     def links(self, host):
@@ -347,6 +350,70 @@ class OverlayE2E(unittest.TestCase):
         self.assertFalse([l for l in c.links(h3) if l["ifname"].endswith(f"-{vni}")], "h3 kept the devices")
         # The two that stay still reach each other.
         self.assertIsNotNone(c.ping_until(got["h1"][0], got["h2"][1]["ips"][0]["address"].split("/")[0], 2.0))
+
+    def test_7_known_remote_addresses_are_answered_without_flooding(self):
+        """The watchers keep a neighbour and FDB entry for every remote container, and the bridge answers ARP
+        for them on the host (neigh_suppress on the VXLAN port): a first contact floods nothing to the other
+        members. An address no record names yet still floods. The entries follow DEL, and a watcher that
+        stops takes them (and the suppression) away."""
+        c = self.c
+        h1, h2, h3 = c.hosts
+        conf = overlay_conf("quiet", "10.0.4.0/24")
+        n1, _ = self.attach(h1, "quiet", "10.0.4.0/24", "q1", conf=conf)
+        _, r2 = self.attach(h2, "quiet", "10.0.4.0/24", "q2", conf=conf)
+        self.attach(h3, "quiet", "10.0.4.0/24", "q3", conf=conf)
+        vni, ip2, mac2 = c.vni("quiet"), r2["ips"][0]["address"].split("/")[0], r2["interfaces"][2]["mac"]
+        unknown = "10.0.4.250"
+
+        def known_on(host):
+            neigh = c.t.run(host, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout
+            fdb = c.t.run(host, "bridge", "fdb", "show", "dev", f"ovx-{vni}").stdout
+            return (f"{ip2} lladdr {mac2} PERMANENT" in neigh, f"{mac2} dst {h2.ip} self permanent" in fdb,
+                    f"{mac2} master ovbr-{vni} static" in fdb)
+
+        def suppressing(host):
+            return "neigh_suppress on" in c.t.run(host, "bridge", "-d", "link", "show", "dev", f"ovx-{vni}").stdout
+
+        wait_for(lambda: known_on(h1) == (True, True, True) and suppressing(h1), 5,
+                 f"h1's watcher to know q2: {known_on(h1)}")
+        # ARP requests for q2's address and for an unknown one, counted where floods would arrive: h3.
+        table = f"ovltest_arp_{vni}"
+        c.t.run(h3, "nft", "-f", "-", input=(
+            f"table bridge {table} {{\n"
+            f"  chain count {{\n"
+            f"    type filter hook forward priority 0; policy accept;\n"
+            f"    iifname \"ovx-{vni}\" arp operation request arp daddr ip {ip2} counter\n"
+            f"    iifname \"ovx-{vni}\" arp operation request arp daddr ip {unknown} counter\n"
+            f"  }}\n"
+            f"}}\n"))
+        self.addCleanup(c.t.run, h3, "nft", "delete", "table", "bridge", table, check=False)
+
+        def floods():
+            rules = [o["rule"] for o in json.loads(c.t.run(h3, "nft", "-j", "list", "table", "bridge", table).stdout)
+                     ["nftables"] if "rule" in o]
+            return [next(e["counter"]["packets"] for e in r["expr"] if "counter" in e) for r in rules]
+
+        self.assertEqual(c.t.run(n1, "ip", "neigh", "show", ip2).stdout.strip(), "", "q1 knew q2 already")
+        self.assertIsNotNone(c.ping_until(n1, ip2, scaled(2.0)), c.diagnose(n1))
+        self.assertIn(f"lladdr {mac2}", c.t.run(n1, "ip", "neigh", "show", ip2).stdout)
+        c.t.ping(n1, unknown, timeout=1)  # nobody has it: q1's ARP for it is flooded to every member
+        wait_for(lambda: floods()[1] > 0, 5, "the unknown address's ARP to reach h3 (the counter works)")
+        self.assertEqual(floods()[0], 0, "q1's ARP for q2 was flooded to h3 although h1 knew q2")
+        # DEL: the watchers forget q2.
+        c.delete(h2, conf, "q2")
+        self.cleanups.pop(1)
+        wait_for(lambda: known_on(h1) == (False, False, False), 5, f"h1 to forget q2: {known_on(h1)}")
+        # A watcher that stops takes its entries and the suppression with it (nothing would keep them).
+        _, r4 = self.attach(h2, "quiet", "10.0.4.0/24", "q4", conf=conf)
+        ip4 = r4["ips"][0]["address"].split("/")[0]
+        wait_for(lambda: ip4 in c.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout, 5, "h1 to know q4")
+        c.stop_watcher(h1)
+        try:
+            self.assertNotIn("PERMANENT", c.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout)
+            self.assertFalse(suppressing(h1))
+            self.assertIsNotNone(c.ping_until(n1, ip4, scaled(3.0)), "q1 reaches q4 by flooding, without a watcher")
+        finally:
+            c.start_watcher(h1)
 
     def test_9_everything_gone_after_del(self):
         c = self.c

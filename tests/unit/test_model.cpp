@@ -23,6 +23,9 @@ TEST_CASE("model: keys are built in one place and classified back") {
   CHECK(k.owner("pool", "h1", "c1", "eth0") == "P/ipam/pool/owners/h1/c1/eth0");
   CHECK(k.cursor("pool", 1) == "P/ipam/pool/cursor/1");
   CHECK(k.cluster() == "P/cluster");
+  CHECK(k.changed("over") == "P/networks/over/changed");
+  CHECK(k.classify("P/networks/over/changed").kind == Kind::Changed);
+  CHECK(k.classify("P/networks/over/changed").net == "over");
 
   for (const auto& key : {k.networkConfig("over"), k.member("over", "h1"), k.vni(4096),
                           k.attachment("over", "h1", "c1", "eth0"), k.host("h1"), k.lease("pool", "10.0.0.2"),

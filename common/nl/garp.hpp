@@ -1,0 +1,16 @@
+// Gratuitous ARP: "IP is at MAC", broadcast on one interface, so that neighbours update their caches.
+#pragma once
+
+#include "util/error.hpp"
+#include "util/ip.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ovl::nl {
+
+// A packet socket for ARP in the calling thread's network namespace (it stays in that namespace).
+Result<UniqueFd> openArpSocket();
+// Sends an ARP request with sender and target address `ip` and sender hardware address `mac` to the
+// broadcast address on `ifindex` (of the socket's namespace).
+Result<void> sendGratuitousArp(int arpSocket, int ifindex, const MacAddr& mac, const IpAddr& ip);
+
+}  // namespace ovl::nl

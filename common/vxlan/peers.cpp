@@ -1,0 +1,101 @@
+#include "vxlan/peers.hpp"
+
+#include <linux/neighbour.h>
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "nl/bridge.hpp"
+#include "nl/fdb.hpp"
+#include "nl/garp.hpp"
+#include "nl/neigh.hpp"
+#include "util/log.hpp"
+
+namespace ovl::vxlan {
+namespace {
+
+// Our unicast entries on the VXLAN port: the bridge's static ones (master) and the device's permanent ones
+// (self). Learned entries (reachable, stale) and the port's own address (the bridge's permanent entry) are not.
+// The bridge's entries carry NDA_MASTER (its index); the VXLAN device's own do not.
+bool oursMaster(const nl::FdbEntry& e, const NetDevices& d) {
+  return e.master == d.bridge.index && !e.mac.isZero() && e.state == NUD_NOARP;
+}
+bool oursSelf(const nl::FdbEntry& e) {
+  return e.master == 0 && !e.mac.isZero() && e.dst && (e.state & NUD_PERMANENT);
+}
+
+Result<PeerSync> syncEntries(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers) {
+  PeerSync out;
+  std::map<IpAddr, MacAddr> ipToMac;
+  std::map<MacAddr, IpAddr> macToVtep;
+  for (const auto& p : peers) {
+    ipToMac[p.ip] = p.mac;
+    macToVtep[p.mac] = p.vtep;
+  }
+  // Where each MAC is first, then who has which address: a reply names a MAC the bridge can already place.
+  std::map<MacAddr, IpAddr> selfHave;
+  std::set<MacAddr> masterHave;
+  for (const auto& e : TRY(nl::dumpFdb(s, d.vxlan.index))) {
+    if (oursMaster(e, d)) {
+      if (macToVtep.count(e.mac)) {
+        masterHave.insert(e.mac);
+      } else {
+        TRY_VOID(nl::deleteMasterFdb(s, d.vxlan.index, e.mac));
+      }
+    } else if (oursSelf(e)) {
+      auto want = macToVtep.find(e.mac);
+      if (want != macToVtep.end() && want->second == *e.dst) {
+        selfHave[e.mac] = *e.dst;
+      } else if (want == macToVtep.end()) {
+        TRY_VOID(nl::deleteFdb(s, d.vxlan.index, e.mac, *e.dst));
+        ++out.removed;
+      }
+    }
+  }
+  for (const auto& [mac, vtep] : macToVtep) {
+    if (!selfHave.count(mac)) {
+      TRY_VOID(nl::replaceFdb(s, d.vxlan.index, mac, vtep));
+      ++out.added;
+    }
+    if (!masterHave.count(mac)) TRY_VOID(nl::replaceMasterFdb(s, d.vxlan.index, mac));
+  }
+  std::map<IpAddr, MacAddr> neighHave;
+  for (const auto& n : TRY(nl::dumpNeighs(s, d.bridge.index))) {
+    if (!(n.state & NUD_PERMANENT)) continue;
+    auto want = ipToMac.find(n.ip);
+    if (want != ipToMac.end() && want->second == n.mac) {
+      neighHave[n.ip] = n.mac;
+    } else if (want == ipToMac.end()) {
+      TRY_VOID(nl::deleteNeigh(s, d.bridge.index, n.ip));
+    }
+  }
+  std::optional<UniqueFd> arp;
+  for (const auto& [ip, mac] : ipToMac) {
+    if (neighHave.count(ip)) continue;
+    TRY_VOID(nl::addNeigh(s, d.bridge.index, ip, mac, true));
+    // With neigh_suppress the bridge keeps a container's own announcement from the VXLAN port (the control
+    // plane, this, carries it): say it to this host's containers, whose caches may hold the address under
+    // the MAC of a container that left. Sent from the bridge device, it reaches only local ports.
+    if (!arp) arp = TRY(nl::openArpSocket());
+    if (auto g = nl::sendGratuitousArp(arp->get(), d.bridge.index, mac, ip); !g)
+      log::warn("announcing " + ip.str() + " to this host's containers: " + g.error().msg);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PeerSync> syncPeers(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers) {
+  auto out = TRY(syncEntries(s, d, peers));
+  TRY_VOID(nl::setBridgePortNeighSuppress(s, d.vxlan.index, true));
+  return out;
+}
+
+Result<void> clearPeers(nl::Socket& s, const NetDevices& d) {
+  TRY_VOID(nl::setBridgePortNeighSuppress(s, d.vxlan.index, false));
+  (void)TRY(syncEntries(s, d, {}));
+  return {};
+}
+
+}  // namespace ovl::vxlan

@@ -62,6 +62,11 @@ Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& lin
       // DAD would hold the address tentative for ~2 s (plugins#680); the IPAM guarantees uniqueness.
       r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/accept_dad", "0");
       if (!r) log::warn("disabling DAD on " + ifName + " failed, ignoring: " + r.error().msg);
+    } else {
+      // No router answers on an IPv4-only overlay: router solicitations (sent when the link comes up, then
+      // again and again) would only be flooded to every member host.
+      r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/router_solicitations", "0");
+      if (!r) log::debug("no router solicitations on " + ifName + ": " + r.error().msg + " (IPv6 off?)");
     }
   }
   auto s = TRY(nl::Socket::openInNetns(netns.fd()));

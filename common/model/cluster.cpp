@@ -113,6 +113,8 @@ Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const m
       {Op::Set, keys_.member(a.network, self.host), model::toJson(m), 0},
       {Op::Set, keys_.attachment(a.network, self.host, a.containerId, a.ifName), model::toJson(rec), 0},
       {Op::Set, keys_.host(self.host), model::toJson(h), 0},
+      // The member record is often unchanged (a host already in the network): this wakes the watchers.
+      {Op::Set, keys_.changed(a.network), model::changeMarkerJson(rec, "add", h.time), 0},
   };
   auto r = TRY(kv_.txn(ops));
   if (!r.committed) {
@@ -128,7 +130,10 @@ Result<void> Cluster::deleteAttachment(const std::string& net, const std::string
   // With the network's change marker, which the watchers follow (they list P/networks/, not the attachments).
   using Op = kv::TxnOp;
   auto r = TRY(kv_.txn({{Op::Delete, keys_.attachment(net, host, cid, ifName), "", 0},
-                        {Op::Set, keys_.changed(net), model::changeMarkerJson(host, int64_t(std::time(nullptr))), 0}}));
+                        {Op::Set, keys_.changed(net),
+                         model::changeMarkerJson(AttachmentRecord{net, host, cid, ifName, "", {}, {}, 0}, "del",
+                                                 int64_t(std::time(nullptr))),
+                         0}}));
   if (!r.committed) {
     std::string why;
     for (const auto& e : r.errors) why += (why.empty() ? "" : "; ") + e;

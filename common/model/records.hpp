@@ -56,8 +56,9 @@ std::string toJson(const Host& h);
 std::string toJson(const Attachment& a);
 std::string toJson(const Lease& l);
 std::string ownerIndexJson(const std::vector<IpAddr>& ips);
-// P/networks/<net>/changed: who changed the network's attachments last, and when.
-std::string changeMarkerJson(std::string_view host, int64_t time);
+// P/networks/<net>/changed: the last attachment added or deleted on the network ("add"/"del"), and when.
+// Consul skips a write that changes nothing, so the value names the event: each one wakes the watchers.
+std::string changeMarkerJson(const Attachment& a, std::string_view op, int64_t time);
 
 // `key` names the record in errors; the identifying parts come from the key (keys.hpp), the rest from the value.
 Result<Member> parseMember(std::string_view key, std::string_view host, std::string_view value);

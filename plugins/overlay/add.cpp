@@ -114,6 +114,9 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
     return fail(std::move(recorded.error()));
   }
 
+  // Again, now that the records are in place: the rename tells this host's watcher (inotify) to follow the
+  // network, whose devices now exist.
+  vxlan::rememberVni(c.stateDir, c.network, vni);
   testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();
   releaseIp.dismiss();

@@ -14,10 +14,12 @@
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
 #include "model/identity.hpp"
+#include "model/memory.hpp"
 #include "model/restore.hpp"
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
 #include "overlay/config.hpp"
+#include "overlay/feed.hpp"
 #include "overlay/liveness.hpp"
 #include "overlay/teardown.hpp"
 #include "util/log.hpp"
@@ -67,6 +69,7 @@ struct Watcher {
     bool operator==(const PeersSeen&) const = default;
   };
   std::map<std::string, PeersSeen> peersSeen;
+  std::set<std::string> reconciled;  // networks reconciled from a listing at least once
 
   std::pair<uint64_t, size_t> changeIndex(const std::string& net, const std::vector<kv::KvPair>& pairs) const {
     const std::string prefix = cluster->keys().network(net);
@@ -165,21 +168,105 @@ struct Watcher {
     else log::info("stopped dropping VXLAN from non-members: no watcher keeps the allow-list exact");
   }
 
-  Result<void> reconcileAll(const std::vector<kv::KvPair>& pairs) {
+  // What every wake does first: the store's identity (a store that forgot gets this host's records back),
+  // this host's claim on its name, its liveness session, the deletions kept during an outage.
+  Result<vxlan::Underlay> housekeeping(nl::Socket& s) {
     auto mem = TRY(model::HostMemory::open(conf.stateDir));
     TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false));
-    auto s = TRY(nl::Socket::open());
     auto underlay = TRY(vxlan::resolveUnderlay(s, conf.advertise));
     // Writes nothing for a name another machine holds.
     const model::Host self{conf.hostName, underlay.vtep, model::readMachineId(), 0};
     TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
     liveness.keep(cluster->kv(), self);
     if (auto r = replayWithdrawals(s, *cluster, conf); !r) log::warn("watch: kept deletions: " + r.error().msg);
-    // One network's failure must not stop the others.
-    for (const auto& [net, vni] : localNetworks(conf.stateDir))
-      if (auto r = reconcileNetwork(s, underlay, net, vni, pairs); !r)
+    return underlay;
+  }
+
+  // Reconciles the local networks `which` selects, each from `pairs(net)`: a listing that holds its prefix,
+  // or nullopt when there is none yet (the network is skipped: an empty listing would read as a store that
+  // forgot it). One network's failure does not stop the others; the failed ones are returned.
+  template <class Which, class Pairs>
+  Result<std::set<std::string>> reconcile(Which which, Pairs pairs) {
+    auto s = TRY(nl::Socket::open());
+    auto underlay = TRY(housekeeping(s));
+    std::set<std::string> failed;
+    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+      if (!which(net)) continue;
+      const std::optional<std::vector<kv::KvPair>> listing = pairs(net);
+      if (!listing) continue;
+      if (auto r = reconcileNetwork(s, underlay, net, vni, *listing); !r) {
         log::warn("watch: network '" + net + "': " + r.error().msg);
+        failed.insert(net);
+      } else {
+        reconciled.insert(net);
+      }
+    }
+    return failed;
+  }
+
+  // --once: one listing of every network.
+  Result<void> reconcileOnce() {
+    auto listing = TRY(cluster->kv().list(cluster->keys().networks()));
+    auto failed = TRY(reconcile([](const std::string&) { return true; },
+                                [&](const std::string&) { return std::optional<std::vector<kv::KvPair>>(listing); }));
+    if (!failed.empty()) return fail(Code::TryAgainLater, std::to_string(failed.size()) + " networks failed");
     return {};
+  }
+
+  // The prefixes this host follows: each network whose devices are on this host. (A network it joins is
+  // noticed through its local VNI record, which ADD rewrites once the network's records are in place.)
+  std::set<std::string> followed() {
+    std::set<std::string> out;
+    auto s = nl::Socket::open();
+    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+      auto dev = s ? vxlan::findNetDevices(*s, vni) : Result<std::optional<vxlan::NetDevices>>(fail(s.error()));
+      if (!dev || *dev) out.insert(cluster->keys().network(net));  // unsure (an error): follow it
+    }
+    return out;
+  }
+
+  // Follows what concerns this host until `stopping`: a change of one network reconciles that network; the
+  // host record's change re-reads which networks are local; every 10 s without a change (and after a
+  // failure, sooner) everything is reconciled from the listings in hand.
+  void follow(const std::atomic<bool>& stopping) {
+    ChangeFeed feed(cluster->kv().config());
+    if (auto dir = model::hostStateDir(conf.stateDir); !dir) {
+      log::warn("watch: " + dir.error().msg + "; networks this host joins are noticed within 10 s");
+    } else if (auto r = feed.watchDirectory(*dir, ".vni"); !r) {
+      log::warn("watch: " + r.error().msg + "; networks this host joins are noticed within 10 s");
+    }
+    auto follows = followed();
+    feed.follow(follows);
+    std::set<std::string> retry;
+    while (!stopping) {
+      auto got = feed.wait(std::chrono::milliseconds(retry.empty() ? 10000 : 1000), stopping);
+      if (stopping) break;
+      auto& changed = got.prefixes;
+      const bool everything = changed.empty() || got.local;
+      if (everything) feed.follow(follows = followed());
+      auto r = reconcile(
+          [&](const std::string& net) {
+            return everything || retry.count(net) || changed.count(cluster->keys().network(net));
+          },
+          [&](const std::string& net) -> std::optional<std::vector<kv::KvPair>> {
+            auto it = changed.find(cluster->keys().network(net));
+            if (it != changed.end()) return it->second;
+            return feed.latest(cluster->keys().network(net));
+          });
+      if (!r) {
+        log::warn("watch: reconcile: " + r.error().msg + "; retrying");
+        retry.insert("");  // everything, soon
+        continue;
+      }
+      retry = std::move(*r);
+      // Drop VXLAN from non-members once every followed network's sets were made exact from a listing.
+      if (retry.empty() && feed.allAnswered() &&
+          std::all_of(follows.begin(), follows.end(), [&](const std::string& prefix) {
+            return std::any_of(reconciled.begin(), reconciled.end(),
+                               [&](const std::string& net) { return cluster->keys().network(net) == prefix; });
+          }))
+        enforce();
+    }
   }
 };
 
@@ -230,33 +317,16 @@ int watchMain(int argc, char** argv) {
   sa.sa_handler = onSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  const std::string prefix = w->cluster->keys().networks();
-  uint64_t index = 0;
-  log::info("watching " + prefix + " as host '" + w->conf.hostName + "'");
-  while (!stopping) {
-    auto r = w->cluster->kv().listBlocking(prefix, index, 10000, &stopping);
-    if (stopping) break;
-    if (!r) {
-      log::warn("watch: " + r.error().msg + "; retrying");
-      index = 0;
-      for (int i = 0; i < 10 && !stopping; ++i) ::usleep(100000);
-      continue;
-    }
-    // Per Consul's docs an index that goes backwards (store restarted) resets the watch.
-    index = r->index < index ? 0 : r->index;
-    if (auto rec = w->reconcileAll(r->pairs); !rec) {
-      // Retry soon from a fresh listing: a store that came back after this failure may be a new one whose
-      // index is below ours, and a blocking query on our index would sleep through its whole wait time.
-      log::warn("watch: reconcile: " + rec.error().msg + "; retrying");
-      index = 0;
-      for (int i = 0; i < 10 && !stopping; ++i) ::usleep(100000);
-    } else if (!once) {
-      w->enforce();
-    }
-    if (once) break;
+  if (once) {
+    auto r = w->reconcileOnce();
+    if (!r) log::error("watch --once: " + r.error().msg);
+    w->liveness.release(w->cluster->kv());
+    return r ? 0 : 1;
   }
+  log::info("watching this host's networks as host '" + w->conf.hostName + "'");
+  w->follow(stopping);
   w->relax();
-  if (!once) w->forgetPeers();
+  w->forgetPeers();
   w->liveness.release(w->cluster->kv());
   return 0;
 }

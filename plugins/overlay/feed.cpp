@@ -1,0 +1,142 @@
+#include "overlay/feed.hpp"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string_view>
+
+#include "util/log.hpp"
+
+namespace ovl::overlay {
+
+ChangeFeed::~ChangeFeed() {
+  follow({});
+  for (auto& f : stopping_) f->thread.join();
+}
+
+void ChangeFeed::follow(const std::set<std::string>& prefixes) {
+  for (auto it = followers_.begin(); it != followers_.end();) {
+    if (prefixes.count(it->first)) {
+      ++it;
+      continue;
+    }
+    it->second->stop = true;  // its blocking query ends within about a second (the client's cancel check)
+    stopping_.push_back(std::move(it->second));
+    {
+      std::lock_guard lk(mu_);
+      latest_.erase(it->first);
+      changed_.erase(it->first);
+    }
+    it = followers_.erase(it);
+  }
+  for (const auto& p : prefixes) {
+    if (followers_.count(p)) continue;
+    auto f = std::make_unique<Follower>();
+    f->prefix = p;
+    Follower& ref = *f;
+    f->thread = std::thread([this, &ref] { run(ref); });
+    followers_.emplace(p, std::move(f));
+  }
+  reap();
+}
+
+void ChangeFeed::reap() {
+  for (auto it = stopping_.begin(); it != stopping_.end();) {
+    if (!(*it)->done) {
+      ++it;
+      continue;
+    }
+    (*it)->thread.join();
+    it = stopping_.erase(it);
+  }
+}
+
+void ChangeFeed::run(Follower& f) {
+  auto client = kv::ConsulClient::create(cfg_);
+  if (!client) {
+    log::error("watch: " + f.prefix + ": " + client.error().msg);
+    f.done = true;
+    return;
+  }
+  uint64_t index = 0;
+  bool failing = false;
+  while (!f.stop) {
+    auto r = client->listBlocking(f.prefix, index, 10000, &f.stop);
+    if (f.stop) break;
+    if (!r) {
+      if (!std::exchange(failing, true)) log::warn("watch: " + f.prefix + ": " + r.error().msg + "; retrying");
+      index = 0;  // a store that comes back may be a new one, whose index is below ours
+      for (int i = 0; i < 10 && !f.stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (std::exchange(failing, false)) log::info("watch: " + f.prefix + ": the store answers again");
+    ++answers_;
+    // The first answer, and any answer whose index moved (backwards too: the store restarted), is a change.
+    if (index == 0 || r->index != index) {
+      std::lock_guard lk(mu_);
+      changed_[f.prefix] = r->pairs;
+      latest_[f.prefix] = std::move(r->pairs);
+      cv_.notify_all();
+    }
+    index = r->index;
+  }
+  f.done = true;
+}
+
+Result<void> ChangeFeed::watchDirectory(const std::string& dir, const std::string& suffix) {
+  UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!fd) return fail(sysError(errno, "inotify"));
+  if (::inotify_add_watch(fd.get(), dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0)
+    return fail(sysError(errno, "watching " + dir));
+  inotify_ = std::move(fd);
+  suffix_ = suffix;
+  return {};
+}
+
+bool ChangeFeed::readDirectoryEvents() {
+  if (!inotify_) return false;
+  bool hit = false;
+  alignas(inotify_event) char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+    if (n <= 0) return hit;
+    for (ssize_t off = 0; off < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+      std::string_view name(e->len ? e->name : "");
+      name = name.substr(0, name.find('\0'));
+      if (name.size() >= suffix_.size() && name.substr(name.size() - suffix_.size()) == suffix_) hit = true;
+      off += ssize_t(sizeof(inotify_event) + e->len);
+    }
+  }
+}
+
+ChangeFeed::Changes ChangeFeed::wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stopping) {
+  Changes out;
+  std::unique_lock lk(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Short slices: a signal handler cannot notify the condition variable, nor can inotify.
+  for (;;) {
+    out.local = readDirectoryEvents() || out.local;
+    if (!changed_.empty() || out.local || stopping || std::chrono::steady_clock::now() >= deadline) break;
+    cv_.wait_for(lk, std::chrono::milliseconds(20));
+  }
+  out.prefixes = std::exchange(changed_, {});
+  return out;
+}
+
+bool ChangeFeed::allAnswered() {
+  std::lock_guard lk(mu_);
+  for (const auto& [prefix, f] : followers_)
+    if (!latest_.count(prefix)) return false;
+  return true;
+}
+
+std::optional<std::vector<kv::KvPair>> ChangeFeed::latest(const std::string& prefix) {
+  std::lock_guard lk(mu_);
+  auto it = latest_.find(prefix);
+  if (it == latest_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace ovl::overlay

@@ -1,0 +1,73 @@
+// The watcher's view of the store: one Consul blocking query per followed prefix, each on a thread of its
+// own with its own client (ConsulClient is not thread-safe), so that the watcher wakes only for what concerns
+// its host (its networks, its host record) and not for every change anywhere in the cluster.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kv/consul.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ovl::overlay {
+
+class ChangeFeed {
+ public:
+  explicit ChangeFeed(kv::ConsulConfig cfg) : cfg_(std::move(cfg)) {}
+  ~ChangeFeed();
+  ChangeFeed(const ChangeFeed&) = delete;
+  ChangeFeed& operator=(const ChangeFeed&) = delete;
+
+  // Follows exactly these prefixes: starts a query for new ones (its first answer counts as a change), stops
+  // the others. Idempotent.
+  void follow(const std::set<std::string>& prefixes);
+  // Also wakes wait() when a file whose name ends with `suffix` appears in `dir` (created or renamed there,
+  // or removed): the plugins' local records of which networks this host has.
+  Result<void> watchDirectory(const std::string& dir, const std::string& suffix);
+
+  struct Changes {
+    std::map<std::string, std::vector<kv::KvPair>> prefixes;  // each with its latest listing
+    bool local = false;                                       // the watched directory changed
+  };
+  // Waits until a followed prefix or the watched directory changed, `timeout` passed or `stopping` turned
+  // true; returns what changed since the last call.
+  Changes wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stopping);
+  // The latest listing of a followed prefix; nullopt before its first answer (an empty listing is an answer).
+  std::optional<std::vector<kv::KvPair>> latest(const std::string& prefix);
+  // Every followed prefix has had its first answer.
+  bool allAnswered();
+  // Blocking queries answered (a change or the wait running out), for tests and logs.
+  uint64_t answers() const { return answers_; }
+
+ private:
+  struct Follower {
+    std::string prefix;
+    std::atomic<bool> stop{false};
+    std::atomic<bool> done{false};
+    std::thread thread;
+  };
+  void run(Follower& f);
+  void reap();
+
+  kv::ConsulConfig cfg_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::vector<kv::KvPair>> changed_, latest_;
+  std::map<std::string, std::unique_ptr<Follower>> followers_;
+  std::vector<std::unique_ptr<Follower>> stopping_;  // told to stop, joined once done
+  std::atomic<uint64_t> answers_{0};
+  UniqueFd inotify_;
+  std::string suffix_;
+  bool readDirectoryEvents();
+};
+
+}  // namespace ovl::overlay

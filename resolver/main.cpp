@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "kv/change_feed.hpp"
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
 #include "resolver/server.hpp"
@@ -49,25 +50,30 @@ Result<ServerOptions> options(const kv::NodeConfig& node) {
   return o;
 }
 
-// Keeps the server's NameTable in step with P/attachments/ (Consul blocking queries).
+// Keeps the server's NameTable in step with the attachments of the networks it serves: one blocking query
+// per network (P/attachments/<net>/), so a change on a network no container here is on wakes nothing. While
+// the store is away the last names known are answered.
 void followNames(model::Cluster& cluster, Server& server) {
-  const std::string prefix = cluster.keys().attachments();
-  uint64_t index = 0;
-  bool warned = false;
+  kv::ChangeFeed feed(cluster.kv().config());
+  server.onNetworksChanged([&feed] { feed.poke(); });
+  std::set<std::string> followed;
+  bool first = true;
   while (!stopping) {
-    auto r = cluster.kv().listBlocking(prefix, index, 5000);
-    if (!r) {
-      if (!warned) log::warn("names: " + r.error().msg + "; answering from the last known names, retrying");
-      warned = true;
-      index = 0;
-      for (int i = 0; i < 5 && !stopping; ++i) ::usleep(100000);
-      continue;
+    std::set<std::string> want;
+    for (const auto& net : server.servedNetworks()) want.insert(cluster.keys().attachmentsOf(net));
+    if (want != followed) {
+      feed.follow(want);
+      followed = std::move(want);
     }
-    if (warned) log::info("names: consul is back");
-    warned = false;
-    index = r->index < index ? 0 : r->index;
-    server.publish(std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), r->pairs)));
+    auto got = feed.wait(std::chrono::milliseconds(5000), stopping);
+    if (got.prefixes.empty() && !got.local && !first) continue;
+    first = false;
+    std::vector<kv::KvPair> all;
+    for (const auto& p : followed)
+      if (auto listing = feed.latest(p)) all.insert(all.end(), listing->begin(), listing->end());
+    server.publish(std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), all)));
   }
+  server.onNetworksChanged(nullptr);
 }
 
 // Two descriptors per container (its namespace, its socket) and one per pending forward: the usual soft

@@ -161,6 +161,26 @@ void Server::publish(std::shared_ptr<const NameTable> t) {
   (void)!::write(wake_.get(), &one, sizeof one);
 }
 
+std::set<std::string> Server::servedNetworks() const {
+  std::lock_guard lk(netsMu_);
+  return nets_;
+}
+
+void Server::onNetworksChanged(std::function<void()> f) {
+  std::lock_guard lk(netsMu_);
+  netsChanged_ = std::move(f);
+}
+
+void Server::noteNetworks() {
+  std::set<std::string> now;
+  for (const auto& [fd, sb] : sandboxes_)
+    for (const auto& k : sb.keys) now.insert(k.network);
+  std::lock_guard lk(netsMu_);
+  if (now == nets_) return;
+  nets_ = std::move(now);
+  if (netsChanged_) netsChanged_();
+}
+
 Result<Server::Sandbox> Server::openSandbox(int nsFd, const std::string& path) {
   struct stat st{};
   if (::fstat(nsFd, &st) != 0) return fail(sysError(errno, "fstat netns"));
@@ -196,6 +216,7 @@ Result<void> Server::attach(const ipc::ResolverRequest& r, int nsFd) {
   for (auto& [fd, sb] : sandboxes_)
     if (sb.dev == st.st_dev && sb.ino == st.st_ino) {
       sb.keys.insert(k);
+      noteNetworks();
       return {};
     }
   auto sb = TRY(openSandbox(nsFd, r.netnsPath));
@@ -203,6 +224,7 @@ Result<void> Server::attach(const ipc::ResolverRequest& r, int nsFd) {
   const int fd = sb.udp.get();
   watch(fd);
   sandboxes_.emplace(fd, std::move(sb));
+  noteNetworks();
   log::info("serving " + std::string(ipc::kResolverAddress) + ":53 for " + r.containerId + "/" + r.ifName + " on '" +
             r.network + "'");
   return {};
@@ -220,6 +242,7 @@ void Server::detach(const AttachKey& k) {
     if (!it->second.keys.erase(k)) continue;
     log::info("stopped serving " + k.containerId + "/" + k.ifName + " on '" + k.network + "'");
     if (it->second.keys.empty()) dropSandbox(it->first);
+    noteNetworks();
     return;
   }
 }
@@ -404,7 +427,7 @@ void Server::sweep() {
     if (sb.keys.empty()) empty.push_back(fd);
   }
   for (int fd : empty) dropSandbox(fd);
-  if (changed) persist();
+  if (changed) noteNetworks(), persist();
 }
 
 void Server::persist() const {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,10 @@ class Server {
 
   // Any thread: the table to answer from from now on.
   void publish(std::shared_ptr<const NameTable> t);
+  // Any thread: the networks of the containers served now, and a callback for when they change (called on
+  // the serving thread; nullptr removes it).
+  std::set<std::string> servedNetworks() const;
+  void onNetworksChanged(std::function<void()> f);
   // Serves until `stopping` is set (checked at least every 200 ms).
   void run(const std::atomic<bool>& stopping);
   const std::string& socketPath() const { return socketPath_; }
@@ -93,6 +98,7 @@ class Server {
   void sweep();
   void watch(int fd);
   void acceptAll();
+  void noteNetworks();
   size_t pendingOf(int udpFd) const;
 
   ServerOptions opt_;
@@ -103,6 +109,9 @@ class Server {
   std::map<int, UniqueFd> conns_;     // control connections awaiting their request
   std::optional<std::chrono::steady_clock::time_point> acceptPausedUntil_;  // out of descriptors
   bool acceptStarved_ = false;  // said so in the log; cleared by the next accept
+  mutable std::mutex netsMu_;
+  std::set<std::string> nets_;
+  std::function<void()> netsChanged_;
   std::mutex tableMu_;
   std::shared_ptr<const NameTable> table_;
   ServerStats stats_;

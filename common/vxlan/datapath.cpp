@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "model/memory.hpp"
@@ -129,8 +130,9 @@ Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, c
                             FloodSync sync) {
   MacAddr zero(std::array<uint8_t, 6>{});
   std::set<IpAddr> want;
+  std::map<IpAddr, std::string> hostOf;
   for (const auto& m : members)
-    if (!(m.vtep == self)) want.insert(m.vtep);
+    if (!(m.vtep == self)) want.insert(m.vtep), hostOf.emplace(m.vtep, m.host);
   auto entries = TRY(nl::dumpFdb(s, vxlanIndex));
   std::set<IpAddr> have;
   for (const auto& e : entries) {
@@ -150,8 +152,14 @@ Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, c
       log::info("flood entry for " + e.dst->str() + " removed: no longer a member");
     }
   }
-  for (const auto& ip : want)
-    if (!have.count(ip)) TRY_VOID(nl::appendFdb(s, vxlanIndex, zero, ip));
+  for (const auto& ip : want) {
+    if (have.count(ip)) continue;
+    TRY_VOID(nl::appendFdb(s, vxlanIndex, zero, ip));
+    // The watcher says when a host joins; an ADD adding what it read is routine.
+    const std::string line = "flood entry for " + ip.str() + " (" + hostOf[ip] + ") added: a member";
+    if (sync == FloodSync::Exact) log::info(line);
+    else log::debug(line);
+  }
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "kv/change_feed.hpp"
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
 #include "model/identity.hpp"
@@ -19,7 +20,6 @@
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
 #include "overlay/config.hpp"
-#include "overlay/feed.hpp"
 #include "overlay/liveness.hpp"
 #include "overlay/teardown.hpp"
 #include "util/log.hpp"
@@ -229,7 +229,7 @@ struct Watcher {
   // host record's change re-reads which networks are local; every 10 s without a change (and after a
   // failure, sooner) everything is reconciled from the listings in hand.
   void follow(const std::atomic<bool>& stopping) {
-    ChangeFeed feed(cluster->kv().config());
+    kv::ChangeFeed feed(cluster->kv().config());
     if (auto dir = model::hostStateDir(conf.stateDir); !dir) {
       log::warn("watch: " + dir.error().msg + "; networks this host joins are noticed within 10 s");
     } else if (auto r = feed.watchDirectory(*dir, ".vni"); !r) {

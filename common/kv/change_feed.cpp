@@ -1,4 +1,4 @@
-#include "overlay/feed.hpp"
+#include "kv/change_feed.hpp"
 
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 
 #include "util/log.hpp"
 
-namespace ovl::overlay {
+namespace ovl::kv {
 
 ChangeFeed::~ChangeFeed() {
   follow({});
@@ -53,7 +53,7 @@ void ChangeFeed::reap() {
 }
 
 void ChangeFeed::run(Follower& f) {
-  auto client = kv::ConsulClient::create(cfg_);
+  auto client = ConsulClient::create(cfg_);
   if (!client) {
     log::error("watch: " + f.prefix + ": " + client.error().msg);
     f.done = true;
@@ -117,12 +117,18 @@ ChangeFeed::Changes ChangeFeed::wait(std::chrono::milliseconds timeout, const st
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // Short slices: a signal handler cannot notify the condition variable, nor can inotify.
   for (;;) {
-    out.local = readDirectoryEvents() || out.local;
+    out.local = readDirectoryEvents() || std::exchange(poked_, false) || out.local;
     if (!changed_.empty() || out.local || stopping || std::chrono::steady_clock::now() >= deadline) break;
     cv_.wait_for(lk, std::chrono::milliseconds(20));
   }
   out.prefixes = std::exchange(changed_, {});
   return out;
+}
+
+void ChangeFeed::poke() {
+  std::lock_guard lk(mu_);
+  poked_ = true;
+  cv_.notify_all();
 }
 
 bool ChangeFeed::allAnswered() {
@@ -132,11 +138,11 @@ bool ChangeFeed::allAnswered() {
   return true;
 }
 
-std::optional<std::vector<kv::KvPair>> ChangeFeed::latest(const std::string& prefix) {
+std::optional<std::vector<KvPair>> ChangeFeed::latest(const std::string& prefix) {
   std::lock_guard lk(mu_);
   auto it = latest_.find(prefix);
   if (it == latest_.end()) return std::nullopt;
   return it->second;
 }
 
-}  // namespace ovl::overlay
+}  // namespace ovl::kv

@@ -1,6 +1,6 @@
-// The watcher's view of the store: one Consul blocking query per followed prefix, each on a thread of its
-// own with its own client (ConsulClient is not thread-safe), so that the watcher wakes only for what concerns
-// its host (its networks, its host record) and not for every change anywhere in the cluster.
+// A daemon's view of the store: one Consul blocking query per followed prefix, each on a thread of its own
+// with its own client (ConsulClient is not thread-safe), so that `overlay watch` and overlay-resolver wake
+// only for the networks of their host, not for every change anywhere in the cluster.
 #pragma once
 
 #include <atomic>
@@ -18,11 +18,11 @@
 #include "kv/consul.hpp"
 #include "util/unique_fd.hpp"
 
-namespace ovl::overlay {
+namespace ovl::kv {
 
 class ChangeFeed {
  public:
-  explicit ChangeFeed(kv::ConsulConfig cfg) : cfg_(std::move(cfg)) {}
+  explicit ChangeFeed(ConsulConfig cfg) : cfg_(std::move(cfg)) {}
   ~ChangeFeed();
   ChangeFeed(const ChangeFeed&) = delete;
   ChangeFeed& operator=(const ChangeFeed&) = delete;
@@ -35,16 +35,18 @@ class ChangeFeed {
   Result<void> watchDirectory(const std::string& dir, const std::string& suffix);
 
   struct Changes {
-    std::map<std::string, std::vector<kv::KvPair>> prefixes;  // each with its latest listing
-    bool local = false;                                       // the watched directory changed
+    std::map<std::string, std::vector<KvPair>> prefixes;  // each with its latest listing
+    bool local = false;                                       // the watched directory changed, or poke()
   };
   // Waits until a followed prefix or the watched directory changed, `timeout` passed or `stopping` turned
   // true; returns what changed since the last call.
   Changes wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stopping);
   // The latest listing of a followed prefix; nullopt before its first answer (an empty listing is an answer).
-  std::optional<std::vector<kv::KvPair>> latest(const std::string& prefix);
+  std::optional<std::vector<KvPair>> latest(const std::string& prefix);
   // Every followed prefix has had its first answer.
   bool allAnswered();
+  // Wakes wait() now (from any thread), as a change would.
+  void poke();
   // Blocking queries answered (a change or the wait running out), for tests and logs.
   uint64_t answers() const { return answers_; }
 
@@ -58,16 +60,17 @@ class ChangeFeed {
   void run(Follower& f);
   void reap();
 
-  kv::ConsulConfig cfg_;
+  ConsulConfig cfg_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, std::vector<kv::KvPair>> changed_, latest_;
+  std::map<std::string, std::vector<KvPair>> changed_, latest_;
   std::map<std::string, std::unique_ptr<Follower>> followers_;
   std::vector<std::unique_ptr<Follower>> stopping_;  // told to stop, joined once done
   std::atomic<uint64_t> answers_{0};
+  bool poked_ = false;
   UniqueFd inotify_;
   std::string suffix_;
   bool readDirectoryEvents();
 };
 
-}  // namespace ovl::overlay
+}  // namespace ovl::kv

@@ -127,18 +127,16 @@ Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const m
 
 Result<void> Cluster::deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                        const std::string& ifName) {
-  // With the network's change marker, which the watchers follow (they list P/networks/, not the attachments).
+  // With the network's change marker, which wakes its watchers; the Get fails the transaction when the network
+  // is not defined (a DEL for anything a runtime tried), so that no marker is left for a network that is not.
   using Op = kv::TxnOp;
-  auto r = TRY(kv_.txn({{Op::Delete, keys_.attachment(net, host, cid, ifName), "", 0},
+  auto r = TRY(kv_.txn({{Op::Get, keys_.networkConfig(net), "", 0},
+                        {Op::Delete, keys_.attachment(net, host, cid, ifName), "", 0},
                         {Op::Set, keys_.changed(net),
                          model::changeMarkerJson(AttachmentRecord{net, host, cid, ifName, "", {}, {}, 0}, "del",
                                                  int64_t(std::time(nullptr))),
                          0}}));
-  if (!r.committed) {
-    std::string why;
-    for (const auto& e : r.errors) why += (why.empty() ? "" : "; ") + e;
-    return fail(Code::TryAgainLater, "deleting the attachment record in consul failed: " + why);
-  }
+  if (!r.committed) return kv_.deleteKey(keys_.attachment(net, host, cid, ifName));  // no such network
   return {};
 }
 

@@ -276,7 +276,9 @@ class OverlayE2E(unittest.TestCase):
         c.delete(h1, conf, "d1", "")          # again, containerd style: empty CNI_NETNS
         c.t.remove_container(n1)
         c.delete(h1, conf, "d1", "/run/netns/gone")  # netns path that no longer exists
-        # ADD twice for the same attachment is refused without touching the first.
+        # DEL on a network that was never defined (runtimes call DEL for whatever they tried) writes nothing.
+        c.delete(h1, overlay_conf("never-defined", "10.0.9.0/24"), "d0", "")
+        self.assertEqual(c.consul.kv_keys(f"{PREFIX}/networks/never-defined/"), [])        # ADD twice for the same attachment is refused without touching the first.
         n2 = c.t.add_container(h1, "d2")
         r2 = c.add(h1, conf, "d2", n2)
         ip2 = r2["ips"][0]["address"].split("/")[0]

@@ -88,6 +88,25 @@ with t:
         for pid in pids:
             self.assertFalse(os.path.exists(f"/proc/{pid}"), f"process {pid} survived cleanup")
 
+    def test_stale_state_dirs_are_swept(self):
+        """The default stateDir's ns-<inode> entries of namespaces that are gone go at the next run's start;
+        those of live namespaces (here the test's own) stay."""
+        from ovltest.netns import DEFAULT_STATE_DIR, sweep_stale
+        dead = os.path.join(DEFAULT_STATE_DIR, "ns-4294967290")  # no namespace has this inode
+        live = os.path.join(DEFAULT_STATE_DIR, f"ns-{os.stat('/proc/self/ns/net').st_ino}")
+        keep = not os.path.isdir(live)
+        for d in (dead, live):
+            os.makedirs(d, exist_ok=True)
+        try:
+            with open(os.path.join(dead, "over.vni"), "w") as f:
+                f.write("42\n")
+            sweep_stale()
+            self.assertFalse(os.path.exists(dead))
+            self.assertTrue(os.path.isdir(live))
+        finally:
+            if keep:
+                os.rmdir(live)
+
     def test_cleanup_on_sigterm(self):
         self._child_cleanup_on_signal(signal.SIGTERM)
 

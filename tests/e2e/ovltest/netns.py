@@ -120,8 +120,43 @@ def _delete_prefix(prefix):
             sh(IP, "netns", "del", ns, check=False)
 
 
+DEFAULT_STATE_DIR = "/run/overlay-cni"  # kv::kDefaultStateDir: plugins called without a stateDir use it
+
+
+def _live_netns_inodes():
+    inodes = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                inodes.add(os.stat(f"/proc/{pid}/ns/net").st_ino)
+            except OSError:
+                pass
+    for name in _netns_list():
+        try:
+            inodes.add(os.stat(f"/run/netns/{name}").st_ino)
+        except OSError:
+            pass
+    return inodes
+
+
+def _sweep_state_dirs():
+    """Removes <stateDir>/ns-<inode> directories of network namespaces that no longer exist: what tests that
+    name no stateDir leave under the default one (VNI caches, locks, host memory)."""
+    if not os.path.isdir(DEFAULT_STATE_DIR):
+        return
+    live = None
+    for name in os.listdir(DEFAULT_STATE_DIR):
+        if not (name.startswith("ns-") and name[3:].isdigit()):
+            continue
+        live = _live_netns_inodes() if live is None else live
+        if int(name[3:]) not in live:
+            shutil.rmtree(os.path.join(DEFAULT_STATE_DIR, name), ignore_errors=True)
+
+
 def sweep_stale():
-    """Deletes namespaces left by runs that died without cleaning up (their pid is gone)."""
+    """Deletes namespaces left by runs that died without cleaning up (their pid is gone), and the default
+    state directory's entries of namespaces that are gone."""
+    _sweep_state_dirs()
     if not os.path.isdir(MARK_DIR):
         return
     for prefix in os.listdir(MARK_DIR):

@@ -86,8 +86,9 @@ int run(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::cout << "Usage: overlay-resolver [--help | --version]\n\n"
-                   "Answers DNS queries from containers on overlay networks, at 127.0.0.11:53 inside each\n"
-                   "container the overlay plugin hands over, with the names recorded in the cluster store.\n"
+                   "Answers DNS queries from containers on overlay networks, at 127.0.0.11:53 (UDP and TCP)\n"
+                   "inside each container the overlay plugin hands over, with the names recorded in the cluster\n"
+                   "store.\n"
                    "Reads the node config ($OVL_NODE_CONFIG or /etc/cni/overlay-node.json).\n";
       return 0;
     }

@@ -70,6 +70,12 @@ s.sendall(len(query(sys.argv[2], 1)).to_bytes(2, "big") + query(sys.argv[2], 1))
 s.settimeout(5)
 n = int.from_bytes(s.recv(2), "big")
 print("answer after:", len(s.recv(n)) == n and n > 12, flush=True)
+s = socket.create_connection(("127.0.0.11", 53), timeout=2)
+s.sendall(len(query(sys.argv[2], 1)).to_bytes(2, "big") + query(sys.argv[2], 1))
+s.shutdown(socket.SHUT_WR)  # a client that half-closes after its query still gets the answer
+s.settimeout(5)
+n = int.from_bytes(s.recv(2), "big")
+print("answer after shutdown:", len(s.recv(n)) == n and n > 12, closed(s, 5), flush=True)
 """
 
 # Sends N queries for distinct names under slow.example in bursts of 100, prints "sent", then counts the answers
@@ -325,7 +331,7 @@ class ResolverE2E(unittest.TestCase):
         self.assertEqual(lines[:2], ["17th closed: True", "oversized closed: True"], p.stdout + p.stderr)
         self.assertTrue(lines[2].startswith("idle closed: True"), p.stdout + p.stderr)
         self.assertLessEqual(int(lines[2].split()[-1]), 12)
-        self.assertEqual(lines[3:], ["answer after: True"], p.stdout + p.stderr)
+        self.assertEqual(lines[3:], ["answer after: True", "answer after shutdown: True True"], p.stdout + p.stderr)
         self.assertEqual(self.query(n1, "tcp1", tcp=True), ("NOERROR", [self.ip_of(r1)]))
 
     def test_5_malformed_packets_leave_it_answering(self):

@@ -256,6 +256,23 @@ class GwbridgeTest(unittest.TestCase):
             E.stop(srv)
             E.stop(host_srv)
 
+    def test_published_port_from_another_container_on_the_host(self):
+        """The documented limit (README, gwbridge): with icc=false another container on the same host does not
+        reach a published port through the host's address (br_netfilter switches the DNAT-ed frame between the
+        two ports, where the isolation filter drops it); with icc=true it does."""
+        for net, icc, port in (("gwa", False, 8091), ("gwc", True, 8092)):
+            with self.subTest(icc=icc):
+                conf = E.conf(net, E.h1, icc=icc, ports=[{"hostPort": port, "containerPort": 80}])
+                _, netns, _ = self.container(E.h1, f"pub{port}", conf)
+                _, other, ro = self.container(E.h1, f"cli{port}", E.conf(net, E.h1, icc=icc))
+                srv = E.serve(netns, f"pub{port}", "tcp:80")
+                try:
+                    got = E.connect(other, "tcp", E.h1.ip, port, timeout=1.0)
+                    self.assertEqual(got, f"pub{port} {GATEWAY}" if icc else None)
+                    self.assertEqual(E.connect(E.h2.ns, "tcp", E.h1.ip, port), f"pub{port} {E.h2.ip}")
+                finally:
+                    E.stop(srv)
+
     def test_stale_udp_conntrack_entry_is_flushed_on_add(self):
         # A UDP "flow" to the host port recorded before the mapping exists would keep bypassing the DNAT.
         # (The kernel tracks connections in h1 once some rule needs conntrack: another container's masquerade.)

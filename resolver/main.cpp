@@ -19,6 +19,7 @@
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
 #include "resolver/server.hpp"
+#include "util/build_version.hpp"
 #include "util/log.hpp"
 
 namespace ovl::resolver {
@@ -90,13 +91,18 @@ int run(int argc, char** argv) {
   log::setLevel(log::Level::Info);
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::cout << "usage: overlay-resolver\n"
-                   "Answers DNS queries from containers on overlay networks, at 127.0.0.11:53 inside each\n"
-                   "container the overlay plugin hands over, with the names recorded in the cluster store.\n"
+      std::cout << "Usage: overlay-resolver [--help | --version]\n\n"
+                   "Answers DNS queries from containers on overlay networks, at 127.0.0.11:53 (UDP and TCP)\n"
+                   "inside each container the overlay plugin hands over, with the names recorded in the cluster\n"
+                   "store.\n"
                    "Reads the node config ($OVL_NODE_CONFIG or /etc/cni/overlay-node.json).\n";
       return 0;
     }
-    std::cerr << "overlay-resolver: unknown argument '" << argv[i] << "'\n";
+    if (!std::strcmp(argv[i], "--version")) {
+      std::cout << "overlay-resolver " << buildVersion() << "\n";
+      return 0;
+    }
+    std::cerr << "overlay-resolver: unknown argument '" << argv[i] << "' (try --help)\n";
     return 2;
   }
   raiseFileLimit();

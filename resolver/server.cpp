@@ -85,6 +85,22 @@ std::optional<Upstream> parseUpstream(std::string_view s) {
   return u;
 }
 
+socklen_t sockaddrOf(const Upstream& u, sockaddr_storage& sa) {
+  sa = {};
+  if (u.addr.family() == AF_INET) {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&sa);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(u.port);
+    std::memcpy(&s4->sin_addr, u.addr.bytes(), 4);
+    return sizeof *s4;
+  }
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(&sa);
+  s6->sin6_family = AF_INET6;
+  s6->sin6_port = htons(u.port);
+  std::memcpy(&s6->sin6_addr, u.addr.bytes(), 16);
+  return sizeof *s6;
+}
+
 std::vector<Upstream> upstreamsFromResolvConf(std::string_view text) {
   std::vector<Upstream> out;
   std::istringstream in{std::string(text)};
@@ -120,6 +136,13 @@ void Server::watch(int fd) {
   ev.events = EPOLLIN;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) log::error("epoll_ctl: " + std::string(std::strerror(errno)));
+}
+
+void Server::setEvents(int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) log::error("epoll_ctl: " + std::string(std::strerror(errno)));
 }
 
 Result<void> Server::bindControl() {
@@ -205,6 +228,7 @@ Result<Server::Sandbox> Server::openSandbox(int nsFd, const std::string& path) {
     ::inet_pton(AF_INET, ipc::kResolverAddress, &sa.sin_addr);
     if (::bind(sb.udp.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
       return fail(sysError(errno, std::string("binding ") + ipc::kResolverAddress + ":53 in " + path));
+    if (auto t = listenTcp(sb); !t) log::warn(t.error().msg + ": answering over UDP only in " + path);
   }
   return sb;
 }
@@ -223,6 +247,10 @@ Result<void> Server::attach(const ipc::ResolverRequest& r, int nsFd) {
   sb.keys.insert(k);
   const int fd = sb.udp.get();
   watch(fd);
+  if (sb.tcp) {
+    watch(sb.tcp.get());
+    tcpListeners_.emplace(sb.tcp.get(), fd);
+  }
   sandboxes_.emplace(fd, std::move(sb));
   noteNetworks();
   log::info("serving " + std::string(ipc::kResolverAddress) + ":53 for " + r.containerId + "/" + r.ifName + " on '" +
@@ -232,6 +260,7 @@ Result<void> Server::attach(const ipc::ResolverRequest& r, int nsFd) {
 
 void Server::dropSandbox(int udpFd) {
   (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, udpFd, nullptr);
+  dropTcpOf(udpFd);
   for (auto& [fd, p] : pending_)
     if (p.clientFd == udpFd) p.clientFd = -1;
   sandboxes_.erase(udpFd);
@@ -289,16 +318,29 @@ void Server::onControl(int conn) {
   reply("ok");
 }
 
-void Server::onQuery(int udpFd) {
-  auto sbIt = sandboxes_.find(udpFd);
-  if (sbIt == sandboxes_.end()) return;
+std::optional<std::vector<uint8_t>> Server::localAnswer(const Sandbox& sb, const Query& q) {
+  if (q.qclass != kClassIN) return buildError(q, kRcodeNotImp);
   std::shared_ptr<const NameTable> table;
   {
     std::lock_guard lk(tableMu_);
     table = table_;
   }
   std::set<std::string> nets;
-  for (const auto& k : sbIt->second.keys) nets.insert(k.network);
+  for (const auto& k : sb.keys) nets.insert(k.network);
+  NameTable::Answer a;
+  if (table) a = table->lookup(nets, q.name);
+  else a.verdict = q.name.find('.') == std::string::npos ? NameTable::Verdict::NxDomain : NameTable::Verdict::Forward;
+  switch (a.verdict) {
+    case NameTable::Verdict::Found: ++stats_.answered; return buildAnswer(q, a.addrs, opt_.ttl);
+    case NameTable::Verdict::NxDomain: ++stats_.nxdomain; return buildError(q, kRcodeNxDomain);
+    case NameTable::Verdict::Forward: break;
+  }
+  return std::nullopt;
+}
+
+void Server::onQuery(int udpFd) {
+  auto sbIt = sandboxes_.find(udpFd);
+  if (sbIt == sandboxes_.end()) return;
   for (int i = 0; i < kMaxPerWake; ++i) {
     uint8_t buf[4096];
     sockaddr_storage from{};
@@ -312,33 +354,17 @@ void Server::onQuery(int udpFd) {
       continue;
     }
     const auto client = sockaddrBytes(from, flen);
-    if (q->qclass != kClassIN) {
-      sendTo(udpFd, buildError(*q, kRcodeNotImp), client);
+    if (auto local = localAnswer(sbIt->second, *q)) {
+      sendTo(udpFd, *local, client);
       continue;
     }
-    NameTable::Answer a;
-    if (table) a = table->lookup(nets, q->name);
-    else a.verdict = q->name.find('.') == std::string::npos ? NameTable::Verdict::NxDomain : NameTable::Verdict::Forward;
-    switch (a.verdict) {
-      case NameTable::Verdict::Found:
-        ++stats_.answered;
-        sendTo(udpFd, buildAnswer(*q, a.addrs, opt_.ttl), client);
-        break;
-      case NameTable::Verdict::NxDomain:
-        ++stats_.nxdomain;
-        sendTo(udpFd, buildError(*q, kRcodeNxDomain), client);
-        break;
-      case NameTable::Verdict::Forward:
-        if (opt_.upstreams.empty() || pending_.size() >= kMaxPending ||
-            pendingOf(udpFd) >= kMaxPendingPerSandbox) {
-          ++stats_.refused;
-          sendTo(udpFd, buildError(*q, kRcodeServFail), client);
-          break;
-        }
-        ++stats_.forwarded;
-        forward(udpFd, client, std::move(q->raw), q->id, 0);
-        break;
+    if (opt_.upstreams.empty() || pending_.size() >= kMaxPending || pendingOf(udpFd) >= kMaxPendingPerSandbox) {
+      ++stats_.refused;
+      sendTo(udpFd, buildError(*q, kRcodeServFail), client);
+      continue;
     }
+    ++stats_.forwarded;
+    forward(udpFd, client, std::move(q->raw), q->id, 0);
   }
 }
 
@@ -347,20 +373,7 @@ void Server::forward(int udpFd, const std::vector<uint8_t>& client, std::vector<
   for (; upstream < opt_.upstreams.size(); ++upstream) {
     const Upstream& u = opt_.upstreams[upstream];
     sockaddr_storage sa{};
-    socklen_t len;
-    if (u.addr.family() == AF_INET) {
-      auto* s4 = reinterpret_cast<sockaddr_in*>(&sa);
-      s4->sin_family = AF_INET;
-      s4->sin_port = htons(u.port);
-      std::memcpy(&s4->sin_addr, u.addr.bytes(), 4);
-      len = sizeof *s4;
-    } else {
-      auto* s6 = reinterpret_cast<sockaddr_in6*>(&sa);
-      s6->sin6_family = AF_INET6;
-      s6->sin6_port = htons(u.port);
-      std::memcpy(&s6->sin6_addr, u.addr.bytes(), 16);
-      len = sizeof *s6;
-    }
+    const socklen_t len = sockaddrOf(u, sa);
     UniqueFd up(::socket(u.addr.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!up || ::connect(up.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
         ::send(up.get(), query.data(), query.size(), MSG_NOSIGNAL) < 0)
@@ -550,9 +563,16 @@ void Server::run(const std::atomic<bool>& stopping) {
         onQuery(fd);
       } else if (pending_.count(fd)) {
         onUpstream(fd);
+      } else if (tcpListeners_.count(fd)) {
+        onTcpAccept(fd);
+      } else if (tcpConns_.count(fd)) {
+        onTcpConn(fd, evs[i].events);
+      } else if (tcpRelays_.count(fd)) {
+        onTcpRelay(fd, evs[i].events);
       }
     }
     expire();
+    expireTcp();
     if (acceptPausedUntil_ && Clock::now() >= *acceptPausedUntil_) {
       acceptPausedUntil_.reset();
       watch(listen_.get());
@@ -565,6 +585,8 @@ void Server::run(const std::atomic<bool>& stopping) {
   log::info("stopping: " + std::to_string(stats_.queries) + " queries, " + std::to_string(stats_.answered) +
             " answered, " + std::to_string(stats_.nxdomain) + " nxdomain, " + std::to_string(stats_.forwarded) +
             " forwarded, " + std::to_string(stats_.refused) + " refused over the pending caps, " +
+            std::to_string(stats_.tcpConnections) + " TCP connections (" + std::to_string(stats_.tcpRejected) +
+            " over the per-container cap), " +
             std::to_string(stats_.dropped) + " malformed dropped");
 }
 

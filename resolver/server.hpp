@@ -1,10 +1,15 @@
-// overlay-resolver's server: one UDP socket on 127.0.0.11:53 inside each container network namespace
-// the overlay plugin hands over (resolver_link.hpp), answering from the NameTable for the networks that
-// container is attached to, and relaying everything else to the host's upstream resolvers.
+// overlay-resolver's server: a UDP and a TCP socket on 127.0.0.11:53 inside each container network
+// namespace the overlay plugin hands over (resolver_link.hpp), answering from the NameTable for the networks
+// that container is attached to, and relaying everything else to the host's upstream resolvers (over TCP
+// for a query that came over TCP, so that a client retrying a truncated answer gets the whole one).
+// TCP is bounded (resolver/tcp.cpp): a few connections per container, a size limit per message and a
+// deadline per connection and per relay.
 //
 // Single-threaded (epoll); other threads only publish a new NameTable. It never listens in the host's
 // namespace, so it cannot answer on the underlay.
 #pragma once
+
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +24,7 @@
 
 #include "ipc/resolver_link.hpp"
 #include "resolver/table.hpp"
+#include "resolver/wire.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 #include "util/unique_fd.hpp"
@@ -31,6 +37,8 @@ struct Upstream {
 };
 // "a.b.c.d", "a.b.c.d:53", "x::y", "[x::y]:53".
 std::optional<Upstream> parseUpstream(std::string_view s);
+// The socket address of an upstream; returns its length.
+socklen_t sockaddrOf(const Upstream& u, sockaddr_storage& sa);
 // The nameservers of a resolv.conf text.
 std::vector<Upstream> upstreamsFromResolvConf(std::string_view text);
 
@@ -45,6 +53,7 @@ struct ServerOptions {
 struct ServerStats {
   uint64_t queries = 0, answered = 0, nxdomain = 0, forwarded = 0, dropped = 0;
   uint64_t refused = 0;  // SERVFAIL for a forward over the pending caps (or without upstreams)
+  uint64_t tcpConnections = 0, tcpRejected = 0;  // accepted; closed at once over the per-container cap
 };
 
 class Server {
@@ -68,7 +77,7 @@ class Server {
   struct Sandbox {
     dev_t dev = 0;
     ino_t ino = 0;
-    UniqueFd netns, udp;
+    UniqueFd netns, udp, tcp;  // tcp: the listening socket, absent when it could not be bound
     std::string path;
     std::set<AttachKey> keys;
   };
@@ -82,7 +91,41 @@ class Server {
     std::chrono::steady_clock::time_point deadline;
   };
 
+  // One TCP client connection: queries are read and answered one at a time, each framed by a 2-byte length.
+  struct TcpConn {
+    UniqueFd fd;
+    int sandbox = -1;              // its sandbox's UDP fd; -1 once the sandbox is gone
+    std::vector<uint8_t> in, out;  // framed
+    size_t outOff = 0;
+    int relay = -1;                // the upstream connection answering its query, if any
+    std::chrono::steady_clock::time_point deadline;
+  };
+  // One query relayed to an upstream over TCP on behalf of a TcpConn.
+  struct TcpRelay {
+    UniqueFd fd;
+    int conn = -1;                 // -1 once the client has gone
+    std::vector<uint8_t> query;    // unframed
+    size_t upstream = 0;
+    std::vector<uint8_t> out, in;  // framed
+    size_t outOff = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
   explicit Server(ServerOptions o) : opt_(std::move(o)) {}
+  // The answer from this host's names for a sandbox's query; nullopt: it goes upstream.
+  std::optional<std::vector<uint8_t>> localAnswer(const Sandbox& sb, const Query& q);
+  void setEvents(int fd, uint32_t events);
+  // resolver/tcp.cpp
+  Result<void> listenTcp(Sandbox& sb);
+  void onTcpAccept(int listenFd);
+  void onTcpConn(int fd, uint32_t events);
+  void onTcpRelay(int fd, uint32_t events);
+  void tcpReply(TcpConn& c, const std::vector<uint8_t>& msg);
+  void tcpRelay(int connFd, std::vector<uint8_t> query, size_t upstream);
+  void closeTcpConn(int fd);
+  void closeTcpRelay(int fd);
+  void dropTcpOf(int udpFd);
+  void expireTcp();
   Result<void> bindControl();
   void restore();
   void persist() const;
@@ -107,6 +150,10 @@ class Server {
   std::map<int, Sandbox> sandboxes_;  // by UDP socket fd
   std::map<int, Pending> pending_;    // by upstream socket fd
   std::map<int, UniqueFd> conns_;     // control connections awaiting their request
+  std::map<int, int> tcpListeners_;   // TCP listening socket -> its sandbox's UDP fd
+  std::map<int, TcpConn> tcpConns_;
+  std::map<int, TcpRelay> tcpRelays_;
+  std::map<int, std::chrono::steady_clock::time_point> tcpPaused_;  // listeners out of descriptors, until
   std::optional<std::chrono::steady_clock::time_point> acceptPausedUntil_;  // out of descriptors
   bool acceptStarved_ = false;  // said so in the log; cleared by the next accept
   mutable std::mutex netsMu_;

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
+#include "cni/by_hand.hpp"
 #include "cni/version.hpp"
 #include "util/ip.hpp"
 #include "util/log.hpp"
@@ -166,27 +169,36 @@ static std::string readStdin() {
   return data;
 }
 
-int pluginMain(const Plugin& p) {
+static void writeAll(int fd, std::string_view s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += size_t(n);
+  }
+}
+
+int pluginMain(const Plugin& p, int argc, char** argv) {
   log::init(p.name);
   // A delegate (IPAM) that exits without reading its stdin must be an EPIPE for us, not our death.
   ::signal(SIGPIPE, SIG_IGN);
+  const EnvLookup env = [](std::string_view k) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(k).c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+  std::vector<std::string_view> args(argv + std::min(argc, 1), argv + argc);
+  if (auto h = runByHand(p, env, args)) {
+    writeAll(1, h->out);
+    writeAll(2, h->err);
+    return h->exitCode;
+  }
   std::string in = readStdin();
-  Outcome o = runPlugin(
-      p, [](std::string_view k) -> std::optional<std::string> {
-        const char* v = std::getenv(std::string(k).c_str());
-        if (!v) return std::nullopt;
-        return std::string(v);
-      },
-      in);
+  Outcome o = runPlugin(p, env, in);
   if (!o.out.empty()) {
     o.out.push_back('\n');
-    size_t off = 0;
-    while (off < o.out.size()) {
-      ssize_t n = ::write(1, o.out.data() + off, o.out.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      off += size_t(n);
-    }
+    writeAll(1, o.out);
   }
   return o.exitCode;
 }

@@ -36,6 +36,8 @@ struct Plugin {
   std::function<Result<void>(const CmdArgs&, const NetConf&)> check;
   std::function<Result<void>(const CmdArgs&, const NetConf&)> gc;
   std::function<Result<void>(const CmdArgs&, const NetConf&)> status;
+  std::string summary;                 // what it does, for --help (cni/by_hand.hpp)
+  std::vector<std::string> moreUsage;  // further usage lines, e.g. a subcommand
 };
 
 struct Outcome {
@@ -48,8 +50,9 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 // The testable core: no process state is read or written except through `env`.
 Outcome runPlugin(const Plugin& p, const EnvLookup& env, std::string_view stdinData);
 
-// Reads the real environment and stdin, runs, prints, returns the exit code.
-int pluginMain(const Plugin& p);
+// Reads the real environment and stdin, runs, prints, returns the exit code. Run by hand (no CNI_COMMAND,
+// some arguments), answers --help and --version instead (cni/by_hand.hpp).
+int pluginMain(const Plugin& p, int argc, char** argv);
 
 std::string errorJson(const Error& e, std::string_view version);
 

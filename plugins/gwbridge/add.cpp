@@ -172,6 +172,8 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   Rollback removeRulesGuard([&] {
     if (auto r = removeRules(nft, at.tag); !r) log::warn("rollback: " + r.error().msg + ", ignoring");
   });
+  if (std::any_of(p.ips.begin(), p.ips.end(), [](const auto& ip) { return ip.address.addr().isV4(); }))
+    TRY_VOID(ensureLocalnetRouting(gw.bridge));  // after the localnet guard, which applyRules just added
   if (!gw.portMappings.empty()) {
     CtFilter f;
     for (const auto& m : gw.portMappings) f.ports.push_back(CtPort{m.proto, m.hostPort, m.hostIp});

@@ -40,6 +40,13 @@ Result<void> ensureForwarding(int family) {
   return ns::writeSysctl(key, "1");
 }
 
+Result<void> ensureLocalnetRouting(std::string_view bridge) {
+  const std::string key = "net/ipv4/conf/" + std::string(bridge) + "/route_localnet";
+  auto cur = ns::readSysctl(key);
+  if (cur && *cur == "1") return {};
+  return ns::writeSysctl(key, "1");
+}
+
 Result<nl::VethPair> createPort(nl::Socket& host, const nl::LinkInfo& bridge, const GwConf& conf,
                                 std::string_view hostName, std::string_view containerIfName, int netnsFd,
                                 const MacAddr& mac) {

@@ -28,6 +28,11 @@ Result<void> ensureGatewayAddress(nl::Socket& host, int bridgeIndex, const IpNet
 // Turns on forwarding for the family in the calling thread's netns (written only when off).
 Result<void> ensureForwarding(int family);
 
+// route_localnet on the bridge, so that the host's own connections to 127.0.0.1 reach published ports
+// (DNAT to a container, then masquerade). Turn it on only after the rules that keep loopback addresses from
+// arriving through the bridge (the localnet chain, rules.hpp) are in place.
+Result<void> ensureLocalnetRouting(std::string_view bridge);
+
 // Creates the veth pair with its host end enslaved to the bridge (hairpin as configured) and the
 // container end named containerIfName inside the container. A leftover host end of an earlier ADD of the
 // same attachment is removed first.

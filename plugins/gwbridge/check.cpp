@@ -142,6 +142,9 @@ Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
   for (const auto& ip : ours.ips) {
     auto fwd = TRY(ns::readSysctl(ip.address.addr().isV4() ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding"));
     if (fwd != "1") return fail(bad("IP forwarding is off"));
+    if (!ip.address.addr().isV4() || gw.portMappings.empty()) continue;
+    auto localnet = TRY(ns::readSysctl("net/ipv4/conf/" + gw.bridge + "/route_localnet"));
+    if (localnet != "1") return fail(bad("route_localnet is off on '" + gw.bridge + "': published ports miss 127.0.0.1"));
   }
   return {};
 }

@@ -3,4 +3,4 @@
 #include "cni/skel.hpp"
 #include "gwbridge/plugin.hpp"
 
-int main() { return ovl::cni::pluginMain(ovl::gwbridge::plugin()); }
+int main(int argc, char** argv) { return ovl::cni::pluginMain(ovl::gwbridge::plugin(), argc, argv); }

@@ -8,7 +8,9 @@ namespace ovl::gwbridge {
 
 cni::Plugin plugin() {
   return cni::Plugin{.name = "gwbridge", .extraArgKeys = {}, .add = cmdAdd, .del = cmdDel, .check = cmdCheck,
-                     .gc = cmdGc, .status = cmdStatus};
+                     .gc = cmdGc, .status = cmdStatus,
+                     .summary = "A second interface on a host-local gateway bridge, with NAT and port mappings.",
+                     .moreUsage = {}};
 }
 
 Attachment attachmentOf(const cni::CmdArgs& args, const cni::NetConf& conf) {

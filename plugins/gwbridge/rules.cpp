@@ -1,5 +1,6 @@
 #include "gwbridge/rules.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cni/json.hpp"
@@ -21,6 +22,8 @@ constexpr std::string_view kInetChains[] = {
     "output { type nat hook output priority -100;",
     "postrouting { type nat hook postrouting priority srcnat;",
     "forward { type filter hook forward priority filter;",
+    // Before NAT (dstnat is -100): sees the addresses a packet arrives with, not those conntrack restores.
+    "localnet { type filter hook prerouting priority -150;",
 };
 
 std::string rule(std::string_view family, std::string_view chain, std::string_view body, std::string_view tag) {
@@ -40,7 +43,9 @@ void dnatRules(std::string& out, const PortMapping& m, const IpNet& c, const std
     return;
   }
   std::string local = "meta nfproto " + nfproto(a) + " fib daddr type local ";
-  std::string notLoopback = a.isV4() ? "ip daddr != 127.0.0.0/8 " : "ip6 daddr != ::1 ";
+  // IPv4 loopback is mapped too (route_localnet on the bridge, masquerade, localnetGuard); IPv6 has no
+  // route_localnet, so ::1 is not.
+  std::string notLoopback = a.isV4() ? "" : "ip6 daddr != ::1 ";
   out += rule("inet", "prerouting", local + l4 + " " + to, tag);
   out += rule("inet", "output", local + notLoopback + l4 + " " + to, tag);
 }
@@ -61,6 +66,16 @@ void forwardRules(std::string& out, const AttachmentRules& a, const std::string&
     out += rule("inet", "forward", within + fam(c.addr()) + " saddr " + c.addr().str() + " drop", tag);
     out += rule("inet", "forward", within + fam(c.addr()) + " daddr " + c.addr().str() + " drop", tag);
   }
+}
+
+// route_localnet on the bridge (for published ports on 127.0.0.1) would also let a container send to the
+// host's loopback services, or from a loopback source, through the gateway: nothing arrives from the bridge
+// with a 127.0.0.0/8 address. Replies to 127.0.0.1 arrive addressed to the gateway and are restored after
+// this chain. A bridge-wide rule pair: every IPv4 attachment carries its own copy, as the forward filter.
+void localnetGuard(std::string& out, const AttachmentRules& a, const std::string& tag) {
+  const std::string fromBridge = "iifname " + quoted(a.bridge) + " ";
+  out += rule("inet", "localnet", fromBridge + "ip daddr 127.0.0.0/8 drop", tag);
+  out += rule("inet", "localnet", fromBridge + "ip saddr 127.0.0.0/8 drop", tag);
 }
 
 const json::Value* obj(const json::Value& v, std::string_view key) {
@@ -132,14 +147,19 @@ Result<std::string> ruleText(const AttachmentRules& a) {
     if (a.ipMasq)
       out += rule("inet", "postrouting",
                   f + " saddr " + c.addr().str() + " oifname != " + quoted(a.bridge) + " masquerade", tag);
-    if (!mappingsForFamily(a.ports, c.family()).empty())
-      // Hairpin and container-to-published-port: the reply must come back through the host.
+    if (!mappingsForFamily(a.ports, c.family()).empty()) {
+      // Hairpin and container-to-published-port: the reply must come back through the host. From the host's
+      // 127.0.0.1 too: the container could not answer a loopback source.
+      const std::string from = c.addr().isV4() ? "{ " + c.masked().str() + ", 127.0.0.0/8 }" : c.masked().str();
       out += rule("inet", "postrouting",
-                  f + " saddr " + c.masked().str() + " " + f + " daddr " + c.addr().str() + " oifname " +
-                      quoted(a.bridge) + " ct status dnat masquerade",
+                  f + " saddr " + from + " " + f + " daddr " + c.addr().str() + " oifname " + quoted(a.bridge) +
+                      " ct status dnat masquerade",
                   tag);
+    }
   }
   forwardRules(out, a, tag);
+  if (std::any_of(a.addrs.begin(), a.addrs.end(), [](const IpNet& c) { return c.addr().isV4(); }))
+    localnetGuard(out, a, tag);
   if (!a.icc) {
     // Frames a port sends back to itself (hairpin under br_netfilter) stay allowed.
     out +=

@@ -8,5 +8,5 @@
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "watch") == 0) return ovl::overlay::watchMain(argc - 1, argv + 1);
-  return ovl::cni::pluginMain(ovl::overlay::withStoredDefinitions(ovl::overlay::plugin()));
+  return ovl::cni::pluginMain(ovl::overlay::withStoredDefinitions(ovl::overlay::plugin()), argc, argv);
 }

@@ -13,6 +13,7 @@ the snapshot while attached (so the comparison is shown to see what a plugin doe
 
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -251,6 +252,49 @@ class BadInput(unittest.TestCase):
                 finally:
                     rc, out, err = self.run_case(bc.Case(plugin, "control", "DEL", 0, "", verb="DEL"), netns=netns)
                 self.assertEqual(rc, 0, f"{plugin} DEL failed: {out} {err[-800:]}")
+
+    def test_3_run_by_hand(self):
+        """Without CNI_COMMAND every binary is a command-line tool: --help and --version on stdout with exit 0,
+        an unknown argument one line on stderr with exit 2; with CNI_COMMAND set, arguments are ignored."""
+        with open(os.path.join(os.environ.get("OVL_SRC_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                               "CMakeLists.txt")) as f:
+            version = re.search(r"project\(\S+ VERSION (\S+)", f.read()).group(1)
+        plain = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OVL_NODE_CONFIG": self.node_cfg}
+
+        def run(binary, *args, env=plain, stdin=b""):
+            p = subprocess.run(self.t.nsenter_argv(self.h1, find_binary(binary), *args), input=stdin,
+                               capture_output=True, env=env, timeout=30)
+            return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+        for binary in ("overlay", "overlay-ipam", "gwbridge", "overlay-resolver", "overlayctl"):
+            with self.subTest(binary=binary):
+                for flag in ("--help", "-h"):
+                    rc, out, err = run(binary, flag)
+                    self.assertEqual((rc, err), (0, ""), out)
+                    self.assertTrue(out.startswith(f"Usage: {binary} "), out)
+                rc, out, err = run(binary, "--version")
+                self.assertEqual((rc, err), (0, ""), out)
+                self.assertTrue(out.startswith(f"{binary} {version}"), out)
+                self.assertEqual(out.count("\n"), 1, out)
+                rc, out, err = run(binary, "--no-such-option")
+                self.assertEqual((rc, out), (2, ""), err)
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertIn("'--no-such-option'", err)
+        # A runtime sets CNI_COMMAND: the protocol runs whatever the arguments.
+        for binary in ("overlay", "overlay-ipam", "gwbridge"):
+            with self.subTest(binary=binary, cni=True):
+                rc, out, err = run(binary, "--help", env=plain | {"CNI_COMMAND": "VERSION"})
+                self.assertEqual(rc, 0, err)
+                self.assertIn("1.1.0", json.loads(out)["supportedVersions"])
+                rc, out, _ = run(binary, "--version", env=plain | {"CNI_COMMAND": "ADD"}, stdin=b"{}")
+                self.assertEqual(json.loads(out)["code"], 4)  # CNI_CONTAINERID missing: a CNI error, as before
+        # overlay's subcommand is untouched.
+        rc, out, err = run("overlay", "watch", "--help")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("watch", out)
+        # Without arguments nor CNI_COMMAND: the CNI error, as before.
+        rc, out, _ = run("overlay")
+        self.assertEqual((rc, json.loads(out)["code"]), (1, 4))
 
 
 if __name__ == "__main__":

@@ -293,11 +293,14 @@ class ConfExamples(unittest.TestCase):
     def test_podman(self):
         cl = load_conflist("podman.conflist")
         self.validate(cl)
-        # podman run --network over --mac-address 02:00:00:00:00:51 -p 8093:80
+        # podman run --name pm1 --network over --network-alias pmdb --mac-address 02:00:00:00:00:51 -p 8093:80
         args = "IgnoreUnknown=1;K8S_POD_NAME=pm1;MAC=02:00:00:00:00:51"
         ports = [{"hostPort": 8093, "containerPort": 80, "protocol": "tcp"}]
-        rt = {"portMappings": ports, "aliases": {"over": ["pm1"]}}
+        rt = {"portMappings": ports, "aliases": {"over": ["pm1", "pmdb"]}}
         cid, n1, r1 = self.attach("h1", cl, args=args, runtime=rt)
+        # The alias reaches the overlay only through the aliases capability (libcni filters runtimeConfig).
+        att = json.loads(self.c.consul.kv_get(f"{PREFIX}/attachments/{cl['name']}/h1/{cid}/eth0"))
+        self.assertEqual(att["names"], ["pm1", "pmdb"])
         self.assert_chain_state(n1, r1, cl["plugins"][0]["ipam"]["subnet"])
         self.assertTrue(all(re.fullmatch(r"[0-9a-f:]{17}", i["mac"]) for i in r1["interfaces"]))  # podman needs mac
         eth0 = json.loads(self.c.t.run(n1, "ip", "-j", "link", "show", "eth0").stdout)[0]

@@ -225,6 +225,54 @@ class GwbridgeTest(unittest.TestCase):
         finally:
             E.stop(srv)
 
+    def test_published_port_on_localhost_and_no_way_into_the_hosts_loopback(self):
+        """-p 8080:80 answers on 127.0.0.1 of the host (as Docker and portmap with snat do): route_localnet on
+        the bridge, masquerade to the gateway. That setting must not let a container reach the host's loopback
+        services through the gateway: the localnet chain drops loopback addresses arriving from the bridge."""
+        ports = [{"hostPort": 8086, "containerPort": 80}, {"hostPort": 5356, "containerPort": 53, "protocol": "udp"}]
+        conf = E.conf("gwa", E.h1, ports=ports)
+        cid, netns, res = self.container(E.h1, "lo1", conf)
+        srv = E.serve(netns, "lo1", "tcp:80", "udp:53")
+        host_srv = E.serve(E.h1.ns, "hostlo", "tcp:7777")
+        try:
+            self.assertEqual(E.connect(E.h1.ns, "tcp", "127.0.0.1", 8086), f"lo1 {GATEWAY}")
+            self.assertEqual(E.connect(E.h1.ns, "udp", "127.0.0.1", 5356), f"lo1 {GATEWAY}")
+            self.assertEqual(E.t.run(E.h1, "sysctl", "-n", f"net.ipv4.conf.{BRIDGE}.route_localnet").stdout.strip(), "1")
+            E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res)
+            # A container that routes 127.0.0.0/8 to the gateway does not reach the host's 127.0.0.1:7777.
+            E.t.run(netns, "ip", "route", "del", "local", "127.0.0.0/8", "dev", "lo", "table", "local")
+            E.t.run(netns, "sysctl", "-qw", "net.ipv4.conf.eth0.route_localnet=1", "net.ipv4.conf.all.route_localnet=1")
+            E.t.run(netns, "ip", "route", "add", "127.0.0.2/32", "via", GATEWAY, "dev", "eth0")
+            self.assertIsNone(E.connect(netns, "tcp", "127.0.0.2", 7777, timeout=0.5))
+            # (Without the guard it would: the check above can fail.)
+            handles = [r for r in E.t.run(E.h1, "nft", "-a", "list", "chain", "inet", "ovl_gwbridge", "localnet").stdout.splitlines()
+                       if "127.0.0.0/8 drop" in r]
+            self.assertEqual(len(handles), 2)
+            for r in handles:
+                E.t.run(E.h1, "nft", "delete", "rule", "inet", "ovl_gwbridge", "localnet", "handle", r.split()[-1])
+            cip = res["ips"][0]["address"].split("/")[0]
+            self.assertEqual(E.connect(netns, "tcp", "127.0.0.2", 7777), f"hostlo {cip}")
+        finally:
+            E.stop(srv)
+            E.stop(host_srv)
+
+    def test_published_port_from_another_container_on_the_host(self):
+        """The documented limit (README, gwbridge): with icc=false another container on the same host does not
+        reach a published port through the host's address (br_netfilter switches the DNAT-ed frame between the
+        two ports, where the isolation filter drops it); with icc=true it does."""
+        for net, icc, port in (("gwa", False, 8091), ("gwc", True, 8092)):
+            with self.subTest(icc=icc):
+                conf = E.conf(net, E.h1, icc=icc, ports=[{"hostPort": port, "containerPort": 80}])
+                _, netns, _ = self.container(E.h1, f"pub{port}", conf)
+                _, other, ro = self.container(E.h1, f"cli{port}", E.conf(net, E.h1, icc=icc))
+                srv = E.serve(netns, f"pub{port}", "tcp:80")
+                try:
+                    got = E.connect(other, "tcp", E.h1.ip, port, timeout=1.0)
+                    self.assertEqual(got, f"pub{port} {GATEWAY}" if icc else None)
+                    self.assertEqual(E.connect(E.h2.ns, "tcp", E.h1.ip, port), f"pub{port} {E.h2.ip}")
+                finally:
+                    E.stop(srv)
+
     def test_stale_udp_conntrack_entry_is_flushed_on_add(self):
         # A UDP "flow" to the host port recorded before the mapping exists would keep bypassing the DNAT.
         # (The kernel tracks connections in h1 once some rule needs conntrack: another container's masquerade.)
@@ -333,8 +381,8 @@ class GwbridgeTest(unittest.TestCase):
                 self.assertEqual("mtu" in res["interfaces"][2], v == "1.1.0")
                 self.assertEqual(E.addr(netns, "eth0"), res["ips"][0]["address"].split("/")[0])
                 tags = [c for c in E.rule_comments(E.h1) if c == f"ovl:gwv:{cid}:eth0"]
-                # prerouting + output dnat, masquerade, hairpin masquerade, 5 forward filter, 2 icc
-                self.assertEqual(len(tags), 11)
+                # prerouting + output dnat, masquerade, hairpin masquerade, 5 forward filter, 2 localnet, 2 icc
+                self.assertEqual(len(tags), 13)
                 if v >= "0.4.0":
                     E.plugin(E.h1, "CHECK", conf, cid, netns, prev=res)
                     # CHECK notices a missing route and missing rules.
@@ -364,7 +412,8 @@ class GwbridgeTest(unittest.TestCase):
             cid, netns, res = self.container(E.h1, name, conf)
             made.append((conf, cid, netns, res))
         # d1: 2 x (prerouting, output), masquerade, hairpin, 2 icc; d2: masquerade, 2 icc; d3: 6; each 5 forward
-        self.assertEqual(len([c for c in E.rule_comments(E.h1) if c.startswith("ovl:gwd:")]), 8 + 3 + 6 + 3 * 5)
+        # and 2 localnet
+        self.assertEqual(len([c for c in E.rule_comments(E.h1) if c.startswith("ovl:gwd:")]), 8 + 3 + 6 + 3 * 7)
         self.assertEqual(len(E.leases(E.h1)), 3)
         # containerd: the namespace is gone and DEL comes with an empty CNI_NETNS and no prevResult.
         conf, cid, netns, res = made[0]
@@ -486,7 +535,7 @@ class GwbridgeTest(unittest.TestCase):
             self.assertEqual(rc, 0, f"ADD {i}: {out} {err[-1500:]}")
         ips = {res["ips"][0]["address"] for _, res, _, _ in results}
         self.assertEqual(len(ips), n)
-        self.assertEqual(len([c for c in E.rule_comments(E.h2) if c.startswith("ovl:gwp:")]), 11 + 8 * (n - 1))
+        self.assertEqual(len([c for c in E.rule_comments(E.h2) if c.startswith("ovl:gwp:")]), 13 + 10 * (n - 1))
         self.assertEqual(E.t.run(E.h2, "ip", "-br", "addr", "show", "dev", BRIDGE).stdout.count(GATEWAY), 1)
 
         # CRI-style: two DELs per container at once (stop with netns, remove without).

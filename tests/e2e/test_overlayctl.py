@@ -34,8 +34,8 @@ class Cluster:
     def env(self, host):
         return {"OVL_NODE_CONFIG": self.node_cfg[host.name]}
 
-    def ctl(self, host, *args, rc=0):
-        p = self.t.run(host, find_binary("overlayctl"), *args, env=self.env(host), check=False)
+    def ctl(self, host, *args, rc=0, env=None):
+        p = self.t.run(host, find_binary("overlayctl"), *args, env=env or self.env(host), check=False)
         if rc is not None and p.returncode != rc:
             raise AssertionError(f"overlayctl {' '.join(args)} on {host.name}: rc={p.returncode}, want {rc}\n"
                                  f"stdout: {p.stdout}\nstderr: {p.stderr}")
@@ -44,8 +44,8 @@ class Cluster:
     def ctl_json(self, host, *args, rc=0):
         return json.loads(self.ctl(host, *args, "--json", rc=rc).stdout)
 
-    def plugin(self, host, command, conf, cid, netns, ifname="eth0"):
-        rc, res, out, err = run_plugin(self.t, host, "overlay", command, conf, cid, netns, ifname,
+    def plugin(self, host, command, conf, cid, netns, ifname="eth0", cni_args=""):
+        rc, res, out, err = run_plugin(self.t, host, "overlay", command, conf, cid, netns, ifname, cni_args,
                                        extra_env=self.env(host))
         if rc != 0:
             raise AssertionError(f"{command} {cid} on {host.name} failed rc={rc}: {out} {err[-1500:]}")
@@ -64,9 +64,9 @@ class OverlayctlE2E(unittest.TestCase):
         cls.c.t.cleanup()
         assert not failed, f"DEL in cleanup failed: {failed}"
 
-    def attach(self, host, conf, cid):
+    def attach(self, host, conf, cid, cni_args=""):
         netns = self.c.t.add_container(host, cid)
-        res = self.c.plugin(host, "ADD", conf, cid, netns)
+        res = self.c.plugin(host, "ADD", conf, cid, netns, cni_args=cni_args)
         self.attached.append((host, conf, cid))
         return netns, res
 
@@ -82,6 +82,10 @@ class OverlayctlE2E(unittest.TestCase):
         self.assertEqual(conflist["name"], "blue")
         self.assertEqual(conflist["plugins"][0]["type"], "overlay")
         self.assertNotIn("ranges", conflist["plugins"][0]["ipam"])  # refers to the network by name only
+        # What podman needs to pass --network-alias and -p: the aliases capability, and gwbridge chained.
+        self.assertEqual(conflist["plugins"][0]["capabilities"], {"ips": True, "mac": True, "aliases": True})
+        self.assertEqual(conflist["plugins"][1], {"type": "gwbridge", "capabilities": {"portMappings": True}})
+        self.assertEqual(conflist["cniVersion"], "1.0.0")
         type(self).conflist = conflist
         stored = json.loads(c.consul.kv_get(f"{PREFIX}/networks/blue/config"))
         self.assertEqual(stored["subnets"], [{"subnet": "10.10.0.0/24", "gateway": "10.10.0.254"}])
@@ -93,14 +97,40 @@ class OverlayctlE2E(unittest.TestCase):
         p = c.ctl(h2, "network", "create", "green", "--subnet", "10.10.0.128/25", rc=1)
         self.assertIn("overlaps network blue", p.stderr)
 
-        # Default subnet, a given VNI, --install.
+        # Default subnet (Docker's: 10.0.0.0/24 first), a given VNI, --install.
         d = os.path.join(c.t.tmpdir, "net.d")
         os.makedirs(d, exist_ok=True)
-        c.ctl(h2, "network", "create", "red", "--vni", "5000", "--ip-range", "10.200.0.128/25", rc=2)
+        c.ctl(h2, "network", "create", "red", "--vni", "5000", "--ip-range", "10.0.0.128/25", rc=2)
         c.ctl(h2, "network", "create", "red", "--vni", "5000", "--install", d)
         c.ctl(h1, "network", "create", "violet", "--subnet", "10.30.0.0/24", "--ip-range", "10.30.0.128/25")
         with open(os.path.join(d, "red.conflist")) as f:
             self.assertEqual(json.load(f)["name"], "red")
+        # The next default skips what is taken; a node config's defaultAddressPools replaces Docker's pool.
+        p = c.ctl(h1, "network", "create", "orange", "--no-gwbridge")
+        self.assertEqual([x["type"] for x in json.loads(p.stdout)["plugins"]], ["overlay"])
+        pools_cfg = os.path.join(c.t.tmpdir, "node-pools.json")
+        with open(c.node_cfg["h1"]) as f:
+            cfg = json.load(f)
+        with open(pools_cfg, "w") as f:
+            json.dump(cfg | {"defaultAddressPools": [{"base": "10.10.0.0/23", "size": 24},
+                                                     {"base": "172.18.64.0/18", "size": 26}]}, f)
+        c.ctl(h1, "network", "create", "indigo", env={"OVL_NODE_CONFIG": pools_cfg})
+        with open(pools_cfg, "w") as f:
+            json.dump(cfg | {"defaultAddressPools": [{"base": "10.10.0.0/16", "size": 8}]}, f)
+        p = c.ctl(h1, "network", "create", "x", env={"OVL_NODE_CONFIG": pools_cfg}, rc=1)
+        self.assertIn("defaultAddressPools", p.stderr)
+        defaults = {n["name"]: n["subnets"] for n in c.ctl_json(h2, "network", "ls")}
+        self.assertEqual((defaults["red"], defaults["orange"], defaults["indigo"]),
+                         (["10.0.0.0/24"], ["10.0.1.0/24"], ["10.10.1.0/24"]))
+
+        # The conflist of an existing network, on any host: what create printed; --install.
+        self.assertEqual(json.loads(c.ctl(h2, "network", "conflist", "blue").stdout), conflist)
+        c.ctl(h1, "network", "conflist", "red", "--install", d)
+        with open(os.path.join(d, "red.conflist")) as f:
+            self.assertEqual(json.load(f), json.loads(c.ctl(h2, "network", "conflist", "red").stdout))
+        self.assertIn("not defined", c.ctl(h1, "network", "conflist", "nosuch", rc=1).stderr)
+        for net in ("orange", "indigo"):
+            c.ctl(h1, "network", "rm", net)
 
         # ls shows the same on both hosts.
         ls1, ls2 = c.ctl_json(h1, "network", "ls"), c.ctl_json(h2, "network", "ls")
@@ -108,7 +138,7 @@ class OverlayctlE2E(unittest.TestCase):
         by = {n["name"]: n for n in ls1}
         self.assertEqual(by["blue"]["subnets"], ["10.10.0.0/24"])
         self.assertEqual(by["blue"]["vni"], stored["vni"])
-        self.assertEqual(by["red"], {"name": "red", "vni": 5000, "subnets": ["10.200.0.0/24"], "scope": "global",
+        self.assertEqual(by["red"], {"name": "red", "vni": 5000, "subnets": ["10.0.0.0/24"], "scope": "global",
                                      "hosts": 0, "containers": 0})
         table = c.ctl(h1, "network", "ls").stdout.splitlines()
         self.assertEqual(table[0].split(), ["NAME", "VNI", "SUBNETS", "SCOPE", "HOSTS", "CONTAINERS"])
@@ -119,20 +149,28 @@ class OverlayctlE2E(unittest.TestCase):
         self.assertIn("'--bogus'", c.ctl(h1, "network", "ls", "--bogus", rc=2).stderr)
         self.assertIn("'300.0.0.0/8'", c.ctl(h1, "network", "create", "x", "--subnet", "300.0.0.0/8", rc=2).stderr)
         self.assertIn("--vni", c.ctl(h1, "network", "create", "x", "--vni", "0", rc=2).stderr)
-        for cmd in (["network", "create"], ["network", "ls"], ["network", "inspect"], ["network", "rm"], ["hosts"],
-                    ["leases"], ["diag"], ["network"]):
+        for cmd in (["network", "create"], ["network", "conflist"], ["network", "ls"], ["network", "inspect"],
+                    ["network", "rm"], ["hosts"], ["leases"], ["diag"], ["network"]):
             self.assertIn("Usage: overlayctl", c.ctl(h1, *cmd, "--help").stdout)
+        # Usage errors are one line.
+        self.assertEqual(c.ctl(h1, "network", "ls", "--bogus", rc=2).stderr.count("\n"), 1)
         self.assertIn("not defined", c.ctl(h1, "network", "inspect", "nosuch", rc=1).stderr)
         # --store overrides the node config.
         p = c.ctl(h1, "network", "ls", "--store", "consul://198.51.100.99:8500", rc=1)
         self.assertIn("198.51.100.99", p.stderr)
+        # Global options before the command, as --help lists them.
+        p = c.ctl(h1, "--store", "consul://198.51.100.99:8500", "network", "ls", rc=1)
+        self.assertIn("198.51.100.99", p.stderr)
+        self.assertEqual(c.ctl_json(h1, "network", "ls"),
+                         json.loads(c.ctl(h1, "--json", f"--store={c.consul.store_url}", "network", "ls").stdout))
+        self.assertIn("'--bogus'", c.ctl(h1, "--bogus", "network", "ls", rc=2).stderr)
 
     def test_2_conflist_by_name_on_two_hosts(self):
         c = self.c
         h1, h2 = c.hosts
         conf = self.conflist["plugins"][0] | {"cniVersion": "1.0.0", "name": "blue"}
         n1, r1 = self.attach(h1, conf, "c1")
-        n2, r2 = self.attach(h2, conf, "c2")
+        n2, r2 = self.attach(h2, conf, "c2", "K8S_POD_NAME=Web2")  # podman: the container's name
         n3, r3 = self.attach(h1, conf, "c3")  # h1 learns h2's membership at this ADD
         ips = [r["ips"][0]["address"] for r in (r1, r2, r3)]
         self.assertEqual(ips, ["10.10.0.1/24", "10.10.0.2/24", "10.10.0.3/24"])
@@ -158,11 +196,16 @@ class OverlayctlE2E(unittest.TestCase):
         self.assertEqual(att["c2"]["host"], "h2")
         self.assertEqual(att["c2"]["ips"], ["10.10.0.2/24"])
         self.assertEqual(att["c2"]["mac"], r2["interfaces"][2]["mac"])
+        self.assertEqual((att["c1"]["names"], att["c2"]["names"]), ([], ["web2"]))
         self.assertEqual(sorted(l["ip"] for l in net["leases"]), ["10.10.0.1", "10.10.0.2", "10.10.0.3"])
 
         leases = c.ctl_json(h2, "leases", "blue")
         self.assertEqual(len(leases), 3)
         self.assertTrue(all(l["attached"] for l in leases))
+        self.assertEqual({l["containerID"]: l["names"] for l in leases}, {"c1": [], "c2": ["web2"], "c3": []})
+        table = c.ctl(h2, "leases", "blue").stdout.splitlines()
+        self.assertEqual(table[0].split()[:4], ["NETWORK", "IP", "CONTAINER", "NAMES"])
+        self.assertIn(["blue", "10.10.0.2", "c2", "web2"], [line.split()[:4] for line in table[1:]])
         hosts = {h["host"]: h for h in c.ctl_json(h1, "hosts")}
         self.assertEqual(hosts["h1"]["containers"], 2)
         self.assertEqual(hosts["h2"]["networks"], ["blue", "violet"])
@@ -177,6 +220,7 @@ class OverlayctlE2E(unittest.TestCase):
 
         p = c.ctl(h2, "network", "rm", "blue", rc=1)
         self.assertIn("attachment", p.stderr)
+        self.assertIn("c2 (web2) on h2", p.stderr)
         self.assertIsNotNone(c.consul.kv_get(f"{PREFIX}/networks/blue/config"))
 
         for h in (h1, h2):

@@ -32,6 +32,52 @@ def cpu_seconds(pid):
 UPSTREAM = "203.0.113.1"
 SILENT = "203.0.113.99"  # nothing there: dnsmasq's forwards for slow.example are never answered
 
+# TXT records of big.example at the upstream: about 1.6 KB, more than a UDP answer without EDNS may carry.
+BIG_TXT = [f"{i:02d}" + "x" * 198 for i in range(8)]
+
+# DNS over TCP from inside a container: `udp-tc NAME` prints the TC bit of a UDP answer (no EDNS) for NAME
+# TXT; `limits` checks the resolver's bounds: the per-container connection cap, the query size limit and the
+# idle timeout, printing one line per finding.
+TCP_PROBE = r"""
+import socket, sys, time
+def query(name, qtype=16):
+    q = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+    return b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + q + qtype.to_bytes(2, "big") + b"\x00\x01"
+def closed(s, wait):
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+if sys.argv[1] == "udp-tc":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(query(sys.argv[2]), ("127.0.0.11", 53))
+    print("tc" if s.recv(65535)[2] & 0x02 else "no-tc")
+    sys.exit(0)
+held = [socket.create_connection(("127.0.0.11", 53), timeout=2) for _ in range(16)]
+extra = socket.create_connection(("127.0.0.11", 53), timeout=2)
+print("17th closed:", closed(extra, 2), flush=True)
+for s in held[:1]:
+    s.sendall(b"\x20\x00")  # announces an 8 KiB query
+print("oversized closed:", closed(held[0], 2), flush=True)
+start = time.monotonic()
+print("idle closed:", all(closed(s, 15) for s in held[1:]), round(time.monotonic() - start), flush=True)
+s = socket.create_connection(("127.0.0.11", 53), timeout=2)
+s.sendall(len(query(sys.argv[2], 1)).to_bytes(2, "big") + query(sys.argv[2], 1))
+s.settimeout(5)
+n = int.from_bytes(s.recv(2), "big")
+print("answer after:", len(s.recv(n)) == n and n > 12, flush=True)
+s = socket.create_connection(("127.0.0.11", 53), timeout=2)
+s.sendall(len(query(sys.argv[2], 1)).to_bytes(2, "big") + query(sys.argv[2], 1))
+s.shutdown(socket.SHUT_WR)  # a client that half-closes after its query still gets the answer
+s.settimeout(5)
+n = int.from_bytes(s.recv(2), "big")
+print("answer after shutdown:", len(s.recv(n)) == n and n > 12, closed(s, 5), flush=True)
+"""
+
 # Sends N queries for distinct names under slow.example in bursts of 100, prints "sent", then counts the answers
 # that come back within a second by rcode.
 FLOOD = r"""
@@ -82,7 +128,8 @@ class ResolverE2E(unittest.TestCase):
             t.popen(inet, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                     "--bind-interfaces", f"--listen-address={UPSTREAM}", "--user=root", "--pid-file=",
                     "--address=/outside.example/203.0.113.80", "--address=/missing.example/",
-                    f"--server=/slow.example/{SILENT}", "--dns-forward-max=2000", "--log-queries", f"--log-facility={cls.dnsmasq_log}")
+                    f"--server=/slow.example/{SILENT}", "--dns-forward-max=2000",
+                    *(f"--txt-record=big.example,{t}" for t in BIG_TXT), "--log-queries", f"--log-facility={cls.dnsmasq_log}")
             cls.consul = ConsulServer(t, cls.cs, "198.51.100.10")
             cls.node_cfg, cls.resolvers = {}, {}
             for h in cls.hosts:
@@ -172,9 +219,9 @@ class ResolverE2E(unittest.TestCase):
         return self.t.run(netns, "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', path, *argv,
                           check=False)
 
-    def query(self, netns, name, qtype="A"):
-        """(rcode, [addresses]) as drill sees it, asking 127.0.0.11 from inside netns."""
-        p = self.t.run(netns, "drill", name, qtype, "@127.0.0.11", check=False, timeout=20)
+    def query(self, netns, name, qtype="A", tcp=False):
+        """(rcode, [addresses]) as drill sees it, asking 127.0.0.11 from inside netns (over TCP: drill -t)."""
+        p = self.t.run(netns, "drill", *(["-t"] if tcp else []), name, qtype, "@127.0.0.11", check=False, timeout=20)
         m = re.search(r"rcode: (\w+)", p.stdout)
         rcode = m.group(1) if m else f"no answer ({p.stdout.strip()[-200:]} {p.stderr.strip()[-200:]})"
         addrs = re.findall(rf"^\S+\s+\d+\s+IN\s+{qtype}\s+(\S+)$", p.stdout, re.M)
@@ -260,6 +307,32 @@ class ResolverE2E(unittest.TestCase):
             self.assertIn("outside.example", f.read())
         g = self.with_resolv_conf(n1, r1, "getent", "hosts", "outside.example")
         self.assertEqual(g.stdout.split()[:1], ["203.0.113.80"], g.stdout + g.stderr)
+
+    def test_4b_tcp_answers_what_udp_truncates(self):
+        """127.0.0.11:53 answers over TCP too: names of the cluster, outside names relayed (over TCP), and an
+        answer that UDP can only give truncated (TC) comes whole. TCP is bounded per container."""
+        h1, h2 = self.hosts
+        n1, r1 = self.attach(h1, OVER, "tcp1", name="tcp1")
+        _, r2 = self.attach(h2, OVER, "tcp2", name="tcp2", aliases=["tcp-alias"])
+        self.assertEqual(self.query(n1, "tcp-alias", tcp=True), ("NOERROR", [self.ip_of(r2)]), self.resolver_log(h1))
+        self.assertEqual(self.query(n1, "nobody-here", tcp=True)[0], "NXDOMAIN")
+        self.assertEqual(self.query(n1, "outside.example", tcp=True), ("NOERROR", ["203.0.113.80"]))
+        probe = os.path.join(self.t.tmpdir, "tcp_probe.py")
+        with open(probe, "w") as f:
+            f.write(TCP_PROBE)
+        p = self.t.run(n1, "/usr/bin/python3", probe, "udp-tc", "big.example", check=False, timeout=20)
+        self.assertEqual(p.stdout.strip(), "tc", p.stderr)
+        p = self.t.run(n1, "drill", "-t", "big.example", "TXT", "@127.0.0.11", check=False, timeout=20)
+        txt = sorted(re.findall(r'IN\s+TXT\s+"(\w+)"', p.stdout))
+        self.assertEqual(txt, BIG_TXT, p.stdout + p.stderr)
+        # Bounds: 16 connections per container, queries up to 4 KiB, 10 s without a query.
+        p = self.t.run(n1, "/usr/bin/python3", probe, "limits", "tcp2", check=False, timeout=60)
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[:2], ["17th closed: True", "oversized closed: True"], p.stdout + p.stderr)
+        self.assertTrue(lines[2].startswith("idle closed: True"), p.stdout + p.stderr)
+        self.assertLessEqual(int(lines[2].split()[-1]), 12)
+        self.assertEqual(lines[3:], ["answer after: True", "answer after shutdown: True True"], p.stdout + p.stderr)
+        self.assertEqual(self.query(n1, "tcp1", tcp=True), ("NOERROR", [self.ip_of(r1)]))
 
     def test_5_malformed_packets_leave_it_answering(self):
         h1, h2 = self.hosts

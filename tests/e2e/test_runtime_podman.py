@@ -88,7 +88,56 @@ class PodmanE2E(unittest.TestCase):
         mac = re.search(r"link/ether (\S+)", block.group(0))
         return re.findall(r"inet (\S+)", block.group(0)), mac.group(1) if mac else None
 
+    def ctl(self, host, *args):
+        p = self.c.t.run(host, os.path.join(rtlib.OVL_BIN_DIR, "overlayctl"), *args, env=self.c.env(host),
+                         check=False)
+        self.assertEqual(p.returncode, 0, f"overlayctl {' '.join(args)} on {host.name}: {p.stdout}{p.stderr}")
+        return p.stdout
+
     # ---------------------------------------------------------------------------------------------
+    def test_0_readme_install_with_overlayctl_conflists(self):
+        """README 'Installing on a real node' step 3 followed literally: one host defines two networks
+        (Docker's default pool), every host installs the conflist overlayctl prints, and podman uses it as it
+        is: -p, --network-alias and a second network, across hosts."""
+        h1, h2 = self.c.hosts
+        printed = {net: json.loads(self.ctl(h1, "network", "create", net)) for net in ("docs1", "docs2")}
+        defs = {n["name"]: n["subnets"] for n in json.loads(self.ctl(h2, "network", "ls", "--json"))}
+        self.assertEqual((defs["docs1"], defs["docs2"]), (["10.0.0.0/24"], ["10.0.1.0/24"]))
+        for h in self.c.hosts:
+            for net in printed:
+                self.ctl(h, "network", "conflist", net, "--install", self.pm[h.name].netdir)
+                with open(os.path.join(self.pm[h.name].netdir, f"{net}.conflist")) as f:
+                    self.assertEqual(json.load(f), printed[net])
+        try:
+            self.pm["h1"].run("run", "-d", "--name", "docweb", "--network", "docs1", "--network-alias", "www",
+                              "-p", "8081:80", "--rootfs", self.rootfs, "/bin/busybox", "httpd", "-f", "-p", "80",
+                              "-h", "/etc")
+            # -p through the printed conflist's gwbridge, from another host.
+            deadline, code = time.monotonic() + 10, ""
+            while time.monotonic() < deadline and code != "200":
+                code = self.c.t.run(h2, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2",
+                                    f"http://{h1.ip}:8081/passwd", check=False).stdout.strip()
+            self.assertEqual(code, "200", self.c.nft_rules(h1) + self.transcript())
+            # A container on h2 on both networks reaches the alias over docs1, by name.
+            p = self.pm["h2"].run("run", "--rm", "--name", "docclient", "--network", "docs2", "--network", "docs1",
+                                  "--rootfs", self.rootfs, "/bin/busybox", "sh", "-c",
+                                  "ip addr; wget -q -O - http://www/passwd", check=False)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.transcript())
+            self.assertIn("root:", p.stdout)
+            addrs = self.inet(p.stdout, "eth0")[0] + self.inet(p.stdout, "eth1")[0]
+            self.assertEqual(sorted(a.rsplit(".", 1)[0] for a in addrs), ["10.0.0", "10.0.1"], p.stdout)
+            # overlayctl names the attachment by its container name and aliases (podman adds the short ID).
+            att = json.loads(self.ctl(h1, "network", "inspect", "docs1"))[0]["attachments"]
+            self.assertEqual([a["names"][:2] for a in att], [["docweb", "www"]])
+        finally:
+            self.pm["h1"].run("rm", "-f", "-t", "0", "docweb", check=False)
+            for h in self.c.hosts:
+                for net in printed:
+                    os.remove(os.path.join(self.pm[h.name].netdir, f"{net}.conflist"))
+        for net in printed:
+            self.ctl(h1, "network", "rm", net)
+        self.assert_clean()
+
     def test_1_ip_mac_ports_on_overlay_with_gwbridge(self):
         """The documented command: --ip, --mac-address and -p on overlay + gwbridge."""
         pm = self.pm["h1"]

@@ -68,6 +68,10 @@ TEST_CASE("gwbridge rules: masquerade and icc only") {
         "comment \"ovl:net1:ctr1:eth1\"\n"
         "add rule inet ovl_gwbridge forward iifname \"cni_gwbridge\" oifname \"cni_gwbridge\" ip daddr 172.18.0.2 drop "
         "comment \"ovl:net1:ctr1:eth1\"\n"
+        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip daddr 127.0.0.0/8 drop comment "
+        "\"ovl:net1:ctr1:eth1\"\n"
+        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip saddr 127.0.0.0/8 drop comment "
+        "\"ovl:net1:ctr1:eth1\"\n"
         "add rule bridge ovl_gwbridge forward iifname \"gwb0123456789ab\" oifname != \"gwb0123456789ab\" drop comment "
         "\"ovl:net1:ctr1:eth1\"\n"
         "add rule bridge ovl_gwbridge forward oifname \"gwb0123456789ab\" iifname != \"gwb0123456789ab\" drop comment "
@@ -83,7 +87,9 @@ TEST_CASE("gwbridge rules: the forward filter") {
   CHECK(ruleText(a).value() ==
         "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct state established,related accept" + tag +
             "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct status dnat accept" + tag +
-            "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" iifname != \"cni_gwbridge\" drop" + tag);
+            "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" iifname != \"cni_gwbridge\" drop" + tag +
+            "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip daddr 127.0.0.0/8 drop" + tag +
+            "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip saddr 127.0.0.0/8 drop" + tag);
   // icc=false, dual stack: the routed container-to-container drops name each address in its family, after
   // the accepts.
   a = sample();
@@ -106,16 +112,17 @@ TEST_CASE("gwbridge rules: port mappings") {
              PortMapping{9, 9, Proto::Sctp, IpAddr::parse("2001:db8::1")}};
   auto text = ruleText(a);
   REQUIRE(text);
-  CHECK(count(*text, "\n") == 13);  // 4 dnat, masquerade, hairpin, 5 forward, 2 bridge forward
+  CHECK(count(*text, "\n") == 15);  // 4 dnat, masquerade, hairpin, 5 forward, 2 localnet, 2 bridge forward
   CHECK(text->find("add rule inet ovl_gwbridge prerouting meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat "
                    "ip to 172.18.0.2:80 comment \"ovl:net1:ctr1:eth1\"\n") != std::string::npos);
-  CHECK(text->find("add rule inet ovl_gwbridge output meta nfproto ipv4 fib daddr type local ip daddr != 127.0.0.0/8 "
+  // 127.0.0.1 too (route_localnet on the bridge).
+  CHECK(text->find("add rule inet ovl_gwbridge output meta nfproto ipv4 fib daddr type local "
                    "tcp dport 8080 dnat ip to 172.18.0.2:80") != std::string::npos);
   CHECK(text->find("add rule inet ovl_gwbridge prerouting ip daddr 198.51.100.1 udp dport 5353 dnat ip to "
                    "172.18.0.2:53") != std::string::npos);
   CHECK(text->find("sctp") == std::string::npos);  // an IPv6 host address does not apply to an IPv4 container
-  CHECK(text->find("add rule inet ovl_gwbridge postrouting ip saddr 172.18.0.0/16 ip daddr 172.18.0.2 oifname "
-                   "\"cni_gwbridge\" ct status dnat masquerade") != std::string::npos);
+  CHECK(text->find("add rule inet ovl_gwbridge postrouting ip saddr { 172.18.0.0/16, 127.0.0.0/8 } ip daddr 172.18.0.2 "
+                   "oifname \"cni_gwbridge\" ct status dnat masquerade") != std::string::npos);
 }
 
 TEST_CASE("gwbridge rules: IPv6") {
@@ -129,6 +136,7 @@ TEST_CASE("gwbridge rules: IPv6") {
   CHECK(text->find("ip6 daddr != ::1") != std::string::npos);
   CHECK(text->find("ip6 saddr fd00:18::2 oifname != \"cni_gwbridge\" masquerade") != std::string::npos);
   CHECK(text->find("ip6 saddr fd00:18::/64 ip6 daddr fd00:18::2") != std::string::npos);
+  CHECK(text->find("localnet") == std::string::npos);  // no route_localnet for an IPv6-only container
 }
 
 TEST_CASE("gwbridge rules: nothing unchecked reaches the rule text") {

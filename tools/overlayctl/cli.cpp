@@ -65,6 +65,30 @@ Result<Args> parseArgs(std::span<char* const> argv, const std::vector<Option>& o
   return a;
 }
 
+Result<CommandLine> hoistGlobals(std::span<char* const> args) {
+  CommandLine c;
+  std::vector<std::string> globals;
+  size_t i = 0;
+  for (; i < args.size() && args[i][0] == '-'; ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") c.help = true;
+    else if (arg == "--version") c.version = true;
+    else if (arg == "--json" || arg.starts_with("--store=")) globals.emplace_back(arg);
+    else if (arg == "--store") {
+      if (i + 1 >= args.size()) return usage("option '--store' needs a value");
+      globals.emplace_back(arg);
+      globals.emplace_back(args[++i]);
+    } else {
+      return usage("unknown option '" + std::string(arg) + "' before the command");
+    }
+  }
+  c.words.assign(args.begin() + std::ptrdiff_t(i), args.end());
+  if (c.words.empty()) return c;  // no command: main() prints the usage
+  auto end = std::find(c.words.begin() + std::min<std::ptrdiff_t>(1, std::ssize(c.words)), c.words.end(), "--");
+  c.words.insert(end, globals.begin(), globals.end());
+  return c;
+}
+
 Result<Context> makeContext(const Args& a) {
   Context c;
   c.json = a.has("--json");

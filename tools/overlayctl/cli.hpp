@@ -47,6 +47,16 @@ struct Args {
 // (--store URL, --json, --help/-h). "--opt=value" and "--opt value" are both accepted.
 Result<Args> parseArgs(std::span<char* const> argv, const std::vector<Option>& options);
 
+// The command line with the global options given before the command moved after it (before a "--"), where
+// every command's parser accepts them: `overlayctl --store URL network ls` is `overlayctl network ls --store
+// URL`. --help/-h and --version before the command are answered by main().
+struct CommandLine {
+  std::vector<std::string> words;  // the command, its words and options, then the hoisted globals
+  bool help = false;
+  bool version = false;
+};
+Result<CommandLine> hoistGlobals(std::span<char* const> args);  // args: argv without argv[0]
+
 // What every command needs: the node config, the store and this host's identity.
 struct Context {
   kv::NodeConfig node;

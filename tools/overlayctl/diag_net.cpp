@@ -10,6 +10,7 @@
 #include "nl/link.hpp"
 #include "nl/vxlan.hpp"
 #include "overlayctl/diag.hpp"
+#include "overlayctl/snapshot.hpp"
 #include "vxlan/allow_list.hpp"
 #include "vxlan/names.hpp"
 
@@ -226,7 +227,7 @@ struct NetCheck {
       const std::string veth = vxlan::hostVethName(a->containerId, a->ifName);
       known.insert(veth);
       const auto* l = in.link(veth);
-      const std::string who = "container " + a->containerId + " (" + a->ifName + ")";
+      const std::string who = "container " + describeContainer(*a) + " (" + a->ifName + ")";
       if (!l) {
         auto& kv = in.kv;
         const model::Keys keys(kv.key(""));

@@ -18,13 +18,15 @@ const Help kHostsHelp{"overlayctl hosts [--json] | overlayctl hosts evict HOST",
 
 const Help kLeasesHelp{"overlayctl leases [NAME] [--json]",
                        "Lists the IP leases of network NAME (its overlay-ipam pool), or of every pool. ATTACHED\n"
-                       "tells whether the store records the lease holder as attached on its host.\n"};
+                       "tells whether the store records the lease holder as attached on its host; NAMES are its container\n"
+                       "name and aliases, from that attachment record.\n"};
 
-bool attached(const Snapshot& s, const LeaseView& l) {
+// The attachment the store records for the lease holder on its host, if any.
+const AttachView* attachmentOf(const Snapshot& s, const LeaseView& l) {
   const std::string& net = l.network.empty() ? l.pool : l.network;
   for (const auto& a : s.attachments)
-    if (a.net == net && a.host == l.host && a.containerId == l.containerId && a.ifName == l.ifName) return true;
-  return false;
+    if (a.net == net && a.host == l.host && a.containerId == l.containerId && a.ifName == l.ifName) return &a;
+  return nullptr;
 }
 
 }  // namespace
@@ -90,15 +92,22 @@ Result<int> leasesCmd(Argv argv) {
   rapidjson::StringBuffer sb;
   JsonOut w(sb);
   w.StartArray();
-  Table t({"NETWORK", "IP", "CONTAINER", "IFNAME", "HOST", "SINCE", "ATTACHED"});
+  Table t({"NETWORK", "IP", "CONTAINER", "NAMES", "IFNAME", "HOST", "SINCE", "ATTACHED"});
   for (const auto& l : snap.leases) {
     if (only && l.pool != *only && l.network != *only) continue;
-    const bool att = attached(snap, l);
-    t.row({l.pool, l.ip, l.containerId, l.ifName, l.host, l.time, att ? "yes" : "no"});
+    const AttachView* at = attachmentOf(snap, l);
+    const bool att = at != nullptr;
+    const std::string names = at ? namesOf(*at) : "";
+    t.row({l.pool, l.ip, l.containerId, names.empty() ? "-" : names, l.ifName, l.host, l.time, att ? "yes" : "no"});
     w.StartObject();
     key(w, "network"); str(w, l.pool);
     key(w, "ip"); str(w, l.ip);
     key(w, "containerID"); str(w, l.containerId);
+    key(w, "names");
+    w.StartArray();
+    if (at)
+      for (const auto& n : at->names) str(w, n);
+    w.EndArray();
     key(w, "ifname"); str(w, l.ifName);
     key(w, "host"); str(w, l.host);
     key(w, "time"); str(w, l.time);

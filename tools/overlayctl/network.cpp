@@ -1,8 +1,4 @@
-// overlayctl network create | ls | inspect | rm
-#include <sys/stat.h>
-
-#include <cstdio>
-#include <fstream>
+// overlayctl network create | conflist | ls | inspect | rm
 #include <iostream>
 #include <set>
 
@@ -11,30 +7,45 @@
 #include "overlayctl/cli.hpp"
 #include "overlayctl/commands.hpp"
 #include "overlayctl/conflist.hpp"
+#include "overlayctl/default_pool.hpp"
 #include "overlayctl/snapshot.hpp"
 
 namespace ovl::ctl {
 namespace {
 
-const Help kNetworkHelp{"overlayctl network create|ls|inspect|rm ...",
+const Help kNetworkHelp{"overlayctl network create|conflist|ls|inspect|rm ...",
                         "Subcommands:\n"
                         "  create NAME [--subnet CIDR]... [--gateway IP]... [--ip-range CIDR]... [--vni N] [--install DIR]\n"
+                        "         [--no-gwbridge]\n"
+                        "  conflist NAME [--install DIR] [--no-gwbridge]\n"
                         "  ls\n"
                         "  inspect NAME...\n"
                         "  rm NAME [--force]\n"
                         "Run 'overlayctl network SUBCOMMAND --help' for details.\n"};
 
 const Help kCreateHelp{
-    "overlayctl network create NAME [--subnet CIDR]... [--gateway IP]... [--ip-range CIDR]... [--vni N] [--install DIR]",
+    "overlayctl network create NAME [--subnet CIDR]... [--gateway IP]... [--ip-range CIDR]... [--vni N] [--install DIR]\n"
+    "                                [--no-gwbridge]",
     "Records the network's definition in the store once, for the whole cluster, and prints a conflist\n"
-    "that refers to the network by name only (the plugins read the definition from the store).\n\n"
-    "  --subnet CIDR    an address range of the network (repeat for several, e.g. IPv4 and IPv6);\n"
-    "                   default: a free /24 in 10.200.0.0/16\n"
+    "that refers to the network by name only (the plugins read the definition from the store). Every host\n"
+    "that runs containers of the network needs that conflist: 'overlayctl network conflist NAME --install\n"
+    "DIR' writes it there. It chains overlay (capabilities ips, mac, aliases) and gwbridge (NAT, published\n"
+    "ports), and works unchanged with podman, containerd and CRI-O.\n\n"
+    "  --subnet CIDR    an address range of the network (repeat for several, e.g. IPv4 and IPv6); default,\n"
+    "                   as Docker: the first /24 of 10.0.0.0/8 (10.0.0.0/24, 10.0.1.0/24, ...) that no other\n"
+    "                   network uses, or of the node config's \"defaultAddressPools\"\n"
     "  --gateway IP     the gateway of the subnet given at the same position (default: its first address)\n"
     "  --ip-range CIDR  allocate container addresses only from this part of the subnet at the same position\n"
     "  --vni N          the VXLAN network identifier (default: allocated cluster-wide)\n"
     "  --install DIR    write the conflist to DIR/NAME.conflist instead of printing it\n"
+    "  --no-gwbridge    a conflist with the overlay alone (no NAT to the outside, no published ports)\n"
     "  --json           print {\"network\": definition, \"conflist\": ...}\n"};
+
+const Help kConflistHelp{"overlayctl network conflist NAME [--install DIR] [--no-gwbridge]",
+                         "Prints the conflist of a network defined in the store (by 'network create' on any host),\n"
+                         "the same one 'network create' printed: run it on every host of the network.\n\n"
+                         "  --install DIR    write it to DIR/NAME.conflist (e.g. /etc/cni/net.d) instead of printing it\n"
+                         "  --no-gwbridge    the overlay alone (no NAT to the outside, no published ports)\n"};
 
 const Help kLsHelp{"overlayctl network ls [--json]",
                    "Lists the networks of the cluster: name, VNI, subnets, scope, number of member hosts and of\n"
@@ -42,7 +53,8 @@ const Help kLsHelp{"overlayctl network ls [--json]",
 
 const Help kInspectHelp{"overlayctl network inspect NAME...",
                         "Prints a JSON array with, for each network: its definition, member hosts with their VTEP\n"
-                        "addresses, every attachment (container ID, ifname, host, IPs, MAC) and its leases.\n"};
+                        "addresses, every attachment (container ID, its names: container name and aliases, ifname,\n"
+                        "host, IPs, MAC) and its leases.\n"};
 
 const Help kRmHelp{"overlayctl network rm NAME [--force]",
                    "Deletes the network's definition, VNI reservation, membership records and leases.\n"
@@ -81,36 +93,25 @@ std::optional<std::string> overlapping(const Snapshot& snap, const std::string& 
   return std::nullopt;
 }
 
-Result<model::SubnetDef> defaultSubnet(const Snapshot& snap, const std::string& self) {
-  for (int i = 0; i < 256; ++i) {
-    auto s = TRY(model::makeSubnetDef("10.200." + std::to_string(i) + ".0/24", std::nullopt, std::nullopt));
-    if (!overlapping(snap, self, s)) return s;
-  }
-  return fail(Code::PoolExhausted, "no free /24 left in 10.200.0.0/16: give --subnet");
+// Docker's choice (overlayctl/default_pool.hpp): the first subnet of the pools no other network overlaps.
+Result<model::SubnetDef> defaultSubnet(const Snapshot& snap, const std::string& self,
+                                       const std::vector<AddressPool>& pools) {
+  std::vector<IpNet> used;
+  for (const auto& [name, n] : snap.nets)
+    if (name != self && n.def)
+      for (const auto& o : n.def->subnets) used.push_back(o.subnet);
+  if (auto s = chooseDefaultSubnet(pools, used)) return model::makeSubnetDef(s->str(), std::nullopt, std::nullopt);
+  std::vector<std::string> names;
+  for (const auto& p : pools) names.push_back(p.base.str() + " in /" + std::to_string(p.size) + "s");
+  return fail(Code::PoolExhausted, "no free subnet left in the default pools (" + join(names, ", ") + "): give --subnet");
 }
+
+ConflistOptions conflistOptions(const Args& a) { return ConflistOptions{.gwbridge = !a.has("--no-gwbridge")}; }
 
 std::vector<std::string> subnetStrings(const model::NetworkDef& d) {
   std::vector<std::string> v;
   for (const auto& s : d.subnets) v.push_back(s.subnet.str());
   return v;
-}
-
-Result<void> installConflist(const std::string& dir, const std::string& net, const std::string& text) {
-  const std::string path = dir + "/" + net + ".conflist";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    if (!f) return fail(Code::Io, "cannot write " + tmp + " (does directory '" + dir + "' exist?)");
-    f << text;
-    if (!f.flush()) return fail(Code::Io, "writing " + tmp + " failed");
-  }
-  ::chmod(tmp.c_str(), 0644);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return fail(Code::Io, "cannot install " + path);
-  }
-  std::cerr << "wrote " << path << "\n";
-  return {};
 }
 
 void writeDefinition(JsonOut& w, const model::NetworkDef& d) {
@@ -132,7 +133,7 @@ void writeDefinition(JsonOut& w, const model::NetworkDef& d) {
 
 Result<int> create(Argv argv) {
   auto a = TRY(parseArgs(argv, {{"--subnet", true, true}, {"--gateway", true, true}, {"--ip-range", true, true},
-                                {"--vni", true, false}, {"--install", true, false}}));
+                                {"--vni", true, false}, {"--install", true, false}, {"--no-gwbridge", false, false}}));
   if (a.has("--help")) return (printHelp(kCreateHelp), 0);
   if (a.positional.size() != 1) return usage("network create needs exactly one NAME");
   const std::string name = a.positional[0];
@@ -146,13 +147,14 @@ Result<int> create(Argv argv) {
   }
   auto subnets = TRY(subnetsFromArgs(a));
   auto ctx = TRY(makeContext(a));
+  const auto pools = TRY(addressPoolsOf(ctx.node.doc.get(), "node config " + ctx.node.path));
 
   auto cluster = TRY(model::Cluster::connect(ctx.store.consul));
   auto snap = TRY(readSnapshot(cluster.kv()));
   if (const NetView* n = snap.net(name); n && n->def && !n->def->subnets.empty())
     return fail(Code::InvalidConfig, "network '" + name + "' already exists (vni " + std::to_string(n->def->vni) +
                                          ", " + join(subnetStrings(*n->def), ",") + ")");
-  if (subnets.empty()) subnets.push_back(TRY(defaultSubnet(snap, name)));
+  if (subnets.empty()) subnets.push_back(TRY(defaultSubnet(snap, name, pools)));
   for (const auto& s : subnets)
     if (auto other = overlapping(snap, name, s))
       return fail(Code::InvalidConfig, "subnet " + s.subnet.str() + " overlaps network " + *other);
@@ -173,7 +175,7 @@ Result<int> create(Argv argv) {
   if (!TRY(kv.cas(cfgKey, model::definitionJson(def), cur->modifyIndex)))
     return fail(Code::TryAgainLater, "network '" + name + "' changed while being created: retry");
 
-  const std::string conflist = nameOnlyConflist(name);
+  const std::string conflist = nameOnlyConflist(name, conflistOptions(a));
   if (auto dir = a.value("--install")) TRY_VOID(installConflist(*dir, name, conflist));
   if (ctx.json) {
     rapidjson::StringBuffer sb;
@@ -190,6 +192,22 @@ Result<int> create(Argv argv) {
   } else if (!a.has("--install")) {
     std::cout << conflist;
   }
+  return 0;
+}
+
+Result<int> conflist(Argv argv) {
+  auto a = TRY(parseArgs(argv, {{"--install", true, false}, {"--no-gwbridge", false, false}}));
+  if (a.has("--help")) return (printHelp(kConflistHelp), 0);
+  if (a.positional.size() != 1) return usage("network conflist needs exactly one NAME");
+  const std::string name = a.positional[0];
+  TRY_VOID(validateName(name));
+  auto ctx = TRY(makeContext(a));
+  auto kv = TRY(connect(ctx));
+  auto snap = TRY(readSnapshot(kv));
+  if (auto known = requireNetwork(snap, name); !known) return fail(known.error());
+  const std::string text = nameOnlyConflist(name, conflistOptions(a));
+  if (auto dir = a.value("--install")) TRY_VOID(installConflist(*dir, name, text));
+  else std::cout << text;
   return 0;
 }
 
@@ -247,6 +265,10 @@ void writeInspect(JsonOut& w, const Snapshot& snap, const std::string& name, con
   for (const auto* at : snap.attachmentsOf(name)) {
     w.StartObject();
     key(w, "containerID"); str(w, at->containerId);
+    key(w, "names");
+    w.StartArray();
+    for (const auto& n : at->names) str(w, n);
+    w.EndArray();
     key(w, "ifname"); str(w, at->ifName);
     key(w, "host"); str(w, at->host);
     key(w, "ips");
@@ -302,7 +324,7 @@ Result<int> rm(Argv argv) {
   auto attached = snap.attachmentsOf(name);
   if (!attached.empty() && !a.has("--force")) {
     std::set<std::string> where;
-    for (const auto* at : attached) where.insert(at->containerId + " on " + at->host);
+    for (const auto* at : attached) where.insert(describeContainer(*at) + " on " + at->host);
     return fail(Code::InvalidConfig, "network '" + name + "' has " + std::to_string(attached.size()) +
                                          " attachment(s) (" + join({where.begin(), where.end()}, ", ") +
                                          "): detach them first, or use --force");
@@ -331,10 +353,11 @@ Result<int> rm(Argv argv) {
 }  // namespace
 
 Result<int> networkCmd(Argv argv) {
-  if (argv.empty()) return usage("network needs a subcommand: create, ls, inspect or rm");
+  if (argv.empty()) return usage("network needs a subcommand: create, conflist, ls, inspect or rm");
   std::string_view sub = argv[0];
   Argv rest = argv.subspan(1);
   if (sub == "create") return create(rest);
+  if (sub == "conflist") return conflist(rest);
   if (sub == "ls" || sub == "list") return ls(rest);
   if (sub == "inspect") return inspect(rest);
   if (sub == "rm" || sub == "remove") return rm(rest);

@@ -91,4 +91,14 @@ Result<const NetView*> requireNetwork(const Snapshot& s, const std::string& name
   return n;
 }
 
+std::string namesOf(const AttachView& a) {
+  std::string out;
+  for (const auto& n : a.names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+std::string describeContainer(const AttachView& a) {
+  return a.names.empty() ? a.containerId : a.containerId + " (" + namesOf(a) + ")";
+}
+
 }  // namespace ovl::ctl

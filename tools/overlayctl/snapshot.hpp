@@ -36,6 +36,11 @@ struct AttachView {
   uint64_t version = 0;  // ModifyIndex
 };
 
+// "web,db" (container name, then aliases), or "" when the attachment recorded none.
+std::string namesOf(const AttachView& a);
+// "<containerID> (web,db)", or the ID alone: how messages name an attachment's container.
+std::string describeContainer(const AttachView& a);
+
 struct LeaseView {
   std::string pool, ip, containerId, ifName, host, network, time;
   uint64_t version = 0;  // ModifyIndex

@@ -1,4 +1,5 @@
 // overlay-ipam: a host-local compatible IPAM plugin whose leases can live in Consul.
 #include "ipam/plugin.hpp"
+#include "metrics/recorder.hpp"
 
-int main() { return ovl::cni::pluginMain(ovl::ipam::plugin()); }
+int main() { return ovl::cni::pluginMain(ovl::metrics::recorded(ovl::ipam::plugin())); }

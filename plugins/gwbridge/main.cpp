@@ -2,5 +2,6 @@
 // (the role of Docker's docker_gwbridge).
 #include "cni/skel.hpp"
 #include "gwbridge/plugin.hpp"
+#include "metrics/recorder.hpp"
 
-int main() { return ovl::cni::pluginMain(ovl::gwbridge::plugin()); }
+int main() { return ovl::cni::pluginMain(ovl::metrics::recorded(ovl::gwbridge::plugin())); }

@@ -1,6 +1,5 @@
 #include "metrics/http_server.hpp"
 
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -17,20 +16,7 @@ constexpr int kRequestTimeoutMs = 2000;
 
 Result<UniqueFd> listenOn(const ListenAddr& at) {
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (at.addr.isV6()) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(at.port);
-    std::memcpy(&a->sin6_addr, at.addr.bytes(), 16);
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(at.port);
-    std::memcpy(&a->sin_addr, at.addr.bytes(), 4);
-    len = sizeof *a;
-  }
+  const socklen_t len = at.sockaddr(ss);
   UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return fail(sysError(errno, "metrics: socket"));
   int one = 1;

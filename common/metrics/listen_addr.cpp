@@ -1,6 +1,9 @@
 #include "metrics/listen_addr.hpp"
 
+#include <netinet/in.h>
+
 #include <charconv>
+#include <cstring>
 
 namespace ovl::metrics {
 
@@ -20,6 +23,22 @@ std::optional<ListenAddr> ListenAddr::parse(std::string_view s) {
 
 std::string ListenAddr::str() const {
   return (addr.isV6() ? "[" + addr.str() + "]" : addr.str()) + ":" + std::to_string(port);
+}
+
+socklen_t ListenAddr::sockaddr(sockaddr_storage& ss) const {
+  ss = {};
+  if (addr.isV6()) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    std::memcpy(&a->sin6_addr, addr.bytes(), 16);
+    return sizeof *a;
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(port);
+  std::memcpy(&a->sin_addr, addr.bytes(), 4);
+  return sizeof *a;
 }
 
 }  // namespace ovl::metrics

@@ -1,6 +1,8 @@
 // A TCP listen address as the node config spells it: "198.51.100.11:9474" or "[fd00::1]:9474".
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +17,8 @@ struct ListenAddr {
   uint16_t port = 0;
   static std::optional<ListenAddr> parse(std::string_view s);
   std::string str() const;
+  // Fills `ss` for bind/connect; returns its length.
+  socklen_t sockaddr(sockaddr_storage& ss) const;
 };
 
 }  // namespace ovl::metrics

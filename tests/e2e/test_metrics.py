@@ -160,6 +160,29 @@ class Metrics(unittest.TestCase):
                        f"http://{self.addr[self.h1.name]}/metrics")
         self.assertEqual(p.stdout, "405")
 
+    def test_overlayctl_top_shows_both_hosts(self):
+        p = self.t.run(self.h1, find_binary("overlayctl"), "top", "--json", "--endpoint", self.addr[self.h1.name],
+                       "--endpoint", self.addr[self.h2.name], env=self.c.env(self.h1))
+        hosts = json.loads(p.stdout)
+        self.assertEqual([h["endpoint"] for h in hosts], [self.addr[self.h1.name], self.addr[self.h2.name]])
+        for h, host in zip(hosts, self.c.hosts):
+            got = {}
+            for c in (c for c in h["calls"] if c["plugin"] == "overlay"):
+                if c["ok"]:
+                    got[(c["verb"], 0)] = c["ok"]
+                got.update({(c["verb"], int(code)): n for code, n in c["errors"].items()})
+            self.assertEqual(got, self.expected[host.name])
+            self.assertEqual(h["networks"]["metrics"]["members"], 2)
+        # Without --endpoint: this host's own, from its node config; the screen names the figures.
+        p = self.t.run(self.h2, find_binary("overlayctl"), "top", "--once", env=self.c.env(self.h2))
+        for part in (f"== {self.addr[self.h2.name]}", "PLUGIN", "MEAN-MS", "NETWORK", "metrics"):
+            self.assertIn(part, p.stdout)
+        # An endpoint that does not answer is reported, and the exit code says so.
+        p = self.t.run(self.h1, find_binary("overlayctl"), "top", "--json", "--endpoint", f"{PROM}:1",
+                       env=self.c.env(self.h1), check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("connecting to metrics endpoint", json.loads(p.stdout)[0]["error"])
+
     def test_prometheus_scrapes_both_hosts(self):
         d = os.path.join(self.c.tmp, "prometheus")
         os.makedirs(os.path.join(d, "data"), exist_ok=True)

@@ -10,6 +10,8 @@
 #include "metrics/call_file.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/listen_addr.hpp"
+#include "metrics/scrape.hpp"
+#include "overlayctl/top_figures.hpp"
 
 using namespace ovl;
 using metrics::Kind;
@@ -133,4 +135,28 @@ TEST_CASE("metrics: the node config's metrics.listen is validated and names the 
   auto notStr = kv::parseNodeConfig(R"({"metrics":{"listen":9474}})", "n.json");
   REQUIRE_FALSE(notStr);
   CHECK(notStr.error().msg.find("metrics.listen") != std::string::npos);
+}
+
+TEST_CASE("metrics: the text format reads back what the exposition writes") {
+  std::vector<metrics::Slot> slots(2);
+  metrics::add(slots, {Kind::Call, "gwbridge", "DEL", 0, 1, 4'000'000});
+  metrics::add(slots, {Kind::Call, "gwbridge", "DEL", 11, 1, 6'000'000});
+  metrics::Contents c{slots, 0};
+  metrics::Exposition e;
+  e.calls(c);
+  e.family("overlay_cni_network_members", "gauge", "Members.", {{{{"network", "a\"b\\c"}}, 3}});
+  auto samples = metrics::parseText(e.text());
+  REQUIRE(samples);
+  auto figures = ctl::summarize(*samples);
+  const auto& del = figures.calls.at({"gwbridge", "DEL"});
+  CHECK(del.ok == 1);
+  CHECK(del.errors.at(11) == 1);
+  CHECK(del.total() == 2);
+  CHECK(del.seconds == doctest::Approx(0.010));
+  CHECK(figures.networks.at("a\"b\\c").values.at("members") == 3);
+  CHECK_FALSE(metrics::parseText("name{a=\"x} 1\n"));
+  CHECK_FALSE(metrics::parseText("name 1x\n"));
+  auto withTimestamp = metrics::parseText("# HELP x y\nx_total{a=\"1\"} +Inf 1700000000\n");
+  REQUIRE(withTimestamp);
+  CHECK((*withTimestamp)[0].labels.at("a") == "1");
 }

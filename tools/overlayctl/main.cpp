@@ -19,7 +19,8 @@ constexpr const char* kUsage =
     "  hosts                 list hosts known to the store, and whether their watcher runs\n"
     "  hosts evict HOST      remove a dead host's records (refused while its watcher runs)\n"
     "  leases [NAME]         list IP leases\n"
-    "  diag [NAME]           compare the store with this host's kernel state; --fix repairs\n\n"
+    "  diag [NAME]           compare the store with this host's kernel state; --fix repairs\n"
+    "  top                   each host's call counts, latencies and network figures from its watcher\n\n"
     "Global options: --store URL (else CONSUL_HTTP_ADDR, else the node config $OVL_NODE_CONFIG or\n"
     "/etc/cni/overlay-node.json), --json, --help. Run 'overlayctl COMMAND --help' for details.\n";
 
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
                        : cmd == "hosts" ? hostsCmd(rest)
                        : cmd == "leases" ? leasesCmd(rest)
                        : cmd == "diag"   ? diagCmd(rest)
+                       : cmd == "top"    ? topCmd(rest)
                                          : usage("unknown command '" + std::string(cmd) + "'");
   if (r) return *r;
   std::cerr << "overlayctl: " << r.error().msg;
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
   std::cerr << "\n";
   if (isUsage(r.error())) {
     std::string where;  // the command whose --help to suggest
-    if (cmd == "hosts" || cmd == "leases" || cmd == "diag") where = std::string(cmd) + " ";
+    if (cmd == "hosts" || cmd == "leases" || cmd == "diag" || cmd == "top") where = std::string(cmd) + " ";
     if (cmd == "network") {
       where = "network ";
       std::string_view sub = argc > 2 ? argv[2] : "";

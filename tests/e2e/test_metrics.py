@@ -3,7 +3,9 @@ real Prometheus server on a third host of the underlay scraping both.
 
 After a known sequence of calls (ADD, CHECK, ADD, DEL, DEL again, and one ADD refused for its config) the
 exported counts are exact, every histogram's buckets, _sum and _count agree with its counter, promtool
-accepts the text, and Prometheus' query API shows both hosts' series with the same values.
+accepts the text, Prometheus' query API shows both hosts' series with the same values, and `overlayctl top`
+shows the same figures. A second cluster checks that an endpoint bound to loopback is not reachable from the
+underlay, and that a bad metrics.listen stops the watcher with an error naming the field.
 """
 
 import json
@@ -213,3 +215,52 @@ class Metrics(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LoopbackOnly(unittest.TestCase):
+    """An endpoint bound to loopback answers on its host and is not reachable from the underlay; a bad
+    metrics.listen stops the watcher with an error naming the field."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_tools("curl")
+        cls.c = RtCluster(nhosts=1)
+        cls.addClassCleanup(cls.c.cleanup)
+        cls.t, (cls.h1,) = cls.c.t, cls.c.hosts
+        cls.pm = cls.t.add_host("pm", f"{PROM}/24")
+        cls.set_listen("127.0.0.1:9474")
+        cls.c.start_watchers()
+
+    @classmethod
+    def set_listen(cls, listen):
+        path = cls.c.node_cfg[cls.h1.name]
+        with open(path) as f:
+            node = json.load(f)
+        node["metrics"] = {"listen": listen}
+        with open(path, "w") as f:
+            json.dump(node, f)
+
+    def test_loopback_is_not_reachable_from_the_underlay(self):
+        deadline = time.monotonic() + 10
+        while True:
+            p = self.t.run(self.h1, "curl", "-sS", "--max-time", "2", "http://127.0.0.1:9474/metrics", check=False)
+            if p.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("# TYPE", p.stdout)
+        ip = self.h1.cidr.split("/")[0]
+        p = self.t.run(self.pm, "curl", "-sS", "--max-time", "2", f"http://{ip}:9474/metrics", check=False)
+        self.assertEqual(p.returncode, 7, p.stdout + p.stderr)  # 7: failed to connect
+
+    def test_a_bad_listen_address_names_the_field(self):
+        path = os.path.join(self.c.tmp, "node-bad.json")
+        with open(self.c.node_cfg[self.h1.name]) as f:
+            node = json.load(f)
+        node["metrics"] = {"listen": "localhost:9474"}
+        with open(path, "w") as f:
+            json.dump(node, f)
+        p = self.t.run(self.h1, find_binary("overlay"), "watch", "--once", env={"OVL_NODE_CONFIG": path},
+                       check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("field 'metrics.listen' 'localhost:9474' is not an address and port", p.stderr)

@@ -1,4 +1,7 @@
 // overlay-ipam: a host-local compatible IPAM plugin whose leases can live in Consul.
 #include "ipam/plugin.hpp"
+#include "metrics/recorder.hpp"
 
-int main(int argc, char** argv) { return ovl::cni::pluginMain(ovl::ipam::plugin(), argc, argv); }
+int main(int argc, char** argv) {
+  return ovl::cni::pluginMain(ovl::metrics::recorded(ovl::ipam::plugin()), argc, argv);
+}

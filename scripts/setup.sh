@@ -11,6 +11,7 @@ PACKAGES=(
   libnftables-dev libldns-dev ldnsutils dnsmasq-base nftables iproute2 iputils-ping busybox-static iperf3 procps psmisc conntrack
   containernetworking-plugins podman containerd runc buildah mmdebstrap
   golang-go golang-github-appc-cni-dev python3-grpcio python3-yaml gnuplot-nox hyperfine strace curl jq
+  prometheus
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "metrics/tally.hpp"
 #include "util/log.hpp"
 #include "util/unique_fd.hpp"
 
@@ -187,6 +188,7 @@ Result<std::string> execPlugin(std::string_view type, std::string_view verb, con
   std::string bin = TRY(findPlugin(type, args.path));
   auto env = buildEnv(verb, args);
   log::debug("delegating " + std::string(verb) + " to " + bin);
+  metrics::PhaseTimer timer(metrics::Phase::Ipam);
   DelegateOutput o = TRY(spawnAndWait(bin, type, env, stdinData));
   if (o.exitCode != 0) return fail(pluginError(type, o));
   return o.out;

@@ -147,9 +147,19 @@ std::string errorJson(const Error& e, std::string_view version) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+static std::string_view verbLabel(const EnvLookup& env) {
+  auto v = parseVerb(env("CNI_COMMAND"));
+  if (!v) return "invalid";
+  static constexpr std::string_view kNames[] = {"ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC"};
+  return kNames[size_t(*v)];
+}
+
 Outcome runPlugin(const Plugin& p, const EnvLookup& env, std::string_view stdinData) {
   log::setTag("");
+  const auto start = std::chrono::steady_clock::now();
   auto r = dispatch(p, env, stdinData);
+  if (p.report)
+    p.report(CallReport{p.name, verbLabel(env), r ? 0 : int(r.error().code), std::chrono::steady_clock::now() - start});
   if (r) return Outcome{0, std::move(*r)};
   log::error(r.error().msg);
   return Outcome{1, errorJson(r.error(), peekVersion(stdinData))};

@@ -2,6 +2,7 @@
 // and is the single place that prints results and errors.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <span>
@@ -28,6 +29,14 @@ struct CmdArgs {
   CniArgs args;
 };
 
+// What the skeleton knows of a finished call, for the metrics recorder (metrics/recorder.hpp).
+struct CallReport {
+  std::string_view plugin;
+  std::string_view verb;  // ADD, DEL, ...; "invalid" for a missing or unknown CNI_COMMAND
+  int code = 0;           // 0: success, else the CNI error code returned
+  std::chrono::nanoseconds elapsed{};
+};
+
 struct Plugin {
   std::string name;
   std::vector<std::string_view> extraArgKeys;  // CNI_ARGS keys beyond the common ones
@@ -38,6 +47,8 @@ struct Plugin {
   std::function<Result<void>(const CmdArgs&, const NetConf&)> status;
   std::string summary;                 // what it does, for --help (cni/by_hand.hpp)
   std::vector<std::string> moreUsage;  // further usage lines, e.g. a subcommand
+  // Called once per call after the result is known (not for unit tests' plugins): must not fail or print.
+  std::function<void(const CallReport&)> report;
 };
 
 struct Outcome {

@@ -2,9 +2,16 @@
 
 #include "kv/consul_json.hpp"
 #include "kv/consul_key.hpp"
+#include "metrics/tally.hpp"
 
 namespace ovl::kv {
 namespace {
+
+// A conditional write that lost its race: the caller reads again and retries.
+Result<bool> countConflict(Result<bool> applied) {
+  if (applied && !*applied) metrics::countCasConflict();
+  return applied;
+}
 
 constexpr size_t kMaxTxnOps = 64;
 constexpr size_t kMaxValue = 512 * 1024;  // consul's default kv_max_value_size
@@ -88,7 +95,7 @@ Result<bool> ConsulClient::cas(std::string_view key, std::string_view value, uin
   auto r = TRY(kvRequest(Method::Put, key, false, "cas=" + std::to_string(index), value,
                          resend == Resend::SelfIdentifying));
   if (r.status != 200) return unexpectedStatus(r, "a cas");
-  return parseBoolBody(r.body);
+  return countConflict(parseBoolBody(r.body));
 }
 
 Result<void> ConsulClient::deleteKey(std::string_view key) {
@@ -101,7 +108,7 @@ Result<bool> ConsulClient::deleteCas(std::string_view key, uint64_t index, Resen
   auto r = TRY(kvRequest(Method::Delete, key, false, "cas=" + std::to_string(index), {},
                          resend == Resend::SelfIdentifying));
   if (r.status != 200) return unexpectedStatus(r, "a delete-cas");
-  return parseBoolBody(r.body);
+  return countConflict(parseBoolBody(r.body));
 }
 
 Result<void> ConsulClient::deleteTree(std::string_view prefix) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "metrics/tally.hpp"
 #include "util/log.hpp"
 
 namespace ovl::kv {
@@ -220,6 +221,7 @@ HttpTransport::Attempt HttpTransport::perform(size_t addrIndex, const HttpReques
   char errbuf[CURL_ERROR_SIZE] = {};
   Sink sink;
   setOptions(h, cfg_, req, url, headers.get(), timeoutMs, errbuf, &sink);
+  metrics::countStoreRequest();
   CURLcode rc = curl_easy_perform(h);
   clearOptions(h);
   if (rc != CURLE_OK)
@@ -317,6 +319,7 @@ HttpTransport::Attempt HttpTransport::httpFailure(long status, const std::string
 }
 
 Result<HttpResponse> HttpTransport::send(const HttpRequest& req) {
+  metrics::PhaseTimer timer(metrics::Phase::Store);
   TRY_VOID(ensureToken());
   const auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.requestTimeoutMs + req.extraTimeoutMs);
   const size_t n = cfg_.addresses.size();

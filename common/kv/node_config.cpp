@@ -41,6 +41,17 @@ Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path)
   auto sd = json::optString(root, "stateDir", "");
   if (!sd) return ctx(sd.error());
   n.stateDir = *sd;
+  if (const auto* m = json::member(root, "metrics")) {
+    if (!m->IsObject()) return fail(Code::InvalidConfig, what + ": field 'metrics' must be an object");
+    auto listen = json::optString(*m, "listen", "metrics");
+    if (!listen) return ctx(listen.error());
+    if (*listen) {
+      n.metricsListen = metrics::ListenAddr::parse(**listen);
+      if (!n.metricsListen)
+        return fail(Code::InvalidConfig, what + ": field 'metrics.listen' '" + **listen +
+                                             "' is not an address and port, e.g. 127.0.0.1:9474 or [::1]:9474");
+    }
+  }
   return n;
 }
 

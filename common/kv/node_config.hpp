@@ -8,7 +8,8 @@
 //   "advertise": "eth0" | "198.51.100.11",      // underlay interface or address (VTEP)
 //   "hostName": "h1",                            // identity of this host in the store
 //   "port": 4789,                                // VXLAN UDP port
-//   "stateDir": "/var/lib/cni/overlay"           // local state (journal, lease files)
+//   "stateDir": "/var/lib/cni/overlay",          // local state (journal, lease files)
+//   "metrics": { "listen": "127.0.0.1:9474" }    // `overlay watch` serves Prometheus metrics there (off without)
 // }
 // Precedence for every key: the plugin's own config, then this file, then the CONSUL_* environment.
 #pragma once
@@ -19,6 +20,7 @@
 
 #include "cni/json.hpp"
 #include "kv/consul_config.hpp"
+#include "metrics/listen_addr.hpp"
 #include "util/error.hpp"
 
 namespace ovl::kv {
@@ -37,6 +39,7 @@ struct NodeConfig {
   std::optional<std::string> hostName;
   std::optional<int64_t> port;
   std::optional<std::string> stateDir;
+  std::optional<metrics::ListenAddr> metricsListen;  // "metrics": {"listen": ...}
 };
 
 Result<NodeConfig> loadNodeConfig();

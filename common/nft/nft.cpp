@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <string>
 
+#include "metrics/tally.hpp"
 #include "util/log.hpp"
 
 namespace ovl::nft {
@@ -33,6 +34,7 @@ Result<Nft> Nft::open() {
 Result<void> Nft::run(std::string_view commands, std::string_view what) {
   if (commands.empty()) return {};
   nft_ctx_output_set_flags(ctx_.get(), 0);
+  metrics::PhaseTimer timer(metrics::Phase::Nft);
   std::string buf(commands);
   log::debug("nft batch (" + std::string(what) + "):\n" + buf);
   if (nft_run_cmd_from_buffer(ctx_.get(), buf.c_str()) != 0) {
@@ -46,9 +48,9 @@ Result<void> Nft::run(std::string_view commands, std::string_view what) {
   return {};
 }
 
-Result<std::optional<std::string>> Nft::listTable(std::string_view family, std::string_view table) {
+Result<std::optional<std::string>> Nft::listJson(const std::string& cmd, std::string_view what) {
+  metrics::PhaseTimer timer(metrics::Phase::Nft);
   nft_ctx_output_set_flags(ctx_.get(), NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
-  std::string cmd = "list table " + std::string(family) + " " + std::string(table);
   int rc = nft_run_cmd_from_buffer(ctx_.get(), cmd.c_str());
   const char* o = nft_ctx_get_output_buffer(ctx_.get());  // reading rewinds the buffer: read once
   std::string out = o ? o : "";
@@ -56,9 +58,19 @@ Result<std::optional<std::string>> Nft::listTable(std::string_view family, std::
   nft_ctx_output_set_flags(ctx_.get(), 0);
   if (rc != 0) {
     if (err.find("No such file or directory") != std::string::npos) return std::nullopt;
-    return fail(Code::Internal, "listing nftables table " + std::string(family) + " " + std::string(table), err);
+    return fail(Code::Internal, std::string(what), err);
   }
   return out;
+}
+
+Result<std::optional<std::string>> Nft::listTable(std::string_view family, std::string_view table) {
+  const std::string t = std::string(family) + " " + std::string(table);
+  return listJson("list table " + t, "listing nftables table " + t);
+}
+
+Result<std::string> Nft::listRuleset() {
+  auto r = TRY(listJson("list ruleset", "listing the nftables ruleset"));
+  return r.value_or("");
 }
 
 }  // namespace ovl::nft

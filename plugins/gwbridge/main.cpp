@@ -2,5 +2,8 @@
 // (the role of Docker's docker_gwbridge).
 #include "cni/skel.hpp"
 #include "gwbridge/plugin.hpp"
+#include "metrics/recorder.hpp"
 
-int main(int argc, char** argv) { return ovl::cni::pluginMain(ovl::gwbridge::plugin(), argc, argv); }
+int main(int argc, char** argv) {
+  return ovl::cni::pluginMain(ovl::metrics::recorded(ovl::gwbridge::plugin()), argc, argv);
+}

@@ -22,6 +22,7 @@
 #include "overlay/config.hpp"
 #include "overlay/liveness.hpp"
 #include "overlay/teardown.hpp"
+#include "overlay/watch_metrics.hpp"
 #include "util/log.hpp"
 #include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
@@ -34,25 +35,6 @@ namespace {
 std::atomic<bool> stopping{false};
 
 void onSignal(int) { stopping = true; }
-
-// Networks this host has attached to (from the local VNI cache written by ADD).
-std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& stateDir) {
-  std::vector<std::pair<std::string, uint32_t>> out;
-  struct stat st{};
-  if (::stat("/proc/thread-self/ns/net", &st) != 0) return out;
-  std::string dir = stateDir + "/ns-" + std::to_string(st.st_ino);
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".vni") == 0) {
-      std::string net = n.substr(0, n.size() - 4);
-      if (auto v = vxlan::recallVni(stateDir, net)) out.emplace_back(net, *v);
-    }
-  }
-  ::closedir(d);
-  return out;
-}
 
 struct Watcher {
   kv::NodeConfig node;
@@ -313,6 +295,11 @@ int watchMain(int argc, char** argv) {
     return 1;
   }
   w->once = once;
+  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir);
+  if (!metricsServer) {
+    log::error(metricsServer.error().msg);
+    return 1;
+  }
   struct sigaction sa{};
   sa.sa_handler = onSignal;
   sigaction(SIGTERM, &sa, nullptr);

@@ -15,6 +15,7 @@ Result<int> networkCmd(Argv argv);  // network create|ls|inspect|rm
 Result<int> hostsCmd(Argv argv);
 Result<int> leasesCmd(Argv argv);
 Result<int> diagCmd(Argv argv);
+Result<int> topCmd(Argv argv);  // the watchers' metrics endpoints
 
 struct Args;
 Result<int> evictHost(const Args& a, const std::string& host);  // hosts evict HOST

@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "  hosts                  list hosts known to the store, and whether their watcher runs\n"
     "  hosts evict HOST       remove a dead host's records (refused while its watcher runs)\n"
     "  leases [NAME]          list IP leases\n"
-    "  diag [NAME]            compare the store with this host's kernel state; --fix repairs\n\n"
+    "  diag [NAME]            compare the store with this host's kernel state; --fix repairs\n"
+    "  top                    each host's call counts, latencies and network figures from its watcher\n\n"
     "Global options, before or after the command: --store URL (else CONSUL_HTTP_ADDR, else the node config\n"
     "$OVL_NODE_CONFIG or /etc/cni/overlay-node.json), --json, --help, --version.\n"
     "Run 'overlayctl COMMAND --help' for details.\n";
@@ -29,7 +30,7 @@ constexpr const char* kUsage =
 // The command whose --help a usage error suggests: "network create ", "hosts ", or "".
 std::string helpWhere(const std::vector<std::string>& words) {
   std::string_view cmd = words.empty() ? "" : words[0];
-  if (cmd == "hosts" || cmd == "leases" || cmd == "diag") return std::string(cmd) + " ";
+  if (cmd == "hosts" || cmd == "leases" || cmd == "diag" || cmd == "top") return std::string(cmd) + " ";
   if (cmd != "network") return "";
   std::string_view sub = words.size() > 1 ? words[1] : "";
   for (std::string_view s : {"create", "conflist", "ls", "inspect", "rm"})
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
         : cmd == "hosts" ? hostsCmd(rest)
         : cmd == "leases" ? leasesCmd(rest)
         : cmd == "diag"   ? diagCmd(rest)
+        : cmd == "top"    ? topCmd(rest)
                           : usage("unknown command '" + std::string(cmd) + "'");
   }
   if (r) return *r;

@@ -1,0 +1,168 @@
+#include "overlay/watch_metrics.hpp"
+
+#include <dirent.h>
+#include <linux/neighbour.h>
+#include <sys/stat.h>
+
+#include <map>
+
+#include "cni/json.hpp"
+#include "metrics/call_file.hpp"
+#include "metrics/exposition.hpp"
+#include "metrics/recorder.hpp"
+#include "model/cluster.hpp"
+#include "nft/nft.hpp"
+#include "nl/fdb.hpp"
+#include "nl/neigh.hpp"
+#include "nl/socket.hpp"
+#include "util/log.hpp"
+#include "vxlan/datapath.hpp"
+
+namespace ovl::overlay {
+namespace {
+
+using metrics::GaugeSample;
+
+struct NetFigures {
+  std::vector<GaugeSample> members, flood, fdb, neigh, poolSize, poolUsed;
+};
+
+double addrValue(const IpAddr& a) {
+  double v = 0;
+  for (int i = 0; i < a.byteLen(); ++i) v = v * 256 + a.bytes()[i];
+  return v;
+}
+
+// Addresses overlay-ipam may hand out in the network's subnets: the ranges without the gateway.
+double poolSize(const model::NetworkDef& def) {
+  double n = 0;
+  for (auto s : def.subnets) {
+    if (!s.ipRange) s.ipRange = s.subnet;
+    auto [first, last] = model::rangeBounds(s);
+    n += addrValue(last) - addrValue(first) + 1;
+    const IpAddr gw = s.gateway.value_or(s.subnet.addr().next());
+    if (!(gw < first) && !(last < gw)) n -= 1;
+  }
+  return n;
+}
+
+void storeFigures(model::Cluster& c, const std::string& net, NetFigures& f) {
+  const metrics::Labels l{{"network", net}};
+  auto st = c.readNetwork(net);
+  if (!st) return log::debug("metrics: network '" + net + "': " + st.error().msg + ", ignoring");
+  f.members.push_back({l, double(st->members.size())});
+  // A network defined only by its conflists has no subnets in the store: its pool's size is not known here.
+  if (st->def && !st->def->subnets.empty()) f.poolSize.push_back({l, poolSize(*st->def)});
+  // overlay-ipam's pool is named after the network unless a conflist names another (not counted then).
+  if (auto keys = c.kv().keys(c.keys().leases(net))) f.poolUsed.push_back({l, double(keys->size())});
+}
+
+void kernelFigures(nl::Socket& s, const std::string& net, uint32_t vni, NetFigures& f) {
+  const metrics::Labels l{{"network", net}};
+  auto dev = vxlan::findNetDevices(s, vni);
+  if (!dev || !*dev) return;
+  if (auto fdb = nl::dumpFdb(s, (*dev)->vxlan.index)) {
+    double flood = 0, total = 0;
+    for (const auto& e : *fdb) {
+      if (e.ifindex != (*dev)->vxlan.index) continue;
+      ++total;
+      if (e.mac.isZero() && e.dst) ++flood;
+    }
+    f.flood.push_back({l, flood});
+    f.fdb.push_back({l, total});
+  }
+  if (auto n = nl::dumpNeighs(s, (*dev)->bridge.index)) f.neigh.push_back({l, double(n->size())});
+}
+
+// Rules per (family, table) of the whole host ruleset.
+std::vector<GaugeSample> nftRules() {
+  std::vector<GaugeSample> out;
+  auto nft = nft::Nft::open();
+  if (!nft) return out;
+  auto text = nft->listRuleset();
+  json::Doc doc;
+  if (!text || !json::tryParse(doc, *text) || !doc.IsObject()) return out;
+  const auto* items = json::member(doc, "nftables");
+  if (!items || !items->IsArray()) return out;
+  std::map<std::pair<std::string, std::string>, double> rules;
+  for (const auto& it : items->GetArray()) {
+    const json::Value* t = it.IsObject() ? json::member(it, "table") : nullptr;
+    const json::Value* r = it.IsObject() ? json::member(it, "rule") : nullptr;
+    const json::Value* o = t ? t : r;
+    if (!o || !o->IsObject()) continue;
+    const auto* fam = json::member(*o, "family");
+    const auto* name = json::member(*o, t ? "name" : "table");
+    if (!fam || !name || !fam->IsString() || !name->IsString()) continue;
+    rules[{fam->GetString(), name->GetString()}] += r ? 1 : 0;
+  }
+  for (const auto& [k, n] : rules) out.push_back({{{"family", k.first}, {"table", k.second}}, n});
+  return out;
+}
+
+struct Source {
+  std::string stateDir;
+  std::optional<model::Cluster> cluster;  // this thread's own client
+  kv::ConsulConfig consul;
+
+  std::string render() {
+    metrics::Exposition e;
+    auto file = metrics::hostMetricsFile(stateDir);
+    auto contents = file ? metrics::readFile(*file) : Result<metrics::Contents>(fail(file.error()));
+    if (contents) e.calls(*contents);
+    else log::debug("metrics: " + contents.error().msg + ", ignoring");
+    if (!cluster)
+      if (auto c = model::Cluster::connect(consul)) cluster.emplace(std::move(*c));
+    NetFigures f;
+    auto s = nl::Socket::open();
+    for (const auto& [net, vni] : localNetworks(stateDir)) {
+      if (cluster) storeFigures(*cluster, net, f);
+      if (s) kernelFigures(*s, net, vni, f);
+    }
+    e.family("overlay_cni_network_members", "gauge", "Hosts that are members of the network, per the store.", f.members);
+    e.family("overlay_cni_network_flood_entries", "gauge",
+             "Remote VTEPs in the network's VXLAN flood list on this host.", f.flood);
+    e.family("overlay_cni_network_fdb_entries", "gauge", "FDB entries of the network's VXLAN device on this host.",
+             f.fdb);
+    e.family("overlay_cni_network_neighbour_entries", "gauge",
+             "Neighbour entries on the network's bridge on this host.", f.neigh);
+    e.family("overlay_cni_ipam_pool_addresses", "gauge",
+             "Addresses overlay-ipam may hand out in the network's subnets (gateway excluded).", f.poolSize);
+    e.family("overlay_cni_ipam_pool_addresses_in_use", "gauge", "Addresses of the network's pool leased, cluster-wide.",
+             f.poolUsed);
+    e.family("overlay_cni_nftables_rules", "gauge", "nftables rules on this host, per table.", nftRules());
+    return e.text();
+  }
+};
+
+}  // namespace
+
+std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& stateDir) {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  struct stat st{};
+  if (::stat("/proc/thread-self/ns/net", &st) != 0) return out;
+  std::string dir = stateDir + "/ns-" + std::to_string(st.st_ino);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".vni") == 0) {
+      std::string net = n.substr(0, n.size() - 4);
+      if (auto v = vxlan::recallVni(stateDir, net)) out.emplace_back(net, *v);
+    }
+  }
+  ::closedir(d);
+  return out;
+}
+
+Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
+                                                          const std::string& stateDir) {
+  if (!node.metricsListen) return std::unique_ptr<metrics::HttpServer>();
+  auto src = std::make_shared<Source>();
+  src->stateDir = stateDir;
+  src->consul = store.consul;
+  auto server = TRY(metrics::HttpServer::start(*node.metricsListen, [src] { return src->render(); }));
+  log::info("serving metrics on http://" + node.metricsListen->str() + "/metrics");
+  return server;
+}
+
+}  // namespace ovl::overlay

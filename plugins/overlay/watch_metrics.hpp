@@ -1,0 +1,25 @@
+// What `overlay watch` serves on the node config's metrics.listen: the plugins' calls from the host's
+// metrics file, and per local network its members (Consul), flood/FDB/neighbour entries (netlink) and IPAM
+// pool size and use (Consul), and the host's nftables rules per table. Built on the server's thread at each
+// scrape with its own netlink socket and Consul client; a source that fails is left out of the answer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kv/node_config.hpp"
+#include "metrics/http_server.hpp"
+#include "util/error.hpp"
+
+namespace ovl::overlay {
+
+// Networks this host has attached to (from the local VNI cache written by ADD).
+std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& stateDir);
+
+// Starts the endpoint when the node config asks for one (nullptr otherwise).
+Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
+                                                          const std::string& stateDir);
+
+}  // namespace ovl::overlay

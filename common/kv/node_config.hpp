@@ -8,7 +8,9 @@
 //   "advertise": "eth0" | "198.51.100.11",      // underlay interface or address (VTEP)
 //   "hostName": "h1",                            // identity of this host in the store
 //   "port": 4789,                                // VXLAN UDP port
-//   "stateDir": "/var/lib/cni/overlay"           // local state (journal, lease files)
+//   "stateDir": "/var/lib/cni/overlay",          // local state (journal, lease files)
+//   "health": { "vni": 16777214,                 // the health mesh's reserved VNI (model/health.hpp)
+//               "subnet": "100.64.255.0/24" }    // its addresses, inside the watcher's health namespace
 // }
 // Precedence for every key: the plugin's own config, then this file, then the CONSUL_* environment.
 #pragma once
@@ -20,6 +22,7 @@
 #include "cni/json.hpp"
 #include "kv/consul_config.hpp"
 #include "util/error.hpp"
+#include "util/ip.hpp"
 
 namespace ovl::kv {
 
@@ -37,6 +40,8 @@ struct NodeConfig {
   std::optional<std::string> hostName;
   std::optional<int64_t> port;
   std::optional<std::string> stateDir;
+  std::optional<int64_t> healthVni;
+  std::optional<IpNet> healthSubnet;
 };
 
 Result<NodeConfig> loadNodeConfig();

@@ -52,6 +52,17 @@ Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path)
                                              "' is not an address and port, e.g. 127.0.0.1:9474 or [::1]:9474");
     }
   }
+  if (const auto* h = json::member(root, "health")) {
+    if (!h->IsObject()) return fail(Code::InvalidConfig, what + ": field 'health' must be an object");
+    auto vni = json::optInt(*h, "vni", "health", 1, 16777215);
+    if (!vni) return ctx(vni.error());
+    n.healthVni = *vni;
+    auto subnet = json::optNet(*h, "subnet", "health");
+    if (!subnet) return ctx(subnet.error());
+    if (*subnet && (!(*subnet)->addr().isV4() || (*subnet)->prefix() > 30))
+      return fail(Code::InvalidConfig, what + ": field 'health.subnet' must be an IPv4 prefix of /30 or wider");
+    if (*subnet) n.healthSubnet = (*subnet)->masked();
+  }
   return n;
 }
 

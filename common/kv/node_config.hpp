@@ -10,6 +10,8 @@
 //   "port": 4789,                                // VXLAN UDP port
 //   "stateDir": "/var/lib/cni/overlay",          // local state (journal, lease files)
 //   "metrics": { "listen": "127.0.0.1:9474" }    // `overlay watch` serves Prometheus metrics there (off without)
+//   "health": { "vni": 16777214,                 // the health mesh's reserved VNI (model/health.hpp)
+//               "subnet": "100.64.255.0/24" }    // its addresses, inside the watcher's health namespace
 // }
 // Precedence for every key: the plugin's own config, then this file, then the CONSUL_* environment.
 #pragma once
@@ -22,6 +24,7 @@
 #include "kv/consul_config.hpp"
 #include "metrics/listen_addr.hpp"
 #include "util/error.hpp"
+#include "util/ip.hpp"
 
 namespace ovl::kv {
 
@@ -40,6 +43,8 @@ struct NodeConfig {
   std::optional<int64_t> port;
   std::optional<std::string> stateDir;
   std::optional<metrics::ListenAddr> metricsListen;  // "metrics": {"listen": ...}
+  std::optional<int64_t> healthVni;
+  std::optional<IpNet> healthSubnet;
 };
 
 Result<NodeConfig> loadNodeConfig();

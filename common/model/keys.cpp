@@ -69,6 +69,17 @@ Keys::Parsed Keys::classify(std::string_view key) const {
     p.host = parts[1];
     return set(top == "hosts" ? Kind::Host : Kind::Alive);
   }
+  if (top == "health" && n == 3) {
+    if (parts[1] == "addrs") {
+      p.ip = parts[2];
+      return set(Kind::HealthAddr);
+    }
+    p.host = parts[2];
+    if (parts[1] == "hosts") return set(Kind::HealthHost);
+    if (parts[1] == "reports") return set(Kind::HealthReport);
+    p.host.clear();
+    return p;
+  }
   if (top != "ipam" || n < 4) return p;
   p.pool = parts[1];
   if (parts[2] == "leases" && n == 4) {

@@ -11,6 +11,9 @@
 //   P/attachments/<net>/<host>/<cid>/<ifname>  attachment record             one per container interface
 //   P/hosts/<host>                             host record                   the host's identity claim
 //   P/alive/<host>                             host record, session-held     while the host's watcher runs
+//   P/health/hosts/<host>                      {"host","vtep","addr","mac"}  the host's address on the health mesh
+//   P/health/addrs/<ip>                        "<host>"                      who holds a health address (check-and-set)
+//   P/health/reports/<host>                    {"host","time","pairs":[...]} its watcher's probe results (health.hpp)
 //   P/ipam/<pool>/leases/<ip>                  lease record                  who holds the address (host, network)
 //   P/ipam/<pool>/owners/<host>/<cid>/<ifname> owner index ["10.0.0.2",...]  the attachment's leases on <host>
 //   P/ipam/<pool>/cursor/<N>                   "10.0.0.2"                    last address handed out in range set N
@@ -55,6 +58,12 @@ class Keys {
   // Held by the host's `overlay watch` session while it runs; gone within the session TTL after it stops.
   std::string alive(std::string_view host) const { return root_ + "alive/" + std::string(host); }
 
+  // The health mesh (model/health.hpp).
+  std::string health() const { return root_ + "health/"; }
+  std::string healthHost(std::string_view host) const { return health() + "hosts/" + std::string(host); }
+  std::string healthAddr(std::string_view ip) const { return health() + "addrs/" + std::string(ip); }
+  std::string healthReport(std::string_view host) const { return health() + "reports/" + std::string(host); }
+
   std::string pool(std::string_view pool) const { return root_ + "ipam/" + std::string(pool) + "/"; }
   std::string leases(std::string_view pool) const { return this->pool(pool) + "leases/"; }
   std::string lease(std::string_view pool, std::string_view ip) const { return leases(pool) + std::string(ip); }
@@ -70,7 +79,8 @@ class Keys {
   }
 
   // What a listed key is. Unknown keys (other tools' data under the prefix) are Kind::Other.
-  enum class Kind { Other, Cluster, NetworkConfig, Member, Changed, Vni, Attachment, Host, Alive, Lease, Owner, Cursor };
+  enum class Kind { Other, Cluster, NetworkConfig, Member, Changed, Vni, Attachment, Host, Alive, Lease, Owner, Cursor,
+                    HealthHost, HealthAddr, HealthReport };
   struct Parsed {
     Kind kind = Kind::Other;
     std::string net, host, containerId, ifName, pool, ip;

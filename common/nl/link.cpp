@@ -159,6 +159,13 @@ Result<void> setLinkMaster(Socket& s, int index, int masterIndex) {
   return changeLink(s, index, ch.get(), what);
 }
 
+Result<void> moveLinkToNetns(Socket& s, int index, int netnsFd) {
+  std::string what = "moving link index " + std::to_string(index) + " to another network namespace";
+  auto ch = TRY(newChanges(what));
+  rtnl_link_set_ns_fd(ch.get(), netnsFd);
+  return changeLink(s, index, ch.get(), what);
+}
+
 Result<void> renameLink(Socket& s, int index, std::string_view newName) {
   std::string what = "renaming link index " + std::to_string(index) + " to " + quoted(newName);
   if (newName.empty() || newName.size() >= IFNAMSIZ)

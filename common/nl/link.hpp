@@ -48,6 +48,8 @@ Result<void> setLinkMtu(Socket& s, int index, unsigned mtu);
 Result<void> setLinkMac(Socket& s, int index, const MacAddr& mac);
 // masterIndex 0 releases the link from its master.
 Result<void> setLinkMaster(Socket& s, int index, int masterIndex);
+// Moves the link into the network namespace `netnsFd` names (its index may change there).
+Result<void> moveLinkToNetns(Socket& s, int index, int netnsFd);
 Result<void> renameLink(Socket& s, int index, std::string_view newName);
 
 }  // namespace ovl::nl

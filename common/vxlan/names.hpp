@@ -9,6 +9,8 @@ namespace ovl::vxlan {
 
 std::string bridgeName(uint32_t vni);  // "ovbr-<vni>"
 std::string vxlanName(uint32_t vni);   // "ovx-<vni>"
+// The health mesh's VXLAN device (overlay/health_mesh.hpp), which lives in the watcher's health namespace.
+inline constexpr const char* kHealthVxlanName = "ovx-hc";
 // Host end of a container's veth: "ovv" + 10 hex digits of a hash of (containerID, ifname).
 std::string hostVethName(std::string_view containerId, std::string_view ifName);
 // Parses a VNI back out of a bridge or vxlan name; 0 when the name is not ours.

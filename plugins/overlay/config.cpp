@@ -1,5 +1,7 @@
 #include "overlay/config.hpp"
 
+#include "model/health.hpp"
+
 namespace ovl::overlay {
 
 Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const std::optional<std::string>& argsMac,
@@ -14,6 +16,7 @@ Result<OverlayConf> parseOverlayConf(const cni::NetConf& conf, const kv::NodeCon
   c.network = conf.name;
 
   if (auto vni = TRY(json::optInt(root, "vni", "", 1, kMaxVni))) c.vni = uint32_t(*vni);
+  if (c.vni) TRY_VOID(model::refuseHealthVni(*c.vni, node, "field 'vni'"));
   c.store = TRY(kv::resolveStore(&root, "", node, true));
   if (c.store.kind != kv::StoreSpec::Consul)
     return fail(Code::InvalidConfig,

@@ -14,12 +14,14 @@
 #include "kv/change_feed.hpp"
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
+#include "model/health.hpp"
 #include "model/identity.hpp"
 #include "model/memory.hpp"
 #include "model/restore.hpp"
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
 #include "overlay/config.hpp"
+#include "overlay/health_mesh.hpp"
 #include "overlay/liveness.hpp"
 #include "overlay/teardown.hpp"
 #include "overlay/watch_metrics.hpp"
@@ -62,12 +64,17 @@ struct Watcher {
     return {max, n};
   }
   Liveness liveness;
+  std::unique_ptr<HealthMesh> health;                         // not with --once
+  std::map<std::string, std::vector<model::Member>> membersOf;  // of the local networks: the health mesh's peers
 
   Result<void> reconcileNetwork(nl::Socket& s, const vxlan::Underlay& underlay, const std::string& net, uint32_t vni,
                                 const std::vector<kv::KvPair>& pairs) {
     auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
     auto dev = TRY(vxlan::findNetDevices(s, vni));
-    if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) return allow->forget(vni);
+    if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) {
+      membersOf.erase(net);
+      return allow->forget(vni);
+    }
     // This host's VTEP address changed (DHCP, a new advertise): the VXLAN device must send from the new one.
     if (auto vx = TRY(nl::findVxlan(s, vxlan::vxlanName(vni))); vx && !(vx->local == underlay.vtep)) {
       log::info("network '" + net + "': VTEP address changed from " + vx->local.str() + " to " +
@@ -85,6 +92,7 @@ struct Watcher {
       log::info("restored membership of " + self.host + " in '" + net + "'");
       st.members.push_back(self);
     }
+    membersOf[net] = st.members;
     TRY_VOID(vxlan::reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, vxlan::FloodSync::Exact));
     TRY_VOID(allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact));
     if (once) return {};  // nothing would remove the peer entries of containers that leave
@@ -241,6 +249,7 @@ struct Watcher {
         continue;
       }
       retry = std::move(*r);
+      if (health) health->setTargets(healthTargets(membersOf, conf.hostName));
       // Drop VXLAN from non-members once every followed network's sets were made exact from a listing.
       if (retry.empty() && feed.allAnswered() &&
           std::all_of(follows.begin(), follows.end(), [&](const std::string& prefix) {
@@ -311,7 +320,11 @@ int watchMain(int argc, char** argv) {
     return r ? 0 : 1;
   }
   log::info("watching this host's networks as host '" + w->conf.hostName + "'");
+  w->health = std::make_unique<HealthMesh>(HealthMesh::Config{w->cluster->kv().config(), w->conf.hostName,
+                                                              w->conf.advertise, w->conf.port,
+                                                              model::healthVni(w->node), model::healthSubnet(w->node)});
   w->follow(stopping);
+  w->health.reset();
   w->relax();
   w->forgetPeers();
   w->liveness.release(w->cluster->kv());

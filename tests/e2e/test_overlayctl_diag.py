@@ -25,7 +25,8 @@ from rtlib import PREFIX, SRC_DIR, RtCluster
 # Kinds whose injection and repair test_overlayctl.py (test_3_diag_reports_and_repairs_faults) asserts, and
 # mtu-mismatch (report only), which test_mtu.py injects.
 COVERED_ELSEWHERE = {"vxlan-missing", "flood-missing", "lease-stale", "nft-rule-stale",
-                     "mtu-mismatch"}  # test_mtu: a container whose MTU is not the network's
+                     "mtu-mismatch",  # test_mtu: a container whose MTU is not the network's
+                     "health-pair-down", "health-path-mtu"}  # test_health: a path made to drop, a report planted
 
 
 def kinds_in_source():

@@ -44,6 +44,8 @@ struct DiagInput {
 Result<void> diagNetwork(DiagInput& in, const std::string& net, std::vector<Finding>& out);
 // Overlay devices of VNIs that belong to no network in the store.
 Result<void> diagOrphanDevices(DiagInput& in, std::vector<Finding>& out);
+// Pairs of this host that the health mesh reports down or unable to carry the network MTU.
+void diagHealth(DiagInput& in, std::vector<Finding>& out);
 // gwbridge's nftables rules of containers that no longer exist on this host (only `net`'s when given).
 Result<void> diagNftRules(DiagInput& in, const std::optional<std::string>& net, std::vector<Finding>& out);
 

@@ -34,6 +34,7 @@ Result<std::vector<Finding>> diagnose(const Context& ctx, kv::ConsulClient& kv, 
     for (const auto& [name, n] : in.snap.nets)
       if (n.def) TRY_VOID(diagNetwork(in, name, out));
     TRY_VOID(diagOrphanDevices(in, out));
+    diagHealth(in, out);
   }
   TRY_VOID(diagNftRules(in, only, out));
   // The fixes of a round run while `in` lives: run them here, the caller only sees the outcomes.

@@ -1,4 +1,6 @@
 // overlayctl hosts | leases [NAME]
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -14,16 +16,54 @@ const Help kHostsHelp{"overlayctl hosts [--json] | overlayctl hosts evict HOST",
                       "its watcher runs (ALIVE), the networks it is a member of, its number of attachments and when\n"
                       "it last attached one. 'evict HOST' removes a dead host's records from the store: its\n"
                       "memberships, attachments, leases and owner indexes, and its claim on the name; it is\n"
-                      "refused while the host's watcher runs.\n"};
+                      "refused while the host's watcher runs.\n"
+                      "Then the health mesh, one row per probed pair as its watcher reported it: up or down, the\n"
+                      "last round trip, the largest packet (DF) that crossed and the network MTU probed for, and\n"
+                      "the age of the report (reports are rewritten every 30 s and on every change).\n"};
 
 const Help kLeasesHelp{"overlayctl leases [NAME] [--json]",
                        "Lists the IP leases of network NAME (its overlay-ipam pool), or of every pool. ATTACHED\n"
                        "tells whether the store records the lease holder as attached on its host; NAMES are its container\n"
                        "name and aliases, from that attachment record.\n"};
 
+std::string fixed(double v, int decimals) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.*f", decimals, v);
+  return b;
+}
+
+void healthJson(JsonOut& w, const model::HealthReport* r, int64_t now) {
+  key(w, "health");
+  w.StartArray();
+  for (const auto& p : r ? r->pairs : std::vector<model::PairHealth>{}) {
+    w.StartObject();
+    key(w, "peer"); str(w, p.peer);
+    key(w, "up"); w.Bool(p.up);
+    key(w, "rttMs"); w.Double(p.rttMs);
+    key(w, "largest"); w.Uint(p.largest);
+    key(w, "mtu"); w.Uint(p.mtu);
+    key(w, "since"); str(w, isoTime(p.since));
+    key(w, "ageSeconds"); w.Int64(now - r->time);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void healthTable(const Snapshot& snap, int64_t now) {
+  Table t({"PAIR", "STATE", "RTT", "LARGEST", "MTU", "SINCE", "AGE"});
+  for (const auto& [host, r] : snap.health)
+    for (const auto& p : r.pairs)
+      t.row({host + " -> " + p.peer, p.up ? "up" : "down", p.up ? fixed(p.rttMs, 2) + " ms" : "-",
+             p.largest ? std::to_string(p.largest) : "-", p.mtu ? std::to_string(p.mtu) : "-", isoTime(p.since),
+             std::to_string(now - r.time) + " s"});
+  if (snap.health.empty()) return;
+  std::printf("\n");
+  std::fflush(stdout);
+  t.print();
+}
+
 // The attachment the store records for the lease holder on its host, if any.
-const AttachView* attachmentOf(const Snapshot& s, const LeaseView& l) {
-  const std::string& net = l.network.empty() ? l.pool : l.network;
+const AttachView* attachmentOf(const Snapshot& s, const LeaseView& l) {  const std::string& net = l.network.empty() ? l.pool : l.network;
   for (const auto& a : s.attachments)
     if (a.net == net && a.host == l.host && a.containerId == l.containerId && a.ifName == l.ifName) return &a;
   return nullptr;
@@ -48,6 +88,7 @@ Result<int> hostsCmd(Argv argv) {
   std::map<std::string, size_t> count;
   for (const auto& at : snap.attachments) ++count[at.host];
 
+  const int64_t now = int64_t(std::time(nullptr));
   rapidjson::StringBuffer sb;
   JsonOut w(sb);
   w.StartArray();
@@ -68,11 +109,14 @@ Result<int> hostsCmd(Argv argv) {
     w.EndArray();
     key(w, "containers"); w.Uint(unsigned(count[h.host]));
     key(w, "lastAttach"); str(w, isoTime(h.time));
+    auto rep = snap.health.find(h.host);
+    healthJson(w, rep == snap.health.end() ? nullptr : &rep->second, now);
     w.EndObject();
   }
   w.EndArray();
-  if (ctx.json) printJson(sb);
-  else t.print();
+  if (ctx.json) return (printJson(sb), 0);
+  t.print();
+  healthTable(snap, now);
   return 0;
 }
 

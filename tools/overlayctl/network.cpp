@@ -3,6 +3,7 @@
 #include <set>
 
 #include "model/cluster.hpp"
+#include "model/health.hpp"
 #include "model/network.hpp"
 #include "overlayctl/cli.hpp"
 #include "overlayctl/commands.hpp"
@@ -148,6 +149,7 @@ Result<int> create(Argv argv) {
   auto subnets = TRY(subnetsFromArgs(a));
   auto ctx = TRY(makeContext(a));
   const auto pools = TRY(addressPoolsOf(ctx.node.doc.get(), "node config " + ctx.node.path));
+  if (wantVni) TRY_VOID(model::refuseHealthVni(*wantVni, ctx.node, "--vni"));
 
   auto cluster = TRY(model::Cluster::connect(ctx.store.consul));
   auto snap = TRY(readSnapshot(cluster.kv()));

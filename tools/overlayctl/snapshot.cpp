@@ -1,5 +1,6 @@
 #include "overlayctl/snapshot.hpp"
 
+#include "model/health.hpp"
 #include "model/records.hpp"
 
 namespace ovl::ctl {
@@ -40,6 +41,9 @@ void addPair(Snapshot& s, const model::Keys& keys, const kv::KvPair& p) {
       break;
     case Kind::Alive:
       s.alive.insert(k.host);
+      break;
+    case Kind::HealthReport:
+      if (auto r = valid(s, model::parseHealthReport(p.key, k.host, p.value))) s.health[k.host] = *r;
       break;
     default:
       break;

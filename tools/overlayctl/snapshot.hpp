@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kv/consul.hpp"
+#include "model/health.hpp"
 #include "model/keys.hpp"
 #include "model/network.hpp"
 #include "util/error.hpp"
@@ -56,6 +57,7 @@ struct Snapshot {
   std::vector<AttachView> attachments;
   std::vector<LeaseView> leases;
   std::vector<HostView> hosts;
+  std::map<std::string, model::HealthReport> health;  // P/health/reports/<host>: its watcher's probes
   std::set<std::string> alive;  // hosts whose watcher holds P/alive/<host> (model/keys.hpp)
   std::vector<std::string> warnings;  // malformed records, reported by the commands that care
 

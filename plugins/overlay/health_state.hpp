@@ -1,0 +1,54 @@
+// The health mesh's per-pair state machine, without I/O: a pair is down after kLostRounds rounds in a row
+// without an answer and up again after one answered round.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "model/health.hpp"
+
+namespace ovl::overlay {
+
+inline constexpr unsigned kLostRounds = 3;
+
+enum class Transition { None, Up, UpAgain, Down };
+
+// `rttMs`: the round's answered echo, nullopt when it was lost.
+inline Transition onRound(model::PairHealth& p, bool& known, std::optional<double> rttMs, int64_t now) {
+  if (rttMs) {
+    p.rttMs = *rttMs;
+    p.lost = 0;
+    if (known && p.up) return Transition::None;
+    const bool wasDown = known;
+    known = true;
+    p.up = true;
+    p.since = now;
+    return wasDown ? Transition::UpAgain : Transition::Up;
+  }
+  ++p.lost;
+  if (p.lost < kLostRounds || (known && !p.up)) return Transition::None;
+  known = true;
+  p.up = false;
+  p.since = now;
+  return Transition::Down;
+}
+
+// The watcher's log line for a transition of `self` -> `p.peer`, empty for None.
+inline std::string describe(Transition t, const std::string& self, const model::PairHealth& p) {
+  auto rtt = [&] {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f", p.rttMs);
+    return std::string(b);
+  };
+  const std::string pair = "health: " + self + " -> " + p.peer;
+  switch (t) {
+    case Transition::Up: return pair + " up, rtt " + rtt() + " ms";
+    case Transition::UpAgain: return pair + " up again, rtt " + rtt() + " ms";
+    case Transition::Down: return pair + " down (" + std::to_string(p.lost) + " probes lost)";
+    case Transition::None: break;
+  }
+  return {};
+}
+
+}  // namespace ovl::overlay

@@ -257,8 +257,12 @@ class ClusterState(unittest.TestCase):
                          ["h4"]["alive"])
         p = self.ctl(self.hosts[0], "hosts", "evict", "h4")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn("evicted h4: 1 attachments, 1 claims, 1 leases, 1 memberships, 1 owner indexes", p.stdout)
+        # The health record stays after a clean stop (the report goes); eviction removes it with its address.
+        self.assertIn("evicted h4: 1 attachments, 1 claims, 1 health records, 1 leases, 1 memberships, "
+                      "1 owner indexes", p.stdout)
         self.assertEqual([k for k in self.keys() if "/h4" in k or k.endswith(f"/leases/{ip_of(r4)}")], [])
+        self.assertEqual([k for k in self.keys() if "/health/addrs/" in k
+                          and self.consul.kv_get(k) == "h4"], [], "h4's health address stays claimed")
         self.assertIsNotNone(self.consul.kv_get(f"{PREFIX}/ipam/evict/leases/{ip_of(r1)}"), "h1's lease stays")
         self.assertIsNotNone(self.consul.kv_get(f"{PREFIX}/networks/evict/members/h1"))
 

@@ -2,6 +2,7 @@
 #include <iostream>
 #include <map>
 
+#include "model/health.hpp"
 #include "model/keys.hpp"
 #include "overlayctl/cli.hpp"
 #include "overlayctl/commands.hpp"
@@ -26,7 +27,16 @@ Result<std::vector<Op>> evictionOps(kv::ConsulClient& kv, const Snapshot& snap, 
     else if (c.kind == Kind::Attachment) ++counts["attachments"];
     else if (c.kind == Kind::Owner) ++counts["owner indexes"];
     else if (c.kind == Kind::Host) ++counts["claims"];
-    else continue;
+    else if (c.kind == Kind::HealthReport) ++counts["health records"];
+    else if (c.kind == Kind::HealthHost) {
+      ++counts["health records"];
+      // Its address on the health mesh goes with it (P/health/addrs/<ip> names the holder).
+      if (auto rec = TRY(kv.get(k)))
+        if (auto hh = model::parseHealthHost(k, host, rec->value))
+          ops.push_back(Op{Op::Delete, keys.healthAddr(hh->addr.str()), "", 0});
+    } else {
+      continue;
+    }
     ops.push_back(Op{Op::Delete, k, "", 0});
   }
   for (const auto& l : snap.leases)

@@ -10,6 +10,21 @@
 #                              the prefix says why); they are linked as before, against the shared library,
 #                              and <build>/static-exceptions.json names them with the reason (tests/e2e/
 #                              test_static.py excuses only these; without the file every program must be static).
+#
+# The linker still warns "Using 'X' in statically linked applications requires at runtime the shared
+# libraries from the glibc version used for linking" for functions that sit in an object file we link for
+# something else, and that no path of ours calls (tests/e2e/test_static.py traces every run and fails on an
+# open of a shared object or an NSS database):
+#   getaddrinfo, gethostbyname  libcrypto's bio_addr.o/bio_sock.o (BIO_lookup, BIO_s_connect): libcurl makes
+#                               its own sockets and resolves with c-ares.
+#   dlopen                      libcrypto's dso_dlfcn.o: engine and provider modules named by openssl.cnf or
+#                               OPENSSL_CONF; libcurl is built not to load openssl.cnf, and we load none.
+#   getservbyname, getservbyport_r   c-ares: libcurl passes numeric ports (ARES_AI_NUMERICSERV) and never
+#                               calls ares_getnameinfo.
+#   getaddrinfo, getprotobyname/number  libnl's addr.o/utils.o: nl_addr_info and protocol-name conversions
+#                               for dumps; we parse addresses numerically and dump nothing.
+#   get{proto,serv}by*, end*ent libldns's str2host.o/host2str.o: only for WKS and service records; the
+#                               resolver converts domain names only.
 
 set(OVL_STATIC_DEPS "" CACHE PATH "prefix of the static libraries; empty: ask scripts/build-static-deps.sh")
 if(OVL_STATIC)

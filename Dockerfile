@@ -8,9 +8,10 @@
 #             /host/etc/cni/net.d to also install a conflist): see deploy/install-cni.sh for the variables.
 # Watcher:    same image, command `overlay watch`, host network, node config mounted at /etc/cni.
 # Resolver:   same image, command `overlay-resolver` (containers' DNS), see deploy/daemonset.yaml.
-# The plugins link libnl, libcurl and libnftables dynamically: the node needs libnl-3-200,
-# libnl-route-3-200, libnl-nf-3-200, libcurl4 and libnftables1 (present on Debian/Ubuntu hosts with nftables);
-# overlay-resolver also needs libldns3.
+# The programs are fully static (scripts/build-static-deps.sh, cmake/static.cmake): the runtime stage holds
+# them, the CA bundle and a static busybox for the installer script, and no packages. A program that could
+# not be linked static (no static libnftables on the mirror: gwbridge and overlayctl) gets the shared
+# libraries it names copied next to it, so that it runs in the image; on the node it needs them as before.
 
 ARG BASE=docker.io/library/debian:bookworm
 
@@ -18,22 +19,33 @@ FROM ${BASE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libnl-3-dev libnl-route-3-dev libnl-nf-3-dev rapidjson-dev libcurl4-openssl-dev \
-      libmsgsl-dev libnftables-dev libldns-dev \
+      libmsgsl-dev libnftables-dev libldns-dev libc-ares-dev libnftnl-dev libjansson-dev libssl-dev dpkg-dev \
+      ca-certificates busybox-static \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The libraries without a static archive in Debian, from Debian's sources; scripts/build-image.sh mounts the
+# build machine's cache of them at /var/cache/overlay-cni/static-deps.
+RUN scripts/build-static-deps.sh
 # RelWithDebInfo (-O2), as scripts/test.sh builds: g++ 12 at -O3 (Release) reports a false -Wrestrict in
 # std::string concatenation (GCC bug 105329), and warnings are errors. The binaries are stripped.
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVL_TESTS=OFF \
  && cmake --build /build -j"$(nproc)" \
  && strip /build/bin/*
+# The runtime root: binaries, the shared libraries of any that is not static, CA bundle, busybox.
+RUN mkdir -p /root-fs/opt/overlay-cni/bin /root-fs/bin /root-fs/etc/ssl/certs /root-fs/tmp \
+ && cp /build/bin/* /root-fs/opt/overlay-cni/bin/ \
+ && for b in /build/bin/*; do \
+      ldd "$b" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do cp --parents -L "$lib" /root-fs/; done; \
+    done \
+ && cp /etc/ssl/certs/ca-certificates.crt /root-fs/etc/ssl/certs/ \
+ && cp /bin/busybox /root-fs/bin/busybox \
+ && chmod 1777 /root-fs/tmp
 
-FROM ${BASE}
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libnl-3-200 libnl-route-3-200 libnl-nf-3-200 libcurl4 libnftables1 libldns3 ca-certificates \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=build /build/bin/ /opt/overlay-cni/bin/
+FROM scratch
+COPY --from=build /root-fs/ /
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+ENV PATH=/usr/local/bin:/bin:/opt/overlay-cni/bin
 COPY conf-examples/ /opt/overlay-cni/conf-examples/
 COPY deploy/install-cni.sh /usr/local/bin/install-cni
 RUN chmod 0755 /usr/local/bin/install-cni && ln -s /opt/overlay-cni/bin/overlay /usr/local/bin/overlay

@@ -86,19 +86,11 @@ export BUILDAH_ISOLATION=chroot
 
 # --- the base image -------------------------------------------------------------------------------
 base=docker.io/library/debian:bookworm
-mirror() {
-  local uri=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  fi
-  echo "$uri"
-}
+# shellcheck source=scripts/lib/apt-private.sh
+. "$top/scripts/lib/apt-private.sh"
 if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
   command -v mmdebstrap >/dev/null || { echo "build-image: mmdebstrap is not installed" >&2; exit 1; }
-  uri=$(mirror)
+  uri=$(debian_mirror)
   [ -n "$uri" ] || { echo "build-image: cannot find the Debian mirror in the apt sources" >&2; exit 1; }
   echo "build-image: making $base with mmdebstrap from $uri" >&2
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm main" > "$work/sources.list"
@@ -122,7 +114,12 @@ fi
 
 # --- the build ------------------------------------------------------------------------------------
 echo "build-image: building $tag" >&2
-buildah bud --pull=never --isolation chroot --network host --layers -t "$tag" -f "$top/Dockerfile" "$top"
+# The build stage links the static binaries: it reuses this machine's build of the libraries Debian has no
+# static archive of (the same pinned versions and recipe give the same cache key inside the image).
+volumes=()
+deps_cache=${OVL_STATIC_DEPS_CACHE:-/var/cache/overlay-cni/static-deps}
+[ -d "$deps_cache" ] && volumes=(--volume "$deps_cache:/var/cache/overlay-cni/static-deps")
+buildah bud --pull=never --isolation chroot --network host --layers "${volumes[@]}" -t "$tag" -f "$top/Dockerfile" "$top"
 if [ -n "$out" ]; then
   rm -f "$out"
   buildah push --quiet "$tag" "oci-archive:$out:$tag" >/dev/null

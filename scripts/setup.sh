@@ -8,8 +8,9 @@ CONSUL_DIR=${CONSUL_DIR:-/opt/overlay-cni/consul}
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev rapidjson-dev libcurl4-openssl-dev libmsgsl-dev doctest-dev
-  libnftables-dev libldns-dev ldnsutils dnsmasq-base nftables iproute2 iputils-ping busybox-static iperf3 procps psmisc conntrack
-  containernetworking-plugins podman containerd runc buildah mmdebstrap
+  libnftables-dev libldns-dev libc-ares-dev libnftnl-dev libjansson-dev libssl-dev dpkg-dev
+  ldnsutils dnsmasq-base nftables iproute2 iputils-ping busybox-static iperf3 procps psmisc conntrack
+  containernetworking-plugins podman containerd runc buildah mmdebstrap debootstrap
   golang-go golang-github-appc-cni-dev python3-grpcio python3-yaml gnuplot-nox hyperfine strace curl jq
   prometheus
 )
@@ -31,23 +32,21 @@ fi
 # this machine already uses, through a private sources list, and unpack it into a project-owned folder.
 if [ ! -x "$CONSUL_DIR/usr/bin/consul" ]; then
   echo "setup: fetching consul from the Debian 11 archive" >&2
-  uri=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  fi
+  # shellcheck source=scripts/lib/apt-private.sh
+  . "$top/scripts/lib/apt-private.sh"
+  uri=$(debian_mirror)
   [ -n "$uri" ] || { echo "setup: cannot find the Debian mirror in the apt sources" >&2; exit 1; }
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  mkdir -p "$work/lists/partial" "$work/archives/partial"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bullseye main" > "$work/sources.list"
-  aptopts=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$work/lists"
-           -o Dir::Cache::archives="$work/archives" -o APT::Get::List-Cleanup=0 -o APT::Sandbox::User=root)
-  apt-get "${aptopts[@]}" update -qq
-  (cd "$work" && apt-get "${aptopts[@]}" download consul >/dev/null)
+  apt_private_init "$work"
+  apt-get "${APT_PRIVATE[@]}" update -qq
+  (cd "$work" && apt-get "${APT_PRIVATE[@]}" download consul >/dev/null)
   mkdir -p "$CONSUL_DIR"
   dpkg-deb -x "$work"/consul_*.deb "$CONSUL_DIR"
   "$CONSUL_DIR/usr/bin/consul" version | head -1 >&2
 fi
+
+# The static binaries' libraries that Debian has no static archive of (scripts/build-static-deps.sh): built
+# once into /var/cache/overlay-cni/static-deps, then found there in milliseconds.
+"$top/scripts/build-static-deps.sh" >/dev/null

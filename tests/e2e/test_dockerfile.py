@@ -97,8 +97,10 @@ class DockerfileE2E(unittest.TestCase):
                     path = os.path.join(node_bin, name)
                     self.assertTrue(os.access(path, os.X_OK), f"{name} not installed: {p.stderr}")
                     # The installed binary runs on this (Debian 12) node.
-                    v = subprocess.run([path], env={"CNI_COMMAND": "VERSION"}, input='{"cniVersion": "1.0.0"}', capture_output=True,
-                                       text=True, timeout=10)
+                    # In the simulated host, not the machine's namespace (a call records its metrics under the
+                    # node's stateDir for the namespace it runs in).
+                    v = subprocess.run(t.nsenter_argv(h, path), env={"CNI_COMMAND": "VERSION"},
+                                       input='{"cniVersion": "1.0.0"}', capture_output=True, text=True, timeout=10)
                     self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
                     self.assertIn("1.0.0", json.loads(v.stdout)["supportedVersions"])
                 with open(os.path.join(node_net, "10-overlay.conflist")) as f:

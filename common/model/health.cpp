@@ -3,44 +3,40 @@
 #include <functional>
 
 #include "cni/json.hpp"
+#include "model/record_json.hpp"
 
 namespace ovl::model {
 namespace {
 
-std::string finish(const rapidjson::StringBuffer& sb) { return std::string(sb.GetString(), sb.GetSize()); }
+using recjson::bad;
+using recjson::finish;
+using recjson::object;
+using recjson::optStr;
 
-Result<void> object(json::Doc& d, std::string_view key, std::string_view value) {
-  TRY_VOID(json::parseInto(d, value, "record " + std::string(key)));
-  if (!d.IsObject()) return fail(Code::Decode, "record " + std::string(key) + " is not a JSON object");
-  return {};
+// A number within [lo, hi]: 0 when absent, anything else makes the record bad (a conversion out of range
+// would be undefined).
+Result<double> bounded(const json::Value& v, const char* k, double lo, double hi, std::string_view key) {
+  const auto* n = json::member(v, k);
+  if (!n) return 0.0;
+  if (!n->IsNumber() || n->GetDouble() < lo || n->GetDouble() > hi)
+    return bad(key, std::string("has an invalid '") + k + "'");
+  return n->GetDouble();
 }
 
-std::unexpected<Error> bad(std::string_view key, std::string_view why) {
-  return fail(Code::Decode, "record " + std::string(key) + " " + std::string(why));
-}
-
-std::string str(const json::Value& d, const char* k) {
-  const auto* v = json::member(d, k);
-  return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
-}
-
-double num(const json::Value& d, const char* k) {
-  const auto* v = json::member(d, k);
-  return v && v->IsNumber() ? v->GetDouble() : 0;
-}
+constexpr double kMaxTime = 1e15;  // seconds since the epoch: far beyond any clock, well inside int64
 
 Result<PairHealth> parsePair(const json::Value& v, std::string_view key) {
   if (!v.IsObject()) return bad(key, "has a pair that is not an object");
   PairHealth p;
-  p.peer = str(v, "peer");
+  p.peer = optStr(v, "peer");
   if (p.peer.empty()) return bad(key, "has a pair without 'peer'");
   const auto* up = json::member(v, "up");
   p.up = up && up->IsBool() && up->GetBool();
-  p.rttMs = num(v, "rttMs");
-  p.largest = unsigned(num(v, "largest"));
-  p.mtu = unsigned(num(v, "mtu"));
-  p.lost = unsigned(num(v, "lost"));
-  p.since = int64_t(num(v, "since"));
+  p.rttMs = TRY(bounded(v, "rttMs", 0, 1e9, key));
+  p.largest = unsigned(TRY(bounded(v, "largest", 0, 65535, key)));
+  p.mtu = unsigned(TRY(bounded(v, "mtu", 0, 65535, key)));
+  p.lost = unsigned(TRY(bounded(v, "lost", 0, 4e9, key)));
+  p.since = int64_t(TRY(bounded(v, "since", 0, kMaxTime, key)));
   return p;
 }
 
@@ -99,9 +95,9 @@ Result<HealthHost> parseHealthHost(std::string_view key, std::string_view host, 
   TRY_VOID(object(d, key, value));
   HealthHost h;
   h.host = host;
-  auto vtep = IpAddr::parse(str(d, "vtep"));
-  auto addr = IpAddr::parse(str(d, "addr"));
-  auto mac = MacAddr::parse(str(d, "mac"));
+  auto vtep = IpAddr::parse(optStr(d, "vtep"));
+  auto addr = IpAddr::parse(optStr(d, "addr"));
+  auto mac = MacAddr::parse(optStr(d, "mac"));
   if (!vtep || !addr || !addr->isV4() || !mac) return bad(key, "needs a 'vtep', an IPv4 'addr' and a 'mac'");
   h.vtep = *vtep;
   h.addr = *addr;
@@ -114,7 +110,7 @@ Result<HealthReport> parseHealthReport(std::string_view key, std::string_view ho
   TRY_VOID(object(d, key, value));
   HealthReport r;
   r.host = host;
-  r.time = int64_t(num(d, "time"));
+  r.time = int64_t(TRY(bounded(d, "time", 0, kMaxTime, key)));
   const auto* pairs = json::member(d, "pairs");
   if (!pairs) return r;
   if (!pairs->IsArray()) return bad(key, "has a 'pairs' that is not a list");

@@ -60,7 +60,8 @@ class Keys {
 
   // The health mesh (model/health.hpp).
   std::string health() const { return root_ + "health/"; }
-  std::string healthHost(std::string_view host) const { return health() + "hosts/" + std::string(host); }
+  std::string healthHosts() const { return health() + "hosts/"; }
+  std::string healthHost(std::string_view host) const { return healthHosts() + std::string(host); }
   std::string healthAddr(std::string_view ip) const { return health() + "addrs/" + std::string(ip); }
   std::string healthReport(std::string_view host) const { return health() + "reports/" + std::string(host); }
 

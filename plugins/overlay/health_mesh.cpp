@@ -125,7 +125,7 @@ Result<void> setUp(const HealthMesh::Config& c, auto& st) {
 
 // Reads the peers' health records and makes the neighbour and FDB entries and the allow-list hold them.
 Result<void> syncPeers(const HealthMesh::Config& c, auto& st) {
-  auto listing = TRY(st.cluster->kv().list(st.cluster->keys().health() + "hosts/"));
+  auto listing = TRY(st.cluster->kv().list(st.cluster->keys().healthHosts()));
   std::map<std::string, model::HealthHost> all;
   for (const auto& p : listing) {
     auto k = st.cluster->keys().classify(p.key);

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -185,28 +184,6 @@ Result<HostLock> HostLock::acquire(const std::string& stateDir, const std::strin
   while (::flock(fd.get(), LOCK_EX) != 0)
     if (errno != EINTR) return fail(sysError(errno, "locking " + path));
   return HostLock(std::move(fd));
-}
-
-void rememberVni(const std::string& stateDir, const std::string& network, uint32_t vni) {
-  auto dir = hostStateDir(stateDir);
-  if (!dir) return;
-  std::string path = *dir + "/" + network + ".vni";
-  std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp);
-    f << vni << "\n";
-  }
-  ::chmod(tmp.c_str(), 0600);
-  ::rename(tmp.c_str(), path.c_str());
-}
-
-std::optional<uint32_t> recallVni(const std::string& stateDir, const std::string& network) {
-  auto dir = hostStateDir(stateDir);
-  if (!dir) return std::nullopt;
-  std::ifstream f(*dir + "/" + network + ".vni");
-  uint32_t v = 0;
-  if (f >> v && v > 0 && v <= model::kMaxVni) return v;
-  return std::nullopt;
 }
 
 }  // namespace ovl::vxlan

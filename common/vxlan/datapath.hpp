@@ -56,8 +56,4 @@ class HostLock {
   UniqueFd fd_;
 };
 
-// Local cache of network name -> VNI for this host (used by DEL when the store is unreachable).
-void rememberVni(const std::string& stateDir, const std::string& network, uint32_t vni);
-std::optional<uint32_t> recallVni(const std::string& stateDir, const std::string& network);
-
 }  // namespace ovl::vxlan

@@ -17,6 +17,7 @@
 #include "util/testhook.hpp"
 #include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
+#include "vxlan/vni_cache.hpp"
 #include "vxlan/names.hpp"
 
 namespace ovl::overlay {

@@ -5,6 +5,7 @@
 #include "util/log.hpp"
 #include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
+#include "vxlan/vni_cache.hpp"
 #include "vxlan/names.hpp"
 
 namespace ovl::overlay {

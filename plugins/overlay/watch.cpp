@@ -1,8 +1,6 @@
 #include "overlay/watch.hpp"
 
-#include <dirent.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +28,7 @@
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
 #include "vxlan/peers.hpp"
+#include "vxlan/vni_cache.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -130,7 +129,7 @@ struct Watcher {
   void forgetPeers() {
     auto s = nl::Socket::open();
     if (!s) return log::error("watch: " + s.error().msg);
-    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+    for (const auto& [net, vni] : vxlan::rememberedNetworks(conf.stateDir)) {
       auto r = [&, &net = net, vni = vni]() -> Result<void> {
         auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
         if (auto dev = TRY(vxlan::findNetDevices(*s, vni))) TRY_VOID(vxlan::clearPeers(*s, *dev));
@@ -180,7 +179,7 @@ struct Watcher {
     auto s = TRY(nl::Socket::open());
     auto underlay = TRY(housekeeping(s));
     std::set<std::string> failed;
-    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+    for (const auto& [net, vni] : vxlan::rememberedNetworks(conf.stateDir)) {
       if (!which(net)) continue;
       const std::optional<std::vector<kv::KvPair>> listing = pairs(net);
       if (!listing) continue;
@@ -208,7 +207,7 @@ struct Watcher {
   std::set<std::string> followed() {
     std::set<std::string> out;
     auto s = nl::Socket::open();
-    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+    for (const auto& [net, vni] : vxlan::rememberedNetworks(conf.stateDir)) {
       auto dev = s ? vxlan::findNetDevices(*s, vni) : Result<std::optional<vxlan::NetDevices>>(fail(s.error()));
       if (!dev || *dev) out.insert(cluster->keys().network(net));  // unsure (an error): follow it
     }

@@ -1,8 +1,6 @@
 #include "overlay/watch_metrics.hpp"
 
-#include <dirent.h>
 #include <linux/neighbour.h>
-#include <sys/stat.h>
 
 #include <map>
 
@@ -17,6 +15,7 @@
 #include "nl/socket.hpp"
 #include "util/log.hpp"
 #include "vxlan/datapath.hpp"
+#include "vxlan/vni_cache.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -114,7 +113,7 @@ struct Source {
       if (auto c = model::Cluster::connect(consul)) cluster.emplace(std::move(*c));
     NetFigures f;
     auto s = nl::Socket::open();
-    for (const auto& [net, vni] : localNetworks(stateDir)) {
+    for (const auto& [net, vni] : vxlan::rememberedNetworks(stateDir)) {
       if (cluster) storeFigures(*cluster, net, f);
       if (s) kernelFigures(*s, net, vni, f);
     }
@@ -135,24 +134,6 @@ struct Source {
 };
 
 }  // namespace
-
-std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& stateDir) {
-  std::vector<std::pair<std::string, uint32_t>> out;
-  struct stat st{};
-  if (::stat("/proc/thread-self/ns/net", &st) != 0) return out;
-  std::string dir = stateDir + "/ns-" + std::to_string(st.st_ino);
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".vni") == 0) {
-      std::string net = n.substr(0, n.size() - 4);
-      if (auto v = vxlan::recallVni(stateDir, net)) out.emplace_back(net, *v);
-    }
-  }
-  ::closedir(d);
-  return out;
-}
 
 Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
                                                           const std::string& stateDir) {

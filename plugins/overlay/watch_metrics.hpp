@@ -15,9 +15,6 @@
 
 namespace ovl::overlay {
 
-// Networks this host has attached to (from the local VNI cache written by ADD).
-std::vector<std::pair<std::string, uint32_t>> localNetworks(const std::string& stateDir);
-
 // Starts the endpoint when the node config asks for one (nullptr otherwise).
 Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
                                                           const std::string& stateDir);

@@ -45,12 +45,6 @@ std::vector<uint8_t> sockaddrBytes(const sockaddr_storage& sa, socklen_t len) {
   return std::vector<uint8_t>(p, p + len);
 }
 
-void sendTo(int fd, const std::vector<uint8_t>& msg, const std::vector<uint8_t>& client) {
-  if (msg.empty()) return;
-  (void)::sendto(fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
-                 reinterpret_cast<const sockaddr*>(client.data()), socklen_t(client.size()));
-}
-
 }  // namespace
 
 std::optional<Upstream> parseUpstream(std::string_view s) {
@@ -123,8 +117,21 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions o) {
   if (!s->wake_) return fail(sysError(errno, "eventfd"));
   s->watch(s->wake_.get());
   TRY_VOID(s->bindControl());
+  // After the control socket: a second resolver, refused above, leaves the counters alone.
+  auto counters = [&]() -> Result<metrics::ResolverCounters> {
+    return metrics::ResolverCounters::open(TRY(metrics::resolverCountersFile(s->opt_.stateDir)));
+  }();
+  if (counters) s->counters_ = std::move(*counters);
+  else log::warn(counters.error().msg + "; the metrics endpoint will not show this resolver's counts");
   s->restore();
   return s;
+}
+
+void Server::sendTo(int fd, std::span<const uint8_t> msg, const std::vector<uint8_t>& client) {
+  if (msg.empty()) return;
+  counters_.answer(msg.data(), msg.size());
+  (void)::sendto(fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
+                 reinterpret_cast<const sockaddr*>(client.data()), socklen_t(client.size()));
 }
 
 Server::~Server() {
@@ -347,10 +354,10 @@ void Server::onQuery(int udpFd) {
     socklen_t flen = sizeof from;
     ssize_t n = ::recvfrom(udpFd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
     if (n < 0) return;
-    ++stats_.queries;
+    counters_.query(metrics::Transport::Udp);
     auto q = parseQuery(std::span<const uint8_t>(buf, size_t(n)));
     if (!q) {
-      ++stats_.dropped;
+      counters_.malformed();
       continue;
     }
     const auto client = sockaddrBytes(from, flen);
@@ -363,7 +370,7 @@ void Server::onQuery(int udpFd) {
       sendTo(udpFd, buildError(*q, kRcodeServFail), client);
       continue;
     }
-    ++stats_.forwarded;
+    counters_.forwarded();
     forward(udpFd, client, std::move(q->raw), q->id, 0);
   }
 }
@@ -398,11 +405,7 @@ void Server::onUpstream(int fd) {
   (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   const bool ok = n >= 12 && ((uint16_t(buf[0]) << 8) | buf[1]) == p.id && (buf[2] & 0x80);
   if (p.clientFd < 0) return;
-  if (ok) {
-    (void)::sendto(p.clientFd, buf, size_t(n), MSG_DONTWAIT | MSG_NOSIGNAL,
-                   reinterpret_cast<const sockaddr*>(p.client.data()), socklen_t(p.client.size()));
-    return;
-  }
+  if (ok) return sendTo(p.clientFd, std::span<const uint8_t>(buf, size_t(n)), p.client);
   forward(p.clientFd, p.client, std::move(p.query), p.id, p.upstream + 1);  // refused or garbage: next one
 }
 
@@ -582,12 +585,14 @@ void Server::run(const std::atomic<bool>& stopping) {
       nextSweep = Clock::now() + std::chrono::milliseconds(opt_.sweepIntervalMs);
     }
   }
-  log::info("stopping: " + std::to_string(stats_.queries) + " queries, " + std::to_string(stats_.answered) +
-            " answered, " + std::to_string(stats_.nxdomain) + " nxdomain, " + std::to_string(stats_.forwarded) +
+  const auto counts = counters_.read();
+  log::info("stopping: " + std::to_string(counts.queries[0] + counts.queries[1]) + " queries, " +
+            std::to_string(stats_.answered) + " answered, " + std::to_string(stats_.nxdomain) + " nxdomain, " +
+            std::to_string(counts.forwarded) +
             " forwarded, " + std::to_string(stats_.refused) + " refused over the pending caps, " +
             std::to_string(stats_.tcpConnections) + " TCP connections (" + std::to_string(stats_.tcpRejected) +
             " over the per-container cap), " +
-            std::to_string(stats_.dropped) + " malformed dropped");
+            std::to_string(counts.malformed) + " malformed dropped");
 }
 
 }  // namespace ovl::resolver

@@ -19,10 +19,12 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "ipc/resolver_link.hpp"
+#include "metrics/resolver_counters.hpp"
 #include "resolver/table.hpp"
 #include "resolver/wire.hpp"
 #include "util/error.hpp"
@@ -50,8 +52,9 @@ struct ServerOptions {
   int sweepIntervalMs = 2000;     // how often attachments whose interface is gone are dropped
 };
 
+// For the log line at exit; queries, forwards and answers by rcode are in the metrics counters.
 struct ServerStats {
-  uint64_t queries = 0, answered = 0, nxdomain = 0, forwarded = 0, dropped = 0;
+  uint64_t answered = 0, nxdomain = 0;
   uint64_t refused = 0;  // SERVFAIL for a forward over the pending caps (or without upstreams)
   uint64_t tcpConnections = 0, tcpRejected = 0;  // accepted; closed at once over the per-container cap
 };
@@ -115,6 +118,8 @@ class Server {
   // The answer from this host's names for a sandbox's query; nullopt: it goes upstream.
   std::optional<std::vector<uint8_t>> localAnswer(const Sandbox& sb, const Query& q);
   void setEvents(int fd, uint32_t events);
+  // Sends a DNS message to a container's client over UDP, counting its rcode.
+  void sendTo(int fd, std::span<const uint8_t> msg, const std::vector<uint8_t>& client);
   // resolver/tcp.cpp
   Result<void> listenTcp(Sandbox& sb);
   void onTcpAccept(int listenFd);
@@ -162,6 +167,7 @@ class Server {
   std::mutex tableMu_;
   std::shared_ptr<const NameTable> table_;
   ServerStats stats_;
+  metrics::ResolverCounters counters_;  // mapped from the host's file once started
 };
 
 }  // namespace ovl::resolver

@@ -92,6 +92,7 @@ void Server::onTcpAccept(int listenFd) {
 }
 
 void Server::tcpReply(TcpConn& c, const std::vector<uint8_t>& msg) {
+  counters_.answer(msg.data(), msg.size());
   c.out = framed(msg);
   c.outOff = 0;
   setEvents(c.fd.get(), EPOLLOUT);
@@ -122,11 +123,11 @@ void Server::onTcpConn(int fd, uint32_t events) {
   if (announcedLength(c.in) > kMaxTcpQuery) return closeTcpConn(fd);
   auto msg = takeMessage(c.in);
   if (!msg) return;
-  ++stats_.queries;
+  counters_.query(metrics::Transport::Tcp);
   auto q = parseQuery(*msg);
   auto sb = sandboxes_.find(c.sandbox);
   if (!q || sb == sandboxes_.end()) {
-    ++stats_.dropped;
+    counters_.malformed();
     return closeTcpConn(fd);
   }
   if (auto local = localAnswer(sb->second, *q)) return tcpReply(c, *local);
@@ -134,7 +135,7 @@ void Server::onTcpConn(int fd, uint32_t events) {
     ++stats_.refused;
     return tcpReply(c, buildError(*q, kRcodeServFail));
   }
-  ++stats_.forwarded;
+  counters_.forwarded();
   setEvents(fd, 0);  // one query at a time: what follows waits in the socket
   tcpRelay(fd, std::move(*msg), 0);
 }

@@ -29,8 +29,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kRound = std::chrono::seconds(1);
 constexpr unsigned kSizeEvery = 5;         // size probes every 5th round
-constexpr unsigned kMinSize = 1280;        // the size below the MTU that is probed too
-constexpr unsigned kEchoSize = 84;         // the reachability echo (ping's default)
 constexpr int64_t kRepublishSeconds = 30;  // the report is rewritten at least this often
 constexpr unsigned kMaxPeersPerRound = 100;  // bounds the probes: at most ~3 x 100 per second
 
@@ -55,9 +53,9 @@ std::vector<HealthTarget> healthTargets(const std::map<std::string, std::vector<
                                         const std::string& self) {
   std::map<std::string, HealthTarget> by;
   for (const auto& [net, ms] : members) {
-    unsigned selfMtu = 0;
-    for (const auto& m : ms)
-      if (m.host == self) selfMtu = m.mtu;
+    auto me = std::find_if(ms.begin(), ms.end(), [&](const model::Member& m) { return m.host == self; });
+    if (me == ms.end()) continue;  // not a network of this host: its hosts are no peers of ours
+    const unsigned selfMtu = me->mtu;
     for (const auto& m : ms) {
       if (m.host == self) continue;
       const unsigned mtu = selfMtu && m.mtu ? std::min(selfMtu, m.mtu) : std::max(selfMtu, m.mtu);
@@ -84,6 +82,7 @@ struct HealthMesh::State {
   std::map<std::string, model::HealthHost> records;  // the probed peers' health records
   std::map<std::string, model::PairHealth> pairs;
   std::map<std::string, bool> known;
+  std::map<std::string, PeerFigures> figures;  // the probe counts; the rest is filled in from `pairs`
   std::vector<HealthTarget> targets;
   uint64_t generation = ~uint64_t(0);
   unsigned round = 0;
@@ -153,7 +152,8 @@ Result<void> syncPeers(const HealthMesh::Config& c, auto& st) {
   TRY_VOID(st.allow->sync(c.vni, st.vtep, allowed, vxlan::FloodSync::Exact));
   st.records = std::move(want);
   for (auto it = st.pairs.begin(); it != st.pairs.end();)
-    it = st.records.count(it->first) ? std::next(it) : (st.known.erase(it->first), st.pairs.erase(it));
+    it = st.records.count(it->first) ? std::next(it)
+                                     : (st.known.erase(it->first), st.figures.erase(it->first), st.pairs.erase(it));
   return {};
 }
 
@@ -171,22 +171,24 @@ bool probeRound(const HealthMesh::Config& c, auto& st, Clock::time_point deadlin
     if (r == st.records.end() || ++n > kMaxPeersPerRound) continue;
     byAddr[r->second.addr] = t.host;
     sent[t.host] = Clock::now();
-    auto ok = st.prober->send(r->second.addr, base, kEchoSize);
+    auto ok = st.prober->send(r->second.addr, base, probeSize(Probe::Echo, t.mtu));
     if (!ok) log::warn("health: " + ok.error().msg);
     auto& p = st.pairs[t.host];
     p.peer = t.host;
     p.mtu = t.mtu;
-    if (sizes && t.mtu > kEchoSize) (void)st.prober->send(r->second.addr, uint16_t(base + 1), t.mtu);
-    if (sizes && t.mtu > kMinSize) (void)st.prober->send(r->second.addr, uint16_t(base + 2), kMinSize);
+    for (Probe k : {Probe::AtMtu, Probe::AtMin})
+      if (const unsigned size = sizes ? probeSize(k, t.mtu) : 0)
+        (void)st.prober->send(r->second.addr, uint16_t(base + unsigned(k)), size);
   }
   std::map<std::string, double> rtt;
   std::map<std::string, unsigned> largest;
   for (const auto& e : st.prober->receive(deadline)) {
     auto h = byAddr.find(e.from);
     if (h == byAddr.end() || uint16_t(e.seq - base) > 2) continue;
-    const unsigned kind = uint16_t(e.seq - base);
-    if (kind == 0) rtt[h->second] = std::chrono::duration<double, std::milli>(e.at - sent[h->second]).count();
-    const unsigned size = kind == 0 ? kEchoSize : kind == 1 ? st.pairs[h->second].mtu : kMinSize;
+    const auto kind = Probe(uint16_t(e.seq - base));
+    if (kind == Probe::Echo)
+      rtt[h->second] = std::chrono::duration<double, std::milli>(e.at - sent[h->second]).count();
+    const unsigned size = probeSize(kind, st.pairs[h->second].mtu);
     largest[h->second] = std::max(largest[h->second], size);
   }
   bool changed = false;
@@ -194,6 +196,10 @@ bool probeRound(const HealthMesh::Config& c, auto& st, Clock::time_point deadlin
   for (const auto& [host, at] : sent) {
     auto& p = st.pairs[host];
     auto r = rtt.find(host);
+    auto& f = st.figures[host];
+    f.peer = host;
+    ++f.probes;
+    if (r == rtt.end()) ++f.lost;
     auto t = onRound(p, st.known[host], r == rtt.end() ? std::nullopt : std::optional<double>(r->second), now);
     if (t != Transition::None) {
       log::info(describe(t, c.host, p));
@@ -208,6 +214,22 @@ bool probeRound(const HealthMesh::Config& c, auto& st, Clock::time_point deadlin
   }
   ++st.round;
   return changed;
+}
+
+// A copy of the figures for the metrics endpoint.
+void share(const HealthMesh::Config& c, auto& st) {
+  if (!c.figures) return;
+  std::vector<PeerFigures> out;
+  for (auto& [host, f] : st.figures) {
+    auto p = st.pairs.find(host);
+    if (p == st.pairs.end()) continue;
+    f.known = st.known[host];
+    f.up = p->second.up;
+    f.rttSeconds = p->second.rttMs / 1000;
+    f.largest = p->second.largest;
+    out.push_back(f);
+  }
+  c.figures->set(std::move(out));
 }
 
 void publish(const HealthMesh::Config& c, auto& st) {
@@ -259,6 +281,7 @@ void HealthMesh::run() {
     if (resync)
       if (auto r = syncPeers(cfg_, st); !r) log::warn("health: " + r.error().msg);
     const bool changed = probeRound(cfg_, st, deadline);
+    share(cfg_, st);
     if (changed || nowSeconds() - st.published >= kRepublishSeconds) publish(cfg_, st);
   }
   if (!ready) return;

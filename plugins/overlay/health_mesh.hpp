@@ -22,6 +22,7 @@
 
 #include "kv/consul_config.hpp"
 #include "model/records.hpp"
+#include "overlay/health_figures.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::overlay {
@@ -33,7 +34,9 @@ struct HealthTarget {
   bool operator==(const HealthTarget&) const = default;
 };
 
-// The other member hosts of `members` (network -> its members), each once.
+// The other member hosts of the networks of `members` (network -> its members) that `self` is a member of,
+// each once, with the MTU to probe the pair for: per network the smaller of the two hosts' MTUs (the one
+// recorded when the other is not), across the networks they share the largest.
 std::vector<HealthTarget> healthTargets(const std::map<std::string, std::vector<model::Member>>& members,
                                         const std::string& self);
 
@@ -46,6 +49,7 @@ class HealthMesh {
     uint16_t port = 4789;
     uint32_t vni = 0;
     IpNet subnet;
+    std::shared_ptr<HealthFigures> figures;  // set after every round, when given (the metrics endpoint reads it)
   };
   explicit HealthMesh(Config c);
   ~HealthMesh();  // stops probing, removes the report and the allow-list pairs of the health VNI

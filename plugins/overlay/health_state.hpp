@@ -1,5 +1,5 @@
-// The health mesh's per-pair state machine, without I/O: a pair is down after kLostRounds rounds in a row
-// without an answer and up again after one answered round.
+// The health mesh's per-pair state machine and probe sizes, without I/O: a pair is down after kLostRounds
+// rounds in a row without an answer and up again after one answered round.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,22 @@
 namespace ovl::overlay {
 
 inline constexpr unsigned kLostRounds = 3;
+inline constexpr unsigned kEchoSize = 84;   // the reachability echo (ping's default)
+inline constexpr unsigned kMinSize = 1280;  // the size below the network MTU that is probed too
+
+// The probes of one round to a peer: their sequence number's offset from the round's base.
+enum class Probe : unsigned { Echo = 0, AtMtu = 1, AtMin = 2 };
+
+// The IP packet size (bytes, DF) of a probe to a pair whose MTU is `mtu`; 0: not sent (the MTU probe when
+// the MTU is not above the echo's size, the 1280-byte one when the MTU is not above 1280).
+inline unsigned probeSize(Probe k, unsigned mtu) {
+  switch (k) {
+    case Probe::Echo: return kEchoSize;
+    case Probe::AtMtu: return mtu > kEchoSize ? mtu : 0;
+    case Probe::AtMin: return mtu > kMinSize ? kMinSize : 0;
+  }
+  return 0;
+}
 
 enum class Transition { None, Up, UpAgain, Down };
 

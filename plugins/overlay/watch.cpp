@@ -303,7 +303,8 @@ int watchMain(int argc, char** argv) {
     return 1;
   }
   w->once = once;
-  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir);
+  auto healthFigures = std::make_shared<HealthFigures>();
+  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir, healthFigures);
   if (!metricsServer) {
     log::error(metricsServer.error().msg);
     return 1;
@@ -321,7 +322,8 @@ int watchMain(int argc, char** argv) {
   log::info("watching this host's networks as host '" + w->conf.hostName + "'");
   w->health = std::make_unique<HealthMesh>(HealthMesh::Config{w->cluster->kv().config(), w->conf.hostName,
                                                               w->conf.advertise, w->conf.port,
-                                                              model::healthVni(w->node), model::healthSubnet(w->node)});
+                                                              model::healthVni(w->node), model::healthSubnet(w->node),
+                                                              healthFigures});
   w->follow(stopping);
   w->health.reset();
   w->relax();

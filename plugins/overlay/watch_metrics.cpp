@@ -2,14 +2,14 @@
 
 #include <linux/neighbour.h>
 
-#include <map>
 
-#include "cni/json.hpp"
 #include "metrics/call_file.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/recorder.hpp"
+#include "metrics/resolver_counters.hpp"
 #include "model/cluster.hpp"
 #include "nft/nft.hpp"
+#include "nft/ruleset_counts.hpp"
 #include "nl/fdb.hpp"
 #include "nl/neigh.hpp"
 #include "nl/socket.hpp"
@@ -73,35 +73,37 @@ void kernelFigures(nl::Socket& s, const std::string& net, uint32_t vni, NetFigur
   if (auto n = nl::dumpNeighs(s, (*dev)->bridge.index)) f.neigh.push_back({l, double(n->size())});
 }
 
-// Rules per (family, table) of the whole host ruleset.
-std::vector<GaugeSample> nftRules() {
-  std::vector<GaugeSample> out;
+// Rules per table and elements per set of the host's whole ruleset: one listing (a netlink dump), whose
+// JSON is bounded by json::kMaxDocumentBytes; past that, or on any error, the families are left out.
+void nftFigures(metrics::Exposition& e) {
   auto nft = nft::Nft::open();
-  if (!nft) return out;
-  auto text = nft->listRuleset();
-  json::Doc doc;
-  if (!text || !json::tryParse(doc, *text) || !doc.IsObject()) return out;
-  const auto* items = json::member(doc, "nftables");
-  if (!items || !items->IsArray()) return out;
-  std::map<std::pair<std::string, std::string>, double> rules;
-  for (const auto& it : items->GetArray()) {
-    const json::Value* t = it.IsObject() ? json::member(it, "table") : nullptr;
-    const json::Value* r = it.IsObject() ? json::member(it, "rule") : nullptr;
-    const json::Value* o = t ? t : r;
-    if (!o || !o->IsObject()) continue;
-    const auto* fam = json::member(*o, "family");
-    const auto* name = json::member(*o, t ? "name" : "table");
-    if (!fam || !name || !fam->IsString() || !name->IsString()) continue;
-    rules[{fam->GetString(), name->GetString()}] += r ? 1 : 0;
-  }
-  for (const auto& [k, n] : rules) out.push_back({{{"family", k.first}, {"table", k.second}}, n});
-  return out;
+  auto text = nft ? nft->listRuleset() : Result<std::string>(fail(nft.error()));
+  auto counts = text ? nft::countRuleset(*text) : Result<nft::RulesetCounts>(fail(text.error()));
+  if (!counts) return log::debug("metrics: nftables: " + counts.error().msg + ", ignoring");
+  std::vector<GaugeSample> rules, elements;
+  for (const auto& [k, n] : counts->rules) rules.push_back({{{"family", k.first}, {"table", k.second}}, double(n)});
+  for (const auto& [k, n] : counts->elements)
+    elements.push_back(
+        {{{"family", std::get<0>(k)}, {"table", std::get<1>(k)}, {"set", std::get<2>(k)}}, double(n)});
+  e.family("overlay_cni_nftables_rules", "gauge", "nftables rules on this host, per table.", rules);
+  e.family("overlay_cni_nftables_set_elements", "gauge", "Elements of each nftables set or map on this host.",
+           elements);
+}
+
+// overlay-resolver's counters, from the file it counts into (none when no resolver ran on this host).
+void resolverFigures(metrics::Exposition& e, const std::string& stateDir) {
+  auto path = metrics::resolverCountersFile(stateDir);
+  auto counts = path ? metrics::readResolverCounters(*path)
+                     : Result<std::optional<metrics::ResolverCounts>>(fail(path.error()));
+  if (!counts) return log::debug("metrics: resolver: " + counts.error().msg + ", ignoring");
+  if (*counts) metrics::exposeResolver(e, **counts);
 }
 
 struct Source {
   std::string stateDir;
   std::optional<model::Cluster> cluster;  // this thread's own client
   kv::ConsulConfig consul;
+  std::shared_ptr<const HealthFigures> health;
 
   std::string render() {
     metrics::Exposition e;
@@ -128,7 +130,9 @@ struct Source {
              "Addresses overlay-ipam may hand out in the network's subnets (gateway excluded).", f.poolSize);
     e.family("overlay_cni_ipam_pool_addresses_in_use", "gauge", "Addresses of the network's pool leased, cluster-wide.",
              f.poolUsed);
-    e.family("overlay_cni_nftables_rules", "gauge", "nftables rules on this host, per table.", nftRules());
+    nftFigures(e);
+    if (health) exposeHealth(e, health->get());
+    resolverFigures(e, stateDir);
     return e.text();
   }
 };
@@ -136,11 +140,13 @@ struct Source {
 }  // namespace
 
 Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
-                                                          const std::string& stateDir) {
+                                                          const std::string& stateDir,
+                                                          std::shared_ptr<const HealthFigures> health) {
   if (!node.metricsListen) return std::unique_ptr<metrics::HttpServer>();
   auto src = std::make_shared<Source>();
   src->stateDir = stateDir;
   src->consul = store.consul;
+  src->health = std::move(health);
   auto server = TRY(metrics::HttpServer::start(*node.metricsListen, [src] { return src->render(); }));
   log::info("serving metrics on http://" + node.metricsListen->str() + "/metrics");
   return server;

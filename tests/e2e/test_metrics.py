@@ -4,7 +4,10 @@ real Prometheus server on a third host of the underlay scraping both.
 After a known sequence of calls (ADD, CHECK, ADD, DEL, DEL again, and one ADD refused for its config) the
 exported counts are exact, every histogram's buckets, _sum and _count agree with its counter, promtool
 accepts the text, Prometheus' query API shows both hosts' series with the same values, and `overlayctl top`
-shows the same figures. A second cluster checks that an endpoint bound to loopback is not reachable from the
+shows the same figures. Each host also runs overlay-resolver (relaying to dnsmasq on the Prometheus host):
+after known queries from a container its counts by rcode grew by exactly those; the nftables set elements
+and rules per table equal what `nft -j` lists inside that host; the health mesh shows the other host up
+with a round-trip time. A second cluster checks that an endpoint bound to loopback is not reachable from the
 underlay, and that a bad metrics.listen stops the watcher with an error naming the field.
 """
 
@@ -21,6 +24,7 @@ from rtlib import RtCluster, require_tools
 INVALID_CONFIG = 7
 PORT = 9474
 PROM = "198.51.100.20"
+UPSTREAM = PROM  # dnsmasq, for the names the resolver relays
 
 
 NETWORK = {}  # the overlay plugin's config as `overlayctl network create` prints it
@@ -52,7 +56,7 @@ def series(metrics, name, **want):
 class Metrics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        require_tools("promtool", "prometheus", "curl")
+        require_tools("promtool", "prometheus", "curl", "drill", "dnsmasq", "nft")
         cls.c = RtCluster(nhosts=2)
         cls.addClassCleanup(cls.c.cleanup)
         cls.t, (cls.h1, cls.h2) = cls.c.t, cls.c.hosts
@@ -63,8 +67,13 @@ class Metrics(unittest.TestCase):
                 node = json.load(f)
             cls.addr[h.name] = f"{h.cidr.split('/')[0]}:{PORT}"
             node["metrics"] = {"listen": cls.addr[h.name]}
+            node["resolver"] = {"upstreams": [UPSTREAM]}
             with open(cls.c.node_cfg[h.name], "w") as f:
                 json.dump(node, f)
+        cls.t.popen(cls.pm, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--bind-interfaces", f"--listen-address={UPSTREAM}", "--user=root", "--pid-file=",
+                    "--address=/outside.example/203.0.113.80")
+        cls.c.start_resolvers()  # before the ADDs: ADD hands the container's namespace to its host's resolver
         cls.c.start_watchers()
         p = cls.t.run(cls.h1, find_binary("overlayctl"), "network", "create", "metrics", "--subnet", "10.81.0.0/24",
                       env=cls.c.env(cls.h1))
@@ -75,7 +84,7 @@ class Metrics(unittest.TestCase):
     @classmethod
     def call(cls, host, command, c, cid, netns=""):
         rc, res, out, err = run_plugin(cls.t, host, "overlay", command, c, cid, netns, "eth0",
-                                       extra_env=cls.c.env(host))
+                                       cni_args=f"IgnoreUnknown=1;K8S_POD_NAME={cid}", extra_env=cls.c.env(host))
         code = 0 if rc == 0 else res["code"]
         key = (command, code)
         cls.expected[host.name][key] = cls.expected[host.name].get(key, 0) + 1
@@ -86,7 +95,7 @@ class Metrics(unittest.TestCase):
         def ok(r):
             assert r[0] == 0, r[2]
             return r[1]
-        n1 = cls.t.add_container(cls.h1, "m1")
+        n1 = cls.n1 = cls.t.add_container(cls.h1, "m1")
         n2 = cls.t.add_container(cls.h1, "m2")
         n3 = cls.t.add_container(cls.h2, "m3")
         added = ok(cls.call(cls.h1, "ADD", conf(), "m1", n1))
@@ -101,6 +110,84 @@ class Metrics(unittest.TestCase):
     def scrape(self, host):
         p = self.t.run(self.pm, "curl", "-sS", "--max-time", "5", f"http://{self.addr[host.name]}/metrics")
         return p.stdout
+
+    def resolver_counts(self, host):
+        m = parse_metrics(self.scrape(host))
+        out = {f"queries_{dict(l)['transport']}": v for l, v in series(m, "overlay_cni_resolver_queries_total").items()}
+        out.update({dict(l)["rcode"]: v for l, v in series(m, "overlay_cni_resolver_answers_total").items()})
+        out["forwarded"] = m.get(("overlay_cni_resolver_forwarded_total", frozenset()))
+        out["malformed"] = m.get(("overlay_cni_resolver_queries_malformed_total", frozenset()))
+        return out
+
+    def drill(self, name, tcp=False):
+        p = self.t.run(self.n1, "drill", *(["-t"] if tcp else []), name, "A", "@127.0.0.11", check=False, timeout=20)
+        m = re.search(r"rcode: (\w+)", p.stdout)
+        return m.group(1) if m else f"no answer: {p.stdout[-300:]} {p.stderr[-300:]}"
+
+    def test_resolver_counts_answers_by_rcode(self):
+        deadline = time.monotonic() + 10  # the resolver learns m3 (on h2) from Consul
+        while self.drill("m3") != "NOERROR" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        before = {h.name: self.resolver_counts(h) for h in self.c.hosts}
+        asked = [("m3", False, "NOERROR")] * 3 + [("nosuch", False, "NXDOMAIN")] * 2 + \
+                [("outside.example", False, "NOERROR"), ("m3", True, "NOERROR")]
+        for name, tcp, want in asked:
+            self.assertEqual(self.drill(name, tcp), want, name)
+        after = {h.name: self.resolver_counts(h) for h in self.c.hosts}
+        delta = {k: after["h1"][k] - before["h1"][k] for k in after["h1"]}
+        self.assertEqual(delta, {"queries_udp": 6, "queries_tcp": 1, "NOERROR": 5, "NXDOMAIN": 2, "SERVFAIL": 0,
+                                 "FORMERR": 0, "NOTIMP": 0, "REFUSED": 0, "forwarded": 1, "malformed": 0},
+                         f"before {before['h1']}, after {after['h1']}")
+        self.assertEqual(after["h2"], before["h2"], "h2's resolver was not asked")
+
+    def test_nft_figures_equal_what_nft_lists(self):
+        want_sets = {("inet", "ovl_vxlan", "allow4"): 2, ("inet", "ovl_vxlan", "allow6"): 0}
+        for h in self.c.hosts:
+            deadline = time.monotonic() + 10
+            while True:  # the health mesh adds its pair to the allow-list after its first sync
+                m = parse_metrics(self.scrape(h))
+                sets = {tuple(dict(l)[k] for k in ("family", "table", "set")): v
+                        for l, v in series(m, "overlay_cni_nftables_set_elements").items()}
+                rules = {(dict(l)["family"], dict(l)["table"]): v
+                         for l, v in series(m, "overlay_cni_nftables_rules").items()}
+                listed = json.loads(self.t.run(h, "nft", "-j", "list", "ruleset").stdout)["nftables"]
+                kernel_sets = {(o["set"]["family"], o["set"]["table"], o["set"]["name"]): len(o["set"].get("elem", []))
+                               for o in listed if "set" in o}
+                kernel_rules = {(o["table"]["family"], o["table"]["name"]): 0 for o in listed if "table" in o}
+                for o in listed:
+                    if "rule" in o:
+                        kernel_rules[(o["rule"]["family"], o["rule"]["table"])] += 1
+                if (sets, rules) == (kernel_sets, kernel_rules) and all(sets.get(k) == v for k, v in want_sets.items()):
+                    break
+                if time.monotonic() > deadline:
+                    self.fail(f"{h.name}: exported sets {sets} rules {rules}; nft lists {kernel_sets} {kernel_rules}")
+                time.sleep(0.2)
+            # allow4 holds (the other host's VTEP, the network's VNI) and (the other host's VTEP, the health VNI).
+            for k, v in want_sets.items():
+                p = self.t.run(h, "nft", "-j", "list", "set", *k)
+                elems = [o["set"] for o in json.loads(p.stdout)["nftables"] if "set" in o][0].get("elem", [])
+                self.assertEqual(len(elems), v, f"{h.name} {k}")
+            self.assertGreater(rules[("inet", "ovl_vxlan")], 0)
+
+    def test_health_figures_show_the_other_host_up(self):
+        for h, other in ((self.h1, self.h2), (self.h2, self.h1)):
+            deadline = time.monotonic() + 15
+            peer = frozenset({("peer", other.name)})
+            while True:
+                m = parse_metrics(self.scrape(h))
+                if m.get(("overlay_cni_health_peer_up", peer)) == 1 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(series(m, "overlay_cni_health_peer_up"), {peer: 1}, h.name)
+            rtt = m[("overlay_cni_health_rtt_seconds", peer)]
+            self.assertGreater(rtt, 0, h.name)
+            self.assertLess(rtt, 1, h.name)  # answered within its round
+            probes = m[("overlay_cni_health_probes_total", peer)]
+            lost = m[("overlay_cni_health_probes_lost_total", peer)]
+            self.assertGreater(probes, 0)
+            self.assertLessEqual(lost, probes)
+            # The largest packet that crossed: the network MTU (underlay 1400 - 50).
+            self.assertEqual(m[("overlay_cni_health_path_largest_packet_bytes", peer)], 1350, h.name)
 
     def test_counts_are_exact_and_histograms_agree(self):
         want = {self.h1.name: {("ADD", 0): 2, ("ADD", INVALID_CONFIG): 1, ("CHECK", 0): 1, ("DEL", 0): 2},
@@ -207,6 +294,21 @@ class Metrics(unittest.TestCase):
                 res = json.loads(p.stdout)["data"]["result"]
                 got = {(r["metric"]["instance"], r["metric"]["verb"], r["metric"]["code"]): float(r["value"][1])
                        for r in res}
+                if got == want:
+                    break
+            time.sleep(0.2)
+        self.assertEqual(got, want)
+        # The health mesh through Prometheus: each host sees the other up, with a round-trip time.
+        query = urllib.parse.quote("overlay_cni_health_peer_up * on (instance, peer) "
+                                   "(overlay_cni_health_rtt_seconds > bool 0)")
+        want = {(self.addr["h1"], "h2"): 1.0, (self.addr["h2"], "h1"): 1.0}
+        got, deadline = None, time.monotonic() + 30
+        while time.monotonic() < deadline:
+            p = self.t.run(self.pm, "curl", "-sS", "--max-time", "2",
+                           f"http://{PROM}:9090/api/v1/query?query={query}", check=False)
+            if p.returncode == 0:
+                got = {(r["metric"]["instance"], r["metric"]["peer"]): float(r["value"][1])
+                       for r in json.loads(p.stdout)["data"]["result"]}
                 if got == want:
                     break
             time.sleep(0.2)

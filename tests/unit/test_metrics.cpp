@@ -3,14 +3,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 
 #include "kv/node_config.hpp"
 #include "metrics/call_file.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/listen_addr.hpp"
+#include "metrics/resolver_counters.hpp"
 #include "metrics/scrape.hpp"
+#include "nft/ruleset_counts.hpp"
 #include "overlayctl/top_figures.hpp"
 
 using namespace ovl;
@@ -159,4 +163,103 @@ TEST_CASE("metrics: the text format reads back what the exposition writes") {
   auto withTimestamp = metrics::parseText("# HELP x y\nx_total{a=\"1\"} +Inf 1700000000\n");
   REQUIRE(withTimestamp);
   CHECK((*withTimestamp)[0].labels.at("a") == "1");
+}
+
+TEST_CASE("metrics: the resolver's counter file counts by rcode, survives a restart, starts afresh on a new layout") {
+  const std::string path = tempFile();
+  auto none = metrics::readResolverCounters(path);
+  REQUIRE(none);
+  CHECK_FALSE(*none);  // no resolver ran: nothing to show
+  {
+    auto c = metrics::ResolverCounters::open(path);
+    REQUIRE(c);
+    uint8_t noerror[12] = {0x12, 0x34, 0x81, 0x80}, nxdomain[12] = {0x12, 0x34, 0x81, 0x83};
+    for (int i = 0; i < 3; ++i) c->query(metrics::Transport::Udp);
+    c->query(metrics::Transport::Tcp);
+    c->malformed();
+    c->forwarded();
+    c->answer(noerror, sizeof noerror);
+    c->answer(noerror, sizeof noerror);
+    c->answer(nxdomain, sizeof nxdomain);
+    c->answer(nxdomain, 11);  // shorter than a header: not an answer
+    auto got = metrics::readResolverCounters(path);
+    REQUIRE(got);
+    REQUIRE(*got);
+    CHECK((*got)->queries == std::array<uint64_t, 2>{3, 1});
+    CHECK(((*got)->malformed == 1 && (*got)->forwarded == 1));
+    CHECK(((*got)->answers[0] == 2 && (*got)->answers[3] == 1));
+    CHECK((c->read().answers == (*got)->answers));
+  }
+  {
+    auto again = metrics::ResolverCounters::open(path);  // a restarted resolver keeps counting
+    REQUIRE(again);
+    again->query(metrics::Transport::Udp);
+    CHECK(again->read().queries[0] == 4);
+  }
+  {
+    FILE* f = std::fopen(path.c_str(), "w");  // another layout
+    REQUIRE(f);
+    std::fputs("something else", f);
+    std::fclose(f);
+    auto other = metrics::readResolverCounters(path);
+    REQUIRE(other);
+    CHECK_FALSE(*other);
+    auto fresh = metrics::ResolverCounters::open(path);
+    REQUIRE(fresh);
+    CHECK(fresh->read().queries[0] == 0);
+    auto got = metrics::readResolverCounters(path);
+    REQUIRE((got && *got));
+  }
+  metrics::ResolverCounters memoryOnly;  // a resolver whose file could not be opened still counts
+  memoryOnly.forwarded();
+  CHECK(memoryOnly.read().forwarded == 1);
+}
+
+TEST_CASE("metrics: the resolver's families name the rcodes, the common ones even at 0") {
+  CHECK(metrics::rcodeName(0) == "NOERROR");
+  CHECK(metrics::rcodeName(3) == "NXDOMAIN");
+  CHECK(metrics::rcodeName(5) == "REFUSED");
+  CHECK(metrics::rcodeName(15) == "RCODE15");
+  metrics::ResolverCounts c;
+  c.queries = {5, 2};
+  c.answers[0] = 4;
+  c.answers[9] = 1;
+  metrics::Exposition e;
+  metrics::exposeResolver(e, c);
+  const std::string& t = e.text();
+  CHECK(has(t, R"(overlay_cni_resolver_queries_total{transport="udp"} 5)"));
+  CHECK(has(t, R"(overlay_cni_resolver_queries_total{transport="tcp"} 2)"));
+  CHECK(has(t, "overlay_cni_resolver_forwarded_total 0"));
+  CHECK(has(t, "overlay_cni_resolver_queries_malformed_total 0"));
+  CHECK(has(t, R"(overlay_cni_resolver_answers_total{rcode="NOERROR"} 4)"));
+  CHECK(has(t, R"(overlay_cni_resolver_answers_total{rcode="FORMERR"} 0)"));
+  CHECK(has(t, R"(overlay_cni_resolver_answers_total{rcode="REFUSED"} 0)"));
+  CHECK(has(t, R"(overlay_cni_resolver_answers_total{rcode="NOTAUTH"} 1)"));
+  CHECK(t.find("YXDOMAIN") == std::string::npos);  // rare and 0: left out
+  CHECK(metrics::parseText(t));
+}
+
+TEST_CASE("metrics: rules per table and elements per set, counted from a ruleset listing") {
+  const char* listing = R"({"nftables": [{"metainfo": {"json_schema_version": 1}},
+    {"table": {"family": "inet", "name": "ovl_vxlan", "handle": 1}},
+    {"table": {"family": "ip", "name": "empty", "handle": 2}},
+    {"set": {"family": "inet", "name": "allow4", "table": "ovl_vxlan", "handle": 3,
+             "elem": [{"concat": ["198.51.100.12", 4096]}, {"concat": ["198.51.100.13", 4096]}]}},
+    {"set": {"family": "inet", "name": "allow6", "table": "ovl_vxlan", "handle": 4}},
+    {"map": {"family": "ip", "name": "ports", "table": "empty", "elem": [[80, "x"]]}},
+    {"chain": {"family": "inet", "table": "ovl_vxlan", "name": "input", "handle": 5}},
+    {"rule": {"family": "inet", "table": "ovl_vxlan", "chain": "input", "handle": 6, "expr": []}},
+    {"rule": {"family": "inet", "table": "ovl_vxlan", "chain": "input", "handle": 7, "expr": []}},
+    {"rule": {"table": "ovl_vxlan"}}, 7, {"set": "x"}, {"a": 1, "b": 2}]})";
+  auto c = nft::countRuleset(listing);
+  REQUIRE(c);
+  CHECK(c->rules == std::map<std::pair<std::string, std::string>, size_t>{{{"inet", "ovl_vxlan"}, 2},
+                                                                         {{"ip", "empty"}, 0}});
+  using Set = std::tuple<std::string, std::string, std::string>;
+  CHECK(c->elements ==
+        std::map<Set, size_t>{{{"inet", "ovl_vxlan", "allow4"}, 2}, {{"inet", "ovl_vxlan", "allow6"}, 0},
+                              {{"ip", "empty", "ports"}, 1}});
+  CHECK_FALSE(nft::countRuleset("not json"));
+  CHECK_FALSE(nft::countRuleset(R"({"other": []})"));
+  CHECK(nft::countRuleset(R"({"nftables": []})"));
 }

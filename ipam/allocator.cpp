@@ -30,6 +30,10 @@ cni::IpConfig Allocator::ipConfig(size_t set, const IpAddr& ip) const {
   return c;
 }
 
+Claim Allocator::claimOf(size_t set, const IpAddr& ip) const {
+  return Claim{ip, set, ipConfig(set, ip).address.prefix()};
+}
+
 std::unexpected<Error> Allocator::exhausted(size_t set) const {
   return fail(Code::PoolExhausted, "no free address left in range set " + std::to_string(set) + " (" +
                                        sets_[set].str() + ") of " + store_.describe());
@@ -112,7 +116,7 @@ Result<Allocation> Allocator::allocate(const Owner& owner, std::span<const IpAdd
     iters.emplace_back(sets_[i], cursors[i]);
     auto first = statics[i] ? statics[i] : iters[i].next();
     if (!first) return exhausted(i);
-    claims.push_back(Claim{*first, i});
+    claims.push_back(claimOf(i, *first));
   }
 
   for (int attempt = 1;; ++attempt) {
@@ -152,7 +156,7 @@ Result<Allocation> Allocator::allocate(const Owner& owner, std::span<const IpAdd
       auto next = store_.shared() ? spread(t, cursors[t], attempt) : iters[t].next();
       if (!next) return exhausted(t);
       log::debug("address " + claims[t].ip.str() + " is taken, trying " + next->str());
-      claims[t].ip = *next;
+      claims[t] = claimOf(t, *next);
     }
   }
 }

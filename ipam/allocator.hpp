@@ -47,6 +47,7 @@ class Allocator {
   std::unexpected<Error> inUse(const IpAddr& ip);
   std::unexpected<Error> exhausted(size_t set) const;
   cni::IpConfig ipConfig(size_t set, const IpAddr& ip) const;
+  Claim claimOf(size_t set, const IpAddr& ip) const;
   // After a lost race in a shared store: a random free address among the first few after the cursor,
   // the window doubling with each attempt, so competing hosts stop choosing the same one.
   std::optional<IpAddr> spread(size_t set, const std::optional<IpAddr>& cursor, int attempt);

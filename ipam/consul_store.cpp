@@ -4,6 +4,7 @@
 #include <utility>
 #include <tuple>
 
+#include "model/lease_companion.hpp"
 #include "model/records.hpp"
 #include "util/log.hpp"
 
@@ -88,12 +89,23 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
   const size_t ownerOp = ops.size();
   ops.push_back(TxnOp{TxnOp::Cas, ownerKey(owner.containerId, owner.ifName), ipsJson(claims), 0});
   for (const auto& c : claims) ops.push_back(TxnOp{TxnOp::Set, cursorKey(c.rangeSet), c.ip.str(), 0});
+  // The caller's records, when it runs this IPAM in its process (model/lease_companion.hpp): plain sets, which
+  // cannot conflict.
+  model::LeaseCompanion* companion = model::leaseCompanion();
+  std::vector<IpNet> ips;
+  for (const auto& c : claims) ips.push_back(IpNet(c.ip, c.prefix));
+  if (companion && !companion->committed && companion->ops)
+    for (auto& op : companion->ops(ips)) ops.push_back(std::move(op));
   // The owner key names this host, container and interface: a resent copy that lost to its own first copy
   // reports ownerHasLeases, and the allocator then returns what the owner index holds.
   auto r = TRY(client_->txn(ops, kv::Resend::SelfIdentifying));
   ReserveOutcome out;
   if (r.committed) {
     out.reserved = true;
+    if (companion && companion->ops) {
+      companion->committed = true;
+      companion->ips = std::move(ips);
+    }
     return out;
   }
   for (const auto& e : r.errors) {

@@ -36,6 +36,7 @@ struct Lease {
 struct Claim {
   IpAddr ip;
   size_t rangeSet = 0;
+  int prefix = 0;  // of the range holding ip (what the result's address carries)
 };
 
 struct ReserveOutcome {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -48,6 +49,45 @@ std::vector<std::string> buildEnv(std::string_view verb, const CmdArgs& a) {
   env.push_back("CNI_ARGS=" + a.argsText);
   env.push_back("CNI_PATH=" + a.path);
   return env;
+}
+
+std::vector<Plugin>& linked() {
+  static std::vector<Plugin> plugins;
+  return plugins;
+}
+
+std::string realDir(const char* path) {
+  char buf[PATH_MAX];
+  if (!::realpath(path, buf)) return {};
+  std::string_view p(buf);
+  return std::string(p.substr(0, p.rfind('/')));
+}
+
+// The linked plugin to run instead of exec'ing `bin`, or null.
+const Plugin* inProcess(std::string_view type, const std::string& bin) {
+  if (linked().empty()) return nullptr;
+  if (const char* e = std::getenv("OVL_DELEGATE_EXEC"); e && std::strcmp(e, "1") == 0) return nullptr;
+  for (const auto& p : linked()) {
+    if (p.name != type) continue;
+    static const std::string self = realDir("/proc/self/exe");
+    const std::string dir = realDir(bin.c_str());
+    return !self.empty() && dir == self ? &p : nullptr;
+  }
+  return nullptr;
+}
+
+// Runs `p` as its exec'd binary would run: the same environment, stdin, result text and exit code; its
+// metrics and log lines are its own.
+DelegateOutput runLinked(const Plugin& p, const std::vector<std::string>& envList, std::string_view stdinData) {
+  const EnvLookup env = [&envList](std::string_view k) -> std::optional<std::string> {
+    for (const auto& e : envList)
+      if (e.size() > k.size() && e.compare(0, k.size(), k) == 0 && e[k.size()] == '=') return e.substr(k.size() + 1);
+    return std::nullopt;
+  };
+  metrics::NestedTally tally;
+  log::NestedProgram logAs(p.name);
+  Outcome o = runPlugin(p, env, stdinData);
+  return DelegateOutput{o.exitCode, std::move(o.out)};
 }
 
 Error pluginError(std::string_view type, const DelegateOutput& o) {
@@ -165,6 +205,8 @@ Result<DelegateOutput> spawnAndWait(const std::string& bin, std::string_view typ
 
 }  // namespace
 
+void linkInProcess(Plugin p) { linked().push_back(std::move(p)); }
+
 Result<std::string> findPlugin(std::string_view type, std::string_view cniPath) {
   if (type.empty() || type.find('/') != std::string_view::npos || type == "." || type == "..")
     return fail(Code::InvalidConfig, "plugin type '" + std::string(type) + "' is not a valid plugin name");
@@ -187,9 +229,15 @@ Result<std::string> execPlugin(std::string_view type, std::string_view verb, con
                                std::string_view stdinData) {
   std::string bin = TRY(findPlugin(type, args.path));
   auto env = buildEnv(verb, args);
-  log::debug("delegating " + std::string(verb) + " to " + bin);
   metrics::PhaseTimer timer(metrics::Phase::Ipam);
-  DelegateOutput o = TRY(spawnAndWait(bin, type, env, stdinData));
+  DelegateOutput o;
+  if (const Plugin* p = inProcess(type, bin)) {
+    log::debug("delegating " + std::string(verb) + " to " + std::string(type) + " in this process");
+    o = runLinked(*p, env, stdinData);
+  } else {
+    log::debug("delegating " + std::string(verb) + " to " + bin);
+    o = TRY(spawnAndWait(bin, type, env, stdinData));
+  }
   if (o.exitCode != 0) return fail(pluginError(type, o));
   return o.out;
 }

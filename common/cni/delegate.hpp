@@ -15,6 +15,13 @@ struct DelegateOutput {
   std::string out;
 };
 
+// Links `p` (a plugin compiled into this program, e.g. overlay-ipam into overlay) so that a delegation to its
+// type runs in this process when the CNI_PATH lookup finds its binary installed beside this program's own (same
+// directory, so the same release): the same code and the same validation through runPlugin, without an exec,
+// a second dynamic link or a second store connection. Anything else, and every call when OVL_DELEGATE_EXEC=1,
+// is exec'd. Call before the plugin runs.
+void linkInProcess(Plugin p);
+
 // Locates `type` in the ':'-separated CNI_PATH. Code::InvalidEnv when CNI_PATH is unset, InvalidConfig when
 // the plugin is not found there.
 Result<std::string> findPlugin(std::string_view type, std::string_view cniPath);

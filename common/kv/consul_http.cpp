@@ -29,6 +29,11 @@ Result<void> globalInit() {
   return {};
 }
 
+CURLSH*& processShare() {
+  static CURLSH* share = nullptr;  // lives as long as the process: easy handles may outlive any owner of it
+  return share;
+}
+
 struct Sink {
   std::string body;
   uint64_t consulIndex = 0;
@@ -120,6 +125,16 @@ struct HttpTransport::Attempt {
   bool timedOut = false;  // the address is down (no answer in time, unreachable): not again in this call
 };
 
+void shareConnectionsInProcess() {
+  if (processShare() || !globalInit()) return;
+  CURLSH* sh = curl_share_init();
+  if (!sh) return;
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  processShare() = sh;
+}
+
 Result<HttpTransport> HttpTransport::create(ConsulConfig cfg) {
   TRY_VOID(validate(cfg));
   for (auto& a : cfg.addresses) a = TRY(normalizeAddress(a));
@@ -131,6 +146,7 @@ Result<HttpTransport> HttpTransport::create(ConsulConfig cfg) {
   TRY_VOID(globalInit());
   CurlPtr h(curl_easy_init());
   if (!h) return fail(Code::Internal, "curl_easy_init failed");
+  if (CURLSH* sh = processShare()) curl_easy_setopt(h.get(), CURLOPT_SHARE, sh);
   return HttpTransport(std::move(cfg), std::move(h));
 }
 

@@ -26,6 +26,12 @@ struct CurlSlistDeleter {
 };
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
+// From now on every transport of this process shares one connection cache (libcurl's share interface): a
+// plugin and the plugin it runs in-process (cni/delegate.hpp) talk to Consul over one connection. Only for
+// single-threaded processes (libcurl does not support sharing connections between concurrent threads): the
+// short-lived plugins call it, the daemons do not.
+void shareConnectionsInProcess();
+
 enum class Method { Get, Put, Delete };
 
 struct HttpRequest {

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "kv/store_trust.hpp"
@@ -66,18 +67,33 @@ Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path)
   return n;
 }
 
-Result<NodeConfig> loadNodeConfig() {
-  const char* env = std::getenv("OVL_NODE_CONFIG");
-  std::string path = env && *env ? env : kDefaultNodeConfig;
+namespace {
+
+Result<NodeConfig> readNodeConfig(const std::string& path, bool named) {
   std::ifstream in(path);
   if (!in) {
-    if (errno == ENOENT && !(env && *env)) return NodeConfig{};
+    if (errno == ENOENT && !named) return NodeConfig{};
     if (errno == ENOENT) return fail(Code::InvalidConfig, "node config " + path + " (OVL_NODE_CONFIG) does not exist");
     return fail(sysError(errno, "reading node config " + path));
   }
   std::stringstream ss;
   ss << in.rdbuf();
   return parseNodeConfig(ss.str(), path);
+}
+
+}  // namespace
+
+Result<NodeConfig> loadNodeConfig() {
+  const char* env = std::getenv("OVL_NODE_CONFIG");
+  std::string path = env && *env ? env : kDefaultNodeConfig;
+  // Read once per process: a plugin, the IPAM it runs in-process and the metrics recorder see one config.
+  static std::mutex mu;
+  static std::optional<std::pair<std::string, NodeConfig>> loaded;
+  std::lock_guard lock(mu);
+  if (loaded && loaded->first == path) return loaded->second;
+  auto n = readNodeConfig(path, env && *env);
+  if (n) loaded.emplace(path, *n);
+  return n;
 }
 
 Result<StoreSpec> resolveStore(const json::Value* obj, std::string_view path, const NodeConfig& node,

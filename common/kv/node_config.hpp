@@ -47,6 +47,7 @@ struct NodeConfig {
   std::optional<IpNet> healthSubnet;
 };
 
+// The node config (OVL_NODE_CONFIG, else kDefaultNodeConfig), read once per process and path.
 Result<NodeConfig> loadNodeConfig();
 Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path);
 

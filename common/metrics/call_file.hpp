@@ -1,7 +1,7 @@
 // The host's record of plugin calls: one fixed-size file per host, <stateDir>/ns-<netns inode>/metrics.bin,
 // that never grows. A header and kSlots slots; a slot is one series, keyed by (kind, plugin, name, code):
 //   Call:    a verb's calls with one outcome (code 0 = ok, else the CNI error code), latency histogram
-//   Phase:   time one call spent in a phase (ipam, store, nftables), histogram over the calls that entered it
+//   Phase:   time one call spent in a phase (ipam, store, nftables, netlink), histogram over the calls that entered it
 //   Counter: store requests, CAS conflicts (count only)
 // Bucket counts are per bucket (not cumulative); the last bucket is +Inf. Writers and readers hold flock on
 // the file (exclusive / shared) for one read-modify-write of a few kilobytes. When every slot is taken, new

@@ -91,7 +91,7 @@ void Exposition::calls(const Contents& c) {
   auto phases = ofKind(c, Kind::Phase);
   if (!phases.empty()) {
     header("overlay_cni_plugin_phase_duration_seconds", "histogram",
-           "Time one call spent in a phase (ipam: the IPAM plugin's exec, store: Consul requests, nftables).");
+           "Time one call spent in a phase (ipam: the IPAM plugin's call, exec'd or in-process; store: Consul requests; nftables; netlink).");
     for (const auto* s : phases)
       histogram("overlay_cni_plugin_phase_duration_seconds",
                 {{"plugin", std::string(s->pluginName())}, {"phase", std::string(s->seriesName())}}, *s);

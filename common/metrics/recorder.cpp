@@ -1,10 +1,16 @@
 #include "metrics/recorder.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "kv/node_config.hpp"
 #include "metrics/call_file.hpp"
 #include "metrics/tally.hpp"
 #include "model/memory.hpp"
 #include "util/log.hpp"
+#include "util/unique_fd.hpp"
 
 namespace ovl::metrics {
 namespace {
@@ -27,6 +33,21 @@ Result<void> record(const cni::CallReport& r) {
   return addToFile(TRY(hostMetricsFile(stateDir)), samplesOf(r));
 }
 
+// OVL_CALL_REPORT=<file>: one JSON line per call with its phases, appended (scripts/bench.sh's breakdown).
+void reportLine(const cni::CallReport& r) {
+  const char* path = std::getenv("OVL_CALL_REPORT");
+  if (!path || !*path) return;
+  const auto& t = tally();
+  std::string line = "{\"plugin\":\"" + std::string(r.plugin) + "\",\"verb\":\"" + std::string(r.verb) +
+                     "\",\"code\":" + std::to_string(r.code) + ",\"elapsedNs\":" + std::to_string(r.elapsed.count()) +
+                     ",\"storeRequests\":" + std::to_string(t.storeRequests.load());
+  for (size_t i = 0; i < kPhases; ++i)
+    line += ",\"" + std::string(phaseName(Phase(i))) + "Ns\":" + std::to_string(t.spentNs[i].load());
+  line += "}\n";
+  UniqueFd fd(::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (fd) (void)!::write(fd.get(), line.data(), line.size());  // one write: lines of concurrent calls stay whole
+}
+
 }  // namespace
 
 Result<std::string> hostMetricsFile(const std::string& stateDir) {
@@ -34,6 +55,7 @@ Result<std::string> hostMetricsFile(const std::string& stateDir) {
 }
 
 void recordCall(const cni::CallReport& r) {
+  reportLine(r);
   if (auto res = record(r); !res) log::debug("recording the call's metrics: " + res.error().msg + ", ignoring");
 }
 

@@ -12,7 +12,7 @@
 
 namespace ovl::metrics {
 
-enum class Phase { Ipam, Store, Nft, Count_ };
+enum class Phase { Ipam, Store, Nft, Netlink, Count_ };
 inline constexpr size_t kPhases = size_t(Phase::Count_);
 
 std::string_view phaseName(Phase p);
@@ -29,10 +29,26 @@ Tally& tally();
 inline void countStoreRequest() { tally().storeRequests.fetch_add(1, std::memory_order_relaxed); }
 inline void countCasConflict() { tally().casConflicts.fetch_add(1, std::memory_order_relaxed); }
 
-// Adds the time between its construction and destruction to its phase.
+// A nested plugin call run in this process (cni/delegate.hpp) records its own call: while this lives the tally
+// is empty for it, and the caller's figures are back afterwards, as if the nested call had been a child process.
+class NestedTally {
+ public:
+  NestedTally();
+  ~NestedTally();
+  NestedTally(const NestedTally&) = delete;
+  NestedTally& operator=(const NestedTally&) = delete;
+
+ private:
+  std::array<int64_t, kPhases> spentNs_{};
+  std::array<bool, kPhases> entered_{};
+  uint64_t storeRequests_ = 0, casConflicts_ = 0;
+};
+
+// Adds the time between its construction and destruction to its phase; a timer inside another of the same
+// phase (on the same thread) adds nothing, so layered calls count once.
 class PhaseTimer {
  public:
-  explicit PhaseTimer(Phase p) : phase_(p), start_(std::chrono::steady_clock::now()) {}
+  explicit PhaseTimer(Phase p);
   ~PhaseTimer();
   PhaseTimer(const PhaseTimer&) = delete;
   PhaseTimer& operator=(const PhaseTimer&) = delete;

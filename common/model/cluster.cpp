@@ -100,8 +100,8 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
   return fail(Code::TryAgainLater, "could not allocate a vni for network '" + net + "' after 64 attempts");
 }
 
-Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const model::Host& host,
-                                       const AttachmentRecord& a) {
+std::vector<kv::TxnOp> Cluster::attachmentOps(uint32_t vni, const Member& self, const model::Host& host,
+                                              const AttachmentRecord& a) const {
   using Op = kv::TxnOp;
   Member m = self;
   m.vni = vni;
@@ -109,14 +109,18 @@ Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const m
   h.time = int64_t(std::time(nullptr));
   AttachmentRecord rec = a;
   rec.time = h.time;
-  std::vector<Op> ops = {
+  return {
       {Op::Set, keys_.member(a.network, self.host), model::toJson(m), 0},
       {Op::Set, keys_.attachment(a.network, self.host, a.containerId, a.ifName), model::toJson(rec), 0},
       {Op::Set, keys_.host(self.host), model::toJson(h), 0},
       // The member record is often unchanged (a host already in the network): this wakes the watchers.
       {Op::Set, keys_.changed(a.network), model::changeMarkerJson(rec, "add", h.time), 0},
   };
-  auto r = TRY(kv_.txn(ops));
+}
+
+Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const model::Host& host,
+                                       const AttachmentRecord& a) {
+  auto r = TRY(kv_.txn(attachmentOps(vni, self, host, a)));
   if (!r.committed) {
     std::string why;
     for (const auto& e : r.errors) why += (why.empty() ? "" : "; ") + e;

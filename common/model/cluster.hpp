@@ -38,6 +38,9 @@ class Cluster {
   // One transaction: membership of this host, the attachment, and the host record (refreshed; claimed
   // before by model::ensureHostClaim).
   Result<void> recordAttachment(uint32_t vni, const Member& self, const model::Host& host, const AttachmentRecord& a);
+  // What recordAttachment writes, for a caller that commits it with its lease (model/lease_companion.hpp).
+  std::vector<kv::TxnOp> attachmentOps(uint32_t vni, const Member& self, const model::Host& host,
+                                       const AttachmentRecord& a) const;
   Result<void> deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                 const std::string& ifName);
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net, const std::string& host);

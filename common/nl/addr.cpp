@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "nl/handles.hpp"
 #include "nl/request.hpp"
@@ -31,6 +32,7 @@ Result<AddrObjPtr> buildAddr(int ifindex, const IpNet& net, const std::string& w
 }  // namespace
 
 Result<void> addAddress(Socket& s, int ifindex, const IpNet& net, bool noDad) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "adding " + describe(ifindex, net);
   auto a = TRY(buildAddr(ifindex, net, what));
   if (net.addr().isV4() && net.prefix() < 31) {
@@ -44,6 +46,7 @@ Result<void> addAddress(Socket& s, int ifindex, const IpNet& net, bool noDad) {
 }
 
 Result<void> deleteAddress(Socket& s, int ifindex, const IpNet& net) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "deleting " + describe(ifindex, net);
   auto a = TRY(buildAddr(ifindex, net, what));
   int err = rtnl_addr_delete(s.get(), a.get(), 0);
@@ -52,6 +55,7 @@ Result<void> deleteAddress(Socket& s, int ifindex, const IpNet& net) {
 }
 
 Result<std::vector<AddrInfo>> dumpAddresses(Socket& s, int ifindex, int family) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   ifaddrmsg hdr{};
   hdr.ifa_family = uint8_t(family);
   return dumpAll<AddrInfo>(s, RTM_GETADDR, hdr, "addresses", [&](nl_msg* m) {

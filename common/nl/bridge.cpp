@@ -9,6 +9,7 @@
 #include <netlink/route/link/bridge.h>
 #include <sys/socket.h>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "nl/request.hpp"
 
@@ -16,6 +17,7 @@ namespace ovl::nl {
 namespace {
 
 Result<void> createBridge(Socket& s, const BridgeSpec& spec, const std::string& what) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   LinkPtr link(rtnl_link_bridge_alloc());
   if (!link) return fail(nlError(-NLE_NOMEM, what));
   rtnl_link_set_name(link.get(), spec.name.c_str());
@@ -32,6 +34,7 @@ Result<void> createBridge(Socket& s, const BridgeSpec& spec, const std::string& 
 }  // namespace
 
 Result<LinkInfo> ensureBridge(Socket& s, const BridgeSpec& spec) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "creating bridge '" + spec.name + "'";
   auto found = TRY(findLink(s, spec.name));
   if (!found) {
@@ -54,6 +57,7 @@ Result<LinkInfo> ensureBridge(Socket& s, const BridgeSpec& spec) {
 }
 
 Result<void> setBridgePortOptions(Socket& s, int portIndex, bool hairpin, bool learning) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "setting bridge port options (hairpin " + std::string(hairpin ? "on" : "off") +
                      ", learning " + (learning ? "on" : "off") + ") on link index " + std::to_string(portIndex);
   // libnl sends AF_BRIDGE RTM_SETLINK with a nested IFLA_PROTINFO; orig and changes must share the family.
@@ -76,6 +80,7 @@ Result<void> setBridgePortOptions(Socket& s, int portIndex, bool hairpin, bool l
 
 // Built by hand: libnl 3.7 has no flag for IFLA_BRPORT_NEIGH_SUPPRESS.
 Result<void> setBridgePortNeighSuppress(Socket& s, int portIndex, bool on) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = std::string("turning neigh_suppress ") + (on ? "on" : "off") + " on link index " +
                      std::to_string(portIndex);
   MsgPtr msg(nlmsg_alloc_simple(RTM_SETLINK, 0));

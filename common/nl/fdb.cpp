@@ -7,6 +7,7 @@
 #include <netlink/errno.h>
 #include <sys/socket.h>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "nl/handles.hpp"
 #include "nl/request.hpp"
@@ -63,6 +64,7 @@ std::optional<FdbEntry> parseFdb(nl_msg* m, int ifindex) {
 }  // namespace
 
 Result<void> appendFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr& dst) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "appending " + describe(ifindex, mac, dst);
   auto msg = TRY(buildFdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, ifindex, mac, dst, what));
   int err = sendSync(s, std::move(msg));
@@ -71,6 +73,7 @@ Result<void> appendFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr&
 }
 
 Result<void> replaceFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr& dst) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "setting " + describe(ifindex, mac, dst);
   auto msg = TRY(buildFdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, ifindex, mac, dst, what));
   if (int err = sendSync(s, std::move(msg)); err < 0) return fail(nlError(err, what));
@@ -78,6 +81,7 @@ Result<void> replaceFdb(Socket& s, int ifindex, const MacAddr& mac, const IpAddr
 }
 
 Result<void> replaceMasterFdb(Socket& s, int portIndex, const MacAddr& mac) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "setting the bridge's " + describe(portIndex, mac, std::nullopt);
   auto msg = TRY(buildFdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, portIndex, mac, std::nullopt, what, true));
   if (int err = sendSync(s, std::move(msg)); err < 0) return fail(nlError(err, what));
@@ -85,6 +89,7 @@ Result<void> replaceMasterFdb(Socket& s, int portIndex, const MacAddr& mac) {
 }
 
 Result<void> deleteMasterFdb(Socket& s, int portIndex, const MacAddr& mac) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "deleting the bridge's " + describe(portIndex, mac, std::nullopt);
   auto msg = TRY(buildFdbMsg(RTM_DELNEIGH, 0, portIndex, mac, std::nullopt, what, true));
   int err = sendSync(s, std::move(msg));
@@ -93,6 +98,7 @@ Result<void> deleteMasterFdb(Socket& s, int portIndex, const MacAddr& mac) {
 }
 
 Result<void> deleteFdb(Socket& s, int ifindex, const MacAddr& mac, std::optional<IpAddr> dst) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "deleting " + describe(ifindex, mac, dst);
   auto msg = TRY(buildFdbMsg(RTM_DELNEIGH, 0, ifindex, mac, dst, what));
   int err = sendSync(s, std::move(msg));
@@ -101,6 +107,7 @@ Result<void> deleteFdb(Socket& s, int ifindex, const MacAddr& mac, std::optional
 }
 
 Result<std::vector<FdbEntry>> dumpFdb(Socket& s, int ifindex) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   // With an ifinfomsg header the kernel dumps only the device ifi_index; we filter again on our side.
   ifinfomsg hdr{};
   hdr.ifi_family = AF_BRIDGE;

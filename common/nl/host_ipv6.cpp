@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "metrics/tally.hpp"
 #include "ns/sysctl.hpp"
 #include "util/log.hpp"
 #include "util/unique_fd.hpp"
@@ -17,6 +18,7 @@ namespace {
 
 // True when the calling thread runs in the namespace the netlink socket was made in.
 Result<bool> threadInSocketNetns(Socket& s) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   UniqueFd nsFd(::ioctl(nl_socket_get_fd(s.get()), SIOCGSKNS));
   if (!nsFd) return fail(sysError(errno, "finding the netlink socket's network namespace"));
   struct stat sock{}, self{};
@@ -46,6 +48,7 @@ Result<std::optional<bool>> setIfDifferent(const std::string& dev, const char* k
 }  // namespace
 
 Result<bool> ensureHostIpv6(Socket& s, const LinkInfo& link, HostIpv6 mode) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   if (!TRY(threadInSocketNetns(s)))
     return fail(Code::Internal, "refusing to set IPv6 sysctls of '" + link.name +
                                     "': the calling thread is not in the netlink socket's namespace");
@@ -70,6 +73,7 @@ Result<bool> ensureHostIpv6(Socket& s, const LinkInfo& link, HostIpv6 mode) {
 }
 
 Result<int> ensurePortsHostIpv6(Socket& s, int bridgeIndex, HostIpv6 mode) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto links = TRY(dumpLinks(s));
   int n = 0;
   for (const auto& l : links)

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "nl/request.hpp"
 
@@ -16,6 +17,7 @@ std::string quoted(std::string_view name) { return "'" + std::string(name) + "'"
 
 // Applies `changes` to the link with this index (RTM_NEWLINK, falling back to RTM_SETLINK).
 Result<void> changeLink(Socket& s, int index, rtnl_link* changes, const std::string& what) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   LinkPtr orig(rtnl_link_alloc());
   if (!orig) return fail(nlError(-NLE_NOMEM, what));
   rtnl_link_set_ifindex(orig.get(), index);
@@ -48,6 +50,7 @@ LinkInfo toLinkInfo(rtnl_link& link) {
 }
 
 Result<LinkPtr> getLink(Socket& s, std::string_view name) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   // A name the kernel cannot hold cannot exist.
   if (name.empty() || name.size() >= IFNAMSIZ) return LinkPtr();
   std::string n(name);
@@ -62,6 +65,7 @@ Result<LinkPtr> getLink(Socket& s, std::string_view name) {
 }
 
 Result<LinkPtr> getLinkByIndex(Socket& s, int index) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   if (index <= 0) return LinkPtr();
   rtnl_link* raw = nullptr;
   int err = rtnl_link_get_kernel(s.get(), index, nullptr, &raw);
@@ -74,24 +78,28 @@ Result<LinkPtr> getLinkByIndex(Socket& s, int index) {
 }
 
 Result<std::optional<LinkInfo>> findLink(Socket& s, std::string_view name) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto link = TRY(getLink(s, name));
   if (!link) return std::optional<LinkInfo>();
   return std::optional<LinkInfo>(toLinkInfo(*link));
 }
 
 Result<std::optional<LinkInfo>> findLinkByIndex(Socket& s, int index) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto link = TRY(getLinkByIndex(s, index));
   if (!link) return std::optional<LinkInfo>();
   return std::optional<LinkInfo>(toLinkInfo(*link));
 }
 
 Result<LinkInfo> requireLink(Socket& s, std::string_view name) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto li = TRY(findLink(s, name));
   if (!li) return fail(nlError(-NLE_NODEV, "link " + quoted(name)));
   return *li;
 }
 
 Result<std::vector<LinkInfo>> dumpLinks(Socket& s) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   ifinfomsg hdr{};
   hdr.ifi_family = AF_UNSPEC;
   return dumpAll<LinkInfo>(s, RTM_GETLINK, hdr, "links", [](nl_msg* m) {
@@ -105,6 +113,7 @@ Result<std::vector<LinkInfo>> dumpLinks(Socket& s) {
 }
 
 Result<void> deleteLink(Socket& s, std::string_view name) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   if (name.empty() || name.size() >= IFNAMSIZ) return {};
   std::string what = "deleting link " + quoted(name);
   LinkPtr link(rtnl_link_alloc());
@@ -116,6 +125,7 @@ Result<void> deleteLink(Socket& s, std::string_view name) {
 }
 
 Result<void> deleteLinkByIndex(Socket& s, int index) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "deleting link index " + std::to_string(index);
   LinkPtr link(rtnl_link_alloc());
   if (!link) return fail(nlError(-NLE_NOMEM, what));
@@ -126,6 +136,7 @@ Result<void> deleteLinkByIndex(Socket& s, int index) {
 }
 
 Result<void> setLinkUp(Socket& s, int index, bool up) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = std::string("setting link index ") + std::to_string(index) + (up ? " up" : " down");
   auto ch = TRY(newChanges(what));
   if (up)
@@ -136,6 +147,7 @@ Result<void> setLinkUp(Socket& s, int index, bool up) {
 }
 
 Result<void> setLinkMtu(Socket& s, int index, unsigned mtu) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "setting mtu " + std::to_string(mtu) + " on link index " + std::to_string(index);
   auto ch = TRY(newChanges(what));
   rtnl_link_set_mtu(ch.get(), mtu);
@@ -143,6 +155,7 @@ Result<void> setLinkMtu(Socket& s, int index, unsigned mtu) {
 }
 
 Result<void> setLinkMac(Socket& s, int index, const MacAddr& mac) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "setting MAC " + mac.str() + " on link index " + std::to_string(index);
   auto ch = TRY(newChanges(what));
   auto addr = TRY(toNlAddr(mac));
@@ -151,6 +164,7 @@ Result<void> setLinkMac(Socket& s, int index, const MacAddr& mac) {
 }
 
 Result<void> setLinkMaster(Socket& s, int index, int masterIndex) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = masterIndex ? "attaching link index " + std::to_string(index) + " to master index " +
                                        std::to_string(masterIndex)
                                  : "releasing link index " + std::to_string(index) + " from its master";
@@ -160,6 +174,7 @@ Result<void> setLinkMaster(Socket& s, int index, int masterIndex) {
 }
 
 Result<void> moveLinkToNetns(Socket& s, int index, int netnsFd) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "moving link index " + std::to_string(index) + " to another network namespace";
   auto ch = TRY(newChanges(what));
   rtnl_link_set_ns_fd(ch.get(), netnsFd);
@@ -167,6 +182,7 @@ Result<void> moveLinkToNetns(Socket& s, int index, int netnsFd) {
 }
 
 Result<void> renameLink(Socket& s, int index, std::string_view newName) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "renaming link index " + std::to_string(index) + " to " + quoted(newName);
   if (newName.empty() || newName.size() >= IFNAMSIZ)
     return fail(Code::InvalidConfig, what + ": invalid interface name");

@@ -3,6 +3,7 @@
 #include <linux/neighbour.h>
 #include <netlink/errno.h>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "nl/handles.hpp"
 #include "nl/request.hpp"
@@ -26,6 +27,7 @@ Result<NeighPtr> buildNeigh(int ifindex, const IpAddr& ip, const std::string& wh
 }  // namespace
 
 Result<void> addNeigh(Socket& s, int ifindex, const IpAddr& ip, const MacAddr& mac, bool permanent) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "adding " + describe(ifindex, ip) + " lladdr " + mac.str();
   auto n = TRY(buildNeigh(ifindex, ip, what));
   auto ll = TRY(toNlAddr(mac));
@@ -37,6 +39,7 @@ Result<void> addNeigh(Socket& s, int ifindex, const IpAddr& ip, const MacAddr& m
 }
 
 Result<void> deleteNeigh(Socket& s, int ifindex, const IpAddr& ip) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "deleting " + describe(ifindex, ip);
   auto n = TRY(buildNeigh(ifindex, ip, what));
   int err = rtnl_neigh_delete(s.get(), n.get(), 0);
@@ -45,6 +48,7 @@ Result<void> deleteNeigh(Socket& s, int ifindex, const IpAddr& ip) {
 }
 
 Result<std::vector<NeighInfo>> dumpNeighs(Socket& s, int ifindex, int family) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   ndmsg hdr{};
   hdr.ndm_family = uint8_t(family);
   return dumpAll<NeighInfo>(s, RTM_GETNEIGH, hdr, "neighbours", [&](nl_msg* m) -> std::optional<NeighInfo> {
@@ -63,6 +67,7 @@ Result<std::vector<NeighInfo>> dumpNeighs(Socket& s, int ifindex, int family) {
 }
 
 Result<void> flushNeighsFor(Socket& s, const IpAddr& ip) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto all = TRY(dumpNeighs(s, 0, ip.family()));
   for (const auto& n : all)
     if (n.ip == ip) TRY_VOID(deleteNeigh(s, n.ifindex, ip));

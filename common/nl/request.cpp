@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 
 namespace ovl::nl {
@@ -36,6 +37,7 @@ int sendSync(Socket& s, MsgPtr msg) { return nl_send_sync(s.get(), msg.release()
 
 Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std::string_view what,
                      const std::function<void()>& reset, const std::function<void(nl_msg*)>& onMsg) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   CbPtr base(nl_socket_get_cb(s.get()));
   CbPtr cb(base ? nl_cb_clone(base.get()) : nullptr);
   if (!cb) return fail(nlError(-NLE_NOMEM, "dumping " + std::string(what)));

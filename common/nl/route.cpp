@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "nl/handles.hpp"
 #include "nl/request.hpp"
@@ -84,6 +85,7 @@ std::optional<RouteSpec> toRouteSpec(rtnl_route* rt, unsigned wantTable) {
 }  // namespace
 
 Result<void> addRoute(Socket& s, const RouteSpec& r) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "adding " + describe(r);
   auto route = TRY(buildRoute(r, false, what));
   int err = rtnl_route_add(s.get(), route.get(), NLM_F_EXCL);
@@ -92,6 +94,7 @@ Result<void> addRoute(Socket& s, const RouteSpec& r) {
 }
 
 Result<void> deleteRoute(Socket& s, const RouteSpec& r) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "deleting " + describe(r);
   auto route = TRY(buildRoute(r, true, what));
   int err = rtnl_route_delete(s.get(), route.get(), 0);
@@ -100,6 +103,7 @@ Result<void> deleteRoute(Socket& s, const RouteSpec& r) {
 }
 
 Result<std::vector<RouteSpec>> dumpRoutes(Socket& s, int family, unsigned table) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   rtmsg hdr{};
   hdr.rtm_family = uint8_t(family);
   return dumpAll<RouteSpec>(s, RTM_GETROUTE, hdr, "routes", [&](nl_msg* m) {
@@ -115,6 +119,7 @@ Result<std::vector<RouteSpec>> dumpRoutes(Socket& s, int family, unsigned table)
 }
 
 Result<std::optional<RouteSpec>> findDefaultRoute(Socket& s, int family) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto routes = TRY(dumpRoutes(s, family, 0));
   std::optional<RouteSpec> best;
   for (auto& r : routes)

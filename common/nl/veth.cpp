@@ -3,6 +3,7 @@
 #include <netlink/errno.h>
 #include <netlink/route/link/veth.h>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "util/rollback.hpp"
 
@@ -11,6 +12,7 @@ namespace ovl::nl {
 Result<VethPair> createVeth(Socket& hostSock, std::string_view hostName, std::string_view peerName,
                             int peerNetnsFd, unsigned mtu, std::optional<MacAddr> peerMac,
                             std::optional<HostIpv6> hostIpv6) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string host(hostName), peerN(peerName);
   std::string what = "creating veth '" + host + "' with peer '" + peerN + "' in netns fd " +
                      std::to_string(peerNetnsFd);

@@ -6,6 +6,7 @@
 #include <netlink/errno.h>
 #include <netlink/route/link/vxlan.h>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 #include "nl/request.hpp"
 
@@ -48,6 +49,7 @@ bool matches(const VxlanInfo& have, const VxlanSpec& want) {
 // 4-byte attribute (the kernel logs "attribute type 15 has an invalid length", and the port would be wrong
 // on big-endian hosts). The kernel wants a 2-byte big-endian value.
 Result<void> createVxlan(Socket& s, const VxlanSpec& spec, const std::string& what) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   MsgPtr msg(nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL));
   if (!msg) return fail(nlError(-NLE_NOMEM, what));
   nl_msg* m = msg.get();
@@ -81,6 +83,7 @@ Result<void> createVxlan(Socket& s, const VxlanSpec& spec, const std::string& wh
 }  // namespace
 
 Result<std::optional<VxlanInfo>> findVxlan(Socket& s, std::string_view name) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto link = TRY(getLink(s, name));
   if (!link) return std::optional<VxlanInfo>();
   if (!rtnl_link_is_vxlan(link.get())) {
@@ -93,6 +96,7 @@ Result<std::optional<VxlanInfo>> findVxlan(Socket& s, std::string_view name) {
 }
 
 Result<VxlanInfo> ensureVxlan(Socket& s, const VxlanSpec& spec) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "creating " + describe(spec);
   if (spec.vni == 0 || spec.vni > VXLAN_ID_MAX)
     return fail(Code::InvalidConfig, what + ": vni must be 1.." + std::to_string(VXLAN_ID_MAX));

@@ -44,6 +44,21 @@ void init(std::string_view program) {
   if (const char* f = std::getenv("OVL_LOG_FILE"); f && *f) setFile(f);
 }
 
+NestedProgram::NestedProgram(std::string_view program)
+    : program_(state().program), tag_(state().tag), level_(state().level) {
+  if (state().file) file_ = ::fcntl(state().file.get(), F_DUPFD_CLOEXEC, 0);
+  state().program = program;
+}
+
+NestedProgram::~NestedProgram() {
+  auto& s = state();
+  s.program = std::move(program_);
+  s.tag = std::move(tag_);
+  s.level = level_;
+  if (file_ >= 0) s.file.reset(file_);
+  else s.file.reset();
+}
+
 void setTag(std::string tag) { state().tag = std::move(tag); }
 void setLevel(Level l) { state().level = l; }
 Level level() { return state().level; }

@@ -4,6 +4,7 @@
 #include "ipc/resolver_link.hpp"
 #include "model/cluster.hpp"
 #include "model/identity.hpp"
+#include "model/lease_companion.hpp"
 #include "model/memory.hpp"
 #include "nl/link.hpp"
 #include "overlay/attachment_names.hpp"
@@ -63,25 +64,53 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   const std::string ipamConf = TRY(ipamStdin(args, conf, state.def));
   const unsigned mtu = TRY(containerMtu(c, underlay, state.members));
 
+  // This host's claim on its name, before anything of the network is written.
+  auto memory = TRY(model::HostMemory::open(c.stateDir));
+  const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
+  TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
+  // Stable across repeated ADDs, and distinct across hosts: container IDs repeat between hosts, MACs on one
+  // L2 segment must not.
+  const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(c.hostName + "/" + args.containerId + "/" + args.ifName));
+  model::Attachment rec{c.network, c.hostName, args.containerId, args.ifName, mac.str(), {}, names, 0};
+
+  // The records ride with the lease when the IPAM runs in this process and the network is defined: one write
+  // (model/lease_companion.hpp). Otherwise, or when the IPAM returns what it held already, they are written
+  // once the container is up.
+  model::LeaseCompanion companion;
+  if (state.vni && (!c.vni || *c.vni == *state.vni)) {
+    const model::Member member{c.hostName, underlay.vtep, c.port, *state.vni, mtu, underlay.mtu};
+    companion.ops = [&, member, vni = *state.vni](const std::vector<IpNet>& ips) {
+      model::Attachment r = rec;
+      for (const auto& ip : ips) r.ips.push_back(ip.str());
+      return cluster.attachmentOps(vni, member, self, r);
+    };
+  }
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
   // define the network in the store as a side effect.
-  auto ipam = TRY(cni::delegateAdd(c.ipamType, args, ipamConf));
+  auto ipam = [&] {
+    model::ScopedLeaseCompanion offered(companion);
+    return cni::delegateAdd(c.ipamType, args, ipamConf);
+  }();
+  if (!ipam) return fail(std::move(ipam.error()));
   Rollback releaseIp([&] {
     if (auto r = cni::delegateDel(c.ipamType, args, ipamConf); !r)
       log::error("rollback: releasing the address failed: " + r.error().msg);
   });
-  if (ipam.ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");
+  if (ipam->ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");
+  for (const auto& ip : ipam->ips) rec.ips.push_back(ip.address.str());
+  bool recorded = companion.committed && std::equal(rec.ips.begin(), rec.ips.end(), companion.ips.begin(),
+                                                    companion.ips.end(), [](const std::string& a, const IpNet& b) {
+                                                      return a == b.str();
+                                                    });
+  Rollback forgetRecord([&] {
+    if (!recorded) return;
+    if (auto r = cluster.deleteAttachment(c.network, c.hostName, args.containerId, args.ifName); !r)
+      log::error("rollback: deleting the attachment record: " + r.error().msg);
+  });
   testhook::pausePoint("overlay.after-ipam");
-  // This host's claim on its name, before anything of the network is written (the IPAM's lease is rolled back).
-  auto memory = TRY(model::HostMemory::open(c.stateDir));
-  const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
-  TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
   vxlan::rememberVni(c.stateDir, c.network, vni);
 
-  // Stable across repeated ADDs, and distinct across hosts: container IDs repeat between hosts, MACs on one
-  // L2 segment must not.
-  const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(c.hostName + "/" + args.containerId + "/" + args.ifName));
   auto made = [&]() -> Result<ContainerLink> {
     auto lock = TRY(vxlan::HostLock::acquire(c.stateDir, c.network));
     auto dev = TRY(vxlan::ensureNetDevices(host, vni, underlay, c.port, mtu));
@@ -102,17 +131,15 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   });
 
   testhook::pausePoint("overlay.after-veth");
-  TRY_VOID(configureContainer(netns, link, args.ifName, ipam));
+  TRY_VOID(configureContainer(netns, link, args.ifName, *ipam));
 
-  model::Attachment rec{c.network, c.hostName, args.containerId, args.ifName, link.mac.str(), {}, names, 0};
-  for (const auto& ip : ipam.ips) rec.ips.push_back(ip.address.str());
   const model::Member member{c.hostName, underlay.vtep, c.port, vni, mtu, underlay.mtu};
-  if (auto recorded = cluster.recordAttachment(vni, member, self, rec); !recorded) {
+  if (!recorded) {
     // A write answered with an error may still have been applied (a leader that replicated it and died before
-    // answering): remove the record it may have left. The membership goes with the devices in deleteLink.
-    if (auto r = cluster.deleteAttachment(c.network, c.hostName, args.containerId, args.ifName); !r)
-      log::error("rollback: deleting the attachment record: " + r.error().msg);
-    return fail(std::move(recorded.error()));
+    // answering): the rollback removes the record it may have left. The membership goes with the devices in
+    // deleteLink.
+    recorded = true;
+    TRY_VOID(cluster.recordAttachment(vni, member, self, rec));
   }
 
   // Again, now that the records are in place: the rename tells this host's watcher (inotify) to follow the
@@ -120,11 +147,12 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   vxlan::rememberVni(c.stateDir, c.network, vni);
   testhook::pausePoint("overlay.after-record");
   deleteLink.dismiss();
+  forgetRecord.dismiss();
   releaseIp.dismiss();
   rememberAttachment(memory, model::RememberedAttachment{rec, member, state.def});
   // Announce last: by now the kernel has activated the new link (a packet sent in the instant after
   // "link up" can be dropped before the device's queue is attached).
-  announce(netns, link, ipam);
+  announce(netns, link, args.ifName, *ipam);
   log::info("attached " + rec.ips.front() + " on vni " + std::to_string(vni) + " via " + underlay.vtep.str());
   const bool resolving = c.resolver && offerToResolver(c, args, netns);
 
@@ -133,12 +161,12 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   r.interfaces.push_back({vxlan::bridgeName(vni), dev ? dev->bridge.mac.str() : "", mtu, "", "", ""});
   r.interfaces.push_back({hostName, link.host.mac.str(), mtu, "", "", ""});
   r.interfaces.push_back({args.ifName, link.mac.str(), mtu, args.netns, "", ""});
-  for (auto ip : ipam.ips) {
+  for (auto ip : ipam->ips) {
     ip.interface = 2;
     r.ips.push_back(ip);
   }
-  r.routes = ipam.routes;
-  r.dns = ipam.dns.empty() ? conf.dns : ipam.dns;
+  r.routes = ipam->routes;
+  r.dns = ipam->dns.empty() ? conf.dns : ipam->dns;
   if (resolving) r.dns.nameservers.insert(r.dns.nameservers.begin(), ipc::kResolverAddress);
   return r;
 }

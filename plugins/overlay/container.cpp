@@ -1,16 +1,10 @@
 #include "overlay/container.hpp"
 
-#include <arpa/inet.h>
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
-#include <net/if_arp.h>
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <cstring>
 
 #include "nl/addr.hpp"
-#include "nl/garp.hpp"
+#include "nl/link.hpp"
 #include "nl/route.hpp"
 #include "nl/veth.hpp"
 #include "ns/sysctl.hpp"
@@ -90,21 +84,19 @@ Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& lin
   return {};
 }
 
-void announce(const ns::Netns& netns, const ContainerLink& link, const cni::NetResult& ipam) {
-  for (const auto& ip : ipam.ips) {
-    if (!ip.address.addr().isV4()) continue;
-    auto g = sendGratuitousArp(netns, link.index, link.mac, ip.address.addr());
-    if (!g) log::warn("gratuitous ARP for " + ip.address.addr().str() + " failed, ignoring: " + g.error().msg);
-  }
-}
-
-Result<void> sendGratuitousArp(const ns::Netns& netns, int ifindex, const MacAddr& mac, const IpAddr& ip) {
-  UniqueFd fd;
-  {
-    auto in = TRY(ns::ScopedNetns::enter(netns));
-    fd = TRY(nl::openArpSocket());
-  }
-  return nl::sendGratuitousArp(fd.get(), ifindex, mac, ip);
+void announce(const ns::Netns& netns, const ContainerLink& link, const std::string& ifName, const cni::NetResult& ipam) {
+  bool v4 = false;
+  for (const auto& ip : ipam.ips) v4 |= ip.address.addr().isV4();
+  if (!v4) return;
+  auto sent = [&]() -> Result<void> {
+    {
+      auto in = TRY(ns::ScopedNetns::enter(netns));
+      TRY_VOID(ns::writeSysctl("net/ipv4/conf/" + ifName + "/arp_notify", "1"));
+    }
+    auto s = TRY(nl::Socket::openInNetns(netns.fd()));
+    return nl::setLinkMac(s, link.index, link.mac);  // NETDEV_CHANGEADDR: the kernel announces every address
+  }();
+  if (!sent) log::warn("gratuitous ARP from " + ifName + " failed, ignoring: " + sent.error().msg);
 }
 
 }  // namespace ovl::overlay

@@ -28,10 +28,9 @@ Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& lin
                                 const cni::NetResult& ipam);
 
 // One gratuitous ARP per IPv4 address, so the other hosts' VXLAN devices and containers learn the new
-// location at once. Failures are logged, never fatal.
-void announce(const ns::Netns& netns, const ContainerLink& link, const cni::NetResult& ipam);
-
-// Sends a gratuitous ARP request for `ip` from `mac` on `ifindex` inside `netns`.
-Result<void> sendGratuitousArp(const ns::Netns& netns, int ifindex, const MacAddr& mac, const IpAddr& ip);
+// location at once: sent by the container's kernel (arp_notify, triggered by setting the link's own MAC
+// again), not from a packet socket, whose close waits for an RCU grace period (10-20 ms per ADD). Failures
+// are logged, never fatal.
+void announce(const ns::Netns& netns, const ContainerLink& link, const std::string& ifName, const cni::NetResult& ipam);
 
 }  // namespace ovl::overlay

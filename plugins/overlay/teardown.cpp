@@ -57,14 +57,11 @@ Result<void> replayWithdrawals(nl::Socket& s, model::Cluster& cluster, const Ove
 
 Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, model::Cluster* cluster) {
   if (c.vni) return c.vni;
-  if (cluster) {
-    auto st = cluster->readNetwork(c.network);
-    if (st && st->vni) return st->vni;
-    if (st) return vxlan::recallVni(c.stateDir, c.network);
-    if (auto cached = vxlan::recallVni(c.stateDir, c.network)) return cached;  // store down: our own record
-    return fail(std::move(st.error()));
-  }
-  return vxlan::recallVni(c.stateDir, c.network);
+  // This host's own record first: it names the VNI its devices were made with, and costs no round trip.
+  if (auto local = vxlan::recallVni(c.stateDir, c.network)) return local;
+  if (!cluster) return std::optional<uint32_t>{};
+  auto st = TRY(cluster->readNetwork(c.network));
+  return st.vni;
 }
 
 }  // namespace ovl::overlay

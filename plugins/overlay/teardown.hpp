@@ -22,8 +22,7 @@ Result<void> withdrawOrRemember(model::Cluster& cluster, const OverlayConf& c, c
 // Sends the kept deletions whose container (or network) is still gone from this host; drops the others.
 Result<void> replayWithdrawals(nl::Socket& s, model::Cluster& cluster, const OverlayConf& c);
 
-// The VNI of the network: configured, else read from the store, else (store unreachable) the one this
-// host cached when it attached.
+// The VNI of the network: configured, else the one this host recorded when it attached, else the store's.
 Result<std::optional<uint32_t>> knownVni(const OverlayConf& c, model::Cluster* cluster);
 
 }  // namespace ovl::overlay

@@ -194,12 +194,17 @@ class FaultsTest(unittest.TestCase):
         ("overlay.after-veth", "overlay", "file", "group"),
         ("overlay.after-record", "overlay", "consul", "group"),
         ("overlay.after-record", "overlay", "file", "group"),
+        # overlay-ipam runs in the plugin's process when installed beside it (cni/delegate.hpp): "inproc" kills
+        # that process at the IPAM's point; "group" and "child" make it an exec'd child (OVL_DELEGATE_EXEC=1).
+        ("ipam.after-lease", "overlay", "consul", "inproc"),
         ("ipam.after-lease", "overlay", "consul", "group"),
         ("ipam.after-lease", "overlay", "consul", "child"),
+        ("ipam.after-lease", "overlay", "file", "inproc"),
         ("ipam.after-lease", "overlay", "file", "group"),
         ("ipam.after-lease", "overlay", "file", "child"),
         ("gwbridge.after-ipam", "gwbridge", "file", "group"),
         ("gwbridge.after-rules", "gwbridge", "file", "group"),
+        ("ipam.after-lease", "gwbridge", "file", "inproc"),
         ("ipam.after-lease", "gwbridge", "file", "group"),
         ("ipam.after-lease", "gwbridge", "file", "child"),
         ("gwbridge.after-ipam", "chain", "consul", "group"),
@@ -259,9 +264,14 @@ class FaultsTest(unittest.TestCase):
                     delete = lambda: E.plugin(h1, binary, "DEL", conf, cid, del_ns)  # noqa: E731
                     add = lambda: E.plugin(h1, binary, "ADD", conf, cid, netns)[1]  # noqa: E731
 
-                call = PausedCall(E.t, h1, binary, "ADD", conf, cid, netns, "eth0", point, extra_env=E.env(h1))
+                env = dict(E.env(h1))
+                if point == "ipam.after-lease" and kill != "inproc":
+                    env["OVL_DELEGATE_EXEC"] = "1"
+                call = PausedCall(E.t, h1, binary, "ADD", conf, cid, netns, "eth0", point, extra_env=env)
                 pid = call.wait_paused()
-                if point == "ipam.after-lease":
+                if kill == "inproc":
+                    self.assertEqual(pid, call.pgid, "the IPAM ran in the plugin's process")
+                elif point == "ipam.after-lease":
                     self.assertNotEqual(pid, call.pgid, "the IPAM child reached the point")
                     # The IPAM child runs in a process group of its own (a delegate timeout stops it and what
                     # it started); killing the plugin's group kills it by its parent-death signal.

@@ -26,6 +26,7 @@ sys.path.insert(0, HERE)
 from ovltest.consul import ConsulServer  # noqa: E402
 from ovltest.netns import Topology  # noqa: E402
 from helper_client import Helper, need  # noqa: E402
+import breakdown  # noqa: E402
 import report  # noqa: E402
 
 REF = "/usr/lib/cni"
@@ -41,6 +42,7 @@ class Bench:
         self.notes = []
         self.samples = {}    # raw data, for the report
         self.scaling = []    # (store, leases, add_med, del_med)
+        self.breakdown = ""  # markdown: figure 2 per phase, and the kernel floor
 
     # ------------------------------------------------------------------ set-up
     def setup(self):
@@ -121,8 +123,34 @@ class Bench:
         r = {"op": "chain", "cmd": cmd, "cid": cid, "netns": netns if cmd != "DEL" else netns,
              "ifname": kw.pop("ifname", "eth0"), "plugins": chain, "key": kw.pop("key", ""),
              "path": f"{self.bin}:{REF}" if ours else REF, "env": self.ours_env(host) if ours else {}}
+        if ours and r["key"] in self.BREAKDOWN:
+            r["env"]["OVL_CALL_REPORT"] = self.call_report(r["key"])
         r.update(kw)
         return r
+
+    BREAKDOWN = {"2a": "2a gwbridge+ipam(file)", "2b": "2b + 2 port mappings", "2c": "2c overlay+ipam(consul)",
+                 "2d": "2d overlay+gwbridge chain"}
+
+    def call_report(self, label):
+        return os.path.join(self.tmp, f"calls-{label}.jsonl")
+
+    def fig_breakdown(self):
+        """Figure 2 per phase (bench/breakdown.py), and the kernel floor next to it."""
+        rows = []
+        for label, title in self.BREAKDOWN.items():
+            if label in self.samples:
+                rows += breakdown.summarize(label, title, self.call_report(label), self.samples[label], self.n)
+        fl = None
+        kfloor = os.path.join(os.path.dirname(self.bin), "bin-bench", "ovl-kfloor")
+        if os.path.exists(kfloor):
+            h1 = self.h[0]
+            ctr = self.t.add_container(h1, "kfloor")
+            r = self.helpers[h1.name].call({"op": "exec", "argv": [kfloor, str(self.n), ctr]})
+            if r.get("ok", True) and r.get("out"):
+                fl = breakdown.floor(r["out"])
+            else:
+                self.notes.append(f"Kernel floor not measured: {r.get('err', r.get('error', ''))[:200]}")
+        self.breakdown = breakdown.render(rows, fl)
 
     # ------------------------------------------------------------------ figures
     def alternate_add_del(self, label, ours_host, ours_chain, ref_host, ref_chain, n, wrap=False):
@@ -195,6 +223,7 @@ class Bench:
                                    lambda i: self.ref_chain(r1), self.n)
         self.row("2d overlay+gwbridge chain", "ADD (ref: bridge+host-local)", s["ours_add"], s["ref_add"], None)
         self.row("2d overlay+gwbridge chain", "DEL (ref: bridge+host-local)", s["ours_del"], s["ref_del"], None)
+        self.fig_breakdown()
 
     def fig_memory(self):
         """Peak RSS through /usr/bin/time (see helper.spawn_plugin), in passes of its own."""

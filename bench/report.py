@@ -130,6 +130,8 @@ def render(b, o, elapsed, failed):
         L.append("")
         L.append("Leases are pre-filled directly (files in host-local's layout for the file store and host-local; "
                  "one Consul transaction per 32 leases), with the allocation cursor after the last one.\n")
+    if b.breakdown:
+        L.append(b.breakdown)
     if b.notes:
         L.append("## Notes\n")
         for n in b.notes:

@@ -73,7 +73,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   testhook::pausePoint("overlay.after-ipam");
   // This host's claim on its name, before anything of the network is written (the IPAM's lease is rolled back).
   auto memory = TRY(model::HostMemory::open(c.stateDir));
-  const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
+  const model::Host self{c.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
   TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
   vxlan::rememberVni(c.stateDir, c.network, vni);

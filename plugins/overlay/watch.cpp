@@ -165,7 +165,7 @@ struct Watcher {
     TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false));
     auto underlay = TRY(vxlan::resolveUnderlay(s, conf.advertise));
     // Writes nothing for a name another machine holds.
-    const model::Host self{conf.hostName, underlay.vtep, model::readMachineId(), 0};
+    const model::Host self{conf.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
     TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
     liveness.keep(cluster->kv(), self);
     if (auto r = replayWithdrawals(s, *cluster, conf); !r) log::warn("watch: kept deletions: " + r.error().msg);

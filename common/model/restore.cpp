@@ -52,11 +52,16 @@ Result<void> restoreAttachment(kv::ConsulClient& kv, const Keys& keys, const Rem
   NetworkDef def = r.definition.value_or(NetworkDef{a.network, r.member.vni, "global", {}, ""});
   if (def.vni) {
     if (TRY(kv.cas(keys.networkConfig(a.network), definitionJson(def), 0))) ++rep.restored;
-    if (TRY(kv.cas(keys.vni(def.vni), a.network, 0))) {
+    if (TRY(kv.cas(keys.vni(def.vni), toValue(VniReservation{a.network}), 0))) {
       ++rep.restored;
-    } else if (auto owner = TRY(kv.get(keys.vni(def.vni))); owner && owner->value != a.network) {
-      rep.conflicts.push_back("vni " + std::to_string(def.vni) + " of network '" + a.network +
-                              "' is now recorded for network '" + owner->value + "'");
+    } else if (auto owner = TRY(kv.get(keys.vni(def.vni)))) {
+      auto holder = parseVniReservation(owner->key, owner->value);
+      if (!holder)
+        rep.conflicts.push_back("vni " + std::to_string(def.vni) + " of network '" + a.network + "': " +
+                                holder.error().msg);
+      else if (holder->network != a.network)
+        rep.conflicts.push_back("vni " + std::to_string(def.vni) + " of network '" + a.network +
+                                "' is now recorded for network '" + holder->network + "'");
     }
   }
   if (TRY(kv.cas(keys.member(a.network, r.member.host), toJson(r.member), 0))) ++rep.restored;

@@ -1,6 +1,7 @@
 // The files a host reads. Its identity (common/model/identity): a machine ID that is missing or empty is
 // refused, naming the file, rather than claiming the host name with an identity the host's other programs do
-// not share.
+// not share. Deeply nested JSON in the node config and in the host's memory of its records (issue 14): refused
+// or skipped, naming the file, before any recursive parser sees it.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -9,11 +10,15 @@
 #include <fstream>
 #include <string>
 
+#include "kv/node_config.hpp"
 #include "model/identity.hpp"
+#include "model/memory.hpp"
 
 using namespace ovl;
 
 namespace {
+
+const std::string kBomb = std::string(180000, '[') + std::string(180000, ']');  // about 360 KB
 
 struct TempDir {
   std::string path;
@@ -27,6 +32,8 @@ struct TempDir {
     return path + "/" + name;
   }
 };
+
+void put(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 }  // namespace
 
@@ -49,4 +56,43 @@ TEST_CASE("identity: a missing or empty machine ID is an error naming the file")
     CHECK(empty.error().msg.find(d.path + "/machine-id") != std::string::npos);
     CHECK(empty.error().msg.find("empty") != std::string::npos);
   }
+}
+
+TEST_CASE("node config: a deeply nested file is refused naming the file") {
+  for (const std::string& text : {kBomb, "{\"store\": \"consul://198.51.100.10:8500\", \"consul\": " + kBomb + "}"}) {
+    auto n = kv::parseNodeConfig(text, "/etc/cni/overlay-node.json");
+    REQUIRE_FALSE(n);
+    CHECK(n.error().code == Code::Decode);
+    CHECK(n.error().msg.find("/etc/cni/overlay-node.json") != std::string::npos);
+    CHECK(n.error().msg.find("nested more than 64 levels") != std::string::npos);
+  }
+}
+
+TEST_CASE("host memory: deeply nested files are skipped, the others still read") {
+  TempDir d;
+  auto mem = model::HostMemory::open(d.path);
+  REQUIRE(mem);
+  model::Attachment att{"net", "h1", "c1", "eth0", "02:00:00:00:00:01", {"10.44.0.2/24"}, {}, 0};
+  model::Member member{"h1", *IpAddr::parse("198.51.100.11"), 4789, 4242, 1450, 1500};
+  REQUIRE(mem->remember(model::RememberedAttachment{att, member, std::nullopt}));
+  model::Lease lease{"c1", "eth0", "h1", "net", "2024-01-01T00:00:00Z"};
+  REQUIRE(mem->remember(model::RememberedLeases{"net", lease, {*IpAddr::parse("10.44.0.2")}}));
+  REQUIRE(mem->remember(model::PendingWithdrawal{"net", "c2", "eth0"}));
+
+  // Whole files, and a record nested inside an otherwise valid file (each record is its own JSON text).
+  put(mem->dir() + "/att-bomb.json", kBomb);
+  put(mem->dir() + "/att-inner.json", "{\"attachment\": \"" + kBomb + "\", \"member\": \"{}\"}");
+  put(mem->dir() + "/lease-bomb.json", kBomb);
+  put(mem->dir() + "/lease-inner.json", "{\"pool\": \"net\", \"lease\": \"" + kBomb + "\", \"ips\": \"[]\"}");
+  put(mem->dir() + "/withdraw-bomb.json", kBomb);
+
+  auto atts = mem->attachments();
+  REQUIRE(atts.size() == 1);
+  CHECK(atts[0].attachment.containerId == "c1");
+  auto leases = mem->leases();
+  REQUIRE(leases.size() == 1);
+  CHECK(leases[0].lease == lease);
+  auto pending = mem->withdrawals();
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0] == model::PendingWithdrawal{"net", "c2", "eth0"});
 }

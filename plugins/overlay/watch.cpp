@@ -180,7 +180,9 @@ struct Watcher {
     auto s = TRY(nl::Socket::open());
     auto underlay = TRY(housekeeping(s));
     std::set<std::string> failed;
-    for (const auto& [net, vni] : localNetworks(conf.stateDir)) {
+    auto nets = localNetworks(conf.stateDir);
+    std::sort(nets.begin(), nets.end());  // a directory's order: by name, so that every pass is the same
+    for (const auto& [net, vni] : nets) {
       if (!which(net)) continue;
       const std::optional<std::vector<kv::KvPair>> listing = pairs(net);
       if (!listing) continue;

@@ -433,10 +433,14 @@ class ClusterState(unittest.TestCase):
         self.assertEqual(self.flood(h4, vni), sorted([h1.ip, unread]), "an ADD removed a flood entry")
 
     def test_9b_one_broken_network_does_not_stop_the_watcher_for_the_others(self):
-        h1, h2 = self.hosts[0], self.hosts[1]
+        """Followed (h1's running watcher) and in one pass over every network (`overlay watch --once` on h4,
+        which runs no watcher: only that pass can add h2 to its flood list)."""
+        h1, h2, h4 = self.hosts[0], self.hosts[1], self.h4
         a, b = conf("wfa", "10.42.0.0/24"), conf("wfb", "10.43.0.0/24")
         self.attach(h1, a, "fa1")
         _, rb1 = self.attach(h1, b, "fb1")
+        self.attach(h4, a, "fa4")
+        self.attach(h4, b, "fb4")
         vni_b = json.loads(self.consul.kv_get(f"{PREFIX}/networks/wfb/config"))["vni"]
         key = f"{PREFIX}/networks/wfa/config"
         good = self.consul.kv_get(key)
@@ -447,9 +451,14 @@ class ClusterState(unittest.TestCase):
             poll(lambda: key in self.daemon_log(h1)[logged:], 20, "h1's watcher reporting wfa's record")
             # wfb still converges: a host joining it reaches h1's flood list, which only h1's watcher updates.
             n2, _ = self.attach(h2, b, "fb2")
-            self.assert_flood(h1, vni_b, [h2.ip])
+            self.assert_flood(h1, vni_b, sorted([h2.ip, h4.ip]))
             self.assertTrue(poll(lambda: self.t.ping(n2, ip_of(rb1), count=1, timeout=1), 10, "fb2 reaching fb1"))
             self.assert_daemons_alive()
+            self.assertEqual(self.flood(h4, vni_b), [h1.ip], "h4's ADD read h1 only")
+            p = self.t.run(h4, find_binary("overlay"), "watch", "--once", env=self.env(h4), check=False, timeout=60)
+            self.assertNotEqual(p.returncode, 0, "a failed network must fail --once")
+            self.assertIn(key, p.stdout + p.stderr)
+            self.assertEqual(self.flood(h4, vni_b), sorted([h1.ip, h2.ip]), p.stdout + p.stderr)
         finally:
             self.consul.kv_put(key, good)
 

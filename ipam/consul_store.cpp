@@ -30,6 +30,16 @@ Result<Owner> parseLease(const kv::KvPair& p) {
 
 Result<std::vector<IpAddr>> parseIps(const kv::KvPair& p) { return model::parseOwnerIndex(p.key, p.value); }
 
+// A cursor only says where to start looking: an unreadable one is reported and read as none.
+std::optional<IpAddr> cursorOf(const kv::KvPair& p) {
+  auto c = model::parseCursor(p.key, p.value);
+  if (!c) {
+    log::warn("ignoring " + c.error().msg);
+    return std::nullopt;
+  }
+  return c->ip;
+}
+
 // "op N: what" -> N
 std::optional<size_t> opIndex(std::string_view err) {
   if (!err.starts_with("op ")) return std::nullopt;
@@ -70,14 +80,14 @@ Result<std::vector<std::optional<IpAddr>>> ConsulStore::cursors(size_t n) {
       for (const auto& kv : r.results) {
         if (kv.key == keys_.cluster()) marker = kv;
         for (size_t i = 0; i < n; ++i)
-          if (kv.key == cursorKey(i)) out[i] = IpAddr::parse(kv.value);
+          if (kv.key == cursorKey(i)) out[i] = cursorOf(kv);
       }
       if (check) TRY_VOID(check(marker));
       return out;
     }
   }
   for (size_t i = 0; i < n; ++i)
-    if (auto kv = TRY(client_->get(cursorKey(i)))) out[i] = IpAddr::parse(kv->value);
+    if (auto kv = TRY(client_->get(cursorKey(i)))) out[i] = cursorOf(*kv);
   if (check) TRY_VOID(check(TRY(client_->get(keys_.cluster()))));
   return out;
 }
@@ -88,7 +98,8 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
   for (const auto& c : claims) ops.push_back(TxnOp{TxnOp::Cas, leaseKey(c.ip), value, 0});
   const size_t ownerOp = ops.size();
   ops.push_back(TxnOp{TxnOp::Cas, ownerKey(owner.containerId, owner.ifName), ipsJson(claims), 0});
-  for (const auto& c : claims) ops.push_back(TxnOp{TxnOp::Set, cursorKey(c.rangeSet), c.ip.str(), 0});
+  for (const auto& c : claims)
+    ops.push_back(TxnOp{TxnOp::Set, cursorKey(c.rangeSet), model::toValue(model::Cursor{c.ip}), 0});
   // The caller's records, when it runs this IPAM in its process (model/lease_companion.hpp): plain sets, which
   // cannot conflict.
   model::LeaseCompanion* companion = model::leaseCompanion();

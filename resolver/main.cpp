@@ -58,6 +58,7 @@ void followNames(model::Cluster& cluster, Server& server) {
   kv::ChangeFeed feed(cluster.kv().config());
   server.onNetworksChanged([&feed] { feed.poke(); });
   std::set<std::string> followed;
+  std::set<std::string> reported;  // malformed records logged already: each once while it stays
   bool first = true;
   while (!stopping) {
     std::set<std::string> want;
@@ -72,7 +73,12 @@ void followNames(model::Cluster& cluster, Server& server) {
     std::vector<kv::KvPair> all;
     for (const auto& p : followed)
       if (auto listing = feed.latest(p)) all.insert(all.end(), listing->begin(), listing->end());
-    server.publish(std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), all)));
+    auto table = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), all));
+    std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
+    for (const auto& m : malformed)
+      if (!reported.count(m)) log::warn("ignoring " + m + ": its names are not answered");
+    reported = std::move(malformed);
+    server.publish(std::move(table));
   }
   server.onNetworksChanged(nullptr);
 }

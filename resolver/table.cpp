@@ -21,7 +21,10 @@ NameTable NameTable::fromListing(const model::Keys& keys, const std::vector<kv::
     if (k.kind != model::Keys::Kind::Attachment) continue;
     t.attachments_.emplace(k.net, k.host, k.containerId, k.ifName);
     auto a = model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value);
-    if (!a) continue;  // the attachment counts (its namespace stays served), its names do not
+    if (!a) {  // the attachment counts (its namespace stays served), its names do not
+      t.malformed_.push_back(std::move(a.error().msg));
+      continue;
+    }
     std::vector<IpAddr> addrs;
     for (const auto& ip : a->ips)
       if (auto n = IpNet::parse(ip, false)) addUnique(addrs, n->addr());

@@ -6,8 +6,8 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
+#include <tuple>
 
 #include "kv/consul_types.hpp"
 #include "model/keys.hpp"
@@ -23,8 +23,10 @@ struct AttachKey {
 
 class NameTable {
  public:
-  // `attachmentsPrefix` is "<P>/attachments/". Malformed records are skipped.
+  // `attachmentsPrefix` is "<P>/attachments/". Malformed records are skipped, and listed in malformed().
   static NameTable fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs);
+  // One error per skipped record, naming its key: the caller reports them.
+  const std::vector<std::string>& malformed() const { return malformed_; }
 
   enum class Verdict {
     Found,     // the name is on one of the asker's networks: `addrs` (possibly none of the asked family)
@@ -47,6 +49,7 @@ class NameTable {
   std::map<std::string, std::map<std::string, std::vector<IpAddr>, std::less<>>, std::less<>> byNet_;
   std::set<std::string, std::less<>> names_;  // every name on every network
   std::set<std::tuple<std::string, std::string, std::string, std::string>> attachments_;  // net, host, cid, if
+  std::vector<std::string> malformed_;
 };
 
 }  // namespace ovl::resolver

@@ -68,5 +68,5 @@ if [ "$suite" != 0 ]; then
   echo "== benchmarks of the test suite"
   modules=$(cd "$top/tests/e2e" && ls test_*_bench.py | sed 's/\.py$//')
   # shellcheck disable=SC2086
-  (cd "$top/tests/e2e" && OVL_BIN_DIR="$build/bin" OVL_SRC_DIR="$top" /usr/bin/python3 -m ovltest.runner -v $modules)
+  (cd "$top/tests/e2e" && OVL_NO_SKIP=${OVL_NO_SKIP:-1} OVL_BIN_DIR="$build/bin" OVL_SRC_DIR="$top" /usr/bin/python3 -m ovltest.runner -v $modules)
 fi

@@ -14,6 +14,19 @@ std::string configJson(uint32_t vni) {
   return model::definitionJson(d);
 }
 
+// Who holds a VNI, for errors: "network 'x'", or what is wrong with the record.
+std::string describeHolder(const std::optional<kv::KvPair>& owner) {
+  if (!owner) return "no network";
+  auto r = parseVniReservation(owner->key, owner->value);
+  return r ? "network '" + r->network + "'" : r.error().msg;
+}
+
+bool heldBy(const std::optional<kv::KvPair>& owner, std::string_view net) {
+  if (!owner) return false;
+  auto r = parseVniReservation(owner->key, owner->value);
+  return r && r->network == net;
+}
+
 }  // namespace
 
 Result<Cluster> Cluster::connect(const kv::ConsulConfig& cfg) {
@@ -74,7 +87,7 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
     using Op = kv::TxnOp;
     std::vector<Op> ops = {
         {Op::CheckNotExists, keys_.vni(cand), "", 0},
-        {Op::Set, keys_.vni(cand), net, 0},
+        {Op::Set, keys_.vni(cand), toValue(VniReservation{net}), 0},
         {Op::Cas, keys_.networkConfig(net), configJson(cand), 0},
     };
     // A resent copy that lost to its own first copy is resolved by the re-read below (the network has a vni).
@@ -87,14 +100,14 @@ Result<uint32_t> Cluster::ensureVni(const std::string& net, std::optional<uint32
     auto now = TRY(readNetwork(net));
     if (now.vni || now.configError) return ensureVni(net, wanted, now);
     auto owner = TRY(kv_.get(keys_.vni(cand)));
-    if (owner && owner->value == net) {
+    if (heldBy(owner, net)) {
       // Our own reverse entry without a config (half-deleted network): write the config.
       (void)TRY(kv_.cas(keys_.networkConfig(net), configJson(cand), 0));
       continue;
     }
     if (wanted)
-      return fail(Code::InvalidConfig, "field 'vni' " + std::to_string(cand) + " is already used by network '" +
-                                           (owner ? owner->value : std::string("?")) + "'");
+      return fail(Code::InvalidConfig,
+                  "field 'vni' " + std::to_string(cand) + " is already used by " + describeHolder(owner));
     cand = cand >= 16777215u ? 4096u : cand + 1;
   }
   return fail(Code::TryAgainLater, "could not allocate a vni for network '" + net + "' after 64 attempts");

@@ -20,11 +20,19 @@ std::string claimToken(const HostMemory& mem, const Host& self) {
 
 }  // namespace
 
-std::string readMachineId(const std::string& path) {
+Result<std::string> readMachineId(const std::string& path) {
   std::ifstream in(path);
+  if (!in)
+    return fail(Code::Io, "cannot read the machine ID from " + path +
+                              ": this host's identity claim needs it (in a container, mount the node's " + path +
+                              " read-only)");
   std::string line;
   std::getline(in, line);
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) line.pop_back();
+  if (line.empty())
+    return fail(Code::Io, "the machine ID in " + path +
+                              " is empty: this host's identity claim needs it (run systemd-machine-id-setup, or "
+                              "in a container mount the node's " + path + " read-only)");
   struct stat st{};
   if (::stat("/proc/thread-self/ns/net", &st) == 0) line += "@ns" + std::to_string(st.st_ino);
   return line;

@@ -17,7 +17,9 @@ namespace ovl::model {
 // What identifies this host: systemd's machine ID (first line of `path`) and the inode of the network
 // namespace it runs in, "<machine-id>@ns<inode>". The initial namespace's inode is the same on every
 // machine, so on a real node this is the machine ID; hosts simulated in namespaces of one machine differ.
-std::string readMachineId(const std::string& path = "/etc/machine-id");
+// A missing or empty file is an error naming it (Code::Io): an empty ID would claim the host name with an
+// identity that differs from the one the host's plugins use, and one of the two would be refused.
+Result<std::string> readMachineId(const std::string& path = "/etc/machine-id");
 
 // The same host: same machine identity. Its VTEP address may change (DHCP, a new "advertise").
 bool sameMachine(const Host& a, const Host& b);

@@ -2,12 +2,12 @@
 // the watcher, the resolver and overlayctl build keys here and classify listed keys here.
 //
 // Under the store prefix P (default "overlay-cni"):
-//   P/cluster                                  {"id","created","restored"}   the store's identity (see restore.hpp)
+//   P/cluster                                  {"id","created"}              the store's identity (see restore.hpp)
 //   P/networks/<net>/config                    network definition            created once, check-and-set
 //   P/networks/<net>/members/<host>            member record                 while <host> has containers on <net>
 //   P/networks/<net>/changed                   {"op","host","containerID",   set with each attachment record added or
 //                                               "ifname","time"}             deleted: wakes the network's watchers
-//   P/vnis/<vni>                               "<net>"                       a VNI belongs to one network
+//   P/vnis/<vni>                               "<net>" (VniReservation)      a VNI belongs to one network
 //   P/attachments/<net>/<host>/<cid>/<ifname>  attachment record             one per container interface
 //   P/hosts/<host>                             host record                   the host's identity claim
 //   P/alive/<host>                             host record, session-held     while the host's watcher runs
@@ -16,7 +16,7 @@
 //   P/health/reports/<host>                    {"host","time","pairs":[...]} its watcher's probe results (health.hpp)
 //   P/ipam/<pool>/leases/<ip>                  lease record                  who holds the address (host, network)
 //   P/ipam/<pool>/owners/<host>/<cid>/<ifname> owner index ["10.0.0.2",...]  the attachment's leases on <host>
-//   P/ipam/<pool>/cursor/<N>                   "10.0.0.2"                    last address handed out in range set N
+//   P/ipam/<pool>/cursor/<N>                   "10.0.0.2" (Cursor)           last address handed out in range set N
 // Container IDs are not unique across hosts (ctr run --cni NAME gives <namespace>-<name> everywhere):
 // every key naming a container also names its host.
 #pragma once

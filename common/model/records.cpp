@@ -187,4 +187,19 @@ Result<std::vector<IpAddr>> parseOwnerIndex(std::string_view key, std::string_vi
   return out;
 }
 
+std::string toValue(const VniReservation& v) { return v.network; }
+
+std::string toValue(const Cursor& c) { return c.ip.str(); }
+
+Result<VniReservation> parseVniReservation(std::string_view key, std::string_view value) {
+  if (value.size() > 255 || !isValidIdentifier(value)) return bad(key, "does not hold a network name");
+  return VniReservation{std::string(value)};
+}
+
+Result<Cursor> parseCursor(std::string_view key, std::string_view value) {
+  auto ip = value.size() <= 64 ? IpAddr::parse(value) : std::nullopt;
+  if (!ip) return bad(key, "does not hold an address");
+  return Cursor{*ip};
+}
+
 }  // namespace ovl::model

@@ -27,8 +27,8 @@ struct Member {
   bool operator==(const Member&) const = default;
 };
 
-// P/hosts/<host>: who claims the name. `machineId` is /etc/machine-id (or the configured identity seed) of
-// the host that claimed it; a second machine claiming the same name is refused (identity.hpp).
+// P/hosts/<host>: who claims the name. `machineId` is what readMachineId gives on the host that claimed it
+// (/etc/machine-id and its network namespace); a second machine claiming the same name is refused (identity.hpp).
 struct Host {
   std::string host;
   IpAddr vtep;
@@ -51,11 +51,25 @@ struct Lease {
   bool operator==(const Lease&) const = default;
 };
 
+// P/vnis/<vni>: which network holds the VNI. The value is the network's name, bare (not JSON).
+struct VniReservation {
+  std::string network;
+  bool operator==(const VniReservation&) const = default;
+};
+
+// P/ipam/<pool>/cursor/<set>: the address the range set last handed out. The value is the address, bare.
+struct Cursor {
+  IpAddr ip;
+  bool operator==(const Cursor&) const = default;
+};
+
 std::string toJson(const Member& m);
 std::string toJson(const Host& h);
 std::string toJson(const Attachment& a);
 std::string toJson(const Lease& l);
 std::string ownerIndexJson(const std::vector<IpAddr>& ips);
+std::string toValue(const VniReservation& v);
+std::string toValue(const Cursor& c);
 // P/networks/<net>/changed: the last attachment added or deleted on the network ("add"/"del"), and when.
 // Consul skips a write that changes nothing, so the value names the event: each one wakes the watchers.
 std::string changeMarkerJson(const Attachment& a, std::string_view op, int64_t time);
@@ -67,5 +81,7 @@ Result<Attachment> parseAttachment(std::string_view key, std::string_view net, s
                                    std::string_view cid, std::string_view ifName, std::string_view value);
 Result<Lease> parseLease(std::string_view key, std::string_view value);
 Result<std::vector<IpAddr>> parseOwnerIndex(std::string_view key, std::string_view value);
+Result<VniReservation> parseVniReservation(std::string_view key, std::string_view value);
+Result<Cursor> parseCursor(std::string_view key, std::string_view value);
 
 }  // namespace ovl::model

@@ -35,13 +35,36 @@ std::string markerJson(const Marker& m) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-Marker parseMarker(std::string_view text) {
-  Marker m;
+Result<Marker> parseMarker(std::string_view key, std::string_view text) {
+  const std::string what = "record " + std::string(key);
   json::Doc d;
-  if (!json::tryParse(d, text) || !d.IsObject()) return m;  // unreadable: a store we do not know
+  TRY_VOID(json::parseInto(d, text, what));
+  if (!d.IsObject()) return fail(Code::Decode, what + " is not a JSON object");
+  Marker m;
   if (const auto* v = json::member(d, "id"); v && v->IsString()) m.id = v->GetString();
   if (const auto* v = json::member(d, "created"); v && v->IsInt64()) m.created = v->GetInt64();
+  if (m.id.empty()) return fail(Code::Decode, what + " has no 'id'");
   return m;
+}
+
+// P/cluster as it is now: created when missing, replaced when unreadable (a store whose identity cannot be
+// read is a store this host does not know: it puts its records back, as after a restart).
+Result<Marker> currentMarker(kv::ConsulClient& kv, const Keys& keys, std::optional<kv::KvPair> current) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (current) {
+      auto m = parseMarker(current->key, current->value);
+      if (m) return *m;
+      log::warn(m.error().msg + ": replacing it with a new store identity");
+    }
+    auto written = kv.cas(keys.cluster(), markerJson(Marker{newId(), int64_t(::time(nullptr))}),
+                          current ? current->modifyIndex : 0);
+    if (!written && written.error().code == Code::InvalidConfig)  // ACL: say what the token lacks
+      return fail(Code::InvalidConfig, written.error().msg + ": the ACL token needs key_prefix write on " +
+                                           keys.root() + " (to write " + keys.cluster() + ")");
+    if (!written) return fail(std::move(written.error()));
+    current = TRY(kv.get(keys.cluster()));  // ours, or another host's that won
+  }
+  return fail(Code::TryAgainLater, "the store's identity " + keys.cluster() + " keeps changing or vanishing; retry");
 }
 
 std::string holder(const Lease& l) { return l.containerId + " (" + l.ifName + ") on host " + l.host; }
@@ -52,11 +75,16 @@ Result<void> restoreAttachment(kv::ConsulClient& kv, const Keys& keys, const Rem
   NetworkDef def = r.definition.value_or(NetworkDef{a.network, r.member.vni, "global", {}, ""});
   if (def.vni) {
     if (TRY(kv.cas(keys.networkConfig(a.network), definitionJson(def), 0))) ++rep.restored;
-    if (TRY(kv.cas(keys.vni(def.vni), a.network, 0))) {
+    if (TRY(kv.cas(keys.vni(def.vni), toValue(VniReservation{a.network}), 0))) {
       ++rep.restored;
-    } else if (auto owner = TRY(kv.get(keys.vni(def.vni))); owner && owner->value != a.network) {
-      rep.conflicts.push_back("vni " + std::to_string(def.vni) + " of network '" + a.network +
-                              "' is now recorded for network '" + owner->value + "'");
+    } else if (auto owner = TRY(kv.get(keys.vni(def.vni)))) {
+      auto holder = parseVniReservation(owner->key, owner->value);
+      if (!holder)
+        rep.conflicts.push_back("vni " + std::to_string(def.vni) + " of network '" + a.network + "': " +
+                                holder.error().msg);
+      else if (holder->network != a.network)
+        rep.conflicts.push_back("vni " + std::to_string(def.vni) + " of network '" + a.network +
+                                "' is now recorded for network '" + holder->network + "'");
     }
   }
   if (TRY(kv.cas(keys.member(a.network, r.member.host), toJson(r.member), 0))) ++rep.restored;
@@ -98,18 +126,8 @@ Result<void> ensureStoreRemembers(kv::ConsulClient& kv, HostMemory& mem, bool wa
                                   const std::optional<kv::KvPair>* prefetched) {
   const Keys keys(kv.key(""));
   const std::string known = mem.clusterId();
-  auto current = prefetched ? *prefetched : TRY(kv.get(keys.cluster()));
-  if (current && parseMarker(current->value).id == known && !known.empty()) return {};
-  if (!current) {
-    auto created = kv.cas(keys.cluster(), markerJson(Marker{newId(), int64_t(::time(nullptr))}), 0);
-    if (!created && created.error().code == Code::InvalidConfig)  // ACL: say what the token lacks
-      return fail(Code::InvalidConfig, created.error().msg + ": the ACL token needs key_prefix write on " +
-                                           keys.root() + " (to write " + keys.cluster() + ")");
-    if (!created) return fail(std::move(created.error()));
-    current = TRY(kv.get(keys.cluster()));
-    if (!current) return fail(Code::TryAgainLater, "the store lost " + keys.cluster() + " just after it was written");
-  }
-  const Marker marker = parseMarker(current->value);
+  const Marker marker = TRY(currentMarker(kv, keys, prefetched ? *prefetched : TRY(kv.get(keys.cluster()))));
+  if (marker.id == known) return {};
   const bool remembers = !known.empty() || !mem.attachments().empty() || !mem.leases().empty();
   if (remembers) {
     log::warn("the store does not hold what this host knows (store id '" + marker.id + "', this host last saw '" +

@@ -66,7 +66,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   // This host's claim on its name, before anything of the network is written.
   auto memory = TRY(model::HostMemory::open(c.stateDir));
-  const model::Host self{c.hostName, underlay.vtep, model::readMachineId(), 0};
+  const model::Host self{c.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
   TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   // Stable across repeated ADDs, and distinct across hosts: container IDs repeat between hosts, MACs on one
   // L2 segment must not.

@@ -164,7 +164,7 @@ struct Watcher {
     TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false));
     auto underlay = TRY(vxlan::resolveUnderlay(s, conf.advertise));
     // Writes nothing for a name another machine holds.
-    const model::Host self{conf.hostName, underlay.vtep, model::readMachineId(), 0};
+    const model::Host self{conf.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
     TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
     liveness.keep(cluster->kv(), self);
     if (auto r = replayWithdrawals(s, *cluster, conf); !r) log::warn("watch: kept deletions: " + r.error().msg);
@@ -179,7 +179,9 @@ struct Watcher {
     auto s = TRY(nl::Socket::open());
     auto underlay = TRY(housekeeping(s));
     std::set<std::string> failed;
-    for (const auto& [net, vni] : vxlan::rememberedNetworks(conf.stateDir)) {
+    auto nets = vxlan::rememberedNetworks(conf.stateDir);
+    std::sort(nets.begin(), nets.end());  // a directory's order: by name, so that every pass is the same
+    for (const auto& [net, vni] : nets) {
       if (!which(net)) continue;
       const std::optional<std::vector<kv::KvPair>> listing = pairs(net);
       if (!listing) continue;

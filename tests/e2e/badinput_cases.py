@@ -161,6 +161,9 @@ def common_cases(p):
              stdin=b'{"cniVersion":"1.0.0","name":"n","x":"' + b"a" * (2 << 20) + b'"}'))
     add(Case(p, "stdin", "invalid UTF-8", DECODE, "Invalid encoding",
              stdin=b'{"cniVersion":"1.0.0","name":"n\xff\xfe"}'))
+    # About 360 KB, under the size limit: refused by depth before any recursive parser sees it (issue 14).
+    add(Case(p, "stdin", "nested 180000 levels deep", DECODE, "nested more than 64 levels",
+             stdin=b'{"cniVersion":"1.0.0","name":"n","x":' + b"[" * 180000 + b"]" * 180000 + b"}"))
     # versions
     add(Case(p, "version", "missing cniVersion", VERSION, "0.1.0", patch=delp("cniVersion")))
     add(Case(p, "version", "cniVersion 0.2.0", VERSION, "0.2.0", patch=setp("cniVersion", "0.2.0")))

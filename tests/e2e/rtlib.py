@@ -28,6 +28,7 @@ import unittest
 from ovltest.consul import ConsulServer
 from ovltest.netns import Topology
 from ovltest.plugins import OVL_BIN_DIR, REFERENCE_CNI_DIR
+from ovltest.timing import scaled
 
 SRC_DIR = os.environ.get("OVL_SRC_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 PREFIX = "overlay-cni"
@@ -109,7 +110,7 @@ class RtCluster:
             log.close()
         for h in self.hosts:
             state = os.path.join(self.tmp, f"state-{h.name}")
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + scaled(10)
             while not glob.glob(os.path.join(state, "ns-*", "resolver.sock")):
                 if time.monotonic() > deadline:
                     raise AssertionError(f"overlay-resolver on {h.name} did not start")
@@ -154,7 +155,8 @@ class RtCluster:
         return self.t.run(host, "nft", "list", "ruleset").stdout  # a failing nft must not read as "no rules"
 
     def ping_until(self, netns, ip, deadline_s=3.0):
-        start = time.monotonic()
+        """Seconds until the first successful ping, or None after scaled(deadline_s)."""
+        start, deadline_s = time.monotonic(), scaled(deadline_s)
         while time.monotonic() - start < deadline_s:
             if self.t.run(netns, "ping", "-n", "-q", "-c", "1", "-W", "0.3", ip, check=False).returncode == 0:
                 return time.monotonic() - start
@@ -487,7 +489,7 @@ state = "{workdir}/state"
         self.proc = subprocess.Popen(self.mounts.argv("containerd", "--config", self.config, net=host.path),
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         topo.procs.append(self.proc)  # stopped at topology cleanup too
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"containerd exited: {self.log_tail()}")

@@ -198,7 +198,7 @@ class BadInput(unittest.TestCase):
         ids = [c.id for c in cases]
         self.assertEqual(len(ids), len(set(ids)), "duplicate case names")
         if not filt:  # the README states this number: change both together
-            self.assertEqual(len(cases), 392)  # + 2 credential-file cases (issue 16)
+            self.assertEqual(len(cases), 396)  # + 2 credential-file cases (issue 16), + 4 nested stdin (issue 14)
         base = self.settle()
         for k in ("link", "addr", "route4", "fdb", "nft", "consul"):
             self.assertIsNotNone(base[k], f"snapshot part {k} is empty: {base[k]!r}")

@@ -14,10 +14,10 @@ import unittest
 
 from ovltest.faults import wait_for
 from ovltest.plugins import find_binary, run_plugin
+from ovltest.timing import scaled
 from rtlib import RtCluster
 
 PREFIX = "overlay-cni"
-SCALE = float(os.environ.get("OVL_TIME_SCALE", "1"))
 
 
 def conf(net, subnet, version="1.0.0", **ipam_extra):
@@ -31,8 +31,8 @@ def ip_of(res):
 
 
 def poll(fn, deadline_s, what):
-    """fn() until it returns a true value, within deadline_s * OVL_TIME_SCALE."""
-    return wait_for(fn, deadline_s * SCALE, what, interval=0.05)
+    """fn() until it returns a true value, within scaled(deadline_s) (wait_for scales it)."""
+    return wait_for(fn, deadline_s, what, interval=0.05)
 
 
 class ClusterState(unittest.TestCase):
@@ -107,6 +107,13 @@ class ClusterState(unittest.TestCase):
         got = {h.name: self.attach(h, c, "default-web") for h in self.hosts}
         ips = [ip_of(res) for _, res in got.values()]
         self.assertEqual(len(set(ips)), 3, f"one container ID on three hosts got {ips}")
+        # One L2 segment: the three containers' MACs (seeded by host, container ID and interface) differ too,
+        # as the result reports them and as the kernel holds them.
+        macs = [next(i["mac"] for i in res["interfaces"] if i.get("sandbox")) for _, res in got.values()]
+        self.assertEqual(len(set(macs)), 3, f"one container ID on three hosts got MACs {macs}")
+        inside = [json.loads(self.t.run(netns, "ip", "-j", "link", "show", "eth0").stdout)[0]["address"]
+                  for netns, _ in got.values()]
+        self.assertEqual(inside, macs)
         owners = sorted(k.split("/")[-3] for k in self.keys("/ipam/same/owners/"))
         self.assertEqual(owners, ["h1", "h2", "h3"])
         leases = {json.loads(self.consul.kv_get(f"{PREFIX}/ipam/same/leases/{ip}"))["host"]: ip for ip in ips}
@@ -171,13 +178,27 @@ class ClusterState(unittest.TestCase):
         n1, r1 = self.attach(h1, c, "d1", name="deepone")
         n2, _ = self.attach(h2, c, "d2", name="deeptwo")
         bomb = "[" * 180000 + "]" * 180000  # about 360 KB
-        planted = [f"{PREFIX}/networks/deep/members/evil", f"{PREFIX}/attachments/deep/evil/x/eth0",
-                   f"{PREFIX}/hosts/evil", f"{PREFIX}/ipam/deep/leases/10.35.0.250",
-                   f"{PREFIX}/ipam/deep/owners/evil/x/eth0", f"{PREFIX}/networks/poisoned/config"]
+        # The member last: it wakes the watchers of "deep", which then read the others.
+        planted = [f"{PREFIX}/cluster", f"{PREFIX}/attachments/deep/evil/x/eth0", f"{PREFIX}/hosts/evil",
+                   f"{PREFIX}/ipam/deep/leases/10.35.0.250", f"{PREFIX}/ipam/deep/owners/evil/x/eth0",
+                   f"{PREFIX}/networks/poisoned/config", f"{PREFIX}/alive/evil", f"{PREFIX}/networks/deep/members/evil"]
+        marker = self.consul.kv_get(f"{PREFIX}/cluster")  # the store's identity: put back afterwards
+        logged = {h.name: len(self.daemon_log(h)) for h in (h1, h2)}
         for k in planted:
             self.consul.kv_put(k, bomb)
         try:
-            time.sleep(0.5)  # let every watcher and resolver wake up on the planted values
+            # Every daemon that reads a planted record reports it, naming its key, and keeps running: the
+            # watchers of h1 and h2 (members, attachments, the store's identity, which they replace) and
+            # their resolvers (attachments).
+            read_by_daemons = [f"{PREFIX}/networks/deep/members/evil", f"{PREFIX}/attachments/deep/evil/x/eth0",
+                               f"{PREFIX}/cluster"]
+            for h in (h1, h2):
+                unnamed = lambda: [k for k in read_by_daemons  # noqa: E731
+                                   if f"record {k} " not in self.daemon_log(h)[logged[h.name]:]]
+                try:
+                    poll(lambda: not unnamed(), 20, f"{h.name}'s daemons naming the planted records")
+                except AssertionError as e:
+                    raise AssertionError(f"{e}: {unnamed()}\n{self.daemon_log(h)[logged[h.name]:][-3000:]}") from None
             self.assert_daemons_alive()
             # The network keeps working: a new ADD, names, and pings across hosts.
             n3, r3 = self.attach(h1, c, "d3", name="deepthree")
@@ -191,16 +212,21 @@ class ClusterState(unittest.TestCase):
             self.assertEqual(res["code"], 6, out)
             self.assertIn("networks/poisoned/config", res["msg"])
             self.assertIn("nested more than 64 levels", res["msg"])
-            self.assertLess(time.monotonic() - started, 10 * SCALE)
+            self.assertLess(time.monotonic() - started, scaled(10))
             self.assertEqual(self.keys("/ipam/poisoned/"), [], "the refused ADD leased nothing")
             # overlayctl reports the bad records and goes on.
             p = self.t.run(h1, find_binary("overlayctl"), "network", "ls", env=self.env(h1), check=False)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             self.assertIn("deep", p.stdout)
+            p = self.ctl(h1, "hosts")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn(f"record {PREFIX}/hosts/evil ", p.stderr)
             self.assert_daemons_alive()
         finally:
             for k in planted:
                 self.consul.kv_delete(k)
+            if marker is not None:
+                self.consul.kv_put(f"{PREFIX}/cluster", marker)
 
     def ctl(self, host, *argv):
         return self.t.run(host, find_binary("overlayctl"), *argv, env=self.env(host), check=False)
@@ -251,11 +277,19 @@ class ClusterState(unittest.TestCase):
             stopping = time.monotonic()
             watcher.wait(timeout=30)
         # SIGTERM ends the watcher's blocking query (libcurl's progress callback), not its 10 s wait.
-        self.assertLess(time.monotonic() - stopping, 3 * SCALE, "overlay watch took too long to stop")
+        self.assertLess(time.monotonic() - stopping, scaled(3), "overlay watch took too long to stop")
         poll(lambda: self.consul.kv_get(f"{PREFIX}/alive/h4") is None, 15, "h4's liveness key to go")
         self.assertFalse({h["host"]: h for h in json.loads(self.ctl(self.hosts[0], "hosts", "--json").stdout)}
                          ["h4"]["alive"])
+        # Its session is gone, but so it would be for a host that runs no watcher and still has containers:
+        # records written moments ago keep it from eviction, unless the operator says it is dead.
+        before = sorted(self.keys())
         p = self.ctl(self.hosts[0], "hosts", "evict", "h4")
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertRegex(p.stderr, r"host 'h4' runs no watcher, but wrote its claim or an attachment \d+ s ago")
+        self.assertIn("--force", p.stderr)
+        self.assertEqual(sorted(self.keys()), before, "a refused eviction removed records")
+        p = self.ctl(self.hosts[0], "hosts", "evict", "h4", "--force")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         # The health record stays after a clean stop (the report goes); eviction removes it with its address.
         self.assertIn("evicted h4: 1 attachments, 1 claims, 1 health records, 1 leases, 1 memberships, "
@@ -346,15 +380,87 @@ class ClusterState(unittest.TestCase):
             keys_after = set(self.keys())
             self.assertEqual([k for k in keys_before if k not in keys_after], [], "records not put back")
             self.assertEqual(json.loads(self.consul.kv_get(f"{PREFIX}/networks/rest/config"))["vni"], vni)
-            # Names resolve again, from every host, and old and new containers reach each other.
-            probe = new["s1"][1]
-            for cid, (h, netns, res) in live.items():
-                self.assertEqual(poll(lambda: self.query(probe, f"rname{cid[1:]}"), 5, f"rname{cid[1:]}"),
-                                 [ip_of(res)])
+            # Every host floods to exactly the other members: no watcher removed a member that had not yet
+            # restored its record, and h3 (no watcher) got the others back through its ADDs.
+            vteps = {h.name: h.ip for h in self.hosts}
+            for h in self.hosts:
+                self.assert_flood(h, vni, sorted(ip for name, ip in vteps.items() if name != h.name))
+            # Names resolve again, from every host (each host's resolver), and old and new containers reach
+            # each other.
+            probes = {h.name: next(v[1] for v in new.values() if v[0] is h) for h in self.hosts}
+            for where, probe in probes.items():
+                for cid, (h, netns, res) in live.items():
+                    self.assertEqual(poll(lambda: self.query(probe, f"rname{cid[1:]}"), 5,
+                                          f"rname{cid[1:]} resolving on {where}"), [ip_of(res)])
             for cid in ("r0", "r1", "r2"):
-                self.assertTrue(self.t.ping(probe, ip_of(live[cid][2]), count=1, timeout=3), cid)
+                self.assertTrue(self.t.ping(probes["h2"], ip_of(live[cid][2]), count=1, timeout=3), cid)
+            # A host that held nothing of the network before the restart joins it: the old members' watchers
+            # reach it, and it reaches them.
+            h1, h4 = self.hosts[0], self.h4
+            n4, r4 = self.attach(h4, c, "t4")
+            self.assertTrue(poll(lambda: self.t.ping(live["r0"][1], ip_of(r4), count=1, timeout=1), 15,
+                                 "h1's container reaching h4's new container"))
+            self.assert_flood(h4, vni, sorted(vteps.values()))
+            for h in self.hosts[:2]:  # h3 runs no watcher: its ADDs add what they read, nothing follows later
+                self.assert_flood(h, vni, sorted([ip for name, ip in vteps.items() if name != h.name] + [h4.ip]))
         finally:
             self.start_daemons_watch_only(h3)
+
+    def flood(self, host, vni):
+        """The VTEPs host floods to on the network's VXLAN device (00:00:00:00:00:00 entries), sorted."""
+        fdb = json.loads(self.t.run(host, "bridge", "-j", "fdb", "show", "dev", f"ovx-{vni}").stdout)
+        return sorted(e["dst"] for e in fdb if e.get("mac") == "00:00:00:00:00:00" and "dst" in e)
+
+    def assert_flood(self, host, vni, want):
+        try:
+            poll(lambda: self.flood(host, vni) == want, 15, f"{host.name}'s flood list to be {want}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: it is {self.flood(host, vni)}") from None
+
+    # Named test_9a/9b so that they run after test_9 (h4 is test_7's host to evict: it must hold nothing else).
+    def test_9a_add_keeps_flood_entries_it_did_not_read(self):
+        """ADD adds the members it read to the flood list and removes nothing: an entry the watcher added for a
+        member that joined after the ADD read the members must survive. h4 runs no watcher, so only ADDs touch
+        its flood list here."""
+        c = conf("addonly", "10.41.0.0/24")
+        h1, h4 = self.hosts[0], self.h4
+        self.attach(h4, c, "k1")
+        vni = json.loads(self.consul.kv_get(f"{PREFIX}/networks/addonly/config"))["vni"]
+        unread = "198.51.100.77"  # as if h4's watcher had just added a member this ADD will not read
+        self.t.run(h4, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", f"ovx-{vni}", "dst", unread)
+        self.attach(h1, c, "k2")
+        self.attach(h4, c, "k3")  # reads the members: h1 and h4
+        self.assertEqual(self.flood(h4, vni), sorted([h1.ip, unread]), "an ADD removed a flood entry")
+
+    def test_9b_one_broken_network_does_not_stop_the_watcher_for_the_others(self):
+        """Followed (h1's running watcher) and in one pass over every network (`overlay watch --once` on h4,
+        which runs no watcher: only that pass can add h2 to its flood list)."""
+        h1, h2, h4 = self.hosts[0], self.hosts[1], self.h4
+        a, b = conf("wfa", "10.42.0.0/24"), conf("wfb", "10.43.0.0/24")
+        self.attach(h1, a, "fa1")
+        _, rb1 = self.attach(h1, b, "fb1")
+        self.attach(h4, a, "fa4")
+        self.attach(h4, b, "fb4")
+        vni_b = json.loads(self.consul.kv_get(f"{PREFIX}/networks/wfb/config"))["vni"]
+        key = f"{PREFIX}/networks/wfa/config"
+        good = self.consul.kv_get(key)
+        logged = len(self.daemon_log(h1))
+        self.consul.kv_put(key, json.dumps(dict(json.loads(good), vni=0)))  # valid JSON, a VNI out of range
+        try:
+            # wfa sorts first: the watcher meets it before wfb on every pass.
+            poll(lambda: key in self.daemon_log(h1)[logged:], 20, "h1's watcher reporting wfa's record")
+            # wfb still converges: a host joining it reaches h1's flood list, which only h1's watcher updates.
+            n2, _ = self.attach(h2, b, "fb2")
+            self.assert_flood(h1, vni_b, sorted([h2.ip, h4.ip]))
+            self.assertTrue(poll(lambda: self.t.ping(n2, ip_of(rb1), count=1, timeout=1), 10, "fb2 reaching fb1"))
+            self.assert_daemons_alive()
+            self.assertEqual(self.flood(h4, vni_b), [h1.ip], "h4's ADD read h1 only")
+            p = self.t.run(h4, find_binary("overlay"), "watch", "--once", env=self.env(h4), check=False, timeout=60)
+            self.assertNotEqual(p.returncode, 0, "a failed network must fail --once")
+            self.assertIn(key, p.stdout + p.stderr)
+            self.assertEqual(self.flood(h4, vni_b), sorted([h1.ip, h2.ip]), p.stdout + p.stderr)
+        finally:
+            self.consul.kv_put(key, good)
 
     @classmethod
     def start_daemons_watch_only(cls, host):

@@ -152,8 +152,19 @@ class DaemonSetTest(unittest.TestCase):
                 self.assertIsNotNone(hp, f"{state} is not mounted")
                 self.assertEqual(hp, (state, False), f"{state} must be the node's, writable")
 
+    def test_daemons_see_the_nodes_machine_id(self):
+        # The watcher claims the host name with /etc/machine-id, as the host's plugins do; an image without
+        # the node's file would claim it with another identity and be refused.
+        names = {c["name"] for c in self.pod["containers"]}
+        self.assertEqual(names, {"watch", "resolver"})
+        for c in self.pod["containers"]:
+            with self.subTest(container=c["name"]):
+                self.assertEqual(self.host_path(c, "/etc/machine-id"), ("/etc/machine-id", True))
+        volumes = {v["name"]: v for v in self.pod["volumes"]}
+        mid = [v for v in volumes.values() if v.get("hostPath", {}).get("path") == "/etc/machine-id"]
+        self.assertEqual([v["hostPath"].get("type") for v in mid], ["File"], "must exist on the node")
 
-class InstallerTest(unittest.TestCase):
+
     def test_node_config_and_token_are_written_0600_even_with_umask_0(self):
         with tempfile.TemporaryDirectory() as d:
             for sub in ("bin", "net.d"):

@@ -137,6 +137,7 @@ class Env:
                          extra_env=env or self.env(host), gw_data_dir=self.data_dir(host))
 
     def ping_until(self, netns, ip, timeout=5.0):
+        """True once a ping gets through within scaled(timeout) (wait_for scales it)."""
         try:
             wait_for(lambda: self.t.ping(netns, ip, timeout=1), timeout, f"{netns} -> {ip}", interval=0)
             return True

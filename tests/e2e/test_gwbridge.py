@@ -22,6 +22,7 @@ from netprogs import CLIENT, SERVER
 from ovltest.faults import nft_rules
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
+from ovltest.timing import scaled
 
 PY = "/usr/bin/python3"
 BRIDGE = "cni_gwbridge"
@@ -95,7 +96,7 @@ class Env:
     def serve(self, ns, tag, *specs):
         ready = os.path.join(self.t.tmpdir, f"ready-{tag}-{time.monotonic_ns()}")
         p = self.t.popen(ns, PY, self.server_py, tag, ready, *specs)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while not os.path.exists(ready):
             if p.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"server {tag} in {ns} did not start")
@@ -162,7 +163,7 @@ class GwbridgeTest(unittest.TestCase):
 
     def tearDown(self):
         for host, conf, cid, netns, ifname in reversed(self.cleanups):
-            E.plugin(host, "DEL", conf, cid, "", ifname, check=False)
+            E.plugin(host, "DEL", conf, cid, "", ifname)  # a failing DEL fails the test (DEL must succeed)
         for host in (E.h1, E.h2):
             self.assertEqual([c for c in E.rule_comments(host) if c.startswith("ovl")], [],
                              f"rules left on {host.name}")
@@ -282,7 +283,7 @@ class GwbridgeTest(unittest.TestCase):
                            "s.bind(('0.0.0.0',40000))\n"
                            f"while True:\n s.sendto(b'x',('{E.h1.ip}',5454)); time.sleep(0.1)\n")
         try:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + scaled(5)
             while "dport=5454" not in E.t.run(E.h1, "conntrack", "-L", "-p", "udp", check=False).stdout:
                 self.assertLess(time.monotonic(), deadline, "no conntrack entry for the UDP flow")
                 time.sleep(0.1)
@@ -290,7 +291,7 @@ class GwbridgeTest(unittest.TestCase):
             cid, netns, res = self.container(E.h1, "ct1", conf)
             cip = res["ips"][0]["address"].split("/")[0]
             # The flow's next packet starts a new entry that is DNAT'ed to the container.
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + scaled(5)
             while f"src={cip}" not in E.t.run(E.h1, "conntrack", "-L", "-p", "udp", check=False).stdout:
                 self.assertLess(time.monotonic(), deadline, "the UDP flow was not re-NATed to the container")
                 time.sleep(0.1)

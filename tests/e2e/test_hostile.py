@@ -20,6 +20,7 @@ from ovltest.consul import ConsulServer
 from ovltest.faults import wait_for
 from ovltest.netns import Topology
 from ovltest.plugins import find_binary, run_plugin
+from ovltest.timing import scaled
 
 PY = "/usr/bin/python3"
 NET = "hostile"
@@ -57,7 +58,7 @@ class Env:
             self.listener_log = os.path.join(tmp, "listener.log")
             ready = os.path.join(tmp, "listener.ready")
             self.t.popen(self.listener, PY, self.script("listener.py", LISTENER), self.listener_log, ready)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + scaled(10)
             while not os.path.exists(ready):
                 if time.monotonic() > deadline:
                     raise AssertionError("the listener did not start")
@@ -283,7 +284,7 @@ class HostileTest(unittest.TestCase):
             E.set_sysctl(E.h1, dev, "accept_ra", 1)
             E.t.run(E.h1, "ip", "link", "set", dev, "down")
             E.t.run(E.h1, "ip", "link", "set", dev, "up")
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + scaled(3)
         while not any(a.startswith("fe80") for a in E.addresses(E.h1, bridge)):
             self.assertLess(time.monotonic(), deadline, "no link-local address appeared on the flapped bridge")
             time.sleep(0.1)
@@ -386,7 +387,7 @@ class HostileTest(unittest.TestCase):
             return {"out": any(l.startswith("tcp") and "dst=203.0.113.1" in l and "dport=443" in l for l in out),
                     "tcp": any(l.startswith("tcp") and to_h1 in l and "dport=443" in l for l in out),
                     "udp": any(l.startswith("udp") and to_h1 in l and "dport=443" in l for l in out)}
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while flows() != {"out": True, "tcp": True, "udp": True}:
             self.assertLess(time.monotonic(), deadline, f"flows not all there: {flows()}")
             time.sleep(0.1)

@@ -78,8 +78,8 @@ class Cluster:
         return re.search(r"inet (\S+)/", out).group(1)
 
     def ping_until(self, netns, ip, deadline_s=3.0):
-        """Seconds until the first successful ping (one probe at a time), or None."""
-        start = time.monotonic()
+        """Seconds until the first successful ping (one probe at a time), or None after scaled(deadline_s)."""
+        start, deadline_s = time.monotonic(), scaled(deadline_s)
         while time.monotonic() - start < deadline_s:
             if self.t.run(netns, "ping", "-n", "-q", "-c", "1", "-W", "0.2", ip, check=False).returncode == 0:
                 return time.monotonic() - start
@@ -150,7 +150,7 @@ class OverlayE2E(unittest.TestCase):
         n2, r2 = self.attach(h2, "over", "10.0.0.0/24", "a2")
         ip2 = r2["ips"][0]["address"].split("/")[0]
         self.assertEqual(ip2, "10.0.0.3")  # one shared pool across hosts
-        joined = c.ping_until(n1, ip2, scaled(5.0))
+        joined = c.ping_until(n1, ip2, 5.0)
         self.assertIsNotNone(joined, "h1 could not reach a container on a newly joined host")
         self.assertLess(joined, scaled(1.0), "README: reached within a second")
         print(f"\nconvergence, joining host: {joined * 1000:.0f} ms")
@@ -278,7 +278,8 @@ class OverlayE2E(unittest.TestCase):
         c.delete(h1, conf, "d1", "/run/netns/gone")  # netns path that no longer exists
         # DEL on a network that was never defined (runtimes call DEL for whatever they tried) writes nothing.
         c.delete(h1, overlay_conf("never-defined", "10.0.9.0/24"), "d0", "")
-        self.assertEqual(c.consul.kv_keys(f"{PREFIX}/networks/never-defined/"), [])        # ADD twice for the same attachment is refused without touching the first.
+        self.assertEqual(c.consul.kv_keys(f"{PREFIX}/networks/never-defined/"), [])
+        # ADD twice for the same attachment is refused without touching the first.
         n2 = c.t.add_container(h1, "d2")
         r2 = c.add(h1, conf, "d2", n2)
         ip2 = r2["ips"][0]["address"].split("/")[0]
@@ -398,7 +399,7 @@ class OverlayE2E(unittest.TestCase):
             return [next(e["counter"]["packets"] for e in r["expr"] if "counter" in e) for r in rules]
 
         self.assertEqual(c.t.run(n1, "ip", "neigh", "show", ip2).stdout.strip(), "", "q1 knew q2 already")
-        self.assertIsNotNone(c.ping_until(n1, ip2, scaled(2.0)), c.diagnose(n1))
+        self.assertIsNotNone(c.ping_until(n1, ip2, 2.0), c.diagnose(n1))
         self.assertIn(f"lladdr {mac2}", c.t.run(n1, "ip", "neigh", "show", ip2).stdout)
         c.t.ping(n1, unknown, timeout=1)  # nobody has it: q1's ARP for it is flooded to every member
         wait_for(lambda: floods()[1] > 0, 5, "the unknown address's ARP to reach h3 (the counter works)")
@@ -415,7 +416,7 @@ class OverlayE2E(unittest.TestCase):
         try:
             self.assertNotIn("PERMANENT", c.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout)
             self.assertFalse(suppressing(h1))
-            self.assertIsNotNone(c.ping_until(n1, ip4, scaled(3.0)), "q1 reaches q4 by flooding, without a watcher")
+            self.assertIsNotNone(c.ping_until(n1, ip4, 3.0), "q1 reaches q4 by flooding, without a watcher")
         finally:
             c.start_watcher(h1)
 

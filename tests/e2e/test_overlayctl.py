@@ -294,6 +294,26 @@ class OverlayctlE2E(unittest.TestCase):
         c.ctl(h1, "network", "rm", "red", rc=1)
         c.ctl(h1, "network", "rm", "red", "--force")
         self.assertEqual(c.consul.kv_keys(f"{PREFIX}/attachments/red/"), [])
+        # The network's leases go from the pool its IPAM config names, not only the pool of its name: a pool of
+        # its own with its tree, a pool shared with another network with only its leases and owner indexes.
+        lease = lambda cid, net: json.dumps({"containerID": cid, "ifname": "eth0", "host": "h1",  # noqa: E731
+                                             "network": net, "time": "2024-01-01T00:00:00Z"})
+        records = {"networks/amber/config": json.dumps({"vni": 4321, "scope": "global", "subnets": []}),
+                   "vnis/4321": "amber", "attachments/amber/h1/a1/eth0": json.dumps({"ips": ["10.60.0.2/24"]}),
+                   "ipam/shr/leases/10.60.0.2": lease("a1", "amber"), "ipam/shr/owners/h1/a1/eth0": '["10.60.0.2"]',
+                   "ipam/shr/leases/10.60.0.3": lease("o1", "other"), "ipam/shr/owners/h1/o1/eth0": '["10.60.0.3"]',
+                   "ipam/shr/cursor/0": "10.60.0.3",
+                   "ipam/amb2/leases/10.61.0.2": lease("a2", "amber"), "ipam/amb2/owners/h1/a2/eth0": '["10.61.0.2"]',
+                   "ipam/amb2/cursor/0": "10.61.0.2"}
+        for k, v in records.items():
+            c.consul.kv_put(f"{PREFIX}/{k}", v)
+        c.ctl(h1, "network", "rm", "amber", "--force")
+        self.assertEqual(c.consul.kv_keys(f"{PREFIX}/ipam/amb2/"), [])
+        self.assertEqual(sorted(c.consul.kv_keys(f"{PREFIX}/ipam/shr/")),
+                         [f"{PREFIX}/ipam/shr/{k}" for k in ("cursor/0", "leases/10.60.0.3", "owners/h1/o1/eth0")])
+        self.assertIsNone(c.consul.kv_get(f"{PREFIX}/vnis/4321"))
+        for k in c.consul.kv_keys(f"{PREFIX}/ipam/shr/"):
+            c.consul.kv_delete(k)
         self.assertEqual(c.ctl_json(h1, "network", "ls"), [])
 
 

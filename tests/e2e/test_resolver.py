@@ -165,7 +165,7 @@ class ResolverE2E(unittest.TestCase):
         p = cls.t.popen(host, *wrap, find_binary("overlay-resolver"), env=cls.env(host), stdout=log, stderr=log)
         log.close()
         sock_dir = os.path.join(cls.t.tmpdir, f"st-{host.name}")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while time.monotonic() < deadline:  # ready once its control socket exists
             if any(os.path.exists(os.path.join(sock_dir, d, "resolver.sock"))
                    for d in (os.listdir(sock_dir) if os.path.isdir(sock_dir) else [])):

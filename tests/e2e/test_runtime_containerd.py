@@ -22,6 +22,7 @@ import unittest
 import uuid
 
 import rtlib
+from ovltest.timing import scaled
 from rtlib import Containerd, RtCluster, gwbridge_plugin, overlay_plugin
 
 IMAGE = "docker.io/library/busybox:rt"
@@ -111,7 +112,7 @@ class ContainerdE2E(unittest.TestCase):
         server = subprocess.Popen(self.run_argv(h1, "srv", "/bin/busybox", "sleep", "20"), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline, ip = time.monotonic() + 30, None
+            deadline, ip = time.monotonic() + scaled(30), None
             while time.monotonic() < deadline and not ip:
                 for x in self.calls("overlay", "ADD"):
                     if x["env"]["CNI_CONTAINERID"] == "rt-srv" and x["stdout"]:

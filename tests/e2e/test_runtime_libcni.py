@@ -14,6 +14,7 @@ import unittest
 
 import rtlib
 from ovltest.cleanup import run_all
+from ovltest.timing import scaled
 from rtlib import RtCluster, conflist, gwbridge_plugin, overlay_plugin
 
 SUBNET = "10.0.0.0/24"
@@ -93,7 +94,7 @@ class LibcniE2E(unittest.TestCase):
         """A tiny HTTP server in the container (python from the host filesystem); stopped at cleanup."""
         p = self.c.t.popen(netns, "/usr/bin/python3", "-m", "http.server", str(port), "--bind", "0.0.0.0",
                            "--directory", self.c.tmp)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while time.monotonic() < deadline:
             if self.c.t.run(netns, "/usr/bin/python3", "-c",
                             f"import socket; socket.create_connection(('127.0.0.1', {port}), 1)",

@@ -16,6 +16,7 @@ import time
 import unittest
 
 import rtlib
+from ovltest.timing import scaled
 from rtlib import Podman, RtCluster, gwbridge_plugin, overlay_plugin
 
 
@@ -113,7 +114,7 @@ class PodmanE2E(unittest.TestCase):
                               "-p", "8081:80", "--rootfs", self.rootfs, "/bin/busybox", "httpd", "-f", "-p", "80",
                               "-h", "/etc")
             # -p through the printed conflist's gwbridge, from another host.
-            deadline, code = time.monotonic() + 10, ""
+            deadline, code = time.monotonic() + scaled(10), ""
             while time.monotonic() < deadline and code != "200":
                 code = self.c.t.run(h2, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2",
                                     f"http://{h1.ip}:8081/passwd", check=False).stdout.strip()
@@ -201,7 +202,7 @@ class PodmanE2E(unittest.TestCase):
         pm = self.pm["h1"]
         pm.run("run", "-d", "--name", "httpd", "--network", "over", "-p", "8080:80", "--rootfs", self.rootfs,
                "/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
-        deadline, code = time.monotonic() + 10, ""
+        deadline, code = time.monotonic() + scaled(10), ""
         while time.monotonic() < deadline and code != "200":
             code = self.c.t.run(self.c.hosts[1], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2",
                                 f"http://{h1.ip}:8080/passwd", check=False).stdout.strip()

@@ -91,6 +91,35 @@ TEST_CASE("model: a bad record is an error naming its key") {
   CHECK_FALSE(model::parseDefinition("n", R"({"scope":"global"})"));
 }
 
+TEST_CASE("model: the VNI reservation and the IPAM cursor have one writer and one reader") {
+  model::VniReservation v{"over-1.a_b"};
+  CHECK(model::toValue(v) == "over-1.a_b");  // bare, as stores written by earlier versions hold it
+  auto v2 = model::parseVniReservation("P/vnis/4096", model::toValue(v));
+  REQUIRE(v2);
+  CHECK(*v2 == v);
+  for (std::string bad : {std::string(), std::string("{\"network\":\"over\"}"), std::string("../etc"),
+                          std::string("a b"), std::string(300, 'a'), std::string(180000, '[')}) {
+    auto r = model::parseVniReservation("P/vnis/4096", bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Code::Decode);
+    CHECK(r.error().msg == "record P/vnis/4096 does not hold a network name");
+  }
+
+  for (const char* ip : {"10.0.0.7", "fd00::7"}) {
+    model::Cursor c{*IpAddr::parse(ip)};
+    CHECK(model::toValue(c) == ip);
+    auto c2 = model::parseCursor("P/ipam/pool/cursor/0", model::toValue(c));
+    REQUIRE(c2);
+    CHECK(*c2 == c);
+  }
+  for (std::string bad : {std::string(), std::string("10.0.0.7/24"), std::string("\"10.0.0.7\""),
+                          std::string("10.0.0.256"), std::string(100000, '[')}) {
+    auto r = model::parseCursor("P/ipam/pool/cursor/0", bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().msg == "record P/ipam/pool/cursor/0 does not hold an address");
+  }
+}
+
 TEST_CASE("json: nesting and size are bounded before anything recursive runs") {
   CHECK(json::nestingDepth(R"({"a":[1,{"b":"[[[["}]})") == 3);  // brackets inside strings do not count
   CHECK(json::nestingDepth(R"("\"[[")") == 0);

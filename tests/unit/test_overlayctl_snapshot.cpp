@@ -42,3 +42,18 @@ TEST_CASE("overlayctl snapshot: one listing, every record kind") {
   CHECK(s.warnings[0].find("P/networks/over/members/h2 has no valid 'vtep'") != std::string::npos);
   CHECK(s.warnings[1].find("P/hosts/h2 is nested more than 64 levels deep") != std::string::npos);
 }
+
+TEST_CASE("overlayctl snapshot: a host's last activity is its newest claim or attachment") {
+  auto kv = [](std::string k, std::string v) { return kv::KvPair{"P/" + k, std::move(v), 1, 7, 0}; };
+  auto s = snapshotOf(model::Keys("P/"), {
+      kv("hosts/h1", R"({"host":"h1","vtep":"198.51.100.11","machineID":"m1","time":100})"),
+      kv("attachments/over/h1/c1/eth0", R"({"ips":["10.0.0.2/24"],"time":250})"),
+      kv("attachments/over/h1/c2/eth0", R"({"ips":["10.0.0.3/24"],"time":200})"),
+      kv("attachments/over/h2/c3/eth0", R"({"ips":["10.0.0.4/24"],"time":900})"),
+      kv("hosts/h3", R"({"host":"h3","vtep":"198.51.100.13","machineID":"m3","time":300})"),
+  });
+  CHECK(lastActivity(s, "h1") == 250);
+  CHECK(lastActivity(s, "h2") == 900);  // attachments alone (its claim was lost)
+  CHECK(lastActivity(s, "h3") == 300);  // its claim alone
+  CHECK(lastActivity(s, "h4") == 0);
+}

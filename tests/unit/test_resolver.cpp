@@ -78,6 +78,10 @@ TEST_CASE("name table: scoped to the asker's networks") {
   // Skipped records.
   CHECK(t.lookup({"over"}, "short").verdict == NameTable::Verdict::NxDomain);
   CHECK(t.lookup({"over"}, "bad/name").verdict == NameTable::Verdict::NxDomain);  // skipped, single label
+  // The malformed records are listed for the caller to report, each naming its key.
+  REQUIRE(t.malformed().size() == 2);
+  CHECK(t.malformed()[0].find("P/attachments/over/h1/c6/eth0") != std::string::npos);
+  CHECK(t.malformed()[1].find("P/attachments/over/h1/c7/eth0") != std::string::npos);
   CHECK(t.hasAttachment("h1", AttachKey{"over", "c1", "eth0"}));
   CHECK(t.hasAttachment("h1", AttachKey{"over", "c6", "eth0"}));
   CHECK_FALSE(t.hasAttachment("h2", AttachKey{"over", "c1", "eth0"}));

@@ -1,4 +1,5 @@
 // overlayctl hosts evict HOST: removes a dead host's records from the store.
+#include <ctime>
 #include <iostream>
 #include <map>
 
@@ -13,6 +14,10 @@ namespace {
 
 using Op = kv::TxnOp;
 using Kind = model::Keys::Kind;
+
+// A host without a watcher holds no session, so its absence from P/alive/ proves nothing: it is taken for
+// dead only when it has written neither its claim nor an attachment for this long (or with --force).
+constexpr int64_t kStaleSeconds = 10 * 60;
 
 // The host's keys: memberships, attachments, owner indexes, its claim; leases it holds (at their index, so
 // that a lease given to someone else meanwhile stays).
@@ -57,6 +62,12 @@ Result<int> evictHost(const Args& a, const std::string& host) {
     return fail(Code::InvalidConfig, "host '" + host + "' is alive (its overlay watch holds " +
                                          model::Keys(kv.key("")).alive(host) +
                                          "): stop it, or wait for its session to expire, before evicting it");
+  const int64_t now = std::time(nullptr), last = lastActivity(snap, host);
+  if (!a.has("--force") && last && now - last < kStaleSeconds)
+    return fail(Code::InvalidConfig,
+                "host '" + host + "' runs no watcher, but wrote its claim or an attachment " + std::to_string(now - last) +
+                    " s ago and may still have live containers: evict it once its records are " +
+                    std::to_string(kStaleSeconds / 60) + " minutes old, or now with --force if it is certainly dead");
   std::map<std::string, int> counts;
   auto ops = TRY(evictionOps(kv, snap, host, counts));
   if (ops.empty()) return fail(Code::InvalidConfig, "the store holds nothing of host '" + host + "'");

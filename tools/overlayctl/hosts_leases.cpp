@@ -1,6 +1,7 @@
 // overlayctl hosts | leases [NAME]
 #include <cstdio>
 #include <ctime>
+#include <iostream>
 #include <map>
 #include <set>
 
@@ -11,12 +12,14 @@
 namespace ovl::ctl {
 namespace {
 
-const Help kHostsHelp{"overlayctl hosts [--json] | overlayctl hosts evict HOST",
+const Help kHostsHelp{"overlayctl hosts [--json] | overlayctl hosts evict HOST [--force]",
                       "Lists every host that claimed its name by attaching a container: its VTEP address, whether\n"
                       "its watcher runs (ALIVE), the networks it is a member of, its number of attachments and when\n"
                       "it last attached one. 'evict HOST' removes a dead host's records from the store: its\n"
                       "memberships, attachments, leases and owner indexes, and its claim on the name; it is\n"
-                      "refused while the host's watcher runs.\n"
+                      "refused while the host's watcher runs, and, since a host without a watcher shows no\n"
+                      "other sign of life, while its claim or one of its attachments is less than 10 minutes old\n"
+                      "(--force: evict anyway, for a host known to be dead).\n"
                       "Then the health mesh, one row per probed pair as its watcher reported it: up or down, the\n"
                       "last round trip, the largest packet (DF) that crossed and the network MTU probed for, and\n"
                       "the age of the report (reports are rewritten every 30 s and on every change).\n"};
@@ -72,16 +75,18 @@ const AttachView* attachmentOf(const Snapshot& s, const LeaseView& l) {  const s
 }  // namespace
 
 Result<int> hostsCmd(Argv argv) {
-  auto a = TRY(parseArgs(argv, {}));
+  auto a = TRY(parseArgs(argv, {{"--force", false, false}}));
   if (a.has("--help")) return (printHelp(kHostsHelp), 0);
   if (!a.positional.empty() && a.positional[0] == "evict") {
     if (a.positional.size() != 2) return usage("hosts evict takes one HOST");
     return evictHost(a, a.positional[1]);
   }
   if (!a.positional.empty()) return usage("hosts takes no arguments but 'evict HOST'");
+  if (a.has("--force")) return usage("--force goes with 'hosts evict HOST'");
   auto ctx = TRY(makeContext(a));
   auto kv = TRY(connect(ctx));
   auto snap = TRY(readSnapshot(kv));
+  for (const auto& w : snap.warnings) std::cerr << "overlayctl: warning: " << w << "\n";  // e.g. a bad host record
   std::map<std::string, std::vector<std::string>> netsOf;
   for (const auto& [name, n] : snap.nets)
     for (const auto& m : n.members) netsOf[m.host].push_back(name);
@@ -127,6 +132,7 @@ Result<int> leasesCmd(Argv argv) {
   auto ctx = TRY(makeContext(a));
   auto kv = TRY(connect(ctx));
   auto snap = TRY(readSnapshot(kv));
+  for (const auto& w : snap.warnings) std::cerr << "overlayctl: warning: " << w << "\n";  // e.g. a bad lease
   std::optional<std::string> only;
   if (!a.positional.empty()) {
     only = a.positional[0];

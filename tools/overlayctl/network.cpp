@@ -1,4 +1,5 @@
 // overlayctl network create | conflist | ls | inspect | rm
+#include <algorithm>
 #include <iostream>
 #include <set>
 
@@ -58,7 +59,8 @@ const Help kInspectHelp{"overlayctl network inspect NAME...",
                         "host, IPs, MAC) and its leases.\n"};
 
 const Help kRmHelp{"overlayctl network rm NAME [--force]",
-                   "Deletes the network's definition, VNI reservation, membership records and leases.\n"
+                   "Deletes the network's definition, VNI reservation, membership records and leases (in the\n"
+                   "pool its IPAM config names; a pool shared with other networks keeps their leases).\n"
                    "Refused while containers are attached, unless --force (their records and leases are then\n"
                    "deleted too; the containers keep their interfaces until their runtime removes them).\n"};
 
@@ -313,6 +315,31 @@ Result<int> inspect(Argv argv) {
   return 0;
 }
 
+// The network's leases, in whatever pool its IPAM config names (`pool`; the network's name by default). A
+// pool that holds only this network's leases goes with its tree (cursors too); from a pool shared with other
+// networks only this network's leases (at the index they were read at) and their owner indexes.
+void appendPoolOps(std::vector<kv::TxnOp>& ops, const model::Keys& keys, const Snapshot& snap,
+                   const std::string& name) {
+  using Op = kv::TxnOp;
+  std::set<std::string> pools{name};
+  for (const auto* l : snap.leasesOfNetwork(name)) pools.insert(l->pool);
+  for (const auto& pool : pools) {
+    const auto all = snap.leasesOf(pool);
+    const auto ours = [&](const LeaseView* l) { return l->network == name || (l->network.empty() && pool == name); };
+    if (std::all_of(all.begin(), all.end(), ours)) {
+      ops.push_back({Op::DeleteTree, keys.pool(pool), "", 0});
+      continue;
+    }
+    std::set<std::string> owners;
+    for (const auto* l : all) {
+      if (!ours(l)) continue;
+      ops.push_back({Op::DeleteCas, keys.lease(pool, l->ip), "", l->version});
+      owners.insert(keys.owner(pool, l->host, l->containerId, l->ifName));
+    }
+    for (const auto& k : owners) ops.push_back({Op::Delete, k, "", 0});
+  }
+}
+
 Result<int> rm(Argv argv) {
   auto a = TRY(parseArgs(argv, {{"--force", false, false}}));
   if (a.has("--help")) return (printHelp(kRmHelp), 0);
@@ -333,18 +360,14 @@ Result<int> rm(Argv argv) {
   }
   using Op = kv::TxnOp;
   const model::Keys keys(kv.key(""));
-  // The pool named after the network may be shared with other networks (`pool`): its tree goes only when
-  // it holds nothing of theirs.
-  for (const auto* l : snap.leasesOf(name))
-    if (!l->network.empty() && l->network != name)
-      return fail(Code::InvalidConfig, "pool '" + name + "' also holds leases of network '" + l->network +
-                                           "' (" + l->ip + "): remove that network's containers first");
   const std::string vniKey = keys.vni(n->def->vni);
   std::vector<Op> ops = {{Op::DeleteTree, keys.network(name), "", 0},
-                         {Op::DeleteTree, keys.attachmentsOf(name), "", 0},
-                         {Op::DeleteTree, keys.pool(name), "", 0}};
-  if (auto owner = TRY(kv.get(vniKey)); owner && owner->value == name)
-    ops.push_back({Op::DeleteCas, vniKey, "", owner->modifyIndex});
+                         {Op::DeleteTree, keys.attachmentsOf(name), "", 0}};
+  appendPoolOps(ops, keys, snap, name);
+  if (auto owner = TRY(kv.get(vniKey)); owner) {
+    if (auto holder = model::parseVniReservation(owner->key, owner->value); holder && holder->network == name)
+      ops.push_back({Op::DeleteCas, vniKey, "", owner->modifyIndex});
+  }
   auto r = TRY(kv.txn(ops));
   if (!r.committed) return fail(Code::TryAgainLater, "network '" + name + "' changed while being removed: retry");
   if (!attached.empty()) std::cerr << "removed the records of " << attached.size() << " attachment(s)\n";

@@ -1,5 +1,7 @@
 #include "overlayctl/snapshot.hpp"
 
+#include <algorithm>
+
 #include "model/health.hpp"
 #include "model/records.hpp"
 
@@ -76,6 +78,15 @@ std::vector<const LeaseView*> Snapshot::leasesOfNetwork(const std::string& net) 
 const NetView* Snapshot::net(const std::string& name) const {
   auto it = nets.find(name);
   return it == nets.end() ? nullptr : &it->second;
+}
+
+int64_t lastActivity(const Snapshot& s, const std::string& host) {
+  int64_t last = 0;
+  for (const auto& h : s.hosts)
+    if (h.host == host) last = std::max(last, h.time);
+  for (const auto& a : s.attachments)
+    if (a.host == host) last = std::max(last, a.time);
+  return last;
 }
 
 Result<Snapshot> readSnapshot(kv::ConsulClient& kv) {

@@ -69,6 +69,10 @@ struct Snapshot {
   const NetView* net(const std::string& name) const;
 };
 
+// The newest time (seconds since the epoch) `host` wrote its claim or one of its attachment records, 0 when the
+// store holds neither: the only sign of life of a host that runs no watcher.
+int64_t lastActivity(const Snapshot& s, const std::string& host);
+
 Result<Snapshot> readSnapshot(kv::ConsulClient& kv);
 // The snapshot of a recursive listing of the prefix (no I/O): malformed records become warnings.
 Snapshot snapshotOf(const model::Keys& keys, const std::vector<kv::KvPair>& pairs);

@@ -40,9 +40,13 @@ Result<std::string> readMachineId(const std::string& path) {
 
 bool sameMachine(const Host& a, const Host& b) { return a.machineId == b.machineId; }
 
+bool hostClaimConfirmed(const HostMemory& mem, const Host& self) {
+  return !mem.clusterId().empty() && mem.claim() == claimToken(mem, self);
+}
+
 Result<void> ensureHostClaim(kv::ConsulClient& kv, HostMemory& mem, const Host& self) {
+  if (hostClaimConfirmed(mem, self)) return {};
   const std::string token = claimToken(mem, self);
-  if (!mem.clusterId().empty() && mem.claim() == token) return {};
   const Keys keys(kv.key(""));
   Host record = self;
   record.time = int64_t(std::time(nullptr));

@@ -25,6 +25,9 @@ Result<std::string> readMachineId(const std::string& path = "/etc/machine-id");
 bool sameMachine(const Host& a, const Host& b);
 
 // Claims `self.host` for `self`, or fails (Code::InvalidConfig) when another machine holds the name.
+// No request once this host's memory confirms the claim in the current store.
 Result<void> ensureHostClaim(kv::ConsulClient& kv, HostMemory& mem, const Host& self);
+// Whether this host's memory confirms its claim in the current store (ensureHostClaim would send nothing).
+bool hostClaimConfirmed(const HostMemory& mem, const Host& self);
 
 }  // namespace ovl::model

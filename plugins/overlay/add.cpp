@@ -64,20 +64,19 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   const std::string ipamConf = TRY(ipamStdin(args, conf, state.def));
   const unsigned mtu = TRY(containerMtu(c, underlay, state.members));
 
-  // This host's claim on its name, before anything of the network is written.
   auto memory = TRY(model::HostMemory::open(c.stateDir));
   const model::Host self{c.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
-  TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   // Stable across repeated ADDs, and distinct across hosts: container IDs repeat between hosts, MACs on one
   // L2 segment must not.
   const MacAddr mac = c.mac.value_or(MacAddr::fromSeed(c.hostName + "/" + args.containerId + "/" + args.ifName));
   model::Attachment rec{c.network, c.hostName, args.containerId, args.ifName, mac.str(), {}, names, 0};
 
-  // The records ride with the lease when the IPAM runs in this process and the network is defined: one write
-  // (model/lease_companion.hpp). Otherwise, or when the IPAM returns what it held already, they are written
-  // once the container is up.
+  // The records ride with the lease when the IPAM runs in this process, the network is defined and this
+  // host's claim on its name is confirmed (the lease transaction sets the host record without the claim's
+  // check): one write (model/lease_companion.hpp). Otherwise, or when the IPAM returns what it held already,
+  // they are written once the container is up.
   model::LeaseCompanion companion;
-  if (state.vni && (!c.vni || *c.vni == *state.vni)) {
+  if (state.vni && (!c.vni || *c.vni == *state.vni) && model::hostClaimConfirmed(memory, self)) {
     const model::Member member{c.hostName, underlay.vtep, c.port, *state.vni, mtu, underlay.mtu};
     companion.ops = [&, member, vni = *state.vni](const std::vector<IpNet>& ips) {
       model::Attachment r = rec;
@@ -108,6 +107,9 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
       log::error("rollback: deleting the attachment record: " + r.error().msg);
   });
   testhook::pausePoint("overlay.after-ipam");
+  // This host's claim on its name, before anything of the network is written (the IPAM's lease is rolled back;
+  // after the IPAM, so that a request it refuses leaves nothing). No request once confirmed.
+  TRY_VOID(model::ensureHostClaim(cluster.kv(), memory, self));
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
   vxlan::rememberVni(c.stateDir, c.network, vni);
 

@@ -57,10 +57,11 @@ Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& lin
       r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/accept_dad", "0");
       if (!r) log::warn("disabling DAD on " + ifName + " failed, ignoring: " + r.error().msg);
     } else {
-      // No router answers on an IPv4-only overlay: router solicitations (sent when the link comes up, then
-      // again and again) would only be flooded to every member host.
-      r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/router_solicitations", "0");
-      if (!r) log::debug("no router solicitations on " + ifName + ": " + r.error().msg + " (IPv6 off?)");
+      // An IPv4-only overlay: no IPv6 on the link (as Docker does for networks without IPv6). Its link-local
+      // address would send router solicitations and MLD reports, again and again, which only flood to every
+      // member host; nothing answers them.
+      r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/disable_ipv6", "1");
+      if (!r) log::debug("no IPv6 on " + ifName + ": " + r.error().msg + " (IPv6 off in the kernel?)");
     }
   }
   auto s = TRY(nl::Socket::openInNetns(netns.fd()));

@@ -165,8 +165,10 @@ class OverlayE2E(unittest.TestCase):
         # MTU: underlay 1400 -> container 1350; a full-size DF packet crosses, one byte more does not.
         link = json.loads(c.t.run(n1, "ip", "-j", "link", "show", "eth0").stdout)[0]
         self.assertEqual(link["mtu"], 1350)
-        # An IPv4-only network: the container sends no router solicitations (they would flood every member).
-        self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv6/conf/eth0/router_solicitations").stdout.strip(), "0")
+        # An IPv4-only network: no IPv6 on the container's link (its router solicitations and MLD reports would
+        # flood every member), so no IPv6 address at all.
+        self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv6/conf/eth0/disable_ipv6").stdout.strip(), "1")
+        self.assertNotIn("inet6", c.t.run(n1, "ip", "-6", "addr", "show", "dev", "eth0").stdout)
         self.assertTrue(c.t.ping(n1, ip2, size=1350 - 28, df=True))
         self.assertFalse(c.t.ping(n1, ip2, size=1350 - 27, df=True, timeout=1))
 

@@ -148,6 +148,18 @@ class CheckDrift(unittest.TestCase):
             ip(t, netns, "addr", "add", addr, "dev", "eth0")
             restore_routes(t, netns, "eth0", res)
 
+        def allow_list_cut():
+            # Another member, and an enforcing allow-list (as a running watcher installs it) that allows no VTEP
+            # for the VNI: VXLAN from that member would be dropped.
+            kv.kv_put(f"{PREFIX}/networks/drift/members/h9",
+                      json.dumps(dict(json.loads(saved["member"]), host="h9", vtep="198.51.100.99")))
+            t.run(h, "nft", "add table inet ovl_vxlan")
+            t.run(h, "nft", "add chain inet ovl_vxlan input { type filter hook input priority filter; policy accept; }")
+
+        def allow_list_back():
+            t.run(h, "nft", "delete chain inet ovl_vxlan input")
+            kv.kv_delete(f"{PREFIX}/networks/drift/members/h9")
+
         renamed, nothing = self.renamed, (lambda: None)
         other_vtep = json.dumps(dict(json.loads(saved["member"]), vtep="198.51.100.99"))
         rows = [
@@ -191,6 +203,8 @@ class CheckDrift(unittest.TestCase):
             Drift("container route missing", inside("route", "del", "10.41.0.0/16"),
                   lambda: restore_routes(t, netns, "eth0", res), FOUND_DRIFT,
                   f"route to 10.41.0.0/16 is missing in {netns}"),
+            Drift("allow-list enforced without the network's other member", allow_list_cut, allow_list_back,
+                  FOUND_DRIFT, f"is enforced but allows no VTEP for vni {vni}"),
         ]
         passed = run_drift(self, rows, self.prober("overlay", conf, "od1", netns, res))
         self.assertEqual(len(passed), len(rows))

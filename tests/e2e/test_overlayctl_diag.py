@@ -18,8 +18,9 @@ import unittest
 
 from ovltest.cleanup import run_all
 from ovltest.drift import Drift, ip, recreate_vxlan, run_drift, vxlan_snapshot
-from ovltest.faults import our_links
+from ovltest.faults import our_links, wait_for
 from ovltest.plugins import find_binary, run_plugin
+from ovltest.timing import scaled
 from rtlib import PREFIX, SRC_DIR, RtCluster
 
 # Kinds whose injection and repair test_overlayctl.py (test_3_diag_reports_and_repairs_faults) asserts, and
@@ -244,6 +245,36 @@ class DiagFix(unittest.TestCase):
         self.assertEqual(tested | COVERED_ELSEWHERE, kinds_in_source(), "kinds the source no longer has")
         print(f"\n  diag: {len(tested)} kinds in {len(rows)} rows injected, reported and repaired "
               f"(+{len(COVERED_ELSEWHERE)} in test_overlayctl and test_mtu) in {time.monotonic() - started:.1f} s")
+
+    def test_2_repair_never_overwrites_a_record_that_changed_after_the_snapshot(self):
+        """diag --fix repairs from its snapshot with compare-and-set: a record another writer changed between
+        the snapshot and the repair is left as that writer made it, and the repair says so."""
+        kv, h1 = self.kv, self.h1
+        member_key = f"{PREFIX}/networks/fixnet/members/h1"
+        good = kv.kv_get(member_key)
+        kv.kv_put(member_key, json.dumps(dict(json.loads(good), vtep="198.51.100.99")))
+        self.assertIn("underlayMtu", json.loads(good))  # what the plugin writes, and diag's repair would not
+        pause = os.path.join(self.t.tmpdir, "diag-pause")
+        env = dict(self.c.env(h1), OVL_TEST_PAUSE_AT="diag.before-repair", OVL_TEST_PAUSE_FILE=pause)
+        out = os.path.join(self.t.tmpdir, "diag-race.json")
+        with open(out, "w") as f:
+            p = self.t.popen(h1, find_binary("overlayctl"), "diag", "--json", "--fix", env=env, stdout=f)
+        try:
+            wait_for(lambda: os.path.exists(pause), 20, "overlayctl diag --fix to reach its repairs")
+            kv.kv_put(member_key, good)  # the host's own ADD or watcher, meanwhile
+            os.unlink(pause)
+            self.assertEqual(p.wait(timeout=scaled(30)), 0)
+            self.assertEqual(json.loads(kv.kv_get(member_key)), json.loads(good), "diag overwrote the newer record")
+        finally:
+            if p.poll() is None:
+                p.kill()
+            kv.kv_put(member_key, good)
+        with open(out) as f:
+            rep = json.load(f)
+        outcomes = [f["outcome"] for f in rep["findings"] if f["kind"] == "member-vtep"]
+        self.assertEqual(len(outcomes), 1, rep)
+        self.assertIn("changed since diag read it", outcomes[0])
+        self.assertTrue(rep["healthy"], rep)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include "nl/link.hpp"
 #include "overlayctl/commands.hpp"
 #include "overlayctl/diag.hpp"
+#include "util/testhook.hpp"
 
 namespace ovl::ctl {
 namespace {
@@ -106,6 +107,7 @@ Result<int> diagCmd(Argv argv) {
   std::vector<Finding> report;
   auto current = TRY(diagnose(ctx, kv, s, only));
   for (int round = 0; fix && round < kMaxRounds && !current.empty(); ++round) {
+    if (round == 0) testhook::pausePoint("diag.before-repair");  // between the snapshot and its repairs
     for (auto& f : current) {
       if (!f.fix) {
         f.outcome = "not fixable";

@@ -45,11 +45,12 @@ Finding staleFinding(const std::pair<Owner, bool>& owner, std::string_view comme
                      std::string_view what, std::shared_ptr<nft::Nft> nft, std::string fix) {
   const std::string who = owner.first.containerId.empty() ? std::string("a container (hashed tag)")
                                                           : "container " + owner.first.containerId;
-  return {owner.first.network, "nft-rule-stale", where,
+  Finding f{owner.first.network, "nft-rule-stale", where,
           std::string(what) + " (" + std::string(comment) + ") of " + who +
               ", which no longer exists on this host: its NAT or port mapping still applies to whoever "
               "gets its address",
           [nft, fix]() { return nft->run(fix, "removing a stale rule or element"); }, ""};
+  return f;
 }
 
 }  // namespace

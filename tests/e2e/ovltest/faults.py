@@ -10,6 +10,7 @@ The plugins honour OVL_TEST_PAUSE_AT=<point> and OVL_TEST_PAUSE_FILE=<path> (com
 that point they write their pid to the file and sleep. A delegated IPAM plugin inherits both variables.
 """
 
+import glob
 import ipaddress
 import json
 import os
@@ -183,6 +184,17 @@ def nft_elements(topology, host):
             key = e[0] if isinstance(e, list) else e
             comment = key.get("elem", {}).get("comment", "") if isinstance(key, dict) else ""
             out.append((s["family"], s["table"], s["name"], comment))
+    return out
+
+
+def gwbridge_records(state_dir):
+    """(network, containerID, ifname) of every gwbridge attachment record under a node config's stateDir
+    (<stateDir>/ns-<inode>/gwbridge/<network>/<veth>.json)."""
+    out = []
+    for path in glob.glob(os.path.join(state_dir, "ns-*", "gwbridge", "*", "*.json")):
+        with open(path) as f:
+            r = json.load(f)
+        out.append((r["network"], r["containerID"], r["ifname"]))
     return out
 
 

@@ -63,6 +63,24 @@ std::optional<std::string> tagNetwork(std::string_view tag) {
   return std::string(tag.substr(0, colon));
 }
 
+std::string bridgeTag(std::string_view bridge) { return "ovl-br:" + std::string(bridge); }
+
+std::optional<std::string> parseBridgeTag(std::string_view comment) {
+  if (!comment.starts_with("ovl-br:")) return std::nullopt;
+  comment.remove_prefix(7);
+  if (!isSafeIfName(comment)) return std::nullopt;
+  return std::string(comment);
+}
+
+std::string bridgeChain(std::string_view bridge) { return "br-" + std::string(bridge); }
+
+uint32_t bridgeGroup(std::string_view bridge) {
+  const uint64_t h = fnv1a("gwbridge-group:" + std::string(bridge));
+  // 31 bits: iproute2 reads and prints groups as signed integers.
+  const auto g = static_cast<uint32_t>(h ^ (h >> 32)) & 0x7fffffffu;
+  return g == 0 ? 1 : g;
+}
+
 std::string hostVethName(std::string_view containerId, std::string_view ifName) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx",

@@ -173,6 +173,15 @@ Result<void> setLinkMaster(Socket& s, int index, int masterIndex) {
   return changeLink(s, index, ch.get(), what);
 }
 
+Result<void> setLinkMasterAndGroup(Socket& s, int index, int masterIndex, uint32_t group) {
+  std::string what = "attaching link index " + std::to_string(index) + " to master index " +
+                     std::to_string(masterIndex) + " in group " + std::to_string(group);
+  auto ch = TRY(newChanges(what));
+  rtnl_link_set_master(ch.get(), masterIndex);
+  rtnl_link_set_group(ch.get(), group);
+  return changeLink(s, index, ch.get(), what);
+}
+
 Result<void> moveLinkToNetns(Socket& s, int index, int netnsFd) {
   metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   std::string what = "moving link index " + std::to_string(index) + " to another network namespace";

@@ -1,6 +1,7 @@
 // Network interfaces: lookup, dump, delete and simple attribute changes.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,8 @@ Result<void> setLinkMtu(Socket& s, int index, unsigned mtu);
 Result<void> setLinkMac(Socket& s, int index, const MacAddr& mac);
 // masterIndex 0 releases the link from its master.
 Result<void> setLinkMaster(Socket& s, int index, int masterIndex);
+// The same, and the link's interface group (IFLA_GROUP), in one request.
+Result<void> setLinkMasterAndGroup(Socket& s, int index, int masterIndex, uint32_t group);
 // Moves the link into the network namespace `netnsFd` names (its index may change there).
 Result<void> moveLinkToNetns(Socket& s, int index, int netnsFd);
 Result<void> renameLink(Socket& s, int index, std::string_view newName);

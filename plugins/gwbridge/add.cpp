@@ -1,5 +1,7 @@
-// ADD: the bridge (shared, never rolled back), an address from IPAM, the veth, the nftables rules, then the
-// container side; a failure after the lease undoes the lease, the veth and the rules.
+// ADD: an address from IPAM, the bridge's rules (once per bridge: one netlink request finds them), the bridge
+// (shared, never rolled back), the veth, the port mappings' elements (none without port mappings), then the
+// container side; a failure after the lease undoes the lease, the veth, the elements and the bridge's rules
+// when no other port needs them.
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include "gwbridge/config.hpp"
 #include "gwbridge/nat.hpp"
 #include "gwbridge/plugin.hpp"
+#include "gwbridge/state.hpp"
 #include "nl/addr.hpp"
 #include "nl/link.hpp"
 #include "nl/route.hpp"
@@ -147,17 +150,6 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   });
   testhook::pausePoint("gwbridge.after-ipam");
   auto p = TRY(plan(lease, gw));
-  auto br = TRY(ensureGatewayBridge(host, gw));
-
-  const MacAddr mac = containerMac(args.containerId, args.ifName);
-  auto veth = TRY(createPort(host, br, gw, at.hostVeth, inner, netns.fd(), mac));
-  Rollback deleteVeth([&] { (void)nl::deleteLinkByIndex(host, veth.host.index); });
-  for (const auto& ip : p.ips) {
-    TRY_VOID(ensureGatewayAddress(host, br.index, IpNet(*ip.gateway, ip.address.prefix())));
-    TRY_VOID(ensureForwarding(ip.address.family()));
-  }
-
-  auto nft = TRY(nft::Nft::open());
   AttachmentRules rules{.network = at.network,
                         .containerId = at.containerId,
                         .ifName = at.ifName,
@@ -167,13 +159,48 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
                         .ipMasq = gw.ipMasq,
                         .icc = gw.icc,
                         .ports = gw.portMappings};
-  TRY_VOID(applyRules(nft, rules));
-  log::debug("rules applied");
-  Rollback removeRulesGuard([&] {
-    if (auto r = removeRules(nft, at.tag); !r) log::warn("rollback: " + r.error().msg + ", ignoring");
+  const auto elems = TRY(attachmentElements(rules));
+
+  // Held shared until the port is on the bridge, so that a DEL of the bridge's last other port does not
+  // remove the rules under us.
+  auto lock = TRY(BridgeLock::shared());
+  (void)TRY(ensureBridgeRules(settingsOf(rules), lock));
+  Rollback releaseBridge([&] {  // runs after deleteVeth: only when no other port is left
+    lock.unlock();
+    if (auto r = releaseBridgeIfUnused(gw.bridge); !r) log::warn("rollback: " + r.error().msg + ", ignoring");
+  });
+  auto br = TRY(ensureGatewayBridge(host, gw));
+
+  const MacAddr mac = containerMac(args.containerId, args.ifName);
+  auto veth = TRY(createPort(host, br, gw, at.hostVeth, inner, netns.fd(), mac));
+  Rollback deleteVeth([&] { (void)nl::deleteLinkByIndex(host, veth.host.index); });
+  lock.unlock();
+  for (const auto& ip : p.ips) {
+    TRY_VOID(ensureGatewayAddress(host, br.index, IpNet(*ip.gateway, ip.address.prefix())));
+    TRY_VOID(ensureForwarding(ip.address.family()));
+  }
+
+  // The record first: whatever happens after it, DEL and GC know what to remove.
+  const auto earlier = readRecord(at.network, at.containerId, at.ifName);
+  TRY_VOID(writeRecord(AttachmentRecord{.network = at.network,
+                                        .containerId = at.containerId,
+                                        .ifName = at.ifName,
+                                        .bridge = gw.bridge,
+                                        .addrs = rules.addrs,
+                                        .ports = gw.portMappings,
+                                        .elements = elems}));
+  Rollback removeRecordGuard([&] { (void)removeRecord(at.network, at.containerId, at.ifName); });
+  std::optional<nft::Nft> nft;
+  if (!elems.empty() || (earlier && !earlier->elements.empty())) nft = TRY(nft::Nft::open());
+  if (earlier && !earlier->elements.empty())  // an ADD again: its earlier mappings go first
+    TRY_VOID(removeElements(*nft, earlier->elements, at.tag));
+  if (!elems.empty()) TRY_VOID(addElements(*nft, elems, at.tag));
+  Rollback removeElementsGuard([&] {
+    if (elems.empty()) return;
+    if (auto r = removeElements(*nft, elems, at.tag); !r) log::warn("rollback: " + r.error().msg + ", ignoring");
   });
   if (std::any_of(p.ips.begin(), p.ips.end(), [](const auto& ip) { return ip.address.addr().isV4(); }))
-    TRY_VOID(ensureLocalnetRouting(gw.bridge));  // after the localnet guard, which applyRules just added
+    TRY_VOID(ensureLocalnetRouting(gw.bridge));  // after the localnet guard, one of the bridge's rules
   if (!gw.portMappings.empty()) {
     CtFilter f;
     for (const auto& m : gw.portMappings) f.ports.push_back(CtPort{m.proto, m.hostPort, m.hostIp});
@@ -187,8 +214,10 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   auto cs = TRY(nl::Socket::openInNetns(netns.fd()));
   TRY_VOID(configureContainer(cs, veth.peerIndex, p));
 
-  removeRulesGuard.dismiss();
+  removeElementsGuard.dismiss();
+  removeRecordGuard.dismiss();
   deleteVeth.dismiss();
+  releaseBridge.dismiss();
   releaseLease.dismiss();
   log::info("added " + inner + " " + p.ips.front().address.str() + " on " + gw.bridge + " with " +
             std::to_string(gw.portMappings.size()) + " port mappings");

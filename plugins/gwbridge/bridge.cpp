@@ -53,7 +53,8 @@ Result<nl::VethPair> createPort(nl::Socket& host, const nl::LinkInfo& bridge, co
   TRY_VOID(nl::deleteLink(host, hostName));
   auto veth = TRY(nl::createVeth(host, hostName, containerIfName, netnsFd, conf.mtu, mac, nl::HostIpv6::Off));
   Rollback undo([&] { (void)nl::deleteLinkByIndex(host, veth.host.index); });
-  TRY_VOID(nl::setLinkMaster(host, veth.host.index, bridge.index));
+  // In the bridge's interface group: the bridge family's icc=false rules match the group, not each port.
+  TRY_VOID(nl::setLinkMasterAndGroup(host, veth.host.index, bridge.index, gwnames::bridgeGroup(conf.bridge)));
   TRY_VOID(nl::setBridgePortOptions(host, veth.host.index, conf.hairpin, /*learning=*/true));
   undo.dismiss();
   return veth;

@@ -33,7 +33,8 @@ Result<void> ensureForwarding(int family);
 // arriving through the bridge (the localnet chain, rules.hpp) are in place.
 Result<void> ensureLocalnetRouting(std::string_view bridge);
 
-// Creates the veth pair with its host end enslaved to the bridge (hairpin as configured) and the
+// Creates the veth pair with its host end enslaved to the bridge (hairpin as configured, in the bridge's
+// interface group, gwnames::bridgeGroup) and the
 // container end named containerIfName inside the container. A leftover host end of an earlier ADD of the
 // same attachment is removed first.
 Result<nl::VethPair> createPort(nl::Socket& host, const nl::LinkInfo& bridge, const GwConf& conf,

@@ -1,12 +1,14 @@
 // CHECK: the bridge, the veth and its container end, addresses, routes, the rules and the lease are all
 // still as ADD left them and as prevResult says.
 #include <map>
+#include <set>
 
 #include "cni/delegate.hpp"
 #include "gwbridge/bridge.hpp"
 #include "gwbridge/config.hpp"
 #include "gwbridge/nat.hpp"
 #include "gwbridge/plugin.hpp"
+#include "gwbridge/state.hpp"
 #include "nl/addr.hpp"
 #include "nl/link.hpp"
 #include "nl/route.hpp"
@@ -69,7 +71,71 @@ Result<void> checkRoutes(nl::Socket& cs, int peerIndex, const cni::NetResult& pr
   return {};
 }
 
-// The kernel holds as many of the attachment's rules per chain as ADD would create now.
+// Rules per "<family> <chain>" in rule text ("add rule <family> <table> <chain> ...").
+std::map<std::string, int> countByChain(const std::string& text) {
+  std::map<std::string, int> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    if (!line.starts_with("add rule ")) continue;
+    size_t a = line.find(' ', 9), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
+    out[line.substr(9, a - 9) + " " + line.substr(b + 1, c - b - 1)]++;
+  }
+  return out;
+}
+
+std::string counts(const std::map<std::string, int>& m) {
+  std::string out;
+  for (auto& [k, n] : m) out += " " + k + "=" + std::to_string(n);
+  return out.empty() ? " none" : out;
+}
+
+// The bridge's rules: its chain with the settings this network has, and as many rules per chain as ADD makes.
+Result<void> checkBridgeRules(nft::Nft& nft, const BridgeSettings& want) {
+  const std::string chain = gwnames::bridgeChain(want.bridge);
+  auto stamp = TRY(findBridgeStamp(want.bridge));
+  if (!stamp)
+    return fail(bad("the rules of bridge '" + want.bridge + "' are missing (no chain inet " + std::string(kTable) +
+                    " " + chain + "): no masquerade, and routed traffic may reach unpublished container ports"));
+  if (auto why = want.disagreement(*stamp)) return fail(bad(*why));
+  auto expected = countByChain(TRY(bridgeRulesText(want)) + staticRulesText());
+  std::map<std::string, int> actual;
+  for (const auto& r : TRY(listRules(nft)))
+    if (r.comment == bridgeTag(want.bridge) || r.comment == gwnames::kStaticTag || r.chain == chain)
+      actual[r.family + " " + r.chain]++;
+  const std::string fwd = "inet " + chain;
+  if (expected[fwd] != actual[fwd])
+    return fail(bad("the forward filter of bridge '" + want.bridge + "' (chain inet " + std::string(kTable) + " " +
+                    chain + ") has " + std::to_string(actual[fwd]) + " rules, want " + std::to_string(expected[fwd]) +
+                    (actual[fwd] < expected[fwd] ? ": routed traffic may reach unpublished container ports" : "")));
+  if (expected != actual)
+    return fail(bad("nftables rules of bridge '" + want.bridge + "' differ: want" + counts(expected) + ", have" +
+                    counts(actual)));
+  return {};
+}
+
+// The attachment's elements in the maps are exactly those ADD would add now.
+Result<void> checkElements(nft::Nft& nft, const Attachment& at, const AttachmentRules& want) {
+  auto expected = TRY(attachmentElements(want));
+  std::vector<Element> actual;
+  for (auto& l : TRY(listElements(nft)))
+    if (l.comment == at.tag) actual.push_back(std::move(l.elem));
+  auto key = [](const Element& e) { return e.family + " " + e.set + " { " + e.key + (e.value.empty() ? "" : " : " + e.value) + " }"; };
+  std::set<std::string> want_, have;
+  for (const auto& e : expected) want_.insert(key(e));
+  for (const auto& e : actual) have.insert(key(e));
+  if (want_ == have) return {};
+  std::string missing, extra;
+  for (const auto& k : want_)
+    if (!have.contains(k)) missing += (missing.empty() ? "" : ", ") + k;
+  for (const auto& k : have)
+    if (!want_.contains(k)) extra += (extra.empty() ? "" : ", ") + k;
+  return fail(bad("the port mappings of " + at.tag + " differ:" + (missing.empty() ? "" : " missing " + missing) +
+                  (extra.empty() ? "" : " extra " + extra)));
+}
+
 Result<void> checkRules(const Attachment& at, const GwConf& gw, const Ours& o) {
   AttachmentRules want{.network = at.network,
                        .containerId = at.containerId,
@@ -80,32 +146,11 @@ Result<void> checkRules(const Attachment& at, const GwConf& gw, const Ours& o) {
                        .icc = gw.icc,
                        .ports = gw.portMappings};
   for (const auto& ip : o.ips) want.addrs.push_back(ip.address);
-  const std::string text = TRY(ruleText(want));
-  std::map<std::string, int> expected, actual;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    std::string line = text.substr(pos, end - pos);
-    pos = end == std::string::npos ? text.size() : end + 1;
-    // "add rule <family> <table> <chain> ..."
-    size_t a = line.find(' ', 9), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
-    expected[line.substr(9, a - 9) + " " + line.substr(b + 1, c - b - 1)]++;
-  }
   auto nft = TRY(nft::Nft::open());
-  for (const auto& r : TRY(findRules(nft, at.tag))) actual[r.family + " " + r.chain]++;
-  const std::string fwd = "inet forward";
-  if (expected[fwd] != actual[fwd])
-    return fail(bad("the forward filter of bridge '" + gw.bridge + "' (chain inet " + std::string(kTable) +
-                    " forward) has " + std::to_string(actual[fwd]) + " rules of " + at.tag + ", want " +
-                    std::to_string(expected[fwd]) +
-                    (actual[fwd] < expected[fwd] ? ": routed traffic may reach unpublished container ports" : "")));
-  if (expected != actual) {
-    std::string want, have;
-    for (auto& [k, n] : expected) want += " " + k + "=" + std::to_string(n);
-    for (auto& [k, n] : actual) have += " " + k + "=" + std::to_string(n);
-    return fail(
-        bad("nftables rules of " + at.tag + " differ: want" + want + ", have" + (have.empty() ? " none" : have)));
-  }
+  TRY_VOID(checkBridgeRules(nft, settingsOf(want)));
+  TRY_VOID(checkElements(nft, at, want));
+  if (!readRecord(at.network, at.containerId, at.ifName))
+    return fail(bad("the record of " + at.tag + " is missing: DEL would not find its port mappings"));
   return {};
 }
 

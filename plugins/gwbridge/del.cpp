@@ -1,9 +1,12 @@
 // DEL: every step runs whatever the others did; nothing found is success. Works with an empty CNI_NETNS and
-// no prevResult: the rules are found by their tag, the veth by its derived name, the lease by IPAM.
+// no prevResult: the port mappings' elements are in the attachment's record, the veth has a derived name,
+// the lease is IPAM's. No nftables work without port mappings, except when the bridge's last port goes:
+// then the bridge's rules go with it.
 #include "cni/delegate.hpp"
 #include "gwbridge/config.hpp"
 #include "gwbridge/nat.hpp"
 #include "gwbridge/plugin.hpp"
+#include "gwbridge/state.hpp"
 #include "nl/link.hpp"
 #include "util/log.hpp"
 
@@ -33,9 +36,10 @@ class Errors {
   std::string more_;
 };
 
-Result<std::vector<ListedRule>> deleteRules(const std::string& tag) {
+Result<void> deleteElements(const AttachmentRecord& r, const std::string& tag) {
+  if (r.elements.empty()) return {};
   auto nft = TRY(nft::Nft::open());
-  return removeRules(nft, tag);
+  return removeElements(nft, r.elements, tag);
 }
 
 Result<void> deleteVeth(const std::string& name) {
@@ -50,13 +54,15 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
   const Attachment at = attachmentOf(args, conf);
   Errors errors;
 
-  std::vector<ListedRule> removed;
-  if (auto r = deleteRules(at.tag); r)
-    removed = std::move(*r);
-  else
-    errors.add(std::move(r.error()), "deleting the rules");
+  const auto record = readRecord(at.network, at.containerId, at.ifName);
+  bool elementsGone = true;
+  if (record)
+    if (auto r = deleteElements(*record, at.tag); !r) {
+      elementsGone = false;  // the record stays for the next DEL
+      errors.add(std::move(r.error()), "deleting the port mappings");
+    }
 
-  CtFilter f = ctFilterFor(removed);
+  CtFilter f = record ? ctFilterFor(*record) : CtFilter{};
   for (const auto& m : gw.portMappings) f.ports.push_back(CtPort{m.proto, m.hostPort, m.hostIp});
   if (auto r = flushConntrack(f); !r)
     log::warn("flushing conntrack entries: " + r.error().msg + ", ignoring");
@@ -68,8 +74,14 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
   log::debug("address released");
 
   if (auto r = deleteVeth(at.hostVeth); !r) errors.add(std::move(r.error()), "deleting veth " + at.hostVeth);
+  if (auto r = elementsGone ? removeRecord(at.network, at.containerId, at.ifName) : Result<void>{}; !r)
+    errors.add(std::move(r.error()), "removing the record");
+  const std::string bridge = record ? record->bridge : gw.bridge;
+  if (auto r = releaseBridgeIfUnused(bridge); !r)
+    errors.add(std::move(r.error()), "removing the rules of bridge " + bridge);
 
-  log::info("deleted " + std::to_string(removed.size()) + " rules and veth " + at.hostVeth);
+  log::info("deleted " + std::to_string(record ? record->elements.size() : 0) + " port mapping elements and veth " +
+            at.hostVeth);
   return std::move(errors).result();
 }
 

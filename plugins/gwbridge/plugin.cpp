@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gwbridge/bridge.hpp"
+#include "gwbridge/state.hpp"
 
 namespace ovl::gwbridge {
 
@@ -23,21 +24,11 @@ Attachment attachmentOf(const cni::CmdArgs& args, const cni::NetConf& conf) {
   return a;
 }
 
-CtFilter ctFilterFor(const std::vector<ListedRule>& rules) {
+CtFilter ctFilterFor(const AttachmentRecord& r) {
   CtFilter f;
-  auto addAddr = [&](const std::optional<IpAddr>& ip) {
-    if (ip && std::find(f.addrs.begin(), f.addrs.end(), *ip) == f.addrs.end()) f.addrs.push_back(*ip);
-  };
-  for (const auto& r : rules) {
-    if (r.dnatAddr && r.proto && r.dport) {
-      bool seen = std::any_of(f.ports.begin(), f.ports.end(), [&](const CtPort& p) {
-        return p.proto == *r.proto && p.port == r.dport && p.hostIp == r.hostIp;
-      });
-      if (!seen) f.ports.push_back(CtPort{*r.proto, r.dport, r.hostIp});
-      addAddr(r.dnatAddr);
-    }
-    if (r.chain == "postrouting") addAddr(r.saddr);
-  }
+  for (const auto& a : r.addrs)
+    if (std::find(f.addrs.begin(), f.addrs.end(), a.addr()) == f.addrs.end()) f.addrs.push_back(a.addr());
+  for (const auto& m : r.ports) f.ports.push_back(CtPort{m.proto, m.hostPort, m.hostIp});
   return f;
 }
 

@@ -25,13 +25,14 @@ struct Attachment {
   std::string network;
   std::string containerId;
   std::string ifName;    // CNI_IFNAME
-  std::string tag;       // comment on its nftables rules
+  std::string tag;       // comment on its nftables map elements
   std::string hostVeth;  // host end of its veth
 };
 Attachment attachmentOf(const cni::CmdArgs& args, const cni::NetConf& conf);
 
-// The conntrack entries to drop once these rules are gone: flows to their host ports and from or to
-// their container addresses.
-CtFilter ctFilterFor(const std::vector<ListedRule>& rules);
+struct AttachmentRecord;
+// The conntrack entries to drop once an attachment is gone: flows to its host ports and from or to its
+// container addresses.
+CtFilter ctFilterFor(const AttachmentRecord& r);
 
 }  // namespace ovl::gwbridge

@@ -1,22 +1,31 @@
-// nftables rule text for gwbridge, and reading our tables back from libnftables' JSON listing.
+// nftables text for gwbridge, and reading our tables back from libnftables' JSON listing.
 //
-// Layout (created idempotently by every ADD; only rules in these two tables are ever added or deleted):
+// Layout. Created with the table's first bridge, shared, never removed: both tables, their chains, maps and
+// set, and the rules commented "static". Per bridge, added by its first attachment and removed with its
+// last one (or by GC when the bridge has no port left), in one transaction each: the chain br-<bridge>,
+// whose comment records the bridge's settings, and the rules commented "ovl-br:<bridge>". Per attachment:
+// no rule, only map/set elements for its port mappings, commented "ovl:<network>:<containerID>:<ifname>".
 //   table inet ovl_gwbridge
-//     chain prerouting  { type nat hook prerouting priority dstnat; }   port mappings (dnat)
-//     chain output      { type nat hook output priority -100; }         port mappings from the host itself
-//     chain postrouting { type nat hook postrouting priority srcnat; }  masquerade, hairpin masquerade
-//     chain forward     { type filter hook forward priority filter; }   what the host routes into a bridge:
-//         oifname BR ct state established,related accept                  replies
-//         oifname BR ct status dnat accept                                 published ports (and hairpin)
-//         oifname BR iifname != BR drop                                    anything else from outside BR
-//         iifname BR oifname BR ip saddr ADDR drop                         icc=false: routed between containers
-//         iifname BR oifname BR ip daddr ADDR drop                         (through the gateway's MAC)
+//     map ports4  { type inet_proto . inet_service : ipv4_addr . inet_service; }            any host address
+//     map ports4h { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; } hostIP
+//     map ports6, ports6h                                                                    the same, IPv6
+//     chain prerouting  { type nat hook prerouting priority dstnat; }   static: dnat through the maps
+//     chain output      { type nat hook output priority -100; }         static: the same from the host itself
+//     chain postrouting { type nat hook postrouting priority srcnat; }  per bridge: masquerade (ipMasq), hairpin
+//     chain forward     { type filter hook forward priority filter; }   per bridge: oifname BR jump br-BR
+//     chain localnet    { type filter hook prerouting priority -150; }  per bridge: the route_localnet guard
+//     chain br-BR       { comment "ipMasq=... icc=... subnets=..."; }   what the host routes into bridge BR:
+//         ct state established,related accept                              replies
+//         ct status dnat accept                                            published ports (and hairpin)
+//         iifname != BR drop                                               anything else from outside BR
+//         drop                                                             icc=false: routed from BR back into it
 //   table bridge ovl_gwbridge
-//     chain forward     { type filter hook forward priority 0; }        icc=false: no frames between ports
-// Every rule belongs to one attachment of one network and carries comment "ovl:<network>:<containerID>:<ifname>"
-// (networks share the bridge; GC of one network must not touch another's rules). The first three forward rules
-// concern the whole bridge: every attachment on it adds its own copy (its accepts before its drop, so copies
-// in any order filter the same), and the filter goes with the bridge's last attachment.
+//     set hairpin { type ifname . ifname; }     "gwbX" . "gwbX" of icc=false attachments with port mappings
+//     chain isolation { type filter hook forward priority filter; }   before br_netfilter's forward hook (0),
+//                                                                        which would otherwise skip it for IP
+//         iifname . oifname @hairpin accept        static: frames a port sends back to itself (hairpin NAT)
+//         meta iifgroup G drop / oifgroup G drop   per bridge, icc=false: G is the group of its ports
+// Networks that share a bridge must agree on ipMasq, icc and the subnets (BridgeSettings).
 #pragma once
 
 #include <cstdint>
@@ -27,22 +36,38 @@
 #include <vector>
 
 #include "gwbridge/ports.hpp"
+#include "nft/gwbridge_listing.hpp"
 #include "nft/gwbridge_names.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::gwbridge {
 
-inline constexpr std::string_view kTable = "ovl_gwbridge";
+using gwnames::kTable;
 
-// Rule tags (the comment on each rule) and veth names: common/nft/gwbridge_names.hpp.
+// Tags (the comment on an element or rule) and veth names: common/nft/gwbridge_names.hpp.
+using gwnames::bridgeTag;
 using gwnames::isOurTag;
 using gwnames::isTagOfNetwork;
 using gwnames::parseTag;
 using gwnames::ruleTag;
 
+// What every network on one bridge must agree on, recorded in the comment of chain br-<bridge>.
+struct BridgeSettings {
+  std::string bridge;
+  bool ipMasq = true;
+  bool icc = false;
+  std::vector<IpNet> subnets;  // masked, sorted, no duplicates
+
+  // "ipMasq=true icc=false subnets=172.18.0.0/16"
+  std::string stamp() const;
+  // nullopt when a stamp read back from the kernel says the same; else which field differs, with both
+  // values ("'icc' is true here, false on the bridge").
+  std::optional<std::string> disagreement(std::string_view stamp) const;
+};
+
 // What one attachment needs. Names must have passed isSafeIfName and the container ID isValidIdentifier;
-// ruleText refuses anything else.
+// the text builders refuse anything else.
 struct AttachmentRules {
   std::string network;
   std::string containerId;
@@ -55,10 +80,30 @@ struct AttachmentRules {
   std::vector<PortMapping> ports;
 };
 
-// "add table"/"add chain" commands for both tables (no-ops when they exist).
+// The bridge settings an attachment implies.
+BridgeSettings settingsOf(const AttachmentRules& a);
+
+// "add table/chain/map/set" commands for both tables (no-ops when they exist).
 std::string ensureTablesText();
-// "add rule" commands for one attachment.
-Result<std::string> ruleText(const AttachmentRules& a);
+// The rules that exist once per table: dnat through the maps, the hairpin accept.
+std::string staticRulesText();
+// The bridge's chain and rules (add only: the caller knows they are absent).
+Result<std::string> bridgeRulesText(const BridgeSettings& s);
+
+// Map and set elements, and reading them back: common/nft/gwbridge_listing.hpp.
+using gwnames::Element;
+using gwnames::ListedElement;
+using gwnames::parseElements;
+
+// The elements of one attachment: per port mapping and address family (the first address of each family),
+// one element of ports4/ports4h/ports6/ports6h; with icc=false and any mapping, its hairpin element.
+Result<std::vector<Element>> attachmentElements(const AttachmentRules& a);
+// Adds the elements with the tag as comment.
+std::string addElementsText(const std::vector<Element>& elems, std::string_view tag);
+// Deletes exactly these elements whether or not they exist: each is added first (a no-op when present
+// with the same value) and then deleted. An element of the same key with another value (someone else's)
+// fails the whole transaction, and nothing is deleted.
+std::string deleteElementsText(const std::vector<Element>& elems);
 
 // One rule of our tables as listed by libnftables (JSON, with handles).
 struct ListedRule {
@@ -66,7 +111,8 @@ struct ListedRule {
   std::string chain;
   uint64_t handle = 0;
   std::string comment;
-  // Filled for dnat rules: the mapped protocol/host port/host address and the container address.
+  // Filled for dnat rules of earlier versions: the mapped protocol/host port/host address and the container
+  // address.
   std::optional<Proto> proto;
   uint16_t dport = 0;
   std::optional<IpAddr> hostIp;
@@ -77,6 +123,8 @@ struct ListedRule {
 
 // Parses the output of "list table <family> ovl_gwbridge" in JSON; rules of other tables are ignored.
 Result<std::vector<ListedRule>> parseListing(std::string_view jsonText);
+// The names of the chains in the same listing.
+Result<std::vector<std::string>> parseChains(std::string_view jsonText);
 
 // "delete rule" commands for the given rules.
 std::string deleteText(const std::vector<ListedRule>& rules);

@@ -222,16 +222,23 @@ class CheckDrift(unittest.TestCase):
         veth, mac = res["interfaces"][1]["name"], res["interfaces"][2]["mac"]
         addr, gw = res["ips"][0]["address"], res["ips"][0]["gateway"]
         tag = f"ovl:gwdrift:{cid}:eth0"
+        btag = f"ovl-br:{GW}"
+        chain = f"br-{GW}"
         [lease] = lease_files(self.c.lease_dir(h))
-        ours = [r for r in nft_rules(t, h) if r.get("comment") == tag]
-        self.assertGreater(len(ours), 0, "no rules tagged " + tag)
-        taken = {k: v for k, v in ours[0].items() if k != "handle"}
+        # No port mappings: nothing of the attachment's own in nftables, only the bridge's rules.
+        self.assertEqual([r for r in nft_rules(t, h) if r.get("comment") == tag], [])
+        ours = [r for r in nft_rules(t, h) if r.get("comment") == btag]
+        self.assertGreater(len(ours), 0, "no rules tagged " + btag)
+        taken = {k: v for k, v in ours[-1].items() if k != "handle"}
 
         def nft_json(verb, rule):
             t.run(h, "nft", "-j", "-f", "-", input=json.dumps({"nftables": [{verb: {"rule": rule}}]}))
 
+        def nft(text):
+            return lambda: t.run(h, "nft", "-f", "-", input=text)
+
         def handles():
-            return {r["handle"] for r in nft_rules(t, h) if r.get("comment") == tag}
+            return {r["handle"] for r in nft_rules(t, h) if r.get("comment") == btag}
 
         before = handles()
         extra = dict(taken, expr=[{"counter": None}])
@@ -246,21 +253,16 @@ class CheckDrift(unittest.TestCase):
             before.clear()
             before.update(handles())
 
-        forward = [{k: v for k, v in r.items() if k != "handle"} for r in ours
-                   if r["family"] == "inet" and r["chain"] == "forward"]
-        self.assertGreater(len(forward), 0, "no forward filter rules tagged " + tag)
-
-        def drop_forward():
-            for r in nft_rules(t, h):
-                if r.get("comment") == tag and r["family"] == "inet" and r["chain"] == "forward":
-                    nft_json("delete", {"family": "inet", "table": r["table"], "chain": "forward",
-                                        "handle": r["handle"]})
+        forward = [{k: v for k, v in r.items() if k != "handle"} for r in nft_rules(t, h)
+                   if r["family"] == "inet" and r["chain"] == chain]
+        self.assertEqual(len(forward), 4, "the bridge's forward filter")
 
         def readd_forward():
             for r in forward:
                 nft_json("add", r)
-            before.clear()
-            before.update(handles())
+
+        cip = addr.split("/")[0]
+        element = f'inet ovl_gwbridge ports4 {{ tcp . 9999 comment "{tag}" : {cip} . 99 }}'
 
         def inside(*argv):
             return lambda: ip(t, netns, *argv)
@@ -340,12 +342,19 @@ class CheckDrift(unittest.TestCase):
                   f"route 0.0.0.0/0 via {gw} is missing in the container"),
             Drift("default route missing (defaultRoute, not in prevResult)", remove_default_route, configure_eth0,
                   FOUND_DRIFT, f"the default route via {gw} is missing in the container", prev=drop_default_route),
-            Drift("one of the attachment's rules deleted", lambda: nft_json("delete", ours[0]), readd_taken,
-                  FOUND_DRIFT, f"nftables rules of {tag} differ"),
-            Drift("the attachment's forward filter rules deleted", drop_forward, readd_forward, FOUND_DRIFT,
-                  f"the forward filter of bridge '{GW}' (chain inet ovl_gwbridge forward) has 0 rules of {tag}"),
-            Drift("a rule with the attachment's tag added", lambda: nft_json("add", extra), drop_extra, FOUND_DRIFT,
-                  f"nftables rules of {tag} differ"),
+            Drift("one of the bridge's rules deleted", lambda: nft_json("delete", ours[-1]), readd_taken,
+                  FOUND_DRIFT, f"nftables rules of bridge '{GW}' differ"),
+            Drift("the bridge's forward filter emptied", nft(f"flush chain inet ovl_gwbridge {chain}"), readd_forward,
+                  FOUND_DRIFT, f"the forward filter of bridge '{GW}' (chain inet ovl_gwbridge {chain}) has 0 rules, "
+                  "want 4"),
+            Drift("a rule with the bridge's tag added", lambda: nft_json("add", extra), drop_extra, FOUND_DRIFT,
+                  f"nftables rules of bridge '{GW}' differ"),
+            Drift("the bridge's chain renamed", nft(f"rename chain inet ovl_gwbridge {chain} br-kept"),
+                  nft(f"rename chain inet ovl_gwbridge br-kept {chain}"), FOUND_DRIFT,
+                  f"the rules of bridge '{GW}' are missing (no chain inet ovl_gwbridge {chain})"),
+            Drift("a port mapping with the attachment's tag added", nft(f"add element {element}"),
+                  nft("delete element inet ovl_gwbridge ports4 { tcp . 9999 }"), FOUND_DRIFT,
+                  f"the port mappings of {tag} differ: extra inet ports4 {{ tcp . 9999 : {cip} . 99 }}"),
             Drift("IP forwarding off", sysctl(0), sysctl(1), FOUND_DRIFT, "IP forwarding is off"),
         ]
         passed = run_drift(self, rows, self.prober("gwbridge", conf, cid, netns, res))

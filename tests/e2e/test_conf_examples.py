@@ -270,12 +270,12 @@ class ConfExamples(unittest.TestCase):
         rt = {"portMappings": ports}
         cid, n1, r1 = self.attach("h1", cl, cid=cid, args=args, runtime=rt)
         self.assert_chain_state(n1, r1, cl["plugins"][0]["ipam"]["subnet"])
-        self.assertIn("dport 8091", self.c.nft("h1"))
+        self.assertIn("tcp . 8091 comment", self.c.nft("h1"))
         # Stop: DEL with the netns and the cached result; remove: DEL again, empty CNI_NETNS, no prevResult.
         self.c.chain("DEL", "h1", cl, cid, n1, args=args, runtime=rt, prev=r1)
         self.assertEqual(list(self.c.addrs(n1)), [])
         self.del_and_assert_gone("h1", cl, cid, "", "eth0", args, None)
-        self.assertNotIn("dport 8091", self.c.nft("h1"))
+        self.assertNotIn("tcp . 8091 comment", self.c.nft("h1"))
 
     def test_crio(self):
         cl = load_conflist("crio.conflist")
@@ -286,7 +286,7 @@ class ConfExamples(unittest.TestCase):
         cid, n1, r1 = self.attach("h2", cl, args=args, runtime=rt)
         a = self.assert_chain_state(n1, r1, cl["plugins"][0]["ipam"]["subnet"])
         self.assertEqual(a["eth0"][0], "10.0.0.60/24")  # runtimeConfig.ips through the ips capability
-        self.assertIn("dport 8092", self.c.nft("h2"))
+        self.assertIn("tcp . 8092 comment", self.c.nft("h2"))
         self.c.chain("CHECK", "h2", cl, cid, n1, args=args, runtime=rt, prev=r1)
         self.del_and_assert_gone("h2", cl, cid, n1, "eth0", args, r1, rt)
 
@@ -305,7 +305,7 @@ class ConfExamples(unittest.TestCase):
         self.assertTrue(all(re.fullmatch(r"[0-9a-f:]{17}", i["mac"]) for i in r1["interfaces"]))  # podman needs mac
         eth0 = json.loads(self.c.t.run(n1, "ip", "-j", "link", "show", "eth0").stdout)[0]
         self.assertEqual(eth0["address"], "02:00:00:00:00:51")
-        self.assertIn("dport 8093", self.c.nft("h1"))
+        self.assertIn("tcp . 8093 comment", self.c.nft("h1"))
         self.del_and_assert_gone("h1", cl, cid, n1, "eth0", args, r1, rt)
 
     def test_podman_static_ip(self):

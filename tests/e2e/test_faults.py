@@ -33,7 +33,7 @@ from ovltest import ConsulCluster, ConsulServer, Topology, root_snapshot, run_pl
 from ovltest.chain import ChainError, plugin_conf, run_chain
 from ovltest.cleanup import run_all
 from ovltest.faults import (PausedCall, container_keys, container_links, group_pids, journal_entries,
-                            journaled_releases, lease_files, nft_comments, our_links, read_proc, wait_for)
+                            gwbridge_records, journaled_releases, lease_files, nft_comments, our_links, read_proc, wait_for)
 from ovltest.plugins import OVL_SRC_DIR, find_binary
 from ovltest.timing import scaled
 
@@ -347,11 +347,12 @@ class FaultsTest(unittest.TestCase):
                 "owner index": [k for k in keys if "/owners/" in k and f"/{cid}/" in k],
                 "attachment": [k for k in keys if "/attachments/" in k and f"/{cid}/" in k],
                 "lease file": [f for f in lease_files(E.data_dir(host)) if os.path.basename(f) in ips_of(res)],
-                "nft rules": [c for c in nft_comments(t, host) if cid in c],
+                # gwbridge without port mappings leaves no nftables rule or element, only its record
+                "gwbridge record": [r for r in gwbridge_records(E.state_dir(host)) if r[1] == cid],
             }
             return {k: v for k, v in found.items() if v}
 
-        kinds = {"consul lease", "owner index", "attachment", "lease file", "nft rules"}
+        kinds = {"consul lease", "owner index", "attachment", "lease file", "gwbridge record"}
         before = {cid: stale(cid) for cid in vanished}
         for cid, things in before.items():  # what GC is for: leases, records and rules outlive the namespace
             self.assertEqual(set(things), kinds, cid)

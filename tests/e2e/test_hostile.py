@@ -439,15 +439,19 @@ class HostileTest(unittest.TestCase):
         # back into the bridge, past the bridge-family chain that enforces icc=false between ports. b's answer
         # does not matter (with icc=false the bridge drops it): b's log shows whom it heard.
         def pair(icc):
-            cl = {"cniVersion": "1.0.0", "name": f"hostile-icc{int(icc)}",
-                  "plugins": [{"type": "gwbridge", "icc": icc}]}
+            # Networks on one bridge agree on icc: the icc=true one has its own bridge (and its default pool).
+            gw = {"type": "gwbridge", "icc": icc}
+            if icc:
+                gw.update(bridge="gwicc", ipam={"type": "overlay-ipam", "subnet": "10.95.0.0/24", "pool": "gwicc",
+                                                "store": "local"})
+            cl = {"cniVersion": "1.0.0", "name": f"hostile-icc{int(icc)}", "plugins": [gw]}
             _, na, ra = self.attach(E.h1, f"icc{int(icc)}-a", cl)
             _, nb, rb = self.attach(E.h1, f"icc{int(icc)}-b", cl)
             log = E.serve(nb, f"icc{int(icc)}-b", "udp:5400")
             return na, ra, self.gw_address(rb), log
 
         def heard(sender, res, b_ip, log):
-            gw_mac = next(i["mac"] for i in res["interfaces"] if i["name"] == "cni_gwbridge")
+            gw_mac = next(i["mac"] for i in res["interfaces"] if i["name"] in ("cni_gwbridge", "gwicc"))
             E.t.run(sender, "ip", "neigh", "replace", b_ip, "lladdr", gw_mac, "dev", "eth0", "nud", "permanent")
             E.try_connect(sender, "udp", b_ip, 5400, timeout=0.9)
             with open(log) as f:
@@ -455,7 +459,7 @@ class HostileTest(unittest.TestCase):
 
         na0, ra0, b0_ip, log0 = pair(False)
         self.assertFalse(heard(na0, ra0, b0_ip, log0), "icc=false: a reached b through the gateway's MAC")
-        # The same bridge with an icc=true network: its containers talk through the host, but not to b above.
+        # An icc=true network (its own bridge): its containers talk through the host, but not to b above.
         na1, ra1, b1_ip, log1 = pair(True)
         self.assertTrue(heard(na1, ra1, b1_ip, log1), "icc=true: a did not reach b through the host")
         self.assertFalse(heard(na1, ra1, b0_ip, log0), "an icc=true container reached an icc=false one")

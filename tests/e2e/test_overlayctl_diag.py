@@ -32,13 +32,14 @@ COVERED_ELSEWHERE = {"vxlan-missing", "flood-missing", "lease-stale", "nft-rule-
 
 def kinds_in_source():
     """Every finding kind tools/overlayctl can report: the first argument of NetCheck::add and the kind of
-    each Finding built directly."""
+    each Finding built directly (in a push_back or a named Finding)."""
     kinds = set()
     for path in glob.glob(os.path.join(SRC_DIR, "tools", "overlayctl", "diag_*.cpp")):
         with open(path) as f:
             text = f.read()
         kinds |= set(re.findall(r'\badd\("([a-z]+(?:-[a-z]+)+)"', text))
         kinds |= set(re.findall(r'push_back\(\{[^,{}]+, "([a-z]+(?:-[a-z]+)+)"', text))
+        kinds |= set(re.findall(r'Finding \w+\{[^,{}]+, "([a-z]+(?:-[a-z]+)+)"', text))
     return kinds
 
 

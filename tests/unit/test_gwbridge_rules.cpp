@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 #include "gwbridge/rules.hpp"
 
 using namespace ovl;
@@ -52,111 +55,103 @@ TEST_CASE("gwbridge rules: tags") {
   CHECK(!parseTag(t, "net1"));
 }
 
-TEST_CASE("gwbridge rules: masquerade and icc only") {
-  auto text = ruleText(sample());
+TEST_CASE("gwbridge rules: the bridge's rules, once per bridge") {
+  auto s = settingsOf(sample());
+  CHECK(s.stamp() == "ipMasq=true icc=false subnets=172.18.0.0/16");
+  auto text = bridgeRulesText(s);
   REQUIRE(text);
+  const std::string tag = " comment \"ovl-br:cni_gwbridge\"\n";
   CHECK(*text ==
-        "add rule inet ovl_gwbridge postrouting ip saddr 172.18.0.2 oifname != \"cni_gwbridge\" masquerade comment "
-        "\"ovl:net1:ctr1:eth1\"\n"
-        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct state established,related accept comment "
-        "\"ovl:net1:ctr1:eth1\"\n"
-        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct status dnat accept comment "
-        "\"ovl:net1:ctr1:eth1\"\n"
-        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" iifname != \"cni_gwbridge\" drop comment "
-        "\"ovl:net1:ctr1:eth1\"\n"
-        "add rule inet ovl_gwbridge forward iifname \"cni_gwbridge\" oifname \"cni_gwbridge\" ip saddr 172.18.0.2 drop "
-        "comment \"ovl:net1:ctr1:eth1\"\n"
-        "add rule inet ovl_gwbridge forward iifname \"cni_gwbridge\" oifname \"cni_gwbridge\" ip daddr 172.18.0.2 drop "
-        "comment \"ovl:net1:ctr1:eth1\"\n"
-        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip daddr 127.0.0.0/8 drop comment "
-        "\"ovl:net1:ctr1:eth1\"\n"
-        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip saddr 127.0.0.0/8 drop comment "
-        "\"ovl:net1:ctr1:eth1\"\n"
-        "add rule bridge ovl_gwbridge forward iifname \"gwb0123456789ab\" oifname != \"gwb0123456789ab\" drop comment "
-        "\"ovl:net1:ctr1:eth1\"\n"
-        "add rule bridge ovl_gwbridge forward oifname \"gwb0123456789ab\" iifname != \"gwb0123456789ab\" drop comment "
-        "\"ovl:net1:ctr1:eth1\"\n");
-}
-
-TEST_CASE("gwbridge rules: the forward filter") {
-  // icc=true and no masquerade still filter what is routed into the bridge: only the bridge-wide rules.
+        "add chain inet ovl_gwbridge br-cni_gwbridge { comment \"ipMasq=true icc=false subnets=172.18.0.0/16\"; }\n"
+        "add rule inet ovl_gwbridge br-cni_gwbridge ct state established,related accept\n"
+        "add rule inet ovl_gwbridge br-cni_gwbridge ct status dnat accept\n"
+        "add rule inet ovl_gwbridge br-cni_gwbridge iifname != \"cni_gwbridge\" drop\n"
+        "add rule inet ovl_gwbridge br-cni_gwbridge drop\n"
+        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" jump br-cni_gwbridge" + tag +
+        "add rule inet ovl_gwbridge postrouting ip saddr 172.18.0.0/16 oifname != \"cni_gwbridge\" masquerade" + tag +
+        "add rule inet ovl_gwbridge postrouting ip saddr { 172.18.0.0/16, 127.0.0.0/8 } ip daddr 172.18.0.0/16 "
+        "oifname \"cni_gwbridge\" ct status dnat masquerade" + tag +
+        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip daddr 127.0.0.0/8 drop" + tag +
+        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip saddr 127.0.0.0/8 drop" + tag +
+        "add rule bridge ovl_gwbridge isolation meta iifgroup " + std::to_string(gwnames::bridgeGroup("cni_gwbridge")) +
+        " drop" + tag + "add rule bridge ovl_gwbridge isolation meta oifgroup " +
+        std::to_string(gwnames::bridgeGroup("cni_gwbridge")) + " drop" + tag);
+  // icc=true, no masquerade, dual stack: no drop of routed traffic within the bridge, no bridge-family rule.
   auto a = sample();
   a.ipMasq = false;
   a.icc = true;
-  const std::string tag = " comment \"ovl:net1:ctr1:eth1\"\n";
-  CHECK(ruleText(a).value() ==
-        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct state established,related accept" + tag +
-            "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" ct status dnat accept" + tag +
-            "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" iifname != \"cni_gwbridge\" drop" + tag +
-            "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip daddr 127.0.0.0/8 drop" + tag +
-            "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip saddr 127.0.0.0/8 drop" + tag);
-  // icc=false, dual stack: the routed container-to-container drops name each address in its family, after
-  // the accepts.
-  a = sample();
-  a.bridge = "br1";
   a.addrs.push_back(*IpNet::parse("fd00:18::2/64"));
-  auto text = ruleText(a).value();
-  CHECK(count(text, "add rule inet ovl_gwbridge forward ") == 7);
-  CHECK(count(text, "forward oifname \"br1\" ct state established,related accept") == 1);
-  CHECK(text.find("forward iifname \"br1\" oifname \"br1\" ip6 saddr fd00:18::2 drop") != std::string::npos);
-  CHECK(text.find("forward iifname \"br1\" oifname \"br1\" ip6 daddr fd00:18::2 drop") != std::string::npos);
-  CHECK(text.find("ct status dnat accept") < text.find("iifname != \"br1\" drop"));
-  CHECK(text.find("iifname != \"br1\" drop") < text.find("ip saddr 172.18.0.2 drop"));
-  CHECK(text.find("cni_gwbridge") == std::string::npos);
+  s = settingsOf(a);
+  CHECK(s.stamp() == "ipMasq=false icc=true subnets=172.18.0.0/16,fd00:18::/64");
+  text = bridgeRulesText(s);
+  REQUIRE(text);
+  CHECK(text->find("oifname != \"cni_gwbridge\" masquerade") == std::string::npos);
+  CHECK(count(*text, "ct status dnat masquerade") == 2);
+  CHECK(text->find("ip6 saddr fd00:18::/64 ip6 daddr fd00:18::/64 oifname \"cni_gwbridge\"") != std::string::npos);
+  CHECK(text->find("br-cni_gwbridge drop\n") == std::string::npos);
+  CHECK(text->find("add rule bridge") == std::string::npos);
+  CHECK(count(*text, "add rule inet ovl_gwbridge br-cni_gwbridge ") == 3);
 }
 
-TEST_CASE("gwbridge rules: port mappings") {
+TEST_CASE("gwbridge rules: networks on one bridge must agree") {
+  auto s = settingsOf(sample());
+  CHECK(!s.disagreement("ipMasq=true icc=false subnets=172.18.0.0/16"));
+  auto why = s.disagreement("ipMasq=true icc=true subnets=172.18.0.0/16");
+  REQUIRE(why);
+  CHECK(*why == "field 'icc' is false here but true on bridge 'cni_gwbridge', which other networks share: networks "
+                "on one bridge must agree");
+  why = s.disagreement("ipMasq=true icc=false subnets=10.91.0.0/24");
+  REQUIRE(why);
+  CHECK(why->starts_with("the IPAM subnet is 172.18.0.0/16 here but 10.91.0.0/24"));
+  why = s.disagreement("ipMasq=false icc=false subnets=172.18.0.0/16");
+  REQUIRE(why);
+  CHECK(why->starts_with("field 'ipMasq' is true here but false"));
+}
+
+TEST_CASE("gwbridge rules: port mappings are map elements") {
   auto a = sample();
+  CHECK(attachmentElements(a).value().empty());  // no mapping: nothing per attachment
   a.ports = {PortMapping{8080, 80, Proto::Tcp, std::nullopt},
              PortMapping{5353, 53, Proto::Udp, IpAddr::parse("198.51.100.1")},
              PortMapping{9, 9, Proto::Sctp, IpAddr::parse("2001:db8::1")}};
-  auto text = ruleText(a);
-  REQUIRE(text);
-  CHECK(count(*text, "\n") == 15);  // 4 dnat, masquerade, hairpin, 5 forward, 2 localnet, 2 bridge forward
-  CHECK(text->find("add rule inet ovl_gwbridge prerouting meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat "
-                   "ip to 172.18.0.2:80 comment \"ovl:net1:ctr1:eth1\"\n") != std::string::npos);
-  // 127.0.0.1 too (route_localnet on the bridge).
-  CHECK(text->find("add rule inet ovl_gwbridge output meta nfproto ipv4 fib daddr type local "
-                   "tcp dport 8080 dnat ip to 172.18.0.2:80") != std::string::npos);
-  CHECK(text->find("add rule inet ovl_gwbridge prerouting ip daddr 198.51.100.1 udp dport 5353 dnat ip to "
-                   "172.18.0.2:53") != std::string::npos);
-  CHECK(text->find("sctp") == std::string::npos);  // an IPv6 host address does not apply to an IPv4 container
-  CHECK(text->find("add rule inet ovl_gwbridge postrouting ip saddr { 172.18.0.0/16, 127.0.0.0/8 } ip daddr 172.18.0.2 "
-                   "oifname \"cni_gwbridge\" ct status dnat masquerade") != std::string::npos);
-}
-
-TEST_CASE("gwbridge rules: IPv6") {
-  auto a = sample();
-  a.addrs = {*IpNet::parse("fd00:18::2/64")};
-  a.ports = {PortMapping{8080, 80, Proto::Tcp, std::nullopt}};
-  auto text = ruleText(a);
-  REQUIRE(text);
-  CHECK(text->find("meta nfproto ipv6 fib daddr type local tcp dport 8080 dnat ip6 to [fd00:18::2]:80") !=
-        std::string::npos);
-  CHECK(text->find("ip6 daddr != ::1") != std::string::npos);
-  CHECK(text->find("ip6 saddr fd00:18::2 oifname != \"cni_gwbridge\" masquerade") != std::string::npos);
-  CHECK(text->find("ip6 saddr fd00:18::/64 ip6 daddr fd00:18::2") != std::string::npos);
-  CHECK(text->find("localnet") == std::string::npos);  // no route_localnet for an IPv6-only container
+  auto e = attachmentElements(a);
+  REQUIRE(e);
+  REQUIRE(e->size() == 3);  // the IPv6 host address does not apply to an IPv4 container
+  CHECK((*e)[0] == Element{"inet", "ports4", "tcp . 8080", "172.18.0.2 . 80"});
+  CHECK((*e)[1] == Element{"inet", "ports4h", "198.51.100.1 . udp . 5353", "172.18.0.2 . 53"});
+  CHECK((*e)[2] == Element{"bridge", "hairpin", "\"gwb0123456789ab\" . \"gwb0123456789ab\"", ""});
+  CHECK(addElementsText({(*e)[0], (*e)[2]}, "ovl:net1:ctr1:eth1") ==
+        "add element inet ovl_gwbridge ports4 { tcp . 8080 comment \"ovl:net1:ctr1:eth1\" : 172.18.0.2 . 80 }\n"
+        "add element bridge ovl_gwbridge hairpin { \"gwb0123456789ab\" . \"gwb0123456789ab\" comment "
+        "\"ovl:net1:ctr1:eth1\" }\n");
+  // Deleting: added first (a no-op when it is there with that value), so absent is not an error.
+  CHECK(deleteElementsText({(*e)[0]}) ==
+        "add element inet ovl_gwbridge ports4 { tcp . 8080 : 172.18.0.2 . 80 }\n"
+        "delete element inet ovl_gwbridge ports4 { tcp . 8080 }\n");
+  // icc=true: no hairpin element (nothing to let back). Dual stack: one element per family.
+  a.icc = true;
+  a.addrs = {*IpNet::parse("172.18.0.2/16"), *IpNet::parse("fd00:18::2/64"), *IpNet::parse("172.18.0.3/16")};
+  e = attachmentElements(a);
+  REQUIRE(e);
+  REQUIRE(e->size() == 4);
+  CHECK((*e)[2] == Element{"inet", "ports6", "tcp . 8080", "fd00:18::2 . 80"});
+  CHECK((*e)[3] == Element{"inet", "ports6h", "2001:db8::1 . sctp . 9", "fd00:18::2 . 9"});
 }
 
 TEST_CASE("gwbridge rules: nothing unchecked reaches the rule text") {
   auto a = sample();
   a.containerId = "x\" accept; add rule";
-  CHECK(!ruleText(a));
+  CHECK(!attachmentElements(a));
   a = sample();
   a.bridge = "br\"0";
-  CHECK(!ruleText(a));
+  CHECK(!attachmentElements(a));
+  CHECK(!bridgeRulesText(settingsOf(a)));
   a = sample();
   a.hostVeth = "v;drop";
-  CHECK(!ruleText(a));
+  CHECK(!attachmentElements(a));
   a = sample();
   a.addrs.clear();
-  CHECK(!ruleText(a));
-  a = sample();
-  a.ifName = "eth\"1";  // CNI_IFNAME only appears hashed in the tag
-  auto text = ruleText(a);
-  REQUIRE(text);
-  CHECK(text->find("eth\"1") == std::string::npos);
+  CHECK(!bridgeRulesText(settingsOf(a)));
 }
 
 TEST_CASE("gwbridge rules: the table layout is created idempotently") {
@@ -169,7 +164,11 @@ TEST_CASE("gwbridge rules: the table layout is created idempotently") {
         std::string::npos);
   CHECK(t.find("add chain inet ovl_gwbridge forward { type filter hook forward priority filter; policy accept; }") !=
         std::string::npos);
-  CHECK(t.find("add chain bridge ovl_gwbridge forward { type filter hook forward priority 0;") != std::string::npos);
+  CHECK(t.find("add chain bridge ovl_gwbridge isolation { type filter hook forward priority filter;") !=
+        std::string::npos);
+  CHECK(t.find("add map inet ovl_gwbridge ports4 { type inet_proto . inet_service : ipv4_addr . inet_service; }") !=
+        std::string::npos);
+  CHECK(t.find("add set bridge ovl_gwbridge hairpin { type ifname . ifname; }") != std::string::npos);
   CHECK(t.find("flush") == std::string::npos);
   CHECK(t.find("delete") == std::string::npos);
 }
@@ -220,5 +219,24 @@ TEST_CASE("gwbridge rules: reading a listing back") {
   CHECK(deleteText({foreign}).empty());
 
   CHECK(!parseListing("not json"));
+
+  // Elements, from `nft -j list table inet ovl_gwbridge` and `... bridge ovl_gwbridge`.
+  const char* maps = R"({"nftables": [
+    {"map": {"family": "inet", "name": "ports4", "table": "ovl_gwbridge", "type": ["inet_proto", "inet_service"],
+      "handle": 3, "map": "ipv4_addr . inet_service", "elem": [
+      [{"elem": {"val": {"concat": ["tcp", 8080]}, "comment": "ovl:n:c1:eth0"}}, {"concat": ["172.18.0.2", 80]}],
+      [{"concat": ["udp", 53]}, {"concat": ["172.18.0.3", 53]}]]}},
+    {"set": {"family": "bridge", "name": "hairpin", "table": "ovl_gwbridge", "type": ["ifname", "ifname"],
+      "handle": 4, "elem": [{"elem": {"val": {"concat": ["gwb1", "gwb1"]}, "comment": "ovl:n:c1:eth0"}}]}},
+    {"chain": {"family": "inet", "table": "ovl_gwbridge", "name": "br-cni_gwbridge", "handle": 9}}]})";
+  auto elems = parseElements(maps);
+  REQUIRE(elems);
+  REQUIRE(elems->size() == 3);
+  CHECK((*elems)[0].elem == Element{"inet", "ports4", "tcp . 8080", "172.18.0.2 . 80"});
+  CHECK((*elems)[0].comment == "ovl:n:c1:eth0");
+  CHECK((*elems)[1].elem == Element{"inet", "ports4", "udp . 53", "172.18.0.3 . 53"});
+  CHECK((*elems)[1].comment.empty());
+  CHECK((*elems)[2].elem == Element{"bridge", "hairpin", "\"gwb1\" . \"gwb1\"", ""});
+  CHECK(parseChains(maps).value() == std::vector<std::string>{"br-cni_gwbridge"});
   CHECK(!parseListing(R"({"x":1})"));
 }

@@ -1,10 +1,13 @@
-// diag: gwbridge's nftables rules (tables "inet ovl_gwbridge" and "bridge ovl_gwbridge") whose container is
-// gone from this host. The names are gwbridge's own (common/nft/gwbridge_names.hpp): each rule carries the
+// diag: gwbridge's port mappings (elements of the maps and sets of tables "inet ovl_gwbridge" and "bridge
+// ovl_gwbridge"), and rules of versions before the maps, whose container is gone from this host. The names are
+// gwbridge's own (common/nft/gwbridge_names.hpp, gwbridge_listing.hpp): each element (or old rule) carries the
 // tag of its attachment, readable ("ovl:<network>:<containerID>:<ifname>") or hashed ("ovl#..." when too long
-// for a comment), and the attachment's host veth is "gwb..." of (containerID, ifname).
+// for a comment), and the attachment's host veth is "gwb..." of (containerID, ifname). The rules a bridge
+// has once ("ovl-br:<bridge>") and the static ones are not an attachment's and are not reported.
 #include <memory>
 
 #include "cni/json.hpp"
+#include "nft/gwbridge_listing.hpp"
 #include "nft/gwbridge_names.hpp"
 #include "nft/nft.hpp"
 #include "overlayctl/diag.hpp"
@@ -37,13 +40,36 @@ std::optional<std::pair<Owner, bool>> ownerOf(const DiagInput& in, std::string_v
   return std::make_pair(Owner{*net, at->first}, live);
 }
 
+// A finding for a stale element or rule; the fix runs `fix` (nft text).
+Finding staleFinding(const std::pair<Owner, bool>& owner, std::string_view comment, const std::string& where,
+                     std::string_view what, std::shared_ptr<nft::Nft> nft, std::string fix) {
+  const std::string who = owner.first.containerId.empty() ? std::string("a container (hashed tag)")
+                                                          : "container " + owner.first.containerId;
+  Finding f{owner.first.network, "nft-rule-stale", where,
+          std::string(what) + " (" + std::string(comment) + ") of " + who +
+              ", which no longer exists on this host: its NAT or port mapping still applies to whoever "
+              "gets its address",
+          [nft, fix]() { return nft->run(fix, "removing a stale rule or element"); }, ""};
+  return f;
+}
+
 }  // namespace
 
 Result<void> diagNftRules(DiagInput& in, const std::optional<std::string>& net, std::vector<Finding>& out) {
   auto shared = std::make_shared<nft::Nft>(TRY(nft::Nft::open()));
+  auto relevant = [&](const std::optional<std::pair<Owner, bool>>& o) {
+    return o && !o->second && (!net || o->first.network == *net);
+  };
   for (const char* family : {"inet", "bridge"}) {
     auto listing = TRY(shared->listTable(family, "ovl_gwbridge"));
     if (!listing) continue;
+    for (const auto& e : TRY(gwnames::parseElements(*listing))) {
+      auto owner = ownerOf(in, e.comment);
+      if (!relevant(owner)) continue;
+      const std::string where = e.elem.family + " ovl_gwbridge " + e.elem.set + " { " + e.elem.key + " }";
+      out.push_back(staleFinding(*owner, e.comment, where, "a gwbridge port mapping", shared,
+                                 gwnames::deleteElementText(e.elem)));
+    }
     json::Doc d;
     TRY_VOID(json::parseInto(d, *listing, "nft's JSON listing"));
     const auto* items = d.IsObject() ? json::member(d, "nftables") : nullptr;
@@ -56,16 +82,11 @@ Result<void> diagNftRules(DiagInput& in, const std::optional<std::string>& net, 
       const auto* handle = json::member(*rule, "handle");
       if (!comment || !comment->IsString() || !chain || !chain->IsString() || !handle || !handle->IsUint64()) continue;
       auto owner = ownerOf(in, comment->GetString());
-      if (!owner || owner->second || (net && owner->first.network != *net)) continue;
+      if (!relevant(owner)) continue;
       const std::string where = std::string(family) + " ovl_gwbridge " + chain->GetString() + " handle " +
                                 std::to_string(handle->GetUint64());
-      const std::string who = owner->first.containerId.empty() ? std::string("a container (hashed tag)")
-                                                                : "container " + owner->first.containerId;
-      out.push_back({owner->first.network, "nft-rule-stale", where,
-                     "a gwbridge rule (" + std::string(comment->GetString()) + ") of " + who +
-                         ", which no longer exists on this host: its NAT or port mapping still applies to whoever "
-                         "gets its address",
-                     [shared, where]() { return shared->run("delete rule " + where, "removing a stale rule"); }, ""});
+      out.push_back(staleFinding(*owner, comment->GetString(), where, "a gwbridge rule", shared,
+                                 "delete rule " + where));
     }
   }
   return {};

@@ -10,6 +10,7 @@ The plugins honour OVL_TEST_PAUSE_AT=<point> and OVL_TEST_PAUSE_FILE=<path> (com
 that point they write their pid to the file and sleep. A delegated IPAM plugin inherits both variables.
 """
 
+import glob
 import ipaddress
 import json
 import os
@@ -171,9 +172,37 @@ def nft_rules(topology, host):
     return [item["rule"] for item in items if "rule" in item]
 
 
+def nft_elements(topology, host):
+    """(family, table, set, comment) of every element of every nftables map and set of the host."""
+    p = topology.run(host, "nft", "-j", "list", "ruleset", check=False)
+    if p.returncode != 0:
+        raise AssertionError(f"nft list ruleset in {host} failed rc={p.returncode}: {p.stderr[-500:]}")
+    out = []
+    for item in json.loads(p.stdout)["nftables"]:
+        s = item.get("map") or item.get("set")
+        for e in (s or {}).get("elem", []):
+            key = e[0] if isinstance(e, list) else e
+            comment = key.get("elem", {}).get("comment", "") if isinstance(key, dict) else ""
+            out.append((s["family"], s["table"], s["name"], comment))
+    return out
+
+
+def gwbridge_records(state_dir):
+    """(network, containerID, ifname) of every gwbridge attachment record under a node config's stateDir
+    (<stateDir>/ns-<inode>/gwbridge/<network>/<veth>.json)."""
+    out = []
+    for path in glob.glob(os.path.join(state_dir, "ns-*", "gwbridge", "*", "*.json")):
+        with open(path) as f:
+            r = json.load(f)
+        out.append((r["network"], r["containerID"], r["ifname"]))
+    return out
+
+
 def nft_comments(topology, host):
-    """Comments of our nftables rules (tagged "ovl:" or "ovl#") in every table of the host."""
-    return [r["comment"] for r in nft_rules(topology, host) if r.get("comment", "").startswith(("ovl:", "ovl#"))]
+    """Comments of our nftables rules and map/set elements (tagged "ovl:" or "ovl#") in every table of the
+    host (gwbridge tags an attachment's port mappings; the rules a bridge has once are "ovl-br:...")."""
+    return ([r["comment"] for r in nft_rules(topology, host) if r.get("comment", "").startswith(("ovl:", "ovl#"))]
+            + [c for *_, c in nft_elements(topology, host) if c.startswith(("ovl:", "ovl#"))])
 
 
 def _is_ip(name):

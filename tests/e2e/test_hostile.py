@@ -250,6 +250,17 @@ class HostileTest(unittest.TestCase):
         bridge = ra["interfaces"][0]["name"]
         self.assertTrue(bridge.startswith("ovbr-"), ra["interfaces"])
         vxlan = "ovx-" + bridge[len("ovbr-"):]
+        # The overlay network is IPv4-only, so the plugin turned IPv6 off on the containers' links; a hostile
+        # container turns it on again in its own namespace (the victim too, so that it can show the RA arrived).
+        for ns, res in ((na, ra), (nb, rb)):
+            for ifname in self.in_container(res):
+                E.t.run(ns, "sysctl", "-qw", f"net.ipv6.conf.{ifname}.disable_ipv6=0")
+        for ns, ifname in [(na, i) for i in self.in_container(ra)] + [(nb, "eth0")]:
+            deadline = time.monotonic() + scaled(5)
+            while not E.t.run(ns, "ip", "-6", "addr", "show", "dev", ifname, "scope", "link").stdout.strip() or \
+                    E.t.run(ns, "ip", "-6", "addr", "show", "dev", ifname, "tentative").stdout.strip():
+                self.assertLess(time.monotonic(), deadline, f"no usable link-local address on {ifname}")
+                time.sleep(0.1)
         for h in E.hosts:
             E.v6_settled(h)
         before = {h.name: E.v6_state(h) for h in E.hosts}

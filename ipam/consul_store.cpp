@@ -105,8 +105,10 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
   model::LeaseCompanion* companion = model::leaseCompanion();
   std::vector<IpNet> ips;
   for (const auto& c : claims) ips.push_back(IpNet(c.ip, c.prefix));
-  if (companion && !companion->committed && companion->ops)
+  if (companion && !companion->committed && companion->ops) {
     for (auto& op : companion->ops(ips)) ops.push_back(std::move(op));
+    companion->sent = true;
+  }
   // The owner key names this host, container and interface: a resent copy that lost to its own first copy
   // reports ownerHasLeases, and the allocator then returns what the owner index holds.
   auto r = TRY(client_->txn(ops, kv::Resend::SelfIdentifying));

@@ -29,8 +29,22 @@ Result<void> globalInit() {
   return {};
 }
 
-CURLSH*& processShare() {
-  static CURLSH* share = nullptr;  // lives as long as the process: easy handles may outlive any owner of it
+bool& sharingWanted() {
+  static bool wanted = false;
+  return wanted;
+}
+
+// Made on first use (curl_global_init costs a millisecond and megabytes of OpenSSL set-up: not for VERSION).
+// Lives as long as the process: easy handles may outlive any owner of it.
+CURLSH* processShare() {
+  static CURLSH* share = [] {
+    CURLSH* sh = curl_share_init();
+    if (!sh) return sh;
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return sh;
+  }();
   return share;
 }
 
@@ -125,15 +139,7 @@ struct HttpTransport::Attempt {
   bool timedOut = false;  // the address is down (no answer in time, unreachable): not again in this call
 };
 
-void shareConnectionsInProcess() {
-  if (processShare() || !globalInit()) return;
-  CURLSH* sh = curl_share_init();
-  if (!sh) return;
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  processShare() = sh;
-}
+void shareConnectionsInProcess() { sharingWanted() = true; }
 
 Result<HttpTransport> HttpTransport::create(ConsulConfig cfg) {
   TRY_VOID(validate(cfg));
@@ -146,7 +152,8 @@ Result<HttpTransport> HttpTransport::create(ConsulConfig cfg) {
   TRY_VOID(globalInit());
   CurlPtr h(curl_easy_init());
   if (!h) return fail(Code::Internal, "curl_easy_init failed");
-  if (CURLSH* sh = processShare()) curl_easy_setopt(h.get(), CURLOPT_SHARE, sh);
+  if (sharingWanted())
+    if (CURLSH* sh = processShare()) curl_easy_setopt(h.get(), CURLOPT_SHARE, sh);
   return HttpTransport(std::move(cfg), std::move(h));
 }
 

@@ -15,6 +15,10 @@ namespace ovl::model {
 struct LeaseCompanion {
   // The operations to add, given the addresses being reserved with their prefixes (in the reservation's order).
   std::function<std::vector<kv::TxnOp>(const std::vector<IpNet>&)> ops;
+  // Set by the store when a reservation carrying them was sent: an answer lost or refused after that may still
+  // have been applied (a leader that replicated it and died), so the caller deletes its records when the IPAM
+  // fails.
+  bool sent = false;
   // Set by the store once a reservation carrying them committed: with the addresses it reserved.
   bool committed = false;
   std::vector<IpNet> ips;

@@ -90,7 +90,16 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
     model::ScopedLeaseCompanion offered(companion);
     return cni::delegateAdd(c.ipamType, args, ipamConf);
   }();
-  if (!ipam) return fail(std::move(ipam.error()));
+  if (!ipam) {
+    // The lease transaction may have carried our records and been applied although the IPAM saw it fail (an
+    // answer lost in an election): remove them, and the membership if this host has no devices for the network.
+    if (companion.sent) {
+      if (auto r = cluster.deleteAttachment(c.network, c.hostName, args.containerId, args.ifName); !r)
+        log::error("rollback: deleting the attachment record: " + r.error().msg);
+      if (auto r = teardownIfUnused(host, c, *state.vni, &cluster); !r) log::error("rollback: " + r.error().msg);
+    }
+    return fail(std::move(ipam.error()));
+  }
   Rollback releaseIp([&] {
     if (auto r = cni::delegateDel(c.ipamType, args, ipamConf); !r)
       log::error("rollback: releasing the address failed: " + r.error().msg);

@@ -1,0 +1,87 @@
+"""An HTTP proxy in front of Consul that applies a write and then answers as a dying leader would.
+
+    python3 lying_proxy.py LISTEN_IP LISTEN_PORT UPSTREAM_IP UPSTREAM_PORT MODE_FILE
+
+Every request is forwarded to Consul (one upstream connection per request). A `PUT /v1/txn` whose body holds
+every word of MODE_FILE's second line is answered, after Consul applied it, with HTTP 500 "rpc error making
+call: EOF" (what a client sees when the leader it wrote through dies after replicating): when the first line
+of MODE_FILE is "always", every time; "once", the first time only. No MODE_FILE: a plain proxy. Prints
+"lied N" to stdout each time it lies.
+"""
+
+import http.client
+import socketserver
+import sys
+import threading
+
+LISTEN_IP, LISTEN_PORT, UP_IP, UP_PORT, MODE_FILE = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), \
+    sys.argv[5]
+lies = 0
+lock = threading.Lock()
+
+
+def mode():
+    try:
+        with open(MODE_FILE) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return None, []
+    return (lines[0] if lines else None), (lines[1].split() if len(lines) > 1 else [])
+
+
+def should_lie(method, path, body):
+    global lies
+    how, words = mode()
+    if how not in ("once", "always") or method != "PUT" or not path.startswith("/v1/txn"):
+        return False
+    if not all(w.encode() in body for w in words):
+        return False
+    with lock:
+        if how == "once" and lies > 0:
+            return False
+        lies += 1
+        print(f"lied {lies}", flush=True)
+    return True
+
+
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            line = self.rfile.readline()
+            if not line or not line.strip():
+                return
+            method, path, _ = line.decode().split(" ", 2)
+            headers = {}
+            while True:
+                h = self.rfile.readline()
+                if not h or h in (b"\r\n", b"\n"):
+                    break
+                k, v = h.decode().split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+            body = self.rfile.read(int(headers.get("content-length", "0")))
+            up = http.client.HTTPConnection(UP_IP, UP_PORT, timeout=30)
+            fwd = {k: v for k, v in headers.items() if k in ("x-consul-token", "content-type")}
+            up.request(method, path, body=body or None, headers=fwd)
+            r = up.getresponse()
+            data = r.read()
+            status, reason = r.status, r.reason
+            extra = ""
+            if r.getheader("X-Consul-Index"):
+                extra = f"X-Consul-Index: {r.getheader('X-Consul-Index')}\r\n"
+            up.close()
+            if should_lie(method, path, body):
+                status, reason, data, extra = 500, "Internal Server Error", b"rpc error making call: EOF", ""
+            self.wfile.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(data)}\r\n{extra}\r\n".encode())
+            self.wfile.write(data)
+            self.wfile.flush()
+
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+if __name__ == "__main__":
+    with Server((LISTEN_IP, LISTEN_PORT), Handler) as s:
+        print("ready", flush=True)
+        s.serve_forever()

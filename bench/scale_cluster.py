@@ -78,10 +78,11 @@ def machine_cpu():
 
 
 class ScaleCluster:
-    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins"):
+    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins", health=True):
         if not 3 <= nhosts <= 240:
             raise ValueError("between 3 and 240 hosts (198.51.100.11-250)")
         self.bin = os.path.abspath(bin_dir)
+        self.health = health
         self.t = Topology()
         self.t.start()
         self.helpers, self.daemons = {}, {}
@@ -116,7 +117,8 @@ class ScaleCluster:
         path = os.path.join(self.t.tmpdir, f"node-{host.name}-{role}.json")
         with open(path, "w") as f:
             json.dump({"store": ",".join(s.store_url for s in order), "hostName": host.name, "advertise": "eth0",
-                       "stateDir": self.state_dir(host), "resolver": {"upstreams": []}}, f)
+                       "stateDir": self.state_dir(host), "resolver": {"upstreams": []},
+                       "health": {"enabled": self.health}}, f)
         return path
 
     def plugin_env(self, host):

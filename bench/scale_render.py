@@ -201,7 +201,8 @@ def section(res, png):
          f"{ex.get('total_s', 0) / 60:.1f} min ({ex.get('setup_s', 0):.0f} s set-up, {ex.get('netns_s', 0):.0f} s "
          f"namespaces, {ex.get('cleanup_s', 0):.0f} s clean-up), {o['hosts']} hosts, {o['containers']} containers, "
          f"{o['networks']} networks, bursts of {o['burst']}, churn {o['churn']:.0%}, probes after "
-         f"{o['probe_share']:.0%} of ADDs, Consul leader: {_leader(ex)}. Machine: {res['machine']}.", "",
+         f"{o['probe_share']:.0%} of ADDs, Consul leader: {_leader(ex)}, health mesh "
+         f"{'off' if o.get('no_health') else 'on'}. Machine: {res['machine']}.", "",
          "What these figures mean at 1,000 hosts, what breaks first and what the design does about it: "
          "[scale.md](scale.md).", "", HOW, ""]
     L += _md_table(("figure", "measured", "target (issue 18)", "result"), table(res))

@@ -63,6 +63,9 @@ Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path)
     if (*subnet && (!(*subnet)->addr().isV4() || (*subnet)->prefix() > 30))
       return fail(Code::InvalidConfig, what + ": field 'health.subnet' must be an IPv4 prefix of /30 or wider");
     if (*subnet) n.healthSubnet = (*subnet)->masked();
+    auto enabled = json::optBool(*h, "enabled", "health");
+    if (!enabled) return ctx(enabled.error());
+    n.healthEnabled = enabled->value_or(true);
   }
   return n;
 }

@@ -45,6 +45,7 @@ struct NodeConfig {
   std::optional<metrics::ListenAddr> metricsListen;  // "metrics": {"listen": ...}
   std::optional<int64_t> healthVni;
   std::optional<IpNet> healthSubnet;
+  bool healthEnabled = true;  // "health": {"enabled": false} turns the watcher's health mesh off
 };
 
 // The node config (OVL_NODE_CONFIG, else kDefaultNodeConfig), read once per process and path.

@@ -322,10 +322,13 @@ int watchMain(int argc, char** argv) {
     return r ? 0 : 1;
   }
   log::info("watching this host's networks as host '" + w->conf.hostName + "'");
-  w->health = std::make_unique<HealthMesh>(HealthMesh::Config{w->cluster->kv().config(), w->conf.hostName,
-                                                              w->conf.advertise, w->conf.port,
-                                                              model::healthVni(w->node), model::healthSubnet(w->node),
-                                                              healthFigures});
+  if (w->node.healthEnabled)
+    w->health = std::make_unique<HealthMesh>(HealthMesh::Config{w->cluster->kv().config(), w->conf.hostName,
+                                                                w->conf.advertise, w->conf.port,
+                                                                model::healthVni(w->node),
+                                                                model::healthSubnet(w->node), healthFigures});
+  else
+    log::info("health mesh off (node config health.enabled false)");
   w->follow(stopping);
   w->health.reset();
   w->relax();

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "kv/node_config.hpp"
 #include "metrics/exposition.hpp"
 #include "model/health.hpp"
 #include "overlay/health_figures.hpp"
@@ -167,4 +168,19 @@ TEST_CASE("health: the figures on the metrics endpoint, one series per peer") {
   metrics::Exposition none;
   overlay::exposeHealth(none, {});
   CHECK(none.text().empty());
+}
+
+TEST_CASE("health: the node config turns the mesh off with health.enabled, and names the field when it is wrong") {
+  auto on = kv::parseNodeConfig(R"({"health":{"vni":16777214}})", "n.json");
+  REQUIRE(on);
+  CHECK(on->healthEnabled);
+  auto dflt = kv::parseNodeConfig(R"({})", "n.json");
+  REQUIRE(dflt);
+  CHECK(dflt->healthEnabled);
+  auto off = kv::parseNodeConfig(R"({"health":{"enabled":false}})", "n.json");
+  REQUIRE(off);
+  CHECK_FALSE(off->healthEnabled);
+  auto bad = kv::parseNodeConfig(R"({"health":{"enabled":"no"}})", "n.json");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().msg.find("health.enabled") != std::string::npos);
 }

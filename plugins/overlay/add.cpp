@@ -106,10 +106,12 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   });
   if (ipam->ips.empty()) return fail(Code::Internal, "IPAM plugin '" + c.ipamType + "' returned no address");
   for (const auto& ip : ipam->ips) rec.ips.push_back(ip.address.str());
-  bool recorded = companion.committed && std::equal(rec.ips.begin(), rec.ips.end(), companion.ips.begin(),
-                                                    companion.ips.end(), [](const std::string& a, const IpNet& b) {
-                                                      return a == b.str();
-                                                    });
+  // Our records are in the store once the lease transaction carried them: the rollback deletes them. They are
+  // rewritten below unless they name exactly the addresses the IPAM returned.
+  bool recorded = companion.committed;
+  const bool current = recorded && std::equal(rec.ips.begin(), rec.ips.end(), companion.ips.begin(),
+                                              companion.ips.end(),
+                                              [](const std::string& a, const IpNet& b) { return a == b.str(); });
   Rollback forgetRecord([&] {
     if (!recorded) return;
     if (auto r = cluster.deleteAttachment(c.network, c.hostName, args.containerId, args.ifName); !r)
@@ -145,7 +147,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   TRY_VOID(configureContainer(netns, link, args.ifName, *ipam));
 
   const model::Member member{c.hostName, underlay.vtep, c.port, vni, mtu, underlay.mtu};
-  if (!recorded) {
+  if (!current) {
     // A write answered with an error may still have been applied (a leader that replicated it and died before
     // answering): the rollback removes the record it may have left. The membership goes with the devices in
     // deleteLink.

@@ -202,4 +202,23 @@ Result<Cursor> parseCursor(std::string_view key, std::string_view value) {
   return Cursor{*ip};
 }
 
+std::string toJson(const StoreMarker& m) {
+  rapidjson::StringBuffer sb;
+  json::Writer w(sb);
+  w.StartObject();
+  json::key(w, "id"); json::str(w, m.id);
+  json::key(w, "created"); w.Int64(m.created);
+  w.EndObject();
+  return finish(sb);
+}
+
+Result<StoreMarker> parseStoreMarker(std::string_view key, std::string_view value) {
+  json::Doc d;
+  TRY_VOID(object(d, key, value));
+  StoreMarker m{optStr(d, "id"), 0};
+  if (const auto* v = json::member(d, "created"); v && v->IsInt64()) m.created = v->GetInt64();
+  if (m.id.empty()) return bad(key, "has no 'id'");
+  return m;
+}
+
 }  // namespace ovl::model

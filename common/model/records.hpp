@@ -63,6 +63,14 @@ struct Cursor {
   bool operator==(const Cursor&) const = default;
 };
 
+// P/cluster: this store's identity; a host that finds another (or none) knows the store forgot (restore.hpp).
+struct StoreMarker {
+  std::string id;
+  int64_t created = 0;
+  bool operator==(const StoreMarker&) const = default;
+};
+
+std::string toJson(const StoreMarker& m);
 std::string toJson(const Member& m);
 std::string toJson(const Host& h);
 std::string toJson(const Attachment& a);
@@ -83,5 +91,6 @@ Result<Lease> parseLease(std::string_view key, std::string_view value);
 Result<std::vector<IpAddr>> parseOwnerIndex(std::string_view key, std::string_view value);
 Result<VniReservation> parseVniReservation(std::string_view key, std::string_view value);
 Result<Cursor> parseCursor(std::string_view key, std::string_view value);
+Result<StoreMarker> parseStoreMarker(std::string_view key, std::string_view value);
 
 }  // namespace ovl::model

@@ -6,16 +6,10 @@
 #include <fstream>
 #include <thread>
 
-#include "cni/json.hpp"
 #include "util/log.hpp"
 
 namespace ovl::model {
 namespace {
-
-struct Marker {
-  std::string id;
-  int64_t created = 0;
-};
 
 std::string newId() {
   unsigned char b[8] = {};
@@ -25,38 +19,16 @@ std::string newId() {
   return std::string(out, 16) + "-" + std::to_string(::time(nullptr));
 }
 
-std::string markerJson(const Marker& m) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "id"); json::str(w, m.id);
-  json::key(w, "created"); w.Int64(m.created);
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
-}
-
-Result<Marker> parseMarker(std::string_view key, std::string_view text) {
-  const std::string what = "record " + std::string(key);
-  json::Doc d;
-  TRY_VOID(json::parseInto(d, text, what));
-  if (!d.IsObject()) return fail(Code::Decode, what + " is not a JSON object");
-  Marker m;
-  if (const auto* v = json::member(d, "id"); v && v->IsString()) m.id = v->GetString();
-  if (const auto* v = json::member(d, "created"); v && v->IsInt64()) m.created = v->GetInt64();
-  if (m.id.empty()) return fail(Code::Decode, what + " has no 'id'");
-  return m;
-}
-
 // P/cluster as it is now: created when missing, replaced when unreadable (a store whose identity cannot be
 // read is a store this host does not know: it puts its records back, as after a restart).
-Result<Marker> currentMarker(kv::ConsulClient& kv, const Keys& keys, std::optional<kv::KvPair> current) {
+Result<StoreMarker> currentMarker(kv::ConsulClient& kv, const Keys& keys, std::optional<kv::KvPair> current) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (current) {
-      auto m = parseMarker(current->key, current->value);
+      auto m = parseStoreMarker(current->key, current->value);
       if (m) return *m;
       log::warn(m.error().msg + ": replacing it with a new store identity");
     }
-    auto written = kv.cas(keys.cluster(), markerJson(Marker{newId(), int64_t(::time(nullptr))}),
+    auto written = kv.cas(keys.cluster(), toJson(StoreMarker{newId(), int64_t(::time(nullptr))}),
                           current ? current->modifyIndex : 0);
     if (!written && written.error().code == Code::InvalidConfig)  // ACL: say what the token lacks
       return fail(Code::InvalidConfig, written.error().msg + ": the ACL token needs key_prefix write on " +
@@ -126,7 +98,7 @@ Result<void> ensureStoreRemembers(kv::ConsulClient& kv, HostMemory& mem, bool wa
                                   const std::optional<kv::KvPair>* prefetched) {
   const Keys keys(kv.key(""));
   const std::string known = mem.clusterId();
-  const Marker marker = TRY(currentMarker(kv, keys, prefetched ? *prefetched : TRY(kv.get(keys.cluster()))));
+  const StoreMarker marker = TRY(currentMarker(kv, keys, prefetched ? *prefetched : TRY(kv.get(keys.cluster()))));
   if (marker.id == known) return {};
   const bool remembers = !known.empty() || !mem.attachments().empty() || !mem.leases().empty();
   if (remembers) {

@@ -120,6 +120,20 @@ TEST_CASE("model: the VNI reservation and the IPAM cursor have one writer and on
   }
 }
 
+TEST_CASE("model: the store's identity marker has one writer and one reader") {
+  model::StoreMarker m{"0123456789abcdef-1764650000", 1764650000};
+  auto m2 = model::parseStoreMarker("P/cluster", model::toJson(m));
+  REQUIRE(m2);
+  CHECK(*m2 == m);
+  for (std::string bad : {std::string(), std::string("{}"), std::string("{\"id\":7}"), std::string("[]"),
+                          std::string(180000, '[')}) {
+    auto r = model::parseStoreMarker("P/cluster", bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Code::Decode);
+    CHECK(r.error().msg.find("P/cluster") != std::string::npos);
+  }
+}
+
 TEST_CASE("json: nesting and size are bounded before anything recursive runs") {
   CHECK(json::nestingDepth(R"({"a":[1,{"b":"[[[["}]})") == 3);  // brackets inside strings do not count
   CHECK(json::nestingDepth(R"("\"[[")") == 0);

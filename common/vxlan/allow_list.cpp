@@ -9,12 +9,12 @@ constexpr int kAttempts = 3;
 
 }  // namespace
 
-Result<AllowList> AllowList::open() { return AllowList(TRY(nft::Nft::open())); }
+Result<AllowList> AllowList::open() { return AllowList(); }
 
 Result<AllowListing> AllowList::read() {
-  auto text = TRY(nft_.listTable(kAllowFamily, kAllowTable));
-  if (!text) return AllowListing{};
-  return parseAllowListing(*text);
+  auto listing = TRY(nfnl::listTable(nfnl::Family::Inet, kAllowTable));
+  if (!listing) return AllowListing{};
+  return readAllowListing(*listing);
 }
 
 Result<void> AllowList::apply(uint32_t vni, const std::set<IpAddr>& want, bool exact) {
@@ -22,7 +22,9 @@ Result<void> AllowList::apply(uint32_t vni, const std::set<IpAddr>& want, bool e
     auto plan = planAllow(TRY(read()), vni, want, exact);
     if (plan.empty()) return {};
     // A deletion of a pair that went meanwhile fails the whole transaction: read again and retry.
-    auto r = nft_.run(allowPlanText(plan), "updating the VXLAN allow-list of vni " + std::to_string(vni));
+    nfnl::Batch b;
+    addAllowPlan(b, plan);
+    auto r = b.commit("updating the VXLAN allow-list of vni " + std::to_string(vni));
     if (r) {
       for (const auto& e : plan.remove) log::info("vni " + std::to_string(vni) + ": VXLAN from " + e.vtep.str() + " no longer allowed");
       return {};
@@ -41,11 +43,17 @@ Result<void> AllowList::sync(uint32_t vni, const IpAddr& self, const std::vector
 
 Result<void> AllowList::forget(uint32_t vni) { return apply(vni, {}, true); }
 
-Result<void> AllowList::enforce(uint16_t port) { return nft_.run(enforceText(port), "enforcing the VXLAN allow-list"); }
+Result<void> AllowList::enforce(uint16_t port) {
+  nfnl::Batch b;
+  addEnforce(b, port);
+  return b.commit("enforcing the VXLAN allow-list");
+}
 
 Result<void> AllowList::relax() {
   if (!TRY(read()).enforced) return {};
-  return nft_.run(relaxText(), "removing the VXLAN allow-list's dropping chain");
+  nfnl::Batch b;
+  addRelax(b);
+  return b.commit("removing the VXLAN allow-list's dropping chain");
 }
 
 }  // namespace ovl::vxlan

@@ -1,4 +1,4 @@
-// The VXLAN allow-list in this host's network namespace (rule text: vxlan/allow_rules.hpp). Its sets are kept
+// The VXLAN allow-list in this host's network namespace (its objects: vxlan/allow_rules.hpp). Its sets are kept
 // where the flood list is kept: ADD adds the members it read (FloodSync::AddOnly), `overlay watch` makes them
 // exact, and the teardown of a network's devices removes that VNI's pairs. The dropping chain exists only
 // while a watcher runs (enforce() at its start, relax() at its exit): without a watcher nothing tells this
@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "model/records.hpp"
-#include "nft/nft.hpp"
 #include "util/error.hpp"
 #include "vxlan/allow_rules.hpp"
 #include "vxlan/datapath.hpp"
@@ -32,9 +31,8 @@ class AllowList {
   Result<void> relax();
 
  private:
-  explicit AllowList(nft::Nft nft) : nft_(std::move(nft)) {}
+  AllowList() = default;
   Result<void> apply(uint32_t vni, const std::set<IpAddr>& want, bool exact);
-  nft::Nft nft_;
 };
 
 }  // namespace ovl::vxlan

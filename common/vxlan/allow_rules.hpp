@@ -1,5 +1,5 @@
-// The VXLAN allow-list's nftables text, without a kernel: which (VTEP, VNI) pairs may deliver VXLAN to this
-// host, the commands that change them, and the rule that drops every other pair (installed only by
+// The VXLAN allow-list's nf_tables objects, without a kernel: which (VTEP, VNI) pairs may deliver VXLAN to this
+// host, the commands that change them (nfnl/batch.hpp), and the rule that drops every other pair (installed only by
 // `overlay watch`, see vxlan/allow_list.hpp). Pure, so the unit tests check it without privileges.
 //
 //   table inet ovl_vxlan {
@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "nfnl/batch.hpp"
+#include "nfnl/listing.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
@@ -49,19 +51,21 @@ struct AllowPlan {
 };
 AllowPlan planAllow(const AllowListing& have, uint32_t vni, const std::set<IpAddr>& want, bool exact);
 
-// "add table" and both sets: idempotent, so every batch that changes elements starts with it.
-std::string allowTableText();
-// "add element ..." / "delete element ..." lines for the pairs, one line per set used.
-std::string allowElementsText(std::string_view verb, const std::vector<AllowEntry>& entries);
-// The text that applies a plan (table and sets first, then deletions, then additions).
-std::string allowPlanText(const AllowPlan& plan);
+// The table and both sets: idempotent, so every batch that changes elements starts with it.
+void addAllowTable(nfnl::Batch& b);
+// Set allow4 or allow6: key "<family> saddr . @th,96,24", with nft's description of it for `nft list`.
+nfnl::SetSpec allowSet(bool v6);
+// A set element: the VTEP's address, then the VNI as the VXLAN header carries it (3 bytes), padded to 4.
+nfnl::Element allowElement(const AllowEntry& e);
+// Applies a plan: the table and sets first, then deletions, then additions.
+void addAllowPlan(nfnl::Batch& b, const AllowPlan& plan);
 // Installs (or replaces) the dropping chain for VXLAN to UDP `port`.
-std::string enforceText(uint16_t port);
+void addEnforce(nfnl::Batch& b, uint16_t port);
 // Removes the dropping chain; the sets stay, so ADDs keep them current for the next watcher.
-std::string relaxText();
+void addRelax(nfnl::Batch& b);
 
-// Reads `nft -j list table inet ovl_vxlan` (libnftables' JSON). Elements that are not an address and a
-// VNI are skipped: the table is ours, but a reader must not trust kernel text to be well-formed.
-Result<AllowListing> parseAllowListing(std::string_view jsonText);
+// Reads the table's listing. Elements that are not an address and a VNI of the set's family are skipped:
+// the table is ours, but a reader must not trust the kernel's contents to be well-formed.
+AllowListing readAllowListing(const nfnl::Listing& l);
 
 }  // namespace ovl::vxlan

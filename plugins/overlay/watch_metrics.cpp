@@ -8,8 +8,8 @@
 #include "metrics/recorder.hpp"
 #include "metrics/resolver_counters.hpp"
 #include "model/cluster.hpp"
-#include "nft/nft.hpp"
-#include "nft/ruleset_counts.hpp"
+#include "nfnl/listing.hpp"
+#include "nfnl/ruleset_counts.hpp"
 #include "nl/fdb.hpp"
 #include "nl/neigh.hpp"
 #include "nl/socket.hpp"
@@ -73,16 +73,15 @@ void kernelFigures(nl::Socket& s, const std::string& net, uint32_t vni, NetFigur
   if (auto n = nl::dumpNeighs(s, (*dev)->bridge.index)) f.neigh.push_back({l, double(n->size())});
 }
 
-// Rules per table and elements per set of the host's whole ruleset: one listing (a netlink dump), whose
-// JSON is bounded by json::kMaxDocumentBytes; past that, or on any error, the families are left out.
+// Rules per table and elements per set of the host's ruleset (families inet, ip, ip6, bridge): netlink
+// dumps; on any error the families are left out.
 void nftFigures(metrics::Exposition& e) {
-  auto nft = nft::Nft::open();
-  auto text = nft ? nft->listRuleset() : Result<std::string>(fail(nft.error()));
-  auto counts = text ? nft::countRuleset(*text) : Result<nft::RulesetCounts>(fail(text.error()));
-  if (!counts) return log::debug("metrics: nftables: " + counts.error().msg + ", ignoring");
+  auto listing = nfnl::listRuleset(true);
+  if (!listing) return log::debug("metrics: nftables: " + listing.error().msg + ", ignoring");
+  const auto counts = nfnl::countRuleset(*listing);
   std::vector<GaugeSample> rules, elements;
-  for (const auto& [k, n] : counts->rules) rules.push_back({{{"family", k.first}, {"table", k.second}}, double(n)});
-  for (const auto& [k, n] : counts->elements)
+  for (const auto& [k, n] : counts.rules) rules.push_back({{{"family", k.first}, {"table", k.second}}, double(n)});
+  for (const auto& [k, n] : counts.elements)
     elements.push_back(
         {{{"family", std::get<0>(k)}, {"table", std::get<1>(k)}, {"set", std::get<2>(k)}}, double(n)});
   e.family("overlay_cni_nftables_rules", "gauge", "nftables rules on this host, per table.", rules);

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "vxlan/allow_rules.hpp"
 
 using namespace ovl;
@@ -9,37 +11,42 @@ namespace {
 
 IpAddr ip(const char* s) { return *IpAddr::parse(s); }
 
-// What `nft -j list table inet ovl_vxlan` printed on nft 1.0.6 (metainfo trimmed).
-constexpr const char* kListing = R"({"nftables": [{"metainfo": {"json_schema_version": 1}},
-  {"table": {"family": "inet", "name": "ovl_vxlan", "handle": 1}},
-  {"set": {"family": "inet", "name": "allow4", "table": "ovl_vxlan", "type": ["ipv4_addr", "integer"], "handle": 2,
-           "elem": [{"concat": ["198.51.100.2", 42]}, {"concat": ["198.51.100.3", 16777215]},
-                    {"elem": {"val": {"concat": ["198.51.100.4", 42]}, "counter": {"packets": 0}}},
-                    {"concat": ["2001:db8::9", 42]}, {"concat": ["198.51.100.5", 16777216]}, {"concat": ["x", 1]}]}},
-  {"set": {"family": "inet", "name": "allow6", "table": "ovl_vxlan", "type": ["ipv6_addr", "integer"], "handle": 3,
-           "elem": [{"concat": ["2001:db8::1", 7]}]}},
-  {"set": {"family": "inet", "name": "other", "table": "ovl_vxlan", "elem": [{"concat": ["198.51.100.8", 7]}]}},
-  {"chain": {"family": "inet", "table": "ovl_vxlan", "name": "input", "handle": 4, "type": "filter",
-             "hook": "input", "prio": 0, "policy": "accept"}}]})";
+nfnl::Bytes hex(std::string_view h) {
+  nfnl::Bytes out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    while (h[i] == ' ') ++i;
+    out.push_back(uint8_t(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+nfnl::ListedSet set(std::string name, std::vector<nfnl::Bytes> keys) {
+  nfnl::ListedSet s{.family = nfnl::Family::Inet, .table = "ovl_vxlan", .name = std::move(name), .elements = {}};
+  for (auto& k : keys) s.elements.push_back({.key = std::move(k), .data = {}, .comment = {}});
+  return s;
+}
 
 }  // namespace
 
 TEST_CASE("vxlan allow-list: listing") {
-  auto l = parseAllowListing(kListing);
-  REQUIRE(l);
-  CHECK(l->enforced);
-  // Wrong family for the set, a VNI beyond 24 bits, a bad address and foreign sets are skipped.
-  CHECK(l->entries == std::set<AllowEntry>{{ip("198.51.100.2"), 42}, {ip("198.51.100.3"), 16777215},
-                                           {ip("198.51.100.4"), 42}, {ip("2001:db8::1"), 7}});
-  CHECK(l->vteps(42) == std::set<IpAddr>{ip("198.51.100.2"), ip("198.51.100.4")});
-  CHECK(l->vteps(8).empty());
+  nfnl::Listing l;
+  l.tables = {{nfnl::Family::Inet, "ovl_vxlan"}};
+  l.chains = {{.family = nfnl::Family::Inet, .table = "ovl_vxlan", .name = "input", .comment = {}, .base = true}};
+  l.sets = {set("allow4", {hex("c6336402 00002a00"), hex("c6336403 ffffff00"), hex("c6336404 00002a"),
+                           hex("20010db8000000000000000000000001 00000700")}),
+            set("allow6", {hex("20010db8000000000000000000000001 00000700"), hex("c6336405 00002a00")}),
+            set("other", {hex("c6336408 00000700")})};
+  const AllowListing a = readAllowListing(l);
+  CHECK(a.enforced);
+  // Keys of the wrong length for the set (a short one, the other family's) and foreign sets are skipped.
+  CHECK(a.entries == std::set<AllowEntry>{{ip("198.51.100.2"), 42}, {ip("198.51.100.3"), 16777215},
+                                          {ip("2001:db8::1"), 7}});
+  CHECK(a.vteps(42) == std::set<IpAddr>{ip("198.51.100.2")});
+  CHECK(a.vteps(8).empty());
 
-  auto bare = parseAllowListing(R"({"nftables": [{"set": {"table": "ovl_vxlan", "name": "allow4"}}]})");
-  REQUIRE(bare);
-  CHECK_FALSE(bare->enforced);
-  CHECK(bare->entries.empty());
-  CHECK_FALSE(parseAllowListing("{\"nftables\": 3}"));
-  CHECK_FALSE(parseAllowListing("not json"));
+  l.chains[0].base = false;  // a regular chain of that name drops nothing
+  CHECK_FALSE(readAllowListing(l).enforced);
+  CHECK(readAllowListing(nfnl::Listing{}).entries.empty());
 }
 
 TEST_CASE("vxlan allow-list: plan per VNI, add-only or exact") {
@@ -60,27 +67,19 @@ TEST_CASE("vxlan allow-list: plan per VNI, add-only or exact") {
   CHECK(forget.remove == std::vector<AllowEntry>{{ip("198.51.100.3"), 43}});
 }
 
-TEST_CASE("vxlan allow-list: nft text") {
-  CHECK(allowTableText() ==
-        "add table inet ovl_vxlan\n"
-        "add set inet ovl_vxlan allow4 { typeof ip saddr . @th,96,24; }\n"
-        "add set inet ovl_vxlan allow6 { typeof ip6 saddr . @th,96,24; }\n");
-  CHECK(allowElementsText("add", {}) == "");
-  CHECK(allowElementsText("delete", {{ip("198.51.100.2"), 42}, {ip("2001:db8::1"), 7}, {ip("198.51.100.3"), 42}}) ==
-        "delete element inet ovl_vxlan allow4 { 198.51.100.2 . 42, 198.51.100.3 . 42 }\n"
-        "delete element inet ovl_vxlan allow6 { 2001:db8::1 . 7 }\n");
-  AllowPlan p{{{ip("198.51.100.4"), 9}}, {{ip("198.51.100.5"), 9}}};
-  CHECK(allowPlanText(p) == allowTableText() + "delete element inet ovl_vxlan allow4 { 198.51.100.5 . 9 }\n" +
-                                "add element inet ovl_vxlan allow4 { 198.51.100.4 . 9 }\n");
-
-  const std::string e = enforceText(4789);
-  CHECK(e.rfind(allowTableText(), 0) == 0);
-  CHECK(e.find("add chain inet ovl_vxlan input { type filter hook input priority filter; policy accept; }\n"
-               "flush chain inet ovl_vxlan input\n") != std::string::npos);
-  CHECK(e.find("add rule inet ovl_vxlan input udp dport 4789 ip saddr . @th,96,24 != @allow4 counter drop comment") !=
-        std::string::npos);
-  CHECK(e.find("add rule inet ovl_vxlan input udp dport 4789 ip6 saddr . @th,96,24 != @allow6 counter drop comment") !=
-        std::string::npos);
-  CHECK(enforceText(8472).find("udp dport 8472 ") != std::string::npos);
-  CHECK(relaxText() == "delete chain inet ovl_vxlan input\n");
+TEST_CASE("vxlan allow-list: elements and sets as nft writes them") {
+  // `nft --debug=netlink add element inet t allow4 { 198.51.100.2 . 42 }` showed "026433c6 002a0000".
+  CHECK(allowElement({ip("198.51.100.2"), 42}).key == hex("c6336402 00002a00"));
+  CHECK(allowElement({ip("2001:db8::1"), 0xabcdef}).key == hex("20010db8000000000000000000000001 abcdef00"));
+  // The user data nft 1.0.6 wrote for "typeof ip saddr . @th,96,24" (`nft --debug=mnl`), byte for byte.
+  const auto v4 = allowSet(false);
+  CHECK(v4.userdata == hex("0004 00000000 0346 00040d000000 013e 0014 000407000000 010c 00040c000000 01040b000000"
+                           "0126 000407000000 011e 000400000000 010400000000 020403000000 030460000000 040418000000"));
+  CHECK(v4.keyType == 0x1c4);
+  CHECK(v4.keyLen == 8);
+  const auto v6 = allowSet(true);
+  CHECK(v6.userdata == hex("0004 00000000 0346 00040d000000 013e 0014 000407000000 010c 00040d000000 010408000000"
+                           "0126 000407000000 011e 000400000000 010400000000 020403000000 030460000000 040418000000"));
+  CHECK(v6.keyType == 0x204);
+  CHECK(v6.keyLen == 20);
 }

@@ -9,9 +9,8 @@
 # Watcher:    same image, command `overlay watch`, host network, node config mounted at /etc/cni.
 # Resolver:   same image, command `overlay-resolver` (containers' DNS), see deploy/daemonset.yaml.
 # The programs are fully static (scripts/build-static-deps.sh, cmake/static.cmake): the runtime stage holds
-# them, the CA bundle and a static busybox for the installer script, and no packages. A program that could
-# not be linked static (no static libnftables on the mirror: gwbridge and overlayctl) gets the shared
-# libraries it names copied next to it, so that it runs in the image; on the node it needs them as before.
+# them, the CA bundle and a static busybox for the installer script, and no packages; the installer copies
+# the same files onto the node, which needs nothing else.
 
 ARG BASE=docker.io/library/debian:bookworm
 
@@ -19,7 +18,7 @@ FROM ${BASE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libnl-3-dev libnl-route-3-dev libnl-nf-3-dev rapidjson-dev libcurl4-openssl-dev \
-      libmsgsl-dev libnftables-dev libldns-dev libc-ares-dev libnftnl-dev libjansson-dev libssl-dev dpkg-dev \
+      libmsgsl-dev libldns-dev libc-ares-dev libssl-dev dpkg-dev \
       ca-certificates busybox-static \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -32,12 +31,9 @@ RUN scripts/build-static-deps.sh
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVL_TESTS=OFF \
  && cmake --build /build -j"$(nproc)" \
  && strip /build/bin/*
-# The runtime root: binaries, the shared libraries of any that is not static, CA bundle, busybox.
+# The runtime root: the static binaries, CA bundle, busybox.
 RUN mkdir -p /root-fs/opt/overlay-cni/bin /root-fs/bin /root-fs/etc/ssl/certs /root-fs/tmp \
  && cp /build/bin/* /root-fs/opt/overlay-cni/bin/ \
- && for b in /build/bin/*; do \
-      ldd "$b" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do cp --parents -L "$lib" /root-fs/; done; \
-    done \
  && cp /etc/ssl/certs/ca-certificates.crt /root-fs/etc/ssl/certs/ \
  && cp /bin/busybox /root-fs/bin/busybox \
  && chmod 1777 /root-fs/tmp

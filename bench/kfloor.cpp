@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "nft/nft.hpp"
+#include "nfnl/batch.hpp"
 #include "nl/link.hpp"
 #include "nl/veth.hpp"
 #include "ns/netns.hpp"
@@ -49,8 +49,6 @@ int main(int argc, char** argv) {
   if (!netns) return die("opening the container namespace", netns.error());
   auto sock = ovl::nl::Socket::open();
   if (!sock) return die("netlink", sock.error());
-  auto nft = ovl::nft::Nft::open();
-  if (!nft) return die("libnftables", nft.error());
 
   std::vector<double> create, del, commit;
   for (int i = 0; i < n; ++i) {
@@ -63,8 +61,10 @@ int main(int argc, char** argv) {
     if (auto r = ovl::nl::deleteLink(*sock, host); !r) return die("deleting a veth pair", r.error());
     del.push_back(msSince(t0));
     t0 = Clock::now();
-    if (auto r = nft->run("add table inet ovl_kfloor\ndelete table inet ovl_kfloor\n", "one commit"); !r)
-      return die("nftables", r.error());
+    ovl::nfnl::Batch b;  // one transaction, as small as a transaction gets: a table made and removed
+    b.addTable(ovl::nfnl::Family::Inet, "ovl_kfloor");
+    b.deleteTable(ovl::nfnl::Family::Inet, "ovl_kfloor");
+    if (auto r = b.commit("one commit"); !r) return die("nftables", r.error());
     commit.push_back(msSince(t0));
   }
   std::printf("{\"vethCreateMs\": %s, \"vethDeleteMs\": %s, \"nftCommitMs\": %s}\n", list(create).c_str(),

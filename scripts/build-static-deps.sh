@@ -7,11 +7,10 @@
 #              c-ares reads /etc/hosts and /etc/resolv.conf itself: no NSS, which a static glibc cannot load.
 #              No .netrc (getpwuid_r is NSS) and no openssl.cnf (it may name modules to dlopen; Debian 12's
 #              names none, so TLS behaves as before).
-#   libmnl     for libnftnl and libnftables.
-#   libnftables  with JSON (jansson) and mini-gmp, without xtables and the CLI.
 #
-# Debian's own static archives are used for the rest (libssl.a, libcrypto.a, libcares.a, libnftnl.a,
-# libjansson.a, libnl-*.a, libldns.a, glibc): scripts/setup.sh installs their -dev packages.
+# Debian's own static archives are used for the rest (libssl.a, libcrypto.a, libcares.a, libnl-*.a,
+# libldns.a, glibc): scripts/setup.sh installs their -dev packages. nf_tables needs no library: common/nfnl
+# speaks its netlink protocol itself.
 #
 #   scripts/build-static-deps.sh                 build unless cached; print the prefix (last line)
 #   scripts/build-static-deps.sh --print-prefix  print the prefix; fail when it is not built
@@ -25,13 +24,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib/apt-private.sh"
 
 CURL_VERSION=7.88.1-10+deb12u15
-LIBMNL_VERSION=1.0.4-3
-NFTABLES_VERSION=1.0.6-2+deb12u2
 
 cache=${OVL_STATIC_DEPS_CACHE:-/var/cache/overlay-cni/static-deps}
 jobs=${OVL_STATIC_DEPS_JOBS:-2}
 recipe=$(sha256sum "$0" | cut -c1-12)
-prefix="$cache/curl-$CURL_VERSION.mnl-$LIBMNL_VERSION.nft-$NFTABLES_VERSION.$recipe"
+prefix="$cache/curl-$CURL_VERSION.$recipe"
 
 if [ -f "$prefix/.complete" ]; then
   echo "$prefix"
@@ -77,16 +74,6 @@ fetch "curl=$CURL_VERSION" || {
   tail -20 "$log" >&2
   exit 1
 }
-# The mirror this was written on holds nftables' and libmnl's .dsc but not their tarballs (404): then
-# gwbridge and overlayctl cannot be fully static, and the prefix says why (CMake reads it). Delete the
-# prefix to try again.
-nft_missing=""
-if ! fetch "libmnl=$LIBMNL_VERSION" "nftables=$NFTABLES_VERSION"; then
-  nft_missing=$(grep -E '^(E|W): ' "$log" | tail -5)
-  echo "build-static-deps: no static libnftables: the sources are not on the mirror:" >&2
-  echo "$nft_missing" >&2
-fi
-
 stage="$work/stage"
 export PKG_CONFIG_PATH="$stage$prefix/lib/pkgconfig"
 export CFLAGS="-O2 -g0 -fPIC"
@@ -103,12 +90,6 @@ build() {
   }
 }
 
-if [ -z "$nft_missing" ]; then
-  build "libmnl-1.0.4"
-  # libnftnl.pc (Debian's, static archive included) names libmnl: ours is found first through PKG_CONFIG_PATH.
-  build "nftables-1.0.6" --with-json --with-mini-gmp --without-cli --without-xtables --disable-man-doc \
-    --disable-python
-fi
 build "curl-7.88.1" --with-openssl --enable-ares --disable-ldap --disable-ldaps --disable-rtsp --disable-dict \
   --disable-telnet --disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher \
   --disable-mqtt --disable-ftp --disable-file --disable-manual --disable-ntlm --disable-ntlm-wb \
@@ -122,10 +103,8 @@ mkdir -p "$(dirname "$prefix")"
 rm -rf "$prefix"
 mv "$stage$prefix" "$prefix"
 rm -rf "$prefix/bin" "$prefix/share" "$prefix/lib"/*.la
-[ -z "$nft_missing" ] || printf 'nftables %s and libmnl %s: sources missing from %s\n%s\n' "$NFTABLES_VERSION" \
-  "$LIBMNL_VERSION" "$uri" "$nft_missing" > "$prefix/NO-LIBNFTABLES"
-printf 'curl %s\nlibmnl %s\nnftables %s\nrecipe %s\nbuilt %s in %ss\n' "$CURL_VERSION" "$LIBMNL_VERSION" \
-  "$NFTABLES_VERSION" "$recipe" "$(date -u +%FT%TZ)" "$(($(date +%s) - start))" > "$prefix/VERSIONS"
+printf 'curl %s\nrecipe %s\nbuilt %s in %ss\n' "$CURL_VERSION" "$recipe" "$(date -u +%FT%TZ)" \
+  "$(($(date +%s) - start))" > "$prefix/VERSIONS"
 touch "$prefix/.complete"
 echo "build-static-deps: done in $(($(date +%s) - start)) s" >&2
 echo "$prefix"

@@ -8,7 +8,7 @@ CONSUL_DIR=${CONSUL_DIR:-/opt/overlay-cni/consul}
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev rapidjson-dev libcurl4-openssl-dev libmsgsl-dev doctest-dev
-  libnftables-dev libldns-dev libc-ares-dev libnftnl-dev libjansson-dev libssl-dev dpkg-dev
+  libldns-dev libc-ares-dev libssl-dev dpkg-dev
   ldnsutils dnsmasq-base nftables iproute2 iputils-ping busybox-static iperf3 procps psmisc conntrack
   containernetworking-plugins podman containerd runc buildah mmdebstrap debootstrap
   golang-go golang-github-appc-cni-dev python3-grpcio python3-yaml gnuplot-nox hyperfine strace curl jq

@@ -57,6 +57,12 @@ void Batch::addTable(Family f, std::string_view table) {
   w_.end();
 }
 
+void Batch::deleteTable(Family f, std::string_view table) {
+  command(NFT_MSG_DELTABLE, 0, f, "delete table " + path(f, table));
+  w_.putStr(NFTA_TABLE_NAME, table);
+  w_.end();
+}
+
 void Batch::addChain(Family f, std::string_view table, std::string_view chain, const std::optional<Hook>& hook,
                      std::string_view comment) {
   command(NFT_MSG_NEWCHAIN, NLM_F_CREATE, f, "add chain " + path(f, table, chain));

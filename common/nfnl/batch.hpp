@@ -44,6 +44,7 @@ struct Element {
 class Batch {
  public:
   void addTable(Family f, std::string_view table);
+  void deleteTable(Family f, std::string_view table);
   void addChain(Family f, std::string_view table, std::string_view chain, const std::optional<Hook>& hook,
                 std::string_view comment = {});
   void flushChain(Family f, std::string_view table, std::string_view chain);

@@ -5,6 +5,12 @@
 #include <cstring>
 
 namespace ovl::nfnl {
+
+std::vector<Expr> operator+(std::vector<Expr> a, const std::vector<Expr>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 namespace expr {
 namespace {
 
@@ -56,6 +62,42 @@ Expr counter() {
     w.putBe64(NFTA_COUNTER_PACKETS, 0);
   });
 }
+
+Expr bitwise(uint32_t sreg, uint32_t dreg, const Bytes& mask, const Bytes& xorWith) {
+  return make("bitwise", [&](Writer& w) {
+    w.putBe32(NFTA_BITWISE_SREG, sreg);
+    w.putBe32(NFTA_BITWISE_DREG, dreg);
+    w.putBe32(NFTA_BITWISE_LEN, static_cast<uint32_t>(mask.size()));
+    w.putValue(NFTA_BITWISE_MASK, mask);
+    w.putValue(NFTA_BITWISE_XOR, xorWith);
+  });
+}
+
+Expr ct(uint32_t key, uint32_t dreg) {
+  return make("ct", [&](Writer& w) {
+    w.putBe32(NFTA_CT_KEY, key);
+    w.putBe32(NFTA_CT_DREG, dreg);
+  });
+}
+
+Expr fib(uint32_t result, uint32_t flags, uint32_t dreg) {
+  return make("fib", [&](Writer& w) {
+    w.putBe32(NFTA_FIB_DREG, dreg);
+    w.putBe32(NFTA_FIB_RESULT, result);
+    w.putBe32(NFTA_FIB_FLAGS, flags);
+  });
+}
+
+Expr nat(uint32_t type, uint8_t family, uint32_t regAddr, uint32_t regProto) {
+  return make("nat", [&](Writer& w) {
+    w.putBe32(NFTA_NAT_TYPE, type);
+    w.putBe32(NFTA_NAT_FAMILY, family);
+    w.putBe32(NFTA_NAT_REG_ADDR_MIN, regAddr);
+    w.putBe32(NFTA_NAT_REG_PROTO_MIN, regProto);
+  });
+}
+
+Expr masq() { return Expr{"masq", {}}; }
 
 Expr verdict(int32_t code, std::string_view chain) {
   return make("immediate", [&](Writer& w) {

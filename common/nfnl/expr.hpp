@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nfnl/wire.hpp"
 
@@ -17,11 +18,14 @@ struct Expr {
   Bytes data;        // the NFTA_EXPR_DATA attributes
 };
 
+// Expression lists joined: a's, then b's.
+std::vector<Expr> operator+(std::vector<Expr> a, const std::vector<Expr>& b);
+
 namespace expr {
 
 // Registers: 0 is the verdict; 1..4 the 16-byte registers; 9.. the 4-byte ones after register 1's first word
 // (NFT_REG32_01), as nft allocates them for a concatenation.
-inline constexpr uint32_t kVerdict = 0, kReg1 = 1, kReg2 = 2, kReg32_01 = 9;
+inline constexpr uint32_t kVerdict = 0, kReg1 = 1, kReg2 = 2, kReg32_01 = 9, kReg32_02 = 10, kReg32_05 = 13;
 
 Expr meta(uint32_t key, uint32_t dreg);                                     // NFT_META_*
 Expr cmp(uint32_t sreg, uint32_t op, const Bytes& data);                    // NFT_CMP_*
@@ -29,6 +33,13 @@ Expr payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg);  // N
 // A set lookup of the key in sreg (a map's value to dreg); invert: "not in the set".
 Expr lookup(std::string_view set, uint32_t sreg, bool invert, std::optional<uint32_t> dreg = std::nullopt);
 Expr counter();
+// bitwise: dreg = (sreg & mask) ^ xor, over mask.size() bytes.
+Expr bitwise(uint32_t sreg, uint32_t dreg, const Bytes& mask, const Bytes& xorWith);
+Expr ct(uint32_t key, uint32_t dreg);                          // NFT_CT_*
+Expr fib(uint32_t result, uint32_t flags, uint32_t dreg);      // NFT_FIB_RESULT_*, NFTA_FIB_F_*
+// NAT: type NFT_NAT_DNAT/SNAT, family NFPROTO_IPV4/IPV6, address and port from registers.
+Expr nat(uint32_t type, uint8_t family, uint32_t regAddr, uint32_t regProto);
+Expr masq();
 // A verdict: NF_ACCEPT, NF_DROP, or NFT_JUMP/NFT_GOTO with the chain.
 Expr verdict(int32_t code, std::string_view chain = {});
 

@@ -190,14 +190,12 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
                                         .ports = gw.portMappings,
                                         .elements = elems}));
   Rollback removeRecordGuard([&] { (void)removeRecord(at.network, at.containerId, at.ifName); });
-  std::optional<nft::Nft> nft;
-  if (!elems.empty() || (earlier && !earlier->elements.empty())) nft = TRY(nft::Nft::open());
   if (earlier && !earlier->elements.empty())  // an ADD again: its earlier mappings go first
-    TRY_VOID(removeElements(*nft, earlier->elements, at.tag));
-  if (!elems.empty()) TRY_VOID(addElements(*nft, elems, at.tag));
+    TRY_VOID(removeElements(earlier->elements, at.tag));
+  if (!elems.empty()) TRY_VOID(addElements(elems, at.tag));
   Rollback removeElementsGuard([&] {
     if (elems.empty()) return;
-    if (auto r = removeElements(*nft, elems, at.tag); !r) log::warn("rollback: " + r.error().msg + ", ignoring");
+    if (auto r = removeElements(elems, at.tag); !r) log::warn("rollback: " + r.error().msg + ", ignoring");
   });
   if (std::any_of(p.ips.begin(), p.ips.end(), [](const auto& ip) { return ip.address.addr().isV4(); }))
     TRY_VOID(ensureLocalnetRouting(gw.bridge));  // after the localnet guard, one of the bridge's rules

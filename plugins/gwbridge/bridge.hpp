@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "gwbridge/config.hpp"
-#include "nft/gwbridge_names.hpp"
+#include "nfnl/gwbridge_names.hpp"
 #include "nl/link.hpp"
 #include "nl/socket.hpp"
 #include "nl/veth.hpp"

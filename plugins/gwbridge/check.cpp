@@ -71,18 +71,10 @@ Result<void> checkRoutes(nl::Socket& cs, int peerIndex, const cni::NetResult& pr
   return {};
 }
 
-// Rules per "<family> <chain>" in rule text ("add rule <family> <table> <chain> ...").
-std::map<std::string, int> countByChain(const std::string& text) {
+// Rules per "<family> <chain>".
+std::map<std::string, int> countByChain(const std::vector<RuleSpec>& rules) {
   std::map<std::string, int> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    std::string line = text.substr(pos, end - pos);
-    pos = end == std::string::npos ? text.size() : end + 1;
-    if (!line.starts_with("add rule ")) continue;
-    size_t a = line.find(' ', 9), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
-    out[line.substr(9, a - 9) + " " + line.substr(b + 1, c - b - 1)]++;
-  }
+  for (const auto& r : rules) out[std::string(nfnl::familyName(r.family)) + " " + r.chain]++;
   return out;
 }
 
@@ -93,18 +85,18 @@ std::string counts(const std::map<std::string, int>& m) {
 }
 
 // The bridge's rules: its chain with the settings this network has, and as many rules per chain as ADD makes.
-Result<void> checkBridgeRules(nft::Nft& nft, const BridgeSettings& want) {
+Result<void> checkBridgeRules(const BridgeSettings& want) {
   const std::string chain = gwnames::bridgeChain(want.bridge);
   auto stamp = TRY(findBridgeStamp(want.bridge));
   if (!stamp)
     return fail(bad("the rules of bridge '" + want.bridge + "' are missing (no chain inet " + std::string(kTable) +
                     " " + chain + "): no masquerade, and routed traffic may reach unpublished container ports"));
   if (auto why = want.disagreement(*stamp)) return fail(bad(*why));
-  auto expected = countByChain(TRY(bridgeRulesText(want)) + staticRulesText());
+  auto expected = countByChain(TRY(bridgeChainRules(want)) + TRY(bridgeRules(want)) + staticRules());
   std::map<std::string, int> actual;
-  for (const auto& r : TRY(listRules(nft)))
+  for (const auto& r : TRY(listRules()))
     if (r.comment == bridgeTag(want.bridge) || r.comment == gwnames::kStaticTag || r.chain == chain)
-      actual[r.family + " " + r.chain]++;
+      actual[std::string(nfnl::familyName(r.family)) + " " + r.chain]++;
   const std::string fwd = "inet " + chain;
   if (expected[fwd] != actual[fwd])
     return fail(bad("the forward filter of bridge '" + want.bridge + "' (chain inet " + std::string(kTable) + " " +
@@ -117,10 +109,10 @@ Result<void> checkBridgeRules(nft::Nft& nft, const BridgeSettings& want) {
 }
 
 // The attachment's elements in the maps are exactly those ADD would add now.
-Result<void> checkElements(nft::Nft& nft, const Attachment& at, const AttachmentRules& want) {
+Result<void> checkElements(const Attachment& at, const AttachmentRules& want) {
   auto expected = TRY(attachmentElements(want));
   std::vector<Element> actual;
-  for (auto& l : TRY(listElements(nft)))
+  for (auto& l : TRY(listElements()))
     if (l.comment == at.tag) actual.push_back(std::move(l.elem));
   auto key = [](const Element& e) { return e.family + " " + e.set + " { " + e.key + (e.value.empty() ? "" : " : " + e.value) + " }"; };
   std::set<std::string> want_, have;
@@ -146,9 +138,8 @@ Result<void> checkRules(const Attachment& at, const GwConf& gw, const Ours& o) {
                        .icc = gw.icc,
                        .ports = gw.portMappings};
   for (const auto& ip : o.ips) want.addrs.push_back(ip.address);
-  auto nft = TRY(nft::Nft::open());
-  TRY_VOID(checkBridgeRules(nft, settingsOf(want)));
-  TRY_VOID(checkElements(nft, at, want));
+  TRY_VOID(checkBridgeRules(settingsOf(want)));
+  TRY_VOID(checkElements(at, want));
   if (!readRecord(at.network, at.containerId, at.ifName))
     return fail(bad("the record of " + at.tag + " is missing: DEL would not find its port mappings"));
   return {};

@@ -8,7 +8,7 @@
 #include "cni/config.hpp"
 #include "cni/skel.hpp"
 #include "gwbridge/ports.hpp"
-#include "nft/gwbridge_names.hpp"
+#include "nfnl/gwbridge_names.hpp"
 #include "util/error.hpp"
 
 namespace ovl::gwbridge {

@@ -38,8 +38,7 @@ class Errors {
 
 Result<void> deleteElements(const AttachmentRecord& r, const std::string& tag) {
   if (r.elements.empty()) return {};
-  auto nft = TRY(nft::Nft::open());
-  return removeElements(nft, r.elements, tag);
+  return removeElements(r.elements, tag);
 }
 
 Result<void> deleteVeth(const std::string& name) {

@@ -41,8 +41,7 @@ Result<void> cmdGc(const cni::CmdArgs& args, const cni::NetConf& conf) {
   for (const auto& a : *valid) keep.insert(ruleTag(conf.name, a.containerId, a.ifName));
 
   // Elements by their comments (also those whose record is lost), then the records.
-  auto nft = TRY(nft::Nft::open());
-  const auto removedTags = TRY(removeAllExcept(nft, conf.name, keep));
+  const auto removedTags = TRY(removeAllExcept(conf.name, keep));
   std::set<Key> stale;
   for (const auto& t : removedTags)
     if (auto a = parseTag(t, conf.name)) stale.insert(*a);

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "nft/chain_probe.hpp"
+#include "nfnl/chain_probe.hpp"
+#include "nfnl/listing.hpp"
 #include "nl/link.hpp"
 #include "util/log.hpp"
 
@@ -14,17 +15,18 @@ constexpr int kAttempts = 5;
 struct Listing {
   std::vector<ListedRule> rules;
   std::vector<ListedElement> elements;
-  std::vector<std::string> chains;
+  std::vector<std::string> chains;  // of table inet
 };
 
-Result<Listing> listAll(nft::Nft& nft) {
+Result<Listing> listAll() {
   Listing out;
-  for (std::string_view family : {"inet", "bridge"}) {
-    auto text = TRY(nft.listTable(family, kTable));
-    if (!text) continue;
-    for (auto& r : TRY(parseListing(*text))) out.rules.push_back(std::move(r));
-    for (auto& e : TRY(parseElements(*text))) out.elements.push_back(std::move(e));
-    for (auto& c : TRY(parseChains(*text))) out.chains.push_back(std::move(c));
+  for (auto family : {nfnl::Family::Inet, nfnl::Family::Bridge}) {
+    auto l = TRY(nfnl::listTable(family, kTable));
+    if (!l) continue;
+    for (auto& r : l->rules) out.rules.push_back(std::move(r));
+    for (auto& e : gwnames::elementsOf(*l)) out.elements.push_back(std::move(e));
+    for (const auto& c : l->chains)
+      if (family == nfnl::Family::Inet) out.chains.push_back(c.name);
   }
   return out;
 }
@@ -36,24 +38,25 @@ std::vector<ListedRule> withComment(const std::vector<ListedRule>& rules, std::s
   return out;
 }
 
-std::string plainDeleteText(const std::vector<ListedElement>& elems) {
-  std::string out;
-  for (const auto& e : elems) out += gwnames::deleteElementText(e.elem);
+std::vector<Element> elementsIn(const std::vector<ListedElement>& listed) {
+  std::vector<Element> out;
+  for (const auto& l : listed) out.push_back(l.elem);
   return out;
 }
 
 // Under the exclusive lock, the bridge's rules absent: the tables (idempotent), the static rules when the
 // table has none yet, and the bridge's rules; leftovers tagged for the bridge go in the same transaction.
 Result<void> createBridgeRules(const BridgeSettings& s) {
-  auto nft = TRY(nft::Nft::open());
-  const std::string add = TRY(bridgeRulesText(s));
   for (int attempt = 1;; ++attempt) {
-    auto l = TRY(listAll(nft));
+    auto l = TRY(listAll());
     const bool hasStatic = std::any_of(l.rules.begin(), l.rules.end(),
                                        [](const ListedRule& r) { return r.comment == gwnames::kStaticTag; });
-    std::string text = ensureTablesText() + (hasStatic ? "" : staticRulesText()) +
-                       deleteText(withComment(l.rules, bridgeTag(s.bridge))) + add;
-    auto r = nft.run(text, "adding the rules of bridge " + s.bridge);
+    nfnl::Batch b;
+    addTables(b);
+    if (!hasStatic) addRules(b, staticRules());
+    addDeleteRules(b, withComment(l.rules, bridgeTag(s.bridge)));
+    TRY_VOID(addBridge(b, s));
+    auto r = b.commit("adding the rules of bridge " + s.bridge);
     if (r) return {};
     if (attempt >= kAttempts) return fail(std::move(r.error()));
   }
@@ -78,12 +81,12 @@ Result<int> countPorts(std::string_view bridge) {
 
 }  // namespace
 
-Result<std::vector<ListedRule>> listRules(nft::Nft& nft) { return std::move(TRY(listAll(nft)).rules); }
+Result<std::vector<ListedRule>> listRules() { return std::move(TRY(listAll()).rules); }
 
-Result<std::vector<ListedElement>> listElements(nft::Nft& nft) { return std::move(TRY(listAll(nft)).elements); }
+Result<std::vector<ListedElement>> listElements() { return std::move(TRY(listAll()).elements); }
 
 Result<std::optional<std::string>> findBridgeStamp(std::string_view bridge) {
-  return nft::findChainComment("inet", kTable, gwnames::bridgeChain(bridge));
+  return nfnl::findChainComment("inet", kTable, gwnames::bridgeChain(bridge));
 }
 
 Result<bool> ensureBridgeRules(const BridgeSettings& s, BridgeLock& lock) {
@@ -109,15 +112,16 @@ Result<bool> releaseBridgeIfUnused(std::string_view bridge) {
   auto ex = TRY(BridgeLock::exclusive());
   if (TRY(countPorts(bridge)) > 0) return false;
   if (!TRY(findBridgeStamp(bridge))) return false;
-  auto nft = TRY(nft::Nft::open());
   const std::string chain = gwnames::bridgeChain(bridge);
   for (int attempt = 1;; ++attempt) {
-    auto l = TRY(listAll(nft));
-    std::string text = deleteText(withComment(l.rules, bridgeTag(bridge)));
-    if (std::find(l.chains.begin(), l.chains.end(), chain) != l.chains.end())
-      text += "flush chain inet " + std::string(kTable) + " " + chain + "\ndelete chain inet " + std::string(kTable) +
-              " " + chain + "\n";
-    auto r = nft.run(text, "removing the rules of bridge " + std::string(bridge));
+    auto l = TRY(listAll());
+    nfnl::Batch b;
+    addDeleteRules(b, withComment(l.rules, bridgeTag(bridge)));
+    if (std::find(l.chains.begin(), l.chains.end(), chain) != l.chains.end()) {
+      b.flushChain(nfnl::Family::Inet, kTable, chain);
+      b.deleteChain(nfnl::Family::Inet, kTable, chain);
+    }
+    auto r = b.commit("removing the rules of bridge " + std::string(bridge));
     if (r) break;
     if (attempt >= kAttempts) return fail(std::move(r.error()));
   }
@@ -125,12 +129,14 @@ Result<bool> releaseBridgeIfUnused(std::string_view bridge) {
   return true;
 }
 
-Result<void> addElements(nft::Nft& nft, const std::vector<Element>& elems, std::string_view tag) {
+Result<void> addElements(const std::vector<Element>& elems, std::string_view tag) {
   if (elems.empty()) return {};
-  auto r = nft.run(addElementsText(elems, tag), "adding the port mappings of " + std::string(tag));
+  nfnl::Batch b;
+  TRY_VOID(gwnames::addElements(b, elems, tag));
+  auto r = b.commit("adding the port mappings of " + std::string(tag));
   if (r) return {};
   // Most likely a host port someone else holds: name them.
-  if (auto listed = listElements(nft)) {
+  if (auto listed = listElements()) {
     for (const auto& e : elems)
       for (const auto& l : *listed)
         if (l.elem.family == e.family && l.elem.set == e.set && l.elem.key == e.key && l.comment != tag)
@@ -140,32 +146,37 @@ Result<void> addElements(nft::Nft& nft, const std::vector<Element>& elems, std::
   return fail(std::move(r.error()));
 }
 
-Result<void> removeElements(nft::Nft& nft, const std::vector<Element>& elems, std::string_view tag) {
+Result<void> removeElements(const std::vector<Element>& elems, std::string_view tag) {
   if (elems.empty()) return {};
-  auto r = nft.run(deleteElementsText(elems), "deleting the port mappings of " + std::string(tag));
+  nfnl::Batch byValue;
+  TRY_VOID(addDeleteByValue(byValue, elems));
+  auto r = byValue.commit("deleting the port mappings of " + std::string(tag));
   if (r) return {};
-  log::debug("deleting by value failed (" + r.error().details + "): deleting by tag");
+  log::debug("deleting by value failed (" + r.error().msg + "): deleting by tag");
   for (int attempt = 1;; ++attempt) {
-    auto listed = TRY(listElements(nft));
+    auto listed = TRY(listElements());
     std::erase_if(listed, [&](const ListedElement& l) { return l.comment != tag; });
-    auto d = nft.run(plainDeleteText(listed), "deleting the port mappings of " + std::string(tag));
+    nfnl::Batch b;
+    TRY_VOID(gwnames::deleteElements(b, elementsIn(listed)));
+    auto d = b.commit("deleting the port mappings of " + std::string(tag));
     if (d) return {};
     if (attempt >= kAttempts) return fail(std::move(d.error()));
   }
 }
 
-Result<std::set<std::string>> removeAllExcept(nft::Nft& nft, std::string_view network,
-                                              const std::set<std::string>& keepTags) {
+Result<std::set<std::string>> removeAllExcept(std::string_view network, const std::set<std::string>& keepTags) {
   auto stale = [&](const std::string& c) { return isTagOfNetwork(c, network) && !keepTags.contains(c); };
   for (int attempt = 1;; ++attempt) {
-    auto l = TRY(listAll(nft));
+    auto l = TRY(listAll());
     std::set<std::string> tags;
     std::erase_if(l.elements, [&](const ListedElement& e) { return !stale(e.comment); });
     std::erase_if(l.rules, [&](const ListedRule& r) { return !stale(r.comment); });
     for (const auto& e : l.elements) tags.insert(e.comment);
     for (const auto& r : l.rules) tags.insert(r.comment);
-    auto r = nft.run(plainDeleteText(l.elements) + deleteText(l.rules),
-                     "deleting the mappings of stale attachments of network " + std::string(network));
+    nfnl::Batch b;
+    TRY_VOID(gwnames::deleteElements(b, elementsIn(l.elements)));
+    addDeleteRules(b, l.rules);
+    auto r = b.commit("deleting the mappings of stale attachments of network " + std::string(network));
     if (r) return tags;
     if (attempt >= kAttempts) return fail(std::move(r.error()));
   }

@@ -9,15 +9,14 @@
 
 #include "gwbridge/rules.hpp"
 #include "gwbridge/state.hpp"
-#include "nft/nft.hpp"
 #include "util/error.hpp"
 
 namespace ovl::gwbridge {
 
 // Every rule of both our tables (none when the tables do not exist).
-Result<std::vector<ListedRule>> listRules(nft::Nft& nft);
+Result<std::vector<ListedRule>> listRules();
 // Every element of our maps and sets.
-Result<std::vector<ListedElement>> listElements(nft::Nft& nft);
+Result<std::vector<ListedElement>> listElements();
 
 // The settings recorded on the bridge's chain; nullopt when the bridge has no rules. One netlink request.
 Result<std::optional<std::string>> findBridgeStamp(std::string_view bridge);
@@ -34,14 +33,13 @@ Result<bool> releaseBridgeIfUnused(std::string_view bridge);
 
 // Adds the attachment's elements in one transaction. A host port another attachment holds is an error
 // naming that attachment.
-Result<void> addElements(nft::Nft& nft, const std::vector<Element>& elems, std::string_view tag);
+Result<void> addElements(const std::vector<Element>& elems, std::string_view tag);
 // Removes exactly the attachment's elements (absent ones are fine). When one of them has another value
 // in the kernel, the elements carrying the attachment's tag are listed and removed instead.
-Result<void> removeElements(nft::Nft& nft, const std::vector<Element>& elems, std::string_view tag);
+Result<void> removeElements(const std::vector<Element>& elems, std::string_view tag);
 
 // GC: removes the elements, and the rules of earlier versions, of every attachment of the network whose
 // tag is not in keepTags. Returns the tags it removed something of.
-Result<std::set<std::string>> removeAllExcept(nft::Nft& nft, std::string_view network,
-                                              const std::set<std::string>& keepTags);
+Result<std::set<std::string>> removeAllExcept(std::string_view network, const std::set<std::string>& keepTags);
 
 }  // namespace ovl::gwbridge

@@ -1,60 +1,85 @@
 #include "gwbridge/rules.hpp"
 
+// glibc's netinet/in.h before the kernel's headers, which then leave out what it defines.
+#include <netinet/in.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter_bridge.h>
+
 #include <algorithm>
 
-#include "cni/json.hpp"
 #include "gwbridge/config.hpp"
+#include "nfnl/match.hpp"
 
 namespace ovl::gwbridge {
 namespace {
 
-std::string fam(const IpAddr& a) { return a.isV4() ? "ip" : "ip6"; }
+using nfnl::Family;
+namespace m = nfnl::match;
+namespace x = nfnl::expr;
+
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 std::string boolText(bool b) { return b ? "true" : "false"; }
-std::string table() { return std::string(kTable); }
 
-// The chains of "inet ovl_gwbridge": name, type, hook and priority.
-constexpr std::string_view kInetChains[] = {
-    "prerouting { type nat hook prerouting priority dstnat;",
-    "output { type nat hook output priority -100;",
-    "postrouting { type nat hook postrouting priority srcnat;",
-    "forward { type filter hook forward priority filter;",
-    // Before NAT (dstnat is -100): sees the addresses a packet arrives with, not those conntrack restores.
-    "localnet { type filter hook prerouting priority -150;",
-};
-
-struct MapSpec {
+// The base chains of "inet ovl_gwbridge": name and hook (type, number, priority), all policy accept.
+struct BaseChain {
   std::string_view name, type;
+  uint32_t hook;
+  int32_t priority;
 };
-constexpr MapSpec kMaps[] = {
-    {gwnames::kPorts4, "inet_proto . inet_service : ipv4_addr . inet_service"},
-    {gwnames::kPorts4h, "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service"},
-    {gwnames::kPorts6, "inet_proto . inet_service : ipv6_addr . inet_service"},
-    {gwnames::kPorts6h, "ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service"},
+constexpr BaseChain kInetChains[] = {
+    {"prerouting", "nat", NF_INET_PRE_ROUTING, -100},   // dstnat
+    {"output", "nat", NF_INET_LOCAL_OUT, -100},
+    {"postrouting", "nat", NF_INET_POST_ROUTING, 100},  // srcnat
+    {"forward", "filter", NF_INET_FORWARD, 0},
+    // Before NAT (dstnat is -100): sees the addresses a packet arrives with, not those conntrack restores.
+    {"localnet", "filter", NF_INET_PRE_ROUTING, -150},
 };
+// bridge family: "priority filter" is -200 there.
+constexpr BaseChain kIsolation = {"isolation", "filter", NF_BR_FORWARD, -200};
 
-std::string rule(std::string_view family, std::string_view chain, std::string_view body, std::string_view tag) {
-  return "add rule " + std::string(family) + " " + table() + " " + std::string(chain) + " " + std::string(body) +
-         (tag.empty() ? "" : " comment " + quoted(tag)) + "\n";
+// nft's datatypes (6 bits per part of a concatenation) and the user data nft 1.0.6 writes for these
+// declarations ("type a . b", `nft --debug=mnl`): key and data byte order 0, a concatenation as the key's
+// and the data's typeof, data not an interval.
+constexpr uint32_t kIpv4Addr = 7, kIpv6Addr = 8, kInetProto = 12, kInetService = 13, kIfname = 41;
+constexpr uint32_t concatType(std::initializer_list<uint32_t> parts) {
+  uint32_t t = 0;
+  for (uint32_t p : parts) t = t << 6 | p;
+  return t;
+}
+const nfnl::Bytes kMapUdata = {0, 4, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 3, 8, 0, 4, 13, 0, 0, 0, 1, 0,
+                               4, 8, 0, 4, 13, 0, 0, 0, 1, 0, 6, 4, 0, 0, 0, 0};
+const nfnl::Bytes kSetUdata = {0, 4, 0, 0, 0, 0, 3, 8, 0, 4, 13, 0, 0, 0, 1, 0};
+
+nfnl::SetSpec portMap(std::string_view name, bool v6, bool byHost) {
+  const uint32_t addr = v6 ? kIpv6Addr : kIpv4Addr, addrLen = v6 ? 16 : 4;
+  return nfnl::SetSpec{
+      .name = std::string(name),
+      .flags = NFT_SET_MAP,
+      .keyType = byHost ? concatType({addr, kInetProto, kInetService}) : concatType({kInetProto, kInetService}),
+      .keyLen = (byHost ? addrLen : 0) + 8,
+      .dataType = concatType({addr, kInetService}),
+      .dataLen = addrLen + 4,
+      .userdata = kMapUdata};
 }
 
-// dnat through one map: "<fam> daddr ." when the map is keyed by the host address.
-std::string dnatVia(bool v4, bool byHost, std::string_view map) {
-  const std::string f = v4 ? "ip" : "ip6";
-  return "dnat " + f + " to " + (byHost ? f + " daddr . " : "") + "meta l4proto . th dport map @" + std::string(map);
+RuleSpec rule(Family f, std::string_view chain, std::vector<nfnl::Expr> exprs, std::string_view tag) {
+  return RuleSpec{f, std::string(chain), std::move(exprs), std::string(tag)};
 }
 
 // The bridge's forward filter: what the host routes into it. Replies and connections DNAT-ed by a port
 // mapping pass; anything else from outside the bridge is dropped; with icc=false so is what the host routes
 // from the bridge back into it (sent to the gateway's MAC, it never crosses the bridge-family chain).
-void forwardRules(std::string& out, const BridgeSettings& s) {
+std::vector<RuleSpec> forwardChainRules(const BridgeSettings& s) {
   const std::string chain = gwnames::bridgeChain(s.bridge);
-  out += "add chain inet " + table() + " " + chain + " { comment " + quoted(s.stamp()) + "; }\n";
-  out += rule("inet", chain, "ct state established,related accept", "");
-  out += rule("inet", chain, "ct status dnat accept", "");
-  out += rule("inet", chain, "iifname != " + quoted(s.bridge) + " drop", "");
-  if (!s.icc) out += rule("inet", chain, "drop", "");
-  out += rule("inet", "forward", "oifname " + quoted(s.bridge) + " jump " + chain, bridgeTag(s.bridge));
+  std::vector<RuleSpec> out = {
+      rule(Family::Inet, chain, m::ctBits(NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED)) + m::Exprs{x::verdict(NF_ACCEPT)}, ""),
+      rule(Family::Inet, chain, m::ctBits(NFT_CT_STATUS, IPS_DST_NAT) + m::Exprs{x::verdict(NF_ACCEPT)}, ""),
+      rule(Family::Inet, chain, m::ifname(false, s.bridge, false) + m::Exprs{x::verdict(NF_DROP)}, "")};
+  if (!s.icc) out.push_back(rule(Family::Inet, chain, {x::verdict(NF_DROP)}, ""));
+  return out;
 }
 
 }  // namespace
@@ -95,66 +120,114 @@ BridgeSettings settingsOf(const AttachmentRules& a) {
   return s;
 }
 
-std::string ensureTablesText() {
-  const std::string t = table();
-  std::string out = "add table inet " + t + "\n";
-  for (std::string_view chain : kInetChains)
-    out += "add chain inet " + t + " " + std::string(chain) + " policy accept; }\n";
-  for (const auto& m : kMaps)
-    out += "add map inet " + t + " " + std::string(m.name) + " { type " + std::string(m.type) + "; }\n";
-  return out + "add table bridge " + t + "\n" + "add chain bridge " + t +
-         " isolation { type filter hook forward priority filter; policy accept; }\n" + "add set bridge " + t + " " +
-         std::string(gwnames::kHairpin) + " { type ifname . ifname; }\n";
+void addTables(nfnl::Batch& b) {
+  b.addTable(Family::Inet, kTable);
+  for (const auto& c : kInetChains)
+    b.addChain(Family::Inet, kTable, c.name, nfnl::Hook{c.hook, c.priority, std::string(c.type), NF_ACCEPT});
+  b.addSet(Family::Inet, kTable, portMap(gwnames::kPorts4, false, false));
+  b.addSet(Family::Inet, kTable, portMap(gwnames::kPorts4h, false, true));
+  b.addSet(Family::Inet, kTable, portMap(gwnames::kPorts6, true, false));
+  b.addSet(Family::Inet, kTable, portMap(gwnames::kPorts6h, true, true));
+  b.addTable(Family::Bridge, kTable);
+  b.addChain(Family::Bridge, kTable, kIsolation.name,
+             nfnl::Hook{kIsolation.hook, kIsolation.priority, std::string(kIsolation.type), NF_ACCEPT});
+  b.addSet(Family::Bridge, kTable,
+           nfnl::SetSpec{.name = std::string(gwnames::kHairpin), .flags = 0, .keyType = concatType({kIfname, kIfname}),
+                         .keyLen = 32, .dataType = 0, .dataLen = 0, .userdata = kSetUdata});
 }
 
-std::string staticRulesText() {
+std::vector<RuleSpec> staticRules() {
   const std::string_view tag = gwnames::kStaticTag;
-  std::string out;
+  std::vector<RuleSpec> out;
   for (std::string_view chain : {"prerouting", "output"}) {
     // IPv4 loopback is mapped too (route_localnet on the bridge, masquerade, the localnet guard); IPv6 has
     // no route_localnet, so ::1 is not.
-    const std::string notLoopback6 = chain == "output" ? "ip6 daddr != ::1 " : "meta nfproto ipv6 ";
-    out += rule("inet", chain, dnatVia(true, true, gwnames::kPorts4h), tag);
-    out += rule("inet", chain, "meta nfproto ipv4 fib daddr type local " + dnatVia(true, false, gwnames::kPorts4), tag);
-    out += rule("inet", chain, dnatVia(false, true, gwnames::kPorts6h), tag);
-    out += rule("inet", chain, notLoopback6 + "fib daddr type local " + dnatVia(false, false, gwnames::kPorts6), tag);
+    const m::Exprs local6 = chain == "output" ? m::notAddr(*IpAddr::parse("::1"), true) + m::fibDaddrLocal()
+                                              : m::fibDaddrLocal();
+    out.push_back(rule(Family::Inet, chain, m::dnatViaMap(false, true, gwnames::kPorts4h), tag));
+    out.push_back(rule(Family::Inet, chain, m::dnatViaMap(false, false, gwnames::kPorts4, m::fibDaddrLocal()), tag));
+    out.push_back(rule(Family::Inet, chain, m::dnatViaMap(true, true, gwnames::kPorts6h), tag));
+    out.push_back(rule(Family::Inet, chain, m::dnatViaMap(true, false, gwnames::kPorts6, local6), tag));
   }
-  // Frames a port sends back to itself (hairpin NAT under br_netfilter) pass the icc=false drops below.
-  out += rule("bridge", "isolation", "iifname . oifname @" + std::string(gwnames::kHairpin) + " accept", tag);
+  // Frames a port sends back to itself (hairpin NAT under br_netfilter) pass the icc=false drops below:
+  // iifname . oifname @hairpin accept.
+  out.push_back(rule(Family::Bridge, kIsolation.name,
+                     {x::meta(NFT_META_IIFNAME, x::kReg1), x::meta(NFT_META_OIFNAME, x::kReg2),
+                      x::lookup(gwnames::kHairpin, x::kReg1, false), x::verdict(NF_ACCEPT)},
+                     tag));
   return out;
 }
 
-Result<std::string> bridgeRulesText(const BridgeSettings& s) {
+Result<std::vector<RuleSpec>> bridgeChainRules(const BridgeSettings& s) {
+  if (!isSafeIfName(s.bridge))
+    return fail(Code::InvalidConfig, "bridge name '" + s.bridge + "' cannot be used in a rule");
+  return forwardChainRules(s);
+}
+
+Result<std::vector<RuleSpec>> bridgeRules(const BridgeSettings& s) {
   if (!isSafeIfName(s.bridge))
     return fail(Code::InvalidConfig, "bridge name '" + s.bridge + "' cannot be used in a rule");
   if (s.subnets.empty()) return fail(Code::Internal, "no subnet for the bridge's rules");
-  const std::string tag = bridgeTag(s.bridge), br = quoted(s.bridge);
-  std::string out;
-  forwardRules(out, s);
+  const std::string tag = bridgeTag(s.bridge);
+  const m::Exprs masq = {x::masq()};
+  std::vector<RuleSpec> out;
+  out.push_back(rule(Family::Inet, "forward",
+                     m::ifname(true, s.bridge, true) + m::Exprs{x::verdict(NFT_JUMP, gwnames::bridgeChain(s.bridge))}, tag));
   for (const IpNet& n : s.subnets) {
     if (!n.addr().valid()) return fail(Code::Internal, "invalid subnet for the bridge's rules");
-    const std::string f = fam(n.addr()), net = n.masked().str();
-    if (s.ipMasq) out += rule("inet", "postrouting", f + " saddr " + net + " oifname != " + br + " masquerade", tag);
+    const bool v6 = n.addr().isV6();
+    const IpNet net = n.masked();
+    // <f> saddr NET oifname != BR masquerade
+    if (s.ipMasq)
+      out.push_back(rule(Family::Inet, "postrouting",
+                         m::nfproto(v6) + m::prefix(net, false) + m::ifname(true, s.bridge, false) + masq, tag));
     // Hairpin and container-to-published-port: the reply must come back through the host. From the host's
     // 127.0.0.1 too: the container could not answer a loopback source.
-    const std::string from = n.addr().isV4() ? "{ " + net + ", 127.0.0.0/8 }" : net;
-    out += rule("inet", "postrouting",
-                f + " saddr " + from + " " + f + " daddr " + net + " oifname " + br + " ct status dnat masquerade", tag);
+    // <f> saddr NET <f> daddr NET oifname BR ct status dnat masquerade (and the same from 127.0.0.0/8)
+    std::vector<IpNet> from = {net};
+    if (!v6) from.push_back(*IpNet::parse("127.0.0.0/8"));
+    for (const IpNet& src : from)
+      out.push_back(rule(Family::Inet, "postrouting",
+                         m::nfproto(v6) + m::prefix(src, false) + m::prefix(net, true) + m::ifname(true, s.bridge, true) +
+                             m::ctBits(NFT_CT_STATUS, IPS_DST_NAT) + masq,
+                         tag));
   }
   // route_localnet on the bridge (for published ports on 127.0.0.1) would also let a container send to the
   // host's loopback services, or from a loopback source, through the gateway: nothing arrives from the
   // bridge with a 127.0.0.0/8 address. Replies to 127.0.0.1 arrive addressed to the gateway and are
   // restored after this chain.
-  out += rule("inet", "localnet", "iifname " + br + " ip daddr 127.0.0.0/8 drop", tag);
-  out += rule("inet", "localnet", "iifname " + br + " ip saddr 127.0.0.0/8 drop", tag);
+  const IpNet loopback = *IpNet::parse("127.0.0.0/8");
+  for (bool daddr : {true, false})
+    out.push_back(rule(Family::Inet, "localnet",
+                       m::ifname(false, s.bridge, true) + m::nfproto(false) + m::prefix(loopback, daddr) +
+                           m::Exprs{x::verdict(NF_DROP)},
+                       tag));
   if (!s.icc) {
     // Every container port of the bridge is in its interface group: no frames between them and any other
     // port (the hairpin set above lets a port's own frames back).
-    const std::string g = std::to_string(gwnames::bridgeGroup(s.bridge));
-    out += rule("bridge", "isolation", "meta iifgroup " + g + " drop", tag);
-    out += rule("bridge", "isolation", "meta oifgroup " + g + " drop", tag);
+    const uint32_t g = gwnames::bridgeGroup(s.bridge);
+    for (bool outgoing : {false, true})
+      out.push_back(rule(Family::Bridge, kIsolation.name, m::group(outgoing, g) + m::Exprs{x::verdict(NF_DROP)}, tag));
   }
   return out;
+}
+
+std::vector<RuleSpec> operator+(std::vector<RuleSpec> a, const std::vector<RuleSpec>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+void addRules(nfnl::Batch& b, const std::vector<RuleSpec>& rules) {
+  for (const auto& r : rules) b.addRule(r.family, kTable, r.chain, r.exprs, r.comment);
+}
+
+Result<void> addBridge(nfnl::Batch& b, const BridgeSettings& s) {
+  auto chainRules = TRY(bridgeChainRules(s));
+  auto rules = TRY(bridgeRules(s));
+  b.addChain(Family::Inet, kTable, gwnames::bridgeChain(s.bridge), std::nullopt, s.stamp());
+  addRules(b, chainRules);
+  addRules(b, rules);
+  return {};
 }
 
 Result<std::vector<Element>> attachmentElements(const AttachmentRules& a) {
@@ -184,113 +257,15 @@ Result<std::vector<Element>> attachmentElements(const AttachmentRules& a) {
   return out;
 }
 
-std::string addElementsText(const std::vector<Element>& elems, std::string_view tag) {
-  std::string out;
-  for (const auto& e : elems)
-    out += "add element " + e.family + " " + table() + " " + e.set + " { " + e.key + " comment " + quoted(tag) +
-           (e.value.empty() ? "" : " : " + e.value) + " }\n";
-  return out;
+Result<void> addDeleteByValue(nfnl::Batch& b, const std::vector<Element>& elems) {
+  TRY_VOID(gwnames::addElements(b, elems, ""));
+  return gwnames::deleteElements(b, elems);
 }
 
-std::string deleteElementsText(const std::vector<Element>& elems) {
-  std::string out;
-  for (const auto& e : elems) {
-    const std::string where = e.family + " " + table() + " " + e.set + " { " + e.key;
-    out += "add element " + where + (e.value.empty() ? "" : " : " + e.value) + " }\n";
-    out += "delete element " + where + " }\n";
-  }
-  return out;
-}
-
-namespace {
-
-const json::Value* obj(const json::Value& v, std::string_view key) {
-  const json::Value* m = json::member(v, key);
-  return m && m->IsObject() ? m : nullptr;
-}
-std::string_view strOf(const json::Value* v) {
-  return v && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength()) : std::string_view();
-}
-
-// Reads the facts we use back from one rule's "expr" list.
-void readExprs(const json::Value& exprs, ListedRule& r) {
-  if (!exprs.IsArray()) return;
-  for (const auto& e : exprs.GetArray()) {
-    if (const auto* m = obj(e, "match")) {
-      const auto* left = json::member(*m, "left");
-      const auto* payload = left ? obj(*left, "payload") : nullptr;
-      const auto* right = json::member(*m, "right");
-      if (!payload || !right || strOf(json::member(*m, "op")) != "==") continue;
-      std::string_view proto = strOf(json::member(*payload, "protocol"));
-      std::string_view field = strOf(json::member(*payload, "field"));
-      if (field == "dport" && right->IsUint() && right->GetUint() <= 65535) {
-        if (proto == "tcp")
-          r.proto = Proto::Tcp;
-        else if (proto == "udp")
-          r.proto = Proto::Udp;
-        else if (proto == "sctp")
-          r.proto = Proto::Sctp;
-        else
-          continue;
-        r.dport = uint16_t(right->GetUint());
-      } else if ((proto == "ip" || proto == "ip6") && right->IsString()) {
-        auto ip = IpAddr::parse(strOf(right));
-        if (ip && field == "daddr") r.hostIp = ip;
-        if (ip && field == "saddr") r.saddr = ip;
-      }
-    } else if (const auto* d = obj(e, "dnat")) {
-      if (auto ip = IpAddr::parse(strOf(json::member(*d, "addr")))) r.dnatAddr = ip;
-    }
-  }
-}
-
-// Calls f for each item of the listing of one of our tables that has the given kind ("rule", "map", ...).
-template <typename F>
-Result<void> forEachItem(std::string_view jsonText, std::string_view kind, F&& f) {
-  json::Doc doc;
-  TRY_VOID(json::parseInto(doc, jsonText, "nftables listing"));
-  const auto* items = json::member(doc, "nftables");
-  if (!items || !items->IsArray()) return fail(Code::Internal, "nftables listing has no 'nftables' array");
-  for (const auto& item : items->GetArray())
-    if (const auto* o = obj(item, kind); o && strOf(json::member(*o, "table")) == kTable) f(*o);
-  return {};
-}
-
-}  // namespace
-
-Result<std::vector<ListedRule>> parseListing(std::string_view jsonText) {
-  std::vector<ListedRule> out;
-  TRY_VOID(forEachItem(jsonText, "rule", [&](const json::Value& r) {
-    const auto* handle = json::member(r, "handle");
-    if (!handle || !handle->IsUint64()) return;
-    ListedRule lr;
-    lr.family = std::string(strOf(json::member(r, "family")));
-    lr.chain = std::string(strOf(json::member(r, "chain")));
-    lr.handle = handle->GetUint64();
-    lr.comment = std::string(strOf(json::member(r, "comment")));
-    if (const auto* e = json::member(r, "expr")) readExprs(*e, lr);
-    out.push_back(std::move(lr));
-  }));
-  return out;
-}
-
-Result<std::vector<std::string>> parseChains(std::string_view jsonText) {
-  std::vector<std::string> out;
-  TRY_VOID(forEachItem(jsonText, "chain",
-                       [&](const json::Value& c) { out.emplace_back(strOf(json::member(c, "name"))); }));
-  return out;
-}
-
-std::string deleteText(const std::vector<ListedRule>& rules) {
-  std::string out;
-  for (const auto& r : rules) {
-    // Family and chain came from the kernel; only our own two tables are ever named.
-    if ((r.family != "inet" && r.family != "bridge") || r.chain.empty() || r.chain.size() > 64) continue;
-    if (!std::all_of(r.chain.begin(), r.chain.end(), [](char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.'; }))
-      continue;
-    out += "delete rule " + r.family + " " + table() + " " + r.chain + " handle " + std::to_string(r.handle) + "\n";
-  }
-  return out;
+void addDeleteRules(nfnl::Batch& b, const std::vector<ListedRule>& rules) {
+  for (const auto& r : rules)
+    if (r.table == kTable && (r.family == Family::Inet || r.family == Family::Bridge) && !r.chain.empty())
+      b.deleteRule(r.family, kTable, r.chain, r.handle);
 }
 
 }  // namespace ovl::gwbridge

@@ -1,4 +1,4 @@
-// nftables text for gwbridge, and reading our tables back from libnftables' JSON listing.
+// gwbridge's nf_tables objects (built with nfnl, our netlink encoder), and reading our tables back.
 //
 // Layout. Created with the table's first bridge, shared, never removed: both tables, their chains, maps and
 // set, and the rules commented "static". Per bridge, added by its first attachment and removed with its
@@ -36,8 +36,10 @@
 #include <vector>
 
 #include "gwbridge/ports.hpp"
-#include "nft/gwbridge_listing.hpp"
-#include "nft/gwbridge_names.hpp"
+#include "nfnl/batch.hpp"
+#include "nfnl/gwbridge_elements.hpp"
+#include "nfnl/gwbridge_names.hpp"
+#include "nfnl/listing.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
 
@@ -83,50 +85,44 @@ struct AttachmentRules {
 // The bridge settings an attachment implies.
 BridgeSettings settingsOf(const AttachmentRules& a);
 
-// "add table/chain/map/set" commands for both tables (no-ops when they exist).
-std::string ensureTablesText();
-// The rules that exist once per table: dnat through the maps, the hairpin accept.
-std::string staticRulesText();
-// The bridge's chain and rules (add only: the caller knows they are absent).
-Result<std::string> bridgeRulesText(const BridgeSettings& s);
+// A rule of our tables, as built: family, chain, expressions and comment.
+struct RuleSpec {
+  nfnl::Family family;
+  std::string chain;
+  std::vector<nfnl::Expr> exprs;
+  std::string comment;
+};
 
-// Map and set elements, and reading them back: common/nft/gwbridge_listing.hpp.
+// Rule lists joined: a's, then b's.
+std::vector<RuleSpec> operator+(std::vector<RuleSpec> a, const std::vector<RuleSpec>& b);
+
+// Both tables with their chains, maps and set (idempotent: no-ops when they exist).
+void addTables(nfnl::Batch& b);
+// The rules that exist once per table: dnat through the maps, the hairpin accept (comment "static").
+std::vector<RuleSpec> staticRules();
+// The bridge's rules outside its own chain (comment "ovl-br:<bridge>"), and the rules of its chain br-<bridge>.
+Result<std::vector<RuleSpec>> bridgeRules(const BridgeSettings& s);
+Result<std::vector<RuleSpec>> bridgeChainRules(const BridgeSettings& s);
+// The bridge's chain (its comment records the settings) and all its rules (add only: the caller knows they
+// are absent).
+Result<void> addBridge(nfnl::Batch& b, const BridgeSettings& s);
+void addRules(nfnl::Batch& b, const std::vector<RuleSpec>& rules);
+
+// Map and set elements, and reading them back: common/nfnl/gwbridge_elements.hpp.
 using gwnames::Element;
 using gwnames::ListedElement;
-using gwnames::parseElements;
 
 // The elements of one attachment: per port mapping and address family (the first address of each family),
 // one element of ports4/ports4h/ports6/ports6h; with icc=false and any mapping, its hairpin element.
 Result<std::vector<Element>> attachmentElements(const AttachmentRules& a);
-// Adds the elements with the tag as comment.
-std::string addElementsText(const std::vector<Element>& elems, std::string_view tag);
 // Deletes exactly these elements whether or not they exist: each is added first (a no-op when present
 // with the same value) and then deleted. An element of the same key with another value (someone else's)
 // fails the whole transaction, and nothing is deleted.
-std::string deleteElementsText(const std::vector<Element>& elems);
+Result<void> addDeleteByValue(nfnl::Batch& b, const std::vector<Element>& elems);
 
-// One rule of our tables as listed by libnftables (JSON, with handles).
-struct ListedRule {
-  std::string family;  // "inet" or "bridge"
-  std::string chain;
-  uint64_t handle = 0;
-  std::string comment;
-  // Filled for dnat rules of earlier versions: the mapped protocol/host port/host address and the container
-  // address.
-  std::optional<Proto> proto;
-  uint16_t dport = 0;
-  std::optional<IpAddr> hostIp;
-  std::optional<IpAddr> dnatAddr;
-  // Filled for masquerade rules that match one source address.
-  std::optional<IpAddr> saddr;
-};
-
-// Parses the output of "list table <family> ovl_gwbridge" in JSON; rules of other tables are ignored.
-Result<std::vector<ListedRule>> parseListing(std::string_view jsonText);
-// The names of the chains in the same listing.
-Result<std::vector<std::string>> parseChains(std::string_view jsonText);
-
-// "delete rule" commands for the given rules.
-std::string deleteText(const std::vector<ListedRule>& rules);
+// Rules of our tables as listed (family, chain, handle, comment).
+using nfnl::ListedRule;
+// Deletes the given rules of our tables (others are skipped).
+void addDeleteRules(nfnl::Batch& b, const std::vector<ListedRule>& rules);
 
 }  // namespace ovl::gwbridge

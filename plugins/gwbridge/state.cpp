@@ -11,7 +11,7 @@
 #include "cni/json.hpp"
 #include "kv/node_config.hpp"
 #include "model/memory.hpp"
-#include "nft/gwbridge_names.hpp"
+#include "nfnl/gwbridge_names.hpp"
 #include "util/log.hpp"
 
 namespace ovl::gwbridge {

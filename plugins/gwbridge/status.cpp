@@ -1,4 +1,4 @@
-// STATUS: ADD could succeed now if libnftables works here and the IPAM plugin is ready.
+// STATUS: ADD could succeed now if nf_tables answers here and the IPAM plugin is ready.
 #include "cni/delegate.hpp"
 #include "gwbridge/config.hpp"
 #include "gwbridge/nat.hpp"
@@ -8,9 +8,7 @@ namespace ovl::gwbridge {
 
 Result<void> cmdStatus(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto gw = TRY(parseGwConf(conf, args.stdinData));
-  auto nft = nft::Nft::open();
-  if (!nft) return fail(Code::NotReady, "nftables is not usable: " + nft.error().msg);
-  if (auto r = listRules(*nft); !r)
+  if (auto r = listRules(); !r)
     return fail(Code::NotReady, "nftables is not usable: " + r.error().msg, r.error().details);
   if (auto r = cni::delegateStatus(gw.ipamType, args, gw.ipamStdin); !r) {
     Error e = std::move(r.error());

@@ -596,6 +596,63 @@ class GwbridgeTest(unittest.TestCase):
         self.cleanups.pop()
         self.assertNotIn("fd00:18::2", E.t.run(E.h1, "nft", "list", "table", "inet", "ovl_gwbridge").stdout)
 
+    def test_nft_reads_our_tables_back_as_the_rules_we_mean(self):
+        """gwbridge writes nf_tables netlink itself (common/nfnl): nft(8) decodes every object back into the
+        text the rules mean, line by line, for a dual-stack attachment with port mappings and icc=false."""
+        ports = [{"hostPort": 8080, "containerPort": 80}, {"hostPort": 5353, "containerPort": 53, "protocol": "udp",
+                                                           "hostIP": E.h1.ip}]
+        conf = E.conf("gwn", E.h1, ports=ports, bridge="gwnbr")
+        conf["ipam"] = {"type": "host-local", "ranges": [[{"subnet": "172.20.16.0/20"}], [{"subnet": "fd00:20::/64"}]],
+                        "dataDir": E.data_dir(E.h1)}
+        cid, netns, res = self.container(E.h1, "nf1", conf)
+        tag = f"ovl:gwn:{cid}:eth0"
+        veth = next(i["name"] for i in res["interfaces"] if re.fullmatch(r"gwb[0-9a-f]{12}", i["name"]))
+        group = int(json.loads(E.t.run(E.h1, "ip", "-j", "-d", "link", "show", veth).stdout)[0]["group"])
+        listing = (E.t.run(E.h1, "nft", "list", "table", "inet", "ovl_gwbridge").stdout +
+                   E.t.run(E.h1, "nft", "list", "table", "bridge", "ovl_gwbridge").stdout)
+        lines = {re.sub(r"\s+", " ", l.strip()) for l in listing.splitlines()}
+        want = [
+            "type nat hook prerouting priority dstnat; policy accept;",
+            "type nat hook output priority -100; policy accept;",
+            "type nat hook postrouting priority srcnat; policy accept;",
+            "type filter hook forward priority filter; policy accept;",
+            "type filter hook prerouting priority mangle; policy accept;",  # -150
+            "type inet_proto . inet_service : ipv4_addr . inet_service",
+            "type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
+            "type inet_proto . inet_service : ipv6_addr . inet_service",
+            "type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service",
+            "type ifname . ifname",
+            'dnat ip to ip daddr . meta l4proto . th dport map @ports4h comment "static"',
+            'meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports4 comment "static"',
+            'dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports6h comment "static"',
+            'meta nfproto ipv6 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6 comment "static"',
+            'ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6 comment "static"',
+            'comment "ipMasq=true icc=false subnets=172.20.16.0/20,fd00:20::/64"',
+            "ct state established,related accept",
+            "ct status dnat accept",
+            'iifname != "gwnbr" drop',
+            "drop",
+            'oifname "gwnbr" jump br-gwnbr comment "ovl-br:gwnbr"',
+            'ip saddr 172.20.16.0/20 oifname != "gwnbr" masquerade comment "ovl-br:gwnbr"',
+            'ip saddr 172.20.16.0/20 ip daddr 172.20.16.0/20 oifname "gwnbr" ct status dnat masquerade comment "ovl-br:gwnbr"',
+            'ip saddr 127.0.0.0/8 ip daddr 172.20.16.0/20 oifname "gwnbr" ct status dnat masquerade comment "ovl-br:gwnbr"',
+            'ip6 saddr fd00:20::/64 oifname != "gwnbr" masquerade comment "ovl-br:gwnbr"',
+            'ip6 saddr fd00:20::/64 ip6 daddr fd00:20::/64 oifname "gwnbr" ct status dnat masquerade comment "ovl-br:gwnbr"',
+            'iifname "gwnbr" ip daddr 127.0.0.0/8 drop comment "ovl-br:gwnbr"',
+            'iifname "gwnbr" ip saddr 127.0.0.0/8 drop comment "ovl-br:gwnbr"',
+            'iifname . oifname @hairpin accept comment "static"',
+            f'iifgroup {group} drop comment "ovl-br:gwnbr"',
+            f'oifgroup {group} drop comment "ovl-br:gwnbr"',
+        ]
+        missing = [w for w in want if w not in lines]
+        self.assertEqual(missing, [], "nft lists:\n" + listing)
+        # Elements: nft prints each with its comment and value.
+        for elem in (f'tcp . 8080 comment "{tag}" : 172.20.16.2 . 80',
+                     f'{E.h1.ip} . udp . 5353 comment "{tag}" : 172.20.16.2 . 53',
+                     f'tcp . 8080 comment "{tag}" : fd00:20::2 . 80',
+                     f'"{veth}" . "{veth}" comment "{tag}"'):
+            self.assertIn(elem, listing)
+
     def test_status(self):
         rc, res, out, err = run_plugin(E.t, E.h1, "gwbridge", "STATUS", E.conf("gws", E.h1, version="1.1.0"),
                                        None, None, None, extra_env={"OVL_NODE_CONFIG": E.node_cfg["h1"]})

@@ -11,10 +11,8 @@
     server by a host name that only the root's /etc/hosts knows: resolved without NSS (libcurl uses c-ares).
 Every run is traced with strace: a program that opens a shared object or an NSS database fails the test.
 
-A program may be dynamic only when <build>/static-exceptions.json names it (cmake/static.cmake writes the
-file when a static library could not be built, with the reason): it then gets the shared libraries ldd lists
-copied into each root, and the test prints the exception. Without that file every program must be static, so
-a dynamic build (-DOVL_STATIC=OFF) fails here.
+Every program must be static (nf_tables through common/nfnl, no libnftables), so a dynamic build
+(-DOVL_STATIC=OFF) fails here.
 """
 
 import fcntl
@@ -38,16 +36,6 @@ DEBIAN11_CACHE = os.environ.get("OVL_DEBIAN11_ROOT_CACHE", "/var/cache/overlay-c
 FORBIDDEN_OPEN = re.compile(r'"[^"]*(\.so(\.[0-9]+)*|/etc/(passwd|group|services|protocols|shadow))"')
 
 
-def exceptions():
-    """{program: reason} of the programs the build could not make static."""
-    path = os.path.join(os.path.dirname(os.path.abspath(OVL_BIN_DIR)), "static-exceptions.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        doc = json.load(f)
-    return {name: doc["reason"] for name in doc["dynamic"]}
-
-
 def is_static_elf(path):
     """No program interpreter (PT_INTERP): the kernel runs it without ld.so."""
     with open(path, "rb") as f:
@@ -63,18 +51,12 @@ def is_static_elf(path):
 
 
 def install(root, names, bindir="."):
-    """Copies the programs into root/bindir, and the shared libraries of those allowed to be dynamic."""
+    """Copies the programs into root/bindir."""
     dest = os.path.join(root, bindir)
     os.makedirs(dest, exist_ok=True)
     for name in names:
         src = find_binary(name)
         shutil.copy2(src, dest)
-        if name in exceptions():
-            out = subprocess.run(["ldd", src], capture_output=True, text=True, check=True).stdout
-            for lib in re.findall(r"(/\S+) \(0x", out):
-                target = os.path.join(root, lib.lstrip("/"))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                shutil.copy2(os.path.realpath(lib), target)
 
 
 def forbidden_opens(trace, names):
@@ -121,7 +103,7 @@ def run_in_root(test, root, argv, env, stdin="", ns=None, mounts=(), overlay_low
     env = dict(env, PATH="/usr/sbin:/usr/bin:/sbin:/bin")  # nothing else from the test's environment
     p = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=120)
     with open(trace) as f:
-        bad = forbidden_opens(f.read(), set(PROGRAMS) - set(exceptions()))
+        bad = forbidden_opens(f.read(), set(PROGRAMS))
     test.assertEqual(bad, [], f"{argv[-1]}: a static program opened a shared object or an NSS database")
     return p
 
@@ -148,8 +130,6 @@ class StaticTest(unittest.TestCase):
         for tool in ("strace", "unshare", "chroot", "debootstrap"):
             if not shutil.which(tool):
                 raise unittest.SkipTest(f"{tool} is not installed (scripts/setup.sh)")
-        for name, why in exceptions().items():
-            print(f"\n!! {name} is dynamically linked: {why}")
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="ovl-static-")
@@ -158,8 +138,6 @@ class StaticTest(unittest.TestCase):
     def test_every_program_is_static(self):
         for name in PROGRAMS:
             with self.subTest(program=name):
-                if name in exceptions():
-                    continue
                 self.assertTrue(is_static_elf(find_binary(name)), f"{name} has a program interpreter (ld.so)")
 
     def test_version_in_empty_root(self):

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,10 +22,30 @@ AttachmentRules sample() {
   return a;
 }
 
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
+// "family chain" -> rules, and the comments seen.
+std::map<std::string, int> perChain(const std::vector<RuleSpec>& rules) {
+  std::map<std::string, int> out;
+  for (const auto& r : rules) out[std::string(nfnl::familyName(r.family)) + " " + r.chain]++;
+  return out;
+}
+
+std::vector<std::string> exprNames(const RuleSpec& r) {
+  std::vector<std::string> out;
+  for (const auto& e : r.exprs) out.push_back(e.name);
+  return out;
+}
+
+nfnl::Bytes hex(std::string_view h) {
+  nfnl::Bytes out;
+  for (size_t i = 0; i < h.size();) {
+    if (h[i] == ' ') {
+      ++i;
+      continue;
+    }
+    out.push_back(uint8_t(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+    i += 2;
+  }
+  return out;
 }
 
 }  // namespace
@@ -58,24 +79,25 @@ TEST_CASE("gwbridge rules: tags") {
 TEST_CASE("gwbridge rules: the bridge's rules, once per bridge") {
   auto s = settingsOf(sample());
   CHECK(s.stamp() == "ipMasq=true icc=false subnets=172.18.0.0/16");
-  auto text = bridgeRulesText(s);
-  REQUIRE(text);
-  const std::string tag = " comment \"ovl-br:cni_gwbridge\"\n";
-  CHECK(*text ==
-        "add chain inet ovl_gwbridge br-cni_gwbridge { comment \"ipMasq=true icc=false subnets=172.18.0.0/16\"; }\n"
-        "add rule inet ovl_gwbridge br-cni_gwbridge ct state established,related accept\n"
-        "add rule inet ovl_gwbridge br-cni_gwbridge ct status dnat accept\n"
-        "add rule inet ovl_gwbridge br-cni_gwbridge iifname != \"cni_gwbridge\" drop\n"
-        "add rule inet ovl_gwbridge br-cni_gwbridge drop\n"
-        "add rule inet ovl_gwbridge forward oifname \"cni_gwbridge\" jump br-cni_gwbridge" + tag +
-        "add rule inet ovl_gwbridge postrouting ip saddr 172.18.0.0/16 oifname != \"cni_gwbridge\" masquerade" + tag +
-        "add rule inet ovl_gwbridge postrouting ip saddr { 172.18.0.0/16, 127.0.0.0/8 } ip daddr 172.18.0.0/16 "
-        "oifname \"cni_gwbridge\" ct status dnat masquerade" + tag +
-        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip daddr 127.0.0.0/8 drop" + tag +
-        "add rule inet ovl_gwbridge localnet iifname \"cni_gwbridge\" ip saddr 127.0.0.0/8 drop" + tag +
-        "add rule bridge ovl_gwbridge isolation meta iifgroup " + std::to_string(gwnames::bridgeGroup("cni_gwbridge")) +
-        " drop" + tag + "add rule bridge ovl_gwbridge isolation meta oifgroup " +
-        std::to_string(gwnames::bridgeGroup("cni_gwbridge")) + " drop" + tag);
+  auto chain = bridgeChainRules(s);
+  auto rules = bridgeRules(s);
+  REQUIRE(chain);
+  REQUIRE(rules);
+  // br-<bridge>: established/related accept, dnat accept, not from the bridge drop, icc=false drop.
+  CHECK(perChain(*chain) == std::map<std::string, int>{{"inet br-cni_gwbridge", 4}});
+  CHECK(exprNames((*chain)[0]) == std::vector<std::string>{"ct", "bitwise", "cmp", "immediate"});
+  CHECK(exprNames((*chain)[2]) == std::vector<std::string>{"meta", "cmp", "immediate"});
+  CHECK(exprNames((*chain)[3]) == std::vector<std::string>{"immediate"});
+  for (const auto& r : *chain) CHECK(r.comment.empty());
+  // Outside it, tagged for the bridge: the jump, masquerade, hairpin masquerade from the subnet and from
+  // 127.0.0.0/8, the two localnet drops, the two group drops of icc=false.
+  CHECK(perChain(*rules) == std::map<std::string, int>{{"inet forward", 1}, {"inet postrouting", 3},
+                                                        {"inet localnet", 2}, {"bridge isolation", 2}});
+  for (const auto& r : *rules) CHECK(r.comment == "ovl-br:cni_gwbridge");
+  CHECK(exprNames((*rules)[0]) == std::vector<std::string>{"meta", "cmp", "immediate"});
+  CHECK(exprNames((*rules)[1]) == std::vector<std::string>{"meta", "cmp", "payload", "cmp", "meta", "cmp", "masq"});
+  CHECK(exprNames((*rules)[2]) == std::vector<std::string>{"meta", "cmp", "payload", "cmp", "payload", "cmp", "meta",
+                                                           "cmp", "ct", "bitwise", "cmp", "masq"});
   // icc=true, no masquerade, dual stack: no drop of routed traffic within the bridge, no bridge-family rule.
   auto a = sample();
   a.ipMasq = false;
@@ -83,14 +105,25 @@ TEST_CASE("gwbridge rules: the bridge's rules, once per bridge") {
   a.addrs.push_back(*IpNet::parse("fd00:18::2/64"));
   s = settingsOf(a);
   CHECK(s.stamp() == "ipMasq=false icc=true subnets=172.18.0.0/16,fd00:18::/64");
-  text = bridgeRulesText(s);
-  REQUIRE(text);
-  CHECK(text->find("oifname != \"cni_gwbridge\" masquerade") == std::string::npos);
-  CHECK(count(*text, "ct status dnat masquerade") == 2);
-  CHECK(text->find("ip6 saddr fd00:18::/64 ip6 daddr fd00:18::/64 oifname \"cni_gwbridge\"") != std::string::npos);
-  CHECK(text->find("br-cni_gwbridge drop\n") == std::string::npos);
-  CHECK(text->find("add rule bridge") == std::string::npos);
-  CHECK(count(*text, "add rule inet ovl_gwbridge br-cni_gwbridge ") == 3);
+  CHECK(perChain(bridgeChainRules(s).value()) == std::map<std::string, int>{{"inet br-cni_gwbridge", 3}});
+  CHECK(perChain(bridgeRules(s).value()) ==
+        std::map<std::string, int>{{"inet forward", 1}, {"inet postrouting", 3}, {"inet localnet", 2}});
+  // A prefix that is not whole bytes is masked: load, bitwise, compare.
+  a.addrs = {*IpNet::parse("172.18.16.2/20")};
+  a.ipMasq = true;
+  auto masq = bridgeRules(settingsOf(a)).value()[1];
+  CHECK(exprNames(masq) == std::vector<std::string>{"meta", "cmp", "payload", "bitwise", "cmp", "meta", "cmp", "masq"});
+}
+
+TEST_CASE("gwbridge rules: the static rules map through the maps") {
+  const auto st = staticRules();
+  CHECK(perChain(st) == std::map<std::string, int>{{"inet prerouting", 4}, {"inet output", 4}, {"bridge isolation", 1}});
+  for (const auto& r : st) CHECK(r.comment == "static");
+  CHECK(exprNames(st[0]) == std::vector<std::string>{"meta", "cmp", "payload", "meta", "payload", "lookup", "nat"});
+  CHECK(exprNames(st[1]) == std::vector<std::string>{"meta", "cmp", "fib", "cmp", "meta", "payload", "lookup", "nat"});
+  // output, IPv6 without a host address: not to ::1.
+  CHECK(exprNames(st[7]) ==
+        std::vector<std::string>{"meta", "cmp", "payload", "cmp", "fib", "cmp", "meta", "payload", "lookup", "nat"});
 }
 
 TEST_CASE("gwbridge rules: networks on one bridge must agree") {
@@ -120,14 +153,16 @@ TEST_CASE("gwbridge rules: port mappings are map elements") {
   CHECK((*e)[0] == Element{"inet", "ports4", "tcp . 8080", "172.18.0.2 . 80"});
   CHECK((*e)[1] == Element{"inet", "ports4h", "198.51.100.1 . udp . 5353", "172.18.0.2 . 53"});
   CHECK((*e)[2] == Element{"bridge", "hairpin", "\"gwb0123456789ab\" . \"gwb0123456789ab\"", ""});
-  CHECK(addElementsText({(*e)[0], (*e)[2]}, "ovl:net1:ctr1:eth1") ==
-        "add element inet ovl_gwbridge ports4 { tcp . 8080 comment \"ovl:net1:ctr1:eth1\" : 172.18.0.2 . 80 }\n"
-        "add element bridge ovl_gwbridge hairpin { \"gwb0123456789ab\" . \"gwb0123456789ab\" comment "
-        "\"ovl:net1:ctr1:eth1\" }\n");
-  // Deleting: added first (a no-op when it is there with that value), so absent is not an error.
-  CHECK(deleteElementsText({(*e)[0]}) ==
-        "add element inet ovl_gwbridge ports4 { tcp . 8080 : 172.18.0.2 . 80 }\n"
-        "delete element inet ovl_gwbridge ports4 { tcp . 8080 }\n");
+  // The bytes, as `nft --debug=netlink add element ...` showed them for the same text.
+  auto b = gwnames::encodeElement((*e)[0], "ovl:net1:ctr1:eth1");
+  REQUIRE(b);
+  CHECK(b->key == hex("06000000 1f900000"));
+  CHECK(b->data == hex("ac120002 00500000"));
+  CHECK(b->comment == "ovl:net1:ctr1:eth1");
+  CHECK(gwnames::encodeElement((*e)[1]).value().key == hex("c6336401 11000000 14e90000"));
+  CHECK(gwnames::encodeElement((*e)[1]).value().data == hex("ac120002 00350000"));
+  CHECK(gwnames::encodeElement((*e)[2]).value().key ==
+        hex("67776230313233343536373839616200 67776230313233343536373839616200"));
   // icc=true: no hairpin element (nothing to let back). Dual stack: one element per family.
   a.icc = true;
   a.addrs = {*IpNet::parse("172.18.0.2/16"), *IpNet::parse("fd00:18::2/64"), *IpNet::parse("172.18.0.3/16")};
@@ -138,105 +173,80 @@ TEST_CASE("gwbridge rules: port mappings are map elements") {
   CHECK((*e)[3] == Element{"inet", "ports6h", "2001:db8::1 . sctp . 9", "fd00:18::2 . 9"});
 }
 
-TEST_CASE("gwbridge rules: nothing unchecked reaches the rule text") {
+TEST_CASE("gwbridge rules: nothing unchecked reaches the kernel") {
   auto a = sample();
   a.containerId = "x\" accept; add rule";
   CHECK(!attachmentElements(a));
   a = sample();
   a.bridge = "br\"0";
   CHECK(!attachmentElements(a));
-  CHECK(!bridgeRulesText(settingsOf(a)));
+  CHECK(!bridgeRules(settingsOf(a)));
+  CHECK(!bridgeChainRules(settingsOf(a)));
   a = sample();
   a.hostVeth = "v;drop";
   CHECK(!attachmentElements(a));
   a = sample();
   a.addrs.clear();
-  CHECK(!bridgeRulesText(settingsOf(a)));
+  CHECK(!bridgeRules(settingsOf(a)));
 }
 
-TEST_CASE("gwbridge rules: the table layout is created idempotently") {
-  auto t = ensureTablesText();
-  CHECK(count(t, "add table ") == 2);
-  CHECK(t.find("add chain inet ovl_gwbridge prerouting { type nat hook prerouting priority dstnat;") !=
-        std::string::npos);
-  CHECK(t.find("add chain inet ovl_gwbridge output { type nat hook output priority -100;") != std::string::npos);
-  CHECK(t.find("add chain inet ovl_gwbridge postrouting { type nat hook postrouting priority srcnat;") !=
-        std::string::npos);
-  CHECK(t.find("add chain inet ovl_gwbridge forward { type filter hook forward priority filter; policy accept; }") !=
-        std::string::npos);
-  CHECK(t.find("add chain bridge ovl_gwbridge isolation { type filter hook forward priority filter;") !=
-        std::string::npos);
-  CHECK(t.find("add map inet ovl_gwbridge ports4 { type inet_proto . inet_service : ipv4_addr . inet_service; }") !=
-        std::string::npos);
-  CHECK(t.find("add set bridge ovl_gwbridge hairpin { type ifname . ifname; }") != std::string::npos);
-  CHECK(t.find("flush") == std::string::npos);
-  CHECK(t.find("delete") == std::string::npos);
+TEST_CASE("gwbridge rules: elements, text and bytes both ways") {
+  using gwnames::decodeElement;
+  using gwnames::encodeElement;
+  const std::vector<Element> samples = {
+      {"inet", "ports4", "tcp . 8080", "172.18.0.2 . 80"},
+      {"inet", "ports4h", "198.51.100.1 . udp . 5353", "172.18.0.2 . 53"},
+      {"inet", "ports6", "sctp . 9", "fd00:18::2 . 9"},
+      {"inet", "ports6h", "2001:db8::1 . tcp . 65535", "fd00:18::2 . 1"},
+      {"bridge", "hairpin", "\"gwb0123456789ab\" . \"x\"", ""}};
+  for (const auto& e : samples) {
+    auto b = encodeElement(e, "c");
+    REQUIRE(b);
+    auto back = decodeElement(e.family == "inet" ? nfnl::Family::Inet : nfnl::Family::Bridge, e.set, *b);
+    REQUIRE(back);
+    CHECK(*back == e);
+  }
+  // Text that does not fit its set is refused, naming the element.
+  for (const Element& bad : std::vector<Element>{{"inet", "ports4", "tcp . 70000", "172.18.0.2 . 80"},
+                                                 {"inet", "ports4", "icmp . 80", "172.18.0.2 . 80"},
+                                                 {"inet", "ports4", "tcp . 80", "fd00::2 . 80"},
+                                                 {"inet", "ports4", "tcp . 80", ""},
+                                                 {"inet", "ports4h", "tcp . 80", "172.18.0.2 . 80"},
+                                                 {"bridge", "hairpin", "\"a;b\" . \"x\"", ""},
+                                                 {"bridge", "hairpin", "\"a\" . \"x\"", "1"},
+                                                 {"inet", "other", "tcp . 80", ""},
+                                                 {"bridge", "ports4", "tcp . 80", "172.18.0.2 . 80"}}) {
+    auto r = encodeElement(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().msg.find(bad.set) != std::string::npos);
+  }
+  // Bytes that do not fit: skipped when reading.
+  CHECK(!decodeElement(nfnl::Family::Inet, "ports4", {.key = hex("06000000"), .data = hex("ac120002 00500000"), .comment = {}}));
+  CHECK(!decodeElement(nfnl::Family::Inet, "ports4", {.key = hex("06000000 1f900000"), .data = {}, .comment = {}}));
+  CHECK(!decodeElement(nfnl::Family::Inet, "hairpin", {.key = hex("06000000 1f900000"), .data = {}, .comment = {}}));
+  // Unknown protocols read as their number.
+  CHECK(decodeElement(nfnl::Family::Inet, "ports4", {.key = hex("01000000 00500000"), .data = hex("ac120002 00500000"), .comment = {}})
+            .value()
+            .key == "1 . 80");
 }
 
 TEST_CASE("gwbridge rules: reading a listing back") {
-  // Trimmed from `nft -j -a list table inet ovl_gwbridge` (nftables 1.0.6).
-  const char* listing = R"({"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
-    {"table": {"family": "inet", "name": "ovl_gwbridge", "handle": 1}},
-    {"chain": {"family": "inet", "table": "ovl_gwbridge", "name": "prerouting", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
-    {"rule": {"family": "inet", "table": "ovl_gwbridge", "chain": "prerouting", "handle": 4, "comment": "ovl:net1:ctr1:eth1", "expr": [
-      {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
-      {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}},
-      {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 5353}},
-      {"dnat": {"family": "ip", "addr": "172.18.0.2", "port": 53}}]}},
-    {"rule": {"family": "inet", "table": "ovl_gwbridge", "chain": "output", "handle": 5, "comment": "ovl:net1:ctr1:eth1", "expr": [
-      {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "198.51.100.1"}},
-      {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}},
-      {"dnat": {"family": "ip", "addr": "172.18.0.2", "port": 8080}}]}},
-    {"rule": {"family": "inet", "table": "ovl_gwbridge", "chain": "postrouting", "handle": 7, "comment": "ovl:net1:ctr1:eth1", "expr": [
-      {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "172.18.0.2"}},
-      {"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "cni_gwbridge"}},
-      {"masquerade": null}]}},
-    {"rule": {"family": "inet", "table": "other", "chain": "postrouting", "handle": 8, "expr": []}},
-    {"rule": {"family": "inet", "table": "ovl_gwbridge", "chain": "postrouting", "handle": 9, "expr": []}}
-  ]})";
-  auto rules = parseListing(listing);
-  REQUIRE(rules);
-  REQUIRE(rules->size() == 4);
-  const auto& d = (*rules)[0];
-  CHECK(d.family == "inet");
-  CHECK(d.chain == "prerouting");
-  CHECK(d.handle == 4);
-  CHECK(d.comment == "ovl:net1:ctr1:eth1");
-  CHECK(d.proto == Proto::Udp);
-  CHECK(d.dport == 5353);
-  CHECK(!d.hostIp);
-  CHECK(d.dnatAddr == IpAddr::parse("172.18.0.2"));
-  CHECK((*rules)[1].hostIp == IpAddr::parse("198.51.100.1"));
-  CHECK((*rules)[1].proto == Proto::Tcp);
-  CHECK((*rules)[2].saddr == IpAddr::parse("172.18.0.2"));
-  CHECK((*rules)[3].comment.empty());
-
-  CHECK(deleteText({(*rules)[0], (*rules)[2]}) ==
-        "delete rule inet ovl_gwbridge prerouting handle 4\n"
-        "delete rule inet ovl_gwbridge postrouting handle 7\n");
-  ListedRule foreign = (*rules)[0];
-  foreign.family = "ip";
-  CHECK(deleteText({foreign}).empty());
-
-  CHECK(!parseListing("not json"));
-
-  // Elements, from `nft -j list table inet ovl_gwbridge` and `... bridge ovl_gwbridge`.
-  const char* maps = R"({"nftables": [
-    {"map": {"family": "inet", "name": "ports4", "table": "ovl_gwbridge", "type": ["inet_proto", "inet_service"],
-      "handle": 3, "map": "ipv4_addr . inet_service", "elem": [
-      [{"elem": {"val": {"concat": ["tcp", 8080]}, "comment": "ovl:n:c1:eth0"}}, {"concat": ["172.18.0.2", 80]}],
-      [{"concat": ["udp", 53]}, {"concat": ["172.18.0.3", 53]}]]}},
-    {"set": {"family": "bridge", "name": "hairpin", "table": "ovl_gwbridge", "type": ["ifname", "ifname"],
-      "handle": 4, "elem": [{"elem": {"val": {"concat": ["gwb1", "gwb1"]}, "comment": "ovl:n:c1:eth0"}}]}},
-    {"chain": {"family": "inet", "table": "ovl_gwbridge", "name": "br-cni_gwbridge", "handle": 9}}]})";
-  auto elems = parseElements(maps);
-  REQUIRE(elems);
-  REQUIRE(elems->size() == 3);
-  CHECK((*elems)[0].elem == Element{"inet", "ports4", "tcp . 8080", "172.18.0.2 . 80"});
-  CHECK((*elems)[0].comment == "ovl:n:c1:eth0");
-  CHECK((*elems)[1].elem == Element{"inet", "ports4", "udp . 53", "172.18.0.3 . 53"});
-  CHECK((*elems)[1].comment.empty());
-  CHECK((*elems)[2].elem == Element{"bridge", "hairpin", "\"gwb1\" . \"gwb1\"", ""});
-  CHECK(parseChains(maps).value() == std::vector<std::string>{"br-cni_gwbridge"});
-  CHECK(!parseListing(R"({"x":1})"));
+  nfnl::Listing l;
+  l.sets = {{.family = nfnl::Family::Inet, .table = "ovl_gwbridge", .name = "ports4",
+             .elements = {{.key = hex("06000000 1f900000"), .data = hex("ac120002 00500000"), .comment = "ovl:n:c1:eth0"},
+                          {.key = hex("11000000 00350000"), .data = hex("ac120003 00350000"), .comment = {}},
+                          {.key = hex("11"), .data = hex("ac120003 00350000"), .comment = {}}}},
+            {.family = nfnl::Family::Bridge, .table = "ovl_gwbridge", .name = "hairpin",
+             .elements = {{.key = hex("67776231000000000000000000000000 67776231000000000000000000000000"), .data = {},
+                           .comment = "ovl:n:c1:eth0"}}},
+            {.family = nfnl::Family::Inet, .table = "other", .name = "ports4",
+             .elements = {{.key = hex("06000000 1f900000"), .data = hex("ac120002 00500000"), .comment = {}}}}};
+  const auto elems = gwnames::elementsOf(l);
+  REQUIRE(elems.size() == 3);
+  CHECK(elems[0].elem == Element{"inet", "ports4", "tcp . 8080", "172.18.0.2 . 80"});
+  CHECK(elems[0].comment == "ovl:n:c1:eth0");
+  CHECK(elems[1].elem == Element{"inet", "ports4", "udp . 53", "172.18.0.3 . 53"});
+  CHECK(elems[1].comment.empty());
+  CHECK(elems[2].elem == Element{"bridge", "hairpin", "\"gwb1\" . \"gwb1\"", ""});
+  CHECK(elems[0].elem.str() == "inet ovl_gwbridge ports4 { tcp . 8080 : 172.18.0.2 . 80 }");
 }

@@ -1,15 +1,15 @@
 // diag: gwbridge's port mappings (elements of the maps and sets of tables "inet ovl_gwbridge" and "bridge
 // ovl_gwbridge"), and rules of versions before the maps, whose container is gone from this host. The names are
-// gwbridge's own (common/nft/gwbridge_names.hpp, gwbridge_listing.hpp): each element (or old rule) carries the
+// gwbridge's own (common/nfnl/gwbridge_names.hpp, gwbridge_elements.hpp): each element (or old rule) carries the
 // tag of its attachment, readable ("ovl:<network>:<containerID>:<ifname>") or hashed ("ovl#..." when too long
 // for a comment), and the attachment's host veth is "gwb..." of (containerID, ifname). The rules a bridge
 // has once ("ovl-br:<bridge>") and the static ones are not an attachment's and are not reported.
 #include <memory>
 
-#include "cni/json.hpp"
-#include "nft/gwbridge_listing.hpp"
-#include "nft/gwbridge_names.hpp"
-#include "nft/nft.hpp"
+#include "nfnl/batch.hpp"
+#include "nfnl/gwbridge_elements.hpp"
+#include "nfnl/gwbridge_names.hpp"
+#include "nfnl/listing.hpp"
 #include "overlayctl/diag.hpp"
 
 namespace ovl::ctl {
@@ -40,53 +40,43 @@ std::optional<std::pair<Owner, bool>> ownerOf(const DiagInput& in, std::string_v
   return std::make_pair(Owner{*net, at->first}, live);
 }
 
-// A finding for a stale element or rule; the fix runs `fix` (nft text).
+// A finding for a stale element or rule; the fix commits `fix`.
 Finding staleFinding(const std::pair<Owner, bool>& owner, std::string_view comment, const std::string& where,
-                     std::string_view what, std::shared_ptr<nft::Nft> nft, std::string fix) {
+                     std::string_view what, std::shared_ptr<nfnl::Batch> fix) {
   const std::string who = owner.first.containerId.empty() ? std::string("a container (hashed tag)")
                                                           : "container " + owner.first.containerId;
   Finding f{owner.first.network, "nft-rule-stale", where,
           std::string(what) + " (" + std::string(comment) + ") of " + who +
               ", which no longer exists on this host: its NAT or port mapping still applies to whoever "
               "gets its address",
-          [nft, fix]() { return nft->run(fix, "removing a stale rule or element"); }, ""};
+          [fix]() { return fix->commit("removing a stale rule or element"); }, ""};
   return f;
 }
 
 }  // namespace
 
 Result<void> diagNftRules(DiagInput& in, const std::optional<std::string>& net, std::vector<Finding>& out) {
-  auto shared = std::make_shared<nft::Nft>(TRY(nft::Nft::open()));
   auto relevant = [&](const std::optional<std::pair<Owner, bool>>& o) {
     return o && !o->second && (!net || o->first.network == *net);
   };
-  for (const char* family : {"inet", "bridge"}) {
-    auto listing = TRY(shared->listTable(family, "ovl_gwbridge"));
+  for (auto family : {nfnl::Family::Inet, nfnl::Family::Bridge}) {
+    auto listing = TRY(nfnl::listTable(family, gwnames::kTable));
     if (!listing) continue;
-    for (const auto& e : TRY(gwnames::parseElements(*listing))) {
+    for (const auto& e : gwnames::elementsOf(*listing)) {
       auto owner = ownerOf(in, e.comment);
       if (!relevant(owner)) continue;
-      const std::string where = e.elem.family + " ovl_gwbridge " + e.elem.set + " { " + e.elem.key + " }";
-      out.push_back(staleFinding(*owner, e.comment, where, "a gwbridge port mapping", shared,
-                                 gwnames::deleteElementText(e.elem)));
+      auto fix = std::make_shared<nfnl::Batch>();
+      TRY_VOID(gwnames::deleteElements(*fix, {e.elem}));
+      out.push_back(staleFinding(*owner, e.comment, e.elem.str(), "a gwbridge port mapping", fix));
     }
-    json::Doc d;
-    TRY_VOID(json::parseInto(d, *listing, "nft's JSON listing"));
-    const auto* items = d.IsObject() ? json::member(d, "nftables") : nullptr;
-    if (!items || !items->IsArray()) continue;
-    for (const auto& item : items->GetArray()) {
-      const auto* rule = item.IsObject() ? json::member(item, "rule") : nullptr;
-      if (!rule || !rule->IsObject()) continue;
-      const auto* comment = json::member(*rule, "comment");
-      const auto* chain = json::member(*rule, "chain");
-      const auto* handle = json::member(*rule, "handle");
-      if (!comment || !comment->IsString() || !chain || !chain->IsString() || !handle || !handle->IsUint64()) continue;
-      auto owner = ownerOf(in, comment->GetString());
+    for (const auto& r : listing->rules) {
+      auto owner = ownerOf(in, r.comment);
       if (!relevant(owner)) continue;
-      const std::string where = std::string(family) + " ovl_gwbridge " + chain->GetString() + " handle " +
-                                std::to_string(handle->GetUint64());
-      out.push_back(staleFinding(*owner, comment->GetString(), where, "a gwbridge rule", shared,
-                                 "delete rule " + where));
+      const std::string where = std::string(nfnl::familyName(family)) + " " + std::string(gwnames::kTable) + " " +
+                                r.chain + " handle " + std::to_string(r.handle);
+      auto fix = std::make_shared<nfnl::Batch>();
+      fix->deleteRule(family, gwnames::kTable, r.chain, r.handle);
+      out.push_back(staleFinding(*owner, r.comment, where, "a gwbridge rule", fix));
     }
   }
   return {};

@@ -1,4 +1,4 @@
-#include "nft/chain_probe.hpp"
+#include "nfnl/chain_probe.hpp"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -13,7 +13,7 @@
 #include "metrics/tally.hpp"
 #include "util/unique_fd.hpp"
 
-namespace ovl::nft {
+namespace ovl::nfnl {
 namespace {
 
 std::optional<int> familyNumber(std::string_view f) {
@@ -112,4 +112,4 @@ Result<std::optional<std::string>> findChainComment(std::string_view family, std
   }
 }
 
-}  // namespace ovl::nft
+}  // namespace ovl::nfnl

@@ -10,11 +10,11 @@
 
 #include "util/error.hpp"
 
-namespace ovl::nft {
+namespace ovl::nfnl {
 
 // The chain's comment ("" when it has none) when the chain exists in the calling thread's netns; nullopt
 // when it or its table does not. family: "inet", "ip", "ip6", "bridge", ...
 Result<std::optional<std::string>> findChainComment(std::string_view family, std::string_view table,
                                                     std::string_view chain);
 
-}  // namespace ovl::nft
+}  // namespace ovl::nfnl

@@ -1,4 +1,4 @@
-#include "nft/gwbridge_names.hpp"
+#include "nfnl/gwbridge_names.hpp"
 
 #include <cctype>
 #include <cstdio>

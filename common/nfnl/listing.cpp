@@ -93,7 +93,11 @@ struct Reader {
   }
 
   Result<bool> rules(Listing& out) {
-    return sock.dump(request(NFT_MSG_GETRULE, fam()), [&](std::span<const uint8_t> m) {
+    // The kernel filters a rule dump by table when asked; the check below stays for older kernels.
+    const Bytes req = request(NFT_MSG_GETRULE, fam(), [&](Writer& w) {
+      if (!table.empty()) w.putStr(NFTA_RULE_TABLE, table);
+    });
+    return sock.dump(req, [&](std::span<const uint8_t> m) {
       const Attrs a = Attrs::ofMessage(m, NFTA_RULE_MAX);
       ListedRule r{.family = Family::Inet, .table = a.str(NFTA_RULE_TABLE), .chain = a.str(NFTA_RULE_CHAIN),
                    .comment = commentOf(a.raw(NFTA_RULE_USERDATA)), .handle = a.be64(NFTA_RULE_HANDLE), .exprs = {}};
@@ -134,6 +138,14 @@ Result<std::optional<Listing>> listTable(Family f, std::string_view table) {
   auto out = TRY(r.all(true));
   if (out.tables.empty()) return std::nullopt;
   return out;
+}
+
+Result<std::vector<ListedRule>> listRules(Family f, std::string_view table) {
+  metrics::PhaseTimer timer(metrics::Phase::Nft);
+  Reader r{TRY(Socket::open()), f, std::string(table)};
+  Listing out;
+  TRY(r.rules(out));
+  return std::move(out.rules);
 }
 
 Result<Listing> listRuleset(bool elements) {

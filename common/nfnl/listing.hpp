@@ -44,6 +44,8 @@ struct Listing {
 
 // Everything of table `table` of family `f`; nullopt when the table does not exist.
 Result<std::optional<Listing>> listTable(Family f, std::string_view table);
+// Only the rules of table `table` of family `f` (one dump; none when the table does not exist).
+Result<std::vector<ListedRule>> listRules(Family f, std::string_view table);
 // Every table of the families we know (inet, ip, ip6, bridge), with their sets' elements when asked.
 Result<Listing> listRuleset(bool elements);
 

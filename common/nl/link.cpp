@@ -44,6 +44,7 @@ LinkInfo toLinkInfo(rtnl_link& link) {
   li.up = (li.flags & IFF_UP) != 0;
   li.master = rtnl_link_get_master(&link);
   li.linkIndex = rtnl_link_get_link(&link);
+  li.group = rtnl_link_get_group(&link);
   int32_t nsid = -1;
   if (rtnl_link_get_link_netnsid(&link, &nsid) == 0) li.linkNetnsId = nsid;
   return li;

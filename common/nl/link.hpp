@@ -25,6 +25,7 @@ struct LinkInfo {
   int master = 0;      // bridge (or other master) ifindex, 0 for none
   int linkIndex = 0;   // IFLA_LINK: veth peer / vlan parent ifindex (in linkNetnsId's namespace), 0 none
   int linkNetnsId = -1;  // IFLA_LINK_NETNSID: peer namespace id as seen from this namespace, -1 same/none
+  uint32_t group = 0;    // IFLA_GROUP: the interface group (0: default)
 };
 
 // Fills a LinkInfo from a libnl link object.

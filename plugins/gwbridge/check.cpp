@@ -162,6 +162,10 @@ Result<void> cmdCheck(const cni::CmdArgs& args, const cni::NetConf& conf) {
   auto veth = TRY(nl::findLink(host, at.hostVeth));
   if (!veth) return fail(bad("veth '" + at.hostVeth + "' is missing"));
   if (veth->master != br->index) return fail(bad("veth '" + at.hostVeth + "' is not a port of '" + gw.bridge + "'"));
+  if (const uint32_t g = gwnames::bridgeGroup(gw.bridge); veth->group != g)
+    return fail(bad("veth '" + at.hostVeth + "' is in interface group " + std::to_string(veth->group) + ", not " +
+                    std::to_string(g) + " of bridge '" + gw.bridge +
+                    "': with icc=false the bridge's isolation rules do not see its frames"));
 
   auto cs = TRY(nl::Socket::openInNetns(netns.fd()));
   auto peer = TRY(nl::findLinkByIndex(cs, veth->linkIndex));

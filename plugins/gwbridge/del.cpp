@@ -1,7 +1,8 @@
 // DEL: every step runs whatever the others did; nothing found is success. Works with an empty CNI_NETNS and
 // no prevResult: the port mappings' elements are in the attachment's record, the veth has a derived name,
-// the lease is IPAM's. No nftables work without port mappings, except when the bridge's last port goes:
-// then the bridge's rules go with it.
+// the lease is IPAM's. Without port mappings no nftables transaction (two rule dumps look for the
+// per-attachment rules of earlier versions), except when the bridge's last port goes: then the bridge's
+// rules go with it.
 #include "cni/delegate.hpp"
 #include "gwbridge/config.hpp"
 #include "gwbridge/nat.hpp"
@@ -60,6 +61,9 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
       elementsGone = false;  // the record stays for the next DEL
       errors.add(std::move(r.error()), "deleting the port mappings");
     }
+
+  // A host upgraded from a version with per-attachment rules: they go with their attachment.
+  if (auto r = removeRulesOf(at.tag); !r) errors.add(std::move(r.error()), "deleting the rules of an earlier version");
 
   CtFilter f = record ? ctFilterFor(*record) : CtFilter{};
   for (const auto& m : gw.portMappings) f.ports.push_back(CtPort{m.proto, m.hostPort, m.hostIp});

@@ -164,6 +164,21 @@ Result<void> removeElements(const std::vector<Element>& elems, std::string_view 
   }
 }
 
+Result<void> removeRulesOf(std::string_view tag) {
+  for (int attempt = 1;; ++attempt) {
+    std::vector<ListedRule> tagged;
+    for (auto family : {nfnl::Family::Inet, nfnl::Family::Bridge})
+      for (auto& r : TRY(nfnl::listRules(family, kTable)))
+        if (r.comment == tag) tagged.push_back(std::move(r));
+    if (tagged.empty()) return {};
+    nfnl::Batch b;
+    addDeleteRules(b, tagged);
+    auto r = b.commit("deleting the rules of " + std::string(tag) + " left by an earlier version");
+    if (r) return {};
+    if (attempt >= kAttempts) return fail(std::move(r.error()));
+  }
+}
+
 Result<std::set<std::string>> removeAllExcept(std::string_view network, const std::set<std::string>& keepTags) {
   auto stale = [&](const std::string& c) { return isTagOfNetwork(c, network) && !keepTags.contains(c); };
   for (int attempt = 1;; ++attempt) {

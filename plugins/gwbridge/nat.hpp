@@ -38,6 +38,10 @@ Result<void> addElements(const std::vector<Element>& elems, std::string_view tag
 // in the kernel, the elements carrying the attachment's tag are listed and removed instead.
 Result<void> removeElements(const std::vector<Element>& elems, std::string_view tag);
 
+// Removes the rules tagged for one attachment, which versions before the port maps added per attachment (a
+// host upgraded with containers running): two rule dumps, and a transaction only when there are any.
+Result<void> removeRulesOf(std::string_view tag);
+
 // GC: removes the elements, and the rules of earlier versions, of every attachment of the network whose
 // tag is not in keepTags. Returns the tags it removed something of.
 Result<std::set<std::string>> removeAllExcept(std::string_view network, const std::set<std::string>& keepTags);

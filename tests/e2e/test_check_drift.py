@@ -304,6 +304,7 @@ class CheckDrift(unittest.TestCase):
             rename_back(t, h, "gwkept", GW)
 
         renamed, nothing = self.renamed, (lambda: None)
+        group = json.loads(t.run(h, "ip", "-j", "-d", "link", "show", veth).stdout)[0]["group"]
         rows = [
             Drift("no prevResult", nothing, nothing, INVALID_CONFIG, "CHECK needs prevResult", prev=lambda p: None),
             Drift("lease file gone (IPAM CHECK)", lambda: shutil.move(lease, lease + ".kept"),
@@ -316,6 +317,9 @@ class CheckDrift(unittest.TestCase):
             Drift("host veth missing", *renamed(h, veth, "gwbkept"), FOUND_DRIFT, f"veth '{veth}' is missing"),
             Drift("host veth detached", on_host("link", "set", veth, "nomaster"),
                   on_host("link", "set", veth, "master", GW), FOUND_DRIFT, f"veth '{veth}' is not a port of '{GW}'"),
+            Drift("host veth out of the bridge's interface group (icc=false isolation)",
+                  on_host("link", "set", veth, "group", "0"), on_host("link", "set", veth, "group", str(group)),
+                  FOUND_DRIFT, f"veth '{veth}' is in interface group 0, not {group} of bridge '{GW}'"),
             Drift("container end moved out of the container",
                   inside("link", "set", "eth0", "netns", ns_name(park)),
                   eth0_back_from(park), FOUND_DRIFT, f"the container end of '{veth}' is missing"),

@@ -653,6 +653,26 @@ class GwbridgeTest(unittest.TestCase):
                      f'"{veth}" . "{veth}" comment "{tag}"'):
             self.assertIn(elem, listing)
 
+    def test_del_removes_the_rules_an_earlier_version_made_per_attachment(self):
+        """Versions before the port maps added rules per attachment, tagged with it. A host upgraded with
+        containers running still has them: DEL removes its attachment's (and only those), GC is not needed."""
+        conf = E.conf("gwold", E.h1, ports=[{"hostPort": 7780, "containerPort": 80}])
+        cid, netns, res = self.container(E.h1, "old1", conf)
+        other = E.conf("gwold", E.h1)
+        cid2, _, _ = self.container(E.h1, "old2", other)
+        cip = res["ips"][0]["address"].split("/")[0]
+        for c in (cid, cid2):
+            tag = f"ovl:gwold:{c}:eth0"
+            E.t.run(E.h1, "nft", "add", "rule", "inet", "ovl_gwbridge", "prerouting", "tcp", "dport", "7781", "dnat",
+                    "ip", "to", cip, "comment", f'"{tag}"')
+            E.t.run(E.h1, "nft", "add", "rule", "inet", "ovl_gwbridge", "postrouting", "ip", "saddr", cip,
+                    "masquerade", "comment", f'"{tag}"')
+        E.delete(E.h1, conf, cid, netns, prev=res)
+        self.cleanups.pop(0)
+        comments = E.rule_comments(E.h1)
+        self.assertNotIn(f"ovl:gwold:{cid}:eth0", comments)
+        self.assertEqual(comments.count(f"ovl:gwold:{cid2}:eth0"), 2, "the other attachment's rules stay")
+
     def test_status(self):
         rc, res, out, err = run_plugin(E.t, E.h1, "gwbridge", "STATUS", E.conf("gws", E.h1, version="1.1.0"),
                                        None, None, None, extra_env={"OVL_NODE_CONFIG": E.node_cfg["h1"]})

@@ -7,6 +7,7 @@
 #include <netlink/errno.h>
 #include <netlink/netfilter/nfnl.h>
 
+#include "metrics/tally.hpp"
 #include "nl/error.hpp"
 
 namespace ovl::gwbridge {
@@ -96,6 +97,7 @@ Result<nl::SockPtr> openCtSocket() {
 }
 
 Result<std::vector<CtPtr>> dumpConntrack(nl_sock* s, const CtQuery& q, const std::function<bool(nfnl_ct&)>& keep) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   auto msg = TRY(dumpRequest(q));
   if (int err = nl_send_auto(s, msg.get()); err < 0) return fail(nl::nlError(err, "requesting a conntrack dump"));
   nl::CbPtr cb(nl_cb_alloc(NL_CB_DEFAULT));
@@ -108,6 +110,7 @@ Result<std::vector<CtPtr>> dumpConntrack(nl_sock* s, const CtQuery& q, const std
 }
 
 Result<bool> deleteConntrack(nl_sock* s, const nfnl_ct& ct) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   int err = nfnl_ct_del(s, &ct, 0);
   if (err >= 0) return true;
   if (nl::nlAbsent(err)) return false;

@@ -1,30 +1,21 @@
-// Conntrack entries through NETLINK_NETFILTER: a dump filtered by the kernel (CTA_FILTER, Linux 5.9+),
-// and deleting one entry. Only the entries a query selects reach user space; nothing holds the table.
+// Conntrack entries through NETLINK_NETFILTER: a dump (filtered by the kernel with CTA_FILTER, Linux 5.9+,
+// when the query has a filter), and deleting one entry. Entries are read as they arrive and only those
+// kept stay in memory; nothing holds the table.
 #pragma once
 
 #include <netlink/netfilter/ct.h>
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <vector>
 
+#include "gwbridge/conntrack_plan.hpp"
 #include "nl/handles.hpp"
 #include "util/error.hpp"
-#include "util/ip.hpp"
 
 namespace ovl::gwbridge {
 
 using CtPtr = nl::CPtr<nfnl_ct, nfnl_ct_put>;
-
-struct CtQuery {
-  int family = 0;          // AF_INET or AF_INET6
-  uint8_t proto = 0;       // IPPROTO_*, 0: any
-  uint16_t origDport = 0;  // original destination port, 0: any (needs proto)
-  // Address filters are given to the kernel for IPv4 only: some kernels invert the IPv6 comparison.
-  std::optional<IpAddr> origSrc;
-  std::optional<IpAddr> replySrc;
-};
 
 // A NETLINK_NETFILTER socket in the calling thread's namespace.
 Result<nl::SockPtr> openCtSocket();

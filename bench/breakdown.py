@@ -85,5 +85,6 @@ def render(rows, fl):
     if fl:
         L.append(f"Kernel floor on the same host (bench/kfloor.cpp, same libraries, medians): a veth pair with its "
                  f"peer moved into a container namespace {fl['vethCreateMs']:.2f} ms, deleting it "
-                 f"{fl['vethDeleteMs']:.2f} ms, one nftables transaction (libnftables) {fl['nftCommitMs']:.2f} ms.\n")
+                 f"{fl['vethDeleteMs']:.2f} ms, one nftables transaction adding a map element (nfnl) {fl['nftCommitMs']:.2f} ms, "
+                 f"one that deletes a table (the kernel waits for an RCU grace period) {fl.get('nftDestroyMs', float('nan')):.2f} ms.\n")
     return "\n".join(L)

@@ -22,7 +22,10 @@ Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& net
                                           const std::string& ifName, unsigned mtu, const MacAddr& mac,
                                           int bridgeIndex);
 
-// Inside the container: ARP locktime 0 and DAD off, addresses and routes from the IPAM result (routes
+// How long the container's kernel waits before it asks again for an unanswered ARP (its default: 1,000).
+inline constexpr int kArpRetransmitMs = 100;
+
+// Inside the container: ARP locktime 0, the ARP retransmit time above, DAD off (or IPv6 off), addresses and routes from the IPAM result (routes
 // without a gateway use the IPAM gateway of their family), link up.
 Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& link, const std::string& ifName,
                                 const cni::NetResult& ipam);

@@ -169,6 +169,9 @@ class OverlayE2E(unittest.TestCase):
         # flood every member), so no IPv6 address at all.
         self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv6/conf/eth0/disable_ipv6").stdout.strip(), "1")
         self.assertNotIn("inet6", c.t.run(n1, "ip", "-6", "addr", "show", "dev", "eth0").stdout)
+        # An unanswered ARP is asked again after 100 ms, not the kernel's 1 s; ARP announcements always override.
+        self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv4/neigh/eth0/retrans_time_ms").stdout.strip(), "100")
+        self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv4/neigh/eth0/locktime").stdout.strip(), "0")
         self.assertTrue(c.t.ping(n1, ip2, size=1350 - 28, df=True))
         self.assertFalse(c.t.ping(n1, ip2, size=1350 - 27, df=True, timeout=1))
 

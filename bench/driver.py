@@ -180,6 +180,9 @@ class Bench:
     def fig_startup(self):
         hp = self.helpers["h1"]
         bins = {"overlay": self.bin, "overlay-ipam": self.bin, "gwbridge": self.bin, "bridge": REF}
+        floor_dir = os.path.join(os.path.dirname(self.bin), "bin-bench")
+        if os.path.exists(os.path.join(floor_dir, "ovl-empty")):
+            bins["ovl-empty"] = floor_dir  # the floor: a static program that only returns
         t = {k: [] for k in bins}
         rss = {k: [] for k in bins}
         for _ in range(self.n):
@@ -199,6 +202,9 @@ class Bench:
                           f"{report.med(base) * 1000:.2f} ms; it is included in every latency below.")
         for name in ("overlay", "overlay-ipam", "gwbridge"):
             self.row("1 start-up", f"VERSION {name} vs bridge", t[name], t["bridge"], 0.35)
+        if "ovl-empty" in t:
+            self.row("1 start-up", "floor: static program that only returns (bench/empty.cpp) vs bridge",
+                     t["ovl-empty"], t["bridge"], None)
         self.samples["startup_rss"] = rss
 
     def fig_2(self):
@@ -273,6 +279,9 @@ class Bench:
             r = self.samples["startup_rss"]
             for name in ("overlay", "overlay-ipam", "gwbridge"):
                 self.row(sec, f"VERSION {name} vs bridge", r[name], r["bridge"], 0.5, unit="KiB")
+            if "ovl-empty" in r:
+                self.row(sec, "floor: static program that only returns (bench/empty.cpp) vs bridge", r["ovl-empty"],
+                         r["bridge"], None, unit="KiB")
 
     # --- 4: IPAM scaling
     def prefill_files(self, d, count, first):

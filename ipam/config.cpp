@@ -1,10 +1,9 @@
 #include "ipam/config.hpp"
+#include "util/file.hpp"
 
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 namespace ovl::ipam {
 namespace {
@@ -212,20 +211,22 @@ Result<std::vector<IpAddr>> requestedIps(const std::optional<std::string>& cniAr
 }
 
 Result<cni::Dns> readResolvConf(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    Error e = sysError(errno, "reading field 'ipam.resolvConf' " + path);
+  auto text = readSmallFile(path);
+  if (!text || !*text) {
+    Error e = sysError(text ? ENOENT : text.error().sysErrno, "reading field 'ipam.resolvConf' " + path);
     e.code = Code::InvalidConfig;
     return fail(std::move(e));
   }
   cni::Dns dns;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string key, value;
-    if (!(fields >> key) || key[0] == '#' || key[0] == ';') continue;
-    std::vector<std::string> values;
-    while (fields >> value) values.push_back(value);
+  std::string_view rest = **text;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    const auto fields = fieldsOf(line);
+    if (fields.empty() || fields[0][0] == '#' || fields[0][0] == ';') continue;
+    const std::string key(fields[0]);
+    const std::vector<std::string> values(fields.begin() + 1, fields.end());
     if (values.empty()) continue;
     if (key == "nameserver")
       dns.nameservers.push_back(values[0]);

@@ -2,9 +2,9 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 
 #include "kv/consul_key.hpp"
+#include "util/file.hpp"
 
 namespace ovl::kv {
 namespace {
@@ -159,11 +159,9 @@ Result<std::string> resolveToken(const ConsulConfig& cfg) {
     if (!clean(cfg.token)) return fail(Code::InvalidConfig, "consul token contains invalid characters");
     return cfg.token;
   }
-  std::ifstream in(cfg.tokenFile);
-  if (!in) return fail(Code::InvalidConfig, "cannot read consul token file " + cfg.tokenFile);
-  std::string line;
-  std::getline(in, line);
-  std::string_view t = trim(line);
+  auto text = readSmallFile(cfg.tokenFile, 64u << 10);
+  if (!text || !*text) return fail(Code::InvalidConfig, "cannot read consul token file " + cfg.tokenFile);
+  std::string_view t = trim(firstLine(**text));
   if (t.empty()) return fail(Code::InvalidConfig, "consul token file " + cfg.tokenFile + " is empty");
   if (!clean(t)) return fail(Code::InvalidConfig, "consul token file " + cfg.tokenFile + " holds an invalid token");
   return std::string(t);

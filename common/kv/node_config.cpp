@@ -4,11 +4,10 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include "kv/store_trust.hpp"
+#include "util/file.hpp"
 
 namespace ovl::kv {
 
@@ -73,15 +72,11 @@ Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path)
 namespace {
 
 Result<NodeConfig> readNodeConfig(const std::string& path, bool named) {
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT && !named) return NodeConfig{};
-    if (errno == ENOENT) return fail(Code::InvalidConfig, "node config " + path + " (OVL_NODE_CONFIG) does not exist");
-    return fail(sysError(errno, "reading node config " + path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parseNodeConfig(ss.str(), path);
+  auto text = readSmallFile(path);
+  if (!text) return fail(sysError(text.error().sysErrno, "reading node config " + path));
+  if (!*text && !named) return NodeConfig{};
+  if (!*text) return fail(Code::InvalidConfig, "node config " + path + " (OVL_NODE_CONFIG) does not exist");
+  return parseNodeConfig(**text, path);
 }
 
 }  // namespace

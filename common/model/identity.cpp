@@ -3,9 +3,9 @@
 #include <sys/stat.h>
 
 #include <ctime>
-#include <fstream>
 
 #include "model/keys.hpp"
+#include "util/file.hpp"
 
 namespace ovl::model {
 namespace {
@@ -21,13 +21,12 @@ std::string claimToken(const HostMemory& mem, const Host& self) {
 }  // namespace
 
 Result<std::string> readMachineId(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
+  auto text = readSmallFile(path, 4096);
+  if (!text || !*text)
     return fail(Code::Io, "cannot read the machine ID from " + path +
                               ": this host's identity claim needs it (in a container, mount the node's " + path +
                               " read-only)");
-  std::string line;
-  std::getline(in, line);
+  std::string line(firstLine(**text));
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) line.pop_back();
   if (line.empty())
     return fail(Code::Io, "the machine ID in " + path +

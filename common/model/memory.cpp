@@ -7,11 +7,10 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "cni/json.hpp"
 #include "util/log.hpp"
+#include "util/file.hpp"
 
 namespace ovl::model {
 namespace {
@@ -49,11 +48,9 @@ Result<void> writeAtomically(const std::string& path, std::string_view text) {
 }
 
 std::optional<std::string> readFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = readSmallFile(path, 64u << 20);
+  if (!text) return std::nullopt;
+  return std::move(*text);
 }
 
 std::vector<std::string> filesStarting(const std::string& dir, std::string_view prefix) {

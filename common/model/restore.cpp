@@ -3,7 +3,7 @@
 #include <time.h>
 
 #include <cstdio>
-#include <fstream>
+#include <sys/random.h>
 #include <thread>
 
 #include "util/log.hpp"
@@ -13,7 +13,7 @@ namespace {
 
 std::string newId() {
   unsigned char b[8] = {};
-  std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(b), sizeof b);
+  (void)::getrandom(b, sizeof b, 0);
   char out[17];
   for (int i = 0; i < 8; ++i) std::snprintf(out + 2 * i, 3, "%02x", b[i]);
   return std::string(out, 16) + "-" + std::to_string(::time(nullptr));

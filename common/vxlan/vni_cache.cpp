@@ -1,13 +1,16 @@
 #include "vxlan/vni_cache.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <charconv>
 
 #include "model/memory.hpp"
 #include "model/records.hpp"
+#include "util/file.hpp"
+#include "util/unique_fd.hpp"
 
 namespace ovl::vxlan {
 
@@ -16,20 +19,25 @@ void rememberVni(const std::string& stateDir, const std::string& network, uint32
   if (!dir) return;
   std::string path = *dir + "/" + network + ".vni";
   std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp);
-    f << vni << "\n";
+  const std::string text = std::to_string(vni) + "\n";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd || ::write(fd.get(), text.data(), text.size()) != ssize_t(text.size())) {
+    ::unlink(tmp.c_str());
+    return;  // a cache: the store has the VNI
   }
-  ::chmod(tmp.c_str(), 0600);
+  fd.reset();
   ::rename(tmp.c_str(), path.c_str());
 }
 
 std::optional<uint32_t> recallVni(const std::string& stateDir, const std::string& network) {
   auto dir = model::hostStateDir(stateDir);
   if (!dir) return std::nullopt;
-  std::ifstream f(*dir + "/" + network + ".vni");
+  auto text = readSmallFile(*dir + "/" + network + ".vni", 64);
+  if (!text || !*text) return std::nullopt;
+  const std::string_view t = firstLine(**text);
   uint32_t v = 0;
-  if (f >> v && v > 0 && v <= model::kMaxVni) return v;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec == std::errc() && end == t.data() + t.size() && v > 0 && v <= model::kMaxVni) return v;
   return std::nullopt;
 }
 

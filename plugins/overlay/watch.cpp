@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <map>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
-#include <iostream>
 
 #include "kv/change_feed.hpp"
 #include "kv/node_config.hpp"
@@ -288,14 +288,14 @@ int watchMain(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--once")) once = true;
     else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::cout << "usage: overlay watch [--once]\n"
+      std::fputs("usage: overlay watch [--once]\n"
                    "Keeps this host's VXLAN flood lists and allow-list in step with the members recorded in Consul,\n"
                    "and while it runs drops VXLAN from hosts that are not members of the packet's VNI\n"
                    "(--once: one reconcile, nothing dropped).\n"
-                   "Reads the node config ($OVL_NODE_CONFIG or /etc/cni/overlay-node.json).\n";
+                   "Reads the node config ($OVL_NODE_CONFIG or /etc/cni/overlay-node.json).\n", stdout);
       return 0;
     } else {
-      std::cerr << "overlay watch: unknown argument '" << argv[i] << "'\n";
+      std::fprintf(stderr, "overlay watch: unknown argument '%s'\n", argv[i]);
       return 2;
     }
   }

@@ -188,17 +188,24 @@ class ClusterState(unittest.TestCase):
             self.consul.kv_put(k, bomb)
         try:
             # Every daemon that reads a planted record reports it, naming its key, and keeps running: the
-            # watchers of h1 and h2 (members, attachments, the store's identity, which they replace) and
-            # their resolvers (attachments).
-            read_by_daemons = [f"{PREFIX}/networks/deep/members/evil", f"{PREFIX}/attachments/deep/evil/x/eth0",
-                               f"{PREFIX}/cluster"]
+            # watchers of h1 and h2 (members, attachments) and their resolvers (attachments). The store's
+            # identity is replaced by the first watcher that reads it: that one names it; the other may
+            # find the new identity already there and then says the store changed.
+            read_by_daemons = [f"{PREFIX}/networks/deep/members/evil", f"{PREFIX}/attachments/deep/evil/x/eth0"]
+            marker_seen = lambda h: (f"record {PREFIX}/cluster " in self.daemon_log(h)[logged[h.name]:] or  # noqa: E731
+                                     "the store does not hold what this host knows" in self.daemon_log(h)[logged[h.name]:])
             for h in (h1, h2):
-                unnamed = lambda: [k for k in read_by_daemons  # noqa: E731
-                                   if f"record {k} " not in self.daemon_log(h)[logged[h.name]:]]
+                unnamed = lambda: ([k for k in read_by_daemons  # noqa: E731
+                                    if f"record {k} " not in self.daemon_log(h)[logged[h.name]:]] +
+                                   ([] if marker_seen(h) else [f"{PREFIX}/cluster"]))
                 try:
                     poll(lambda: not unnamed(), 20, f"{h.name}'s daemons naming the planted records")
                 except AssertionError as e:
                     raise AssertionError(f"{e}: {unnamed()}\n{self.daemon_log(h)[logged[h.name]:][-3000:]}") from None
+            self.assertTrue(any(f"record {PREFIX}/cluster " in self.daemon_log(h)[logged[h.name]:] for h in (h1, h2)),
+                            "no watcher named the unreadable store identity it replaced")
+            self.assertTrue(json.loads(self.consul.kv_get(f"{PREFIX}/cluster")).get("id"),
+                            "the store identity was not replaced by a readable one")
             self.assert_daemons_alive()
             # The network keeps working: a new ADD, names, and pings across hosts.
             n3, r3 = self.attach(h1, c, "d3", name="deepthree")

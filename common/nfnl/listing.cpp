@@ -5,6 +5,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
+#include <cerrno>
+
 #include "metrics/tally.hpp"
 #include "nfnl/socket.hpp"
 
@@ -124,6 +126,15 @@ struct Reader {
   }
 };
 
+// Runs a listing again when the ruleset changed while it was read (at most a few times).
+template <typename F>
+auto consistent(F&& read) -> decltype(read()) {
+  for (int attempt = 1;; ++attempt) {
+    auto r = read();
+    if (r || r.error().sysErrno != EINTR || attempt >= 5) return r;
+  }
+}
+
 }  // namespace
 
 const ListedSet* Listing::set(std::string_view name) const {
@@ -135,7 +146,7 @@ const ListedSet* Listing::set(std::string_view name) const {
 Result<std::optional<Listing>> listTable(Family f, std::string_view table) {
   metrics::PhaseTimer timer(metrics::Phase::Nft);
   Reader r{TRY(Socket::open()), f, std::string(table)};
-  auto out = TRY(r.all(true));
+  auto out = TRY(consistent([&] { return r.all(true); }));
   if (out.tables.empty()) return std::nullopt;
   return out;
 }
@@ -143,15 +154,17 @@ Result<std::optional<Listing>> listTable(Family f, std::string_view table) {
 Result<std::vector<ListedRule>> listRules(Family f, std::string_view table) {
   metrics::PhaseTimer timer(metrics::Phase::Nft);
   Reader r{TRY(Socket::open()), f, std::string(table)};
-  Listing out;
-  TRY(r.rules(out));
-  return std::move(out.rules);
+  return consistent([&]() -> Result<std::vector<ListedRule>> {
+    Listing out;
+    TRY(r.rules(out));
+    return std::move(out.rules);
+  });
 }
 
 Result<Listing> listRuleset(bool elements) {
   metrics::PhaseTimer timer(metrics::Phase::Nft);
   Reader r{TRY(Socket::open()), std::nullopt, ""};
-  return r.all(elements);
+  return consistent([&] { return r.all(elements); });
 }
 
 std::vector<Bytes> splitConcat(const Bytes& b, std::initializer_list<size_t> widths) {

@@ -69,6 +69,7 @@ Result<std::optional<Socket::Refusal>> Socket::commit(const Bytes& batch, uint32
 Result<bool> Socket::dump(const Bytes& request, const std::function<void(std::span<const uint8_t>)>& each) {
   if (::send(fd_.get(), request.data(), request.size(), 0) < 0) return fail(sysError(errno, "nf_tables: dump request"));
   std::vector<uint8_t> buf(kBuf);
+  bool interrupted = false;
   for (;;) {
     const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
@@ -76,6 +77,7 @@ Result<bool> Socket::dump(const Bytes& request, const std::function<void(std::sp
     bool done = false;
     int err = 0;
     forEachMessage(buf.data(), size_t(n), [&](const nlmsghdr* m) {
+      if (m->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
       if (m->nlmsg_type == NLMSG_DONE) return !(done = true);
       if (m->nlmsg_type == NLMSG_ERROR) {
         err = errorOf(m);
@@ -86,6 +88,8 @@ Result<bool> Socket::dump(const Bytes& request, const std::function<void(std::sp
     });
     if (err == ENOENT) return false;
     if (err != 0) return fail(sysError(err, "nf_tables: dump"));
+    // The ruleset changed while the kernel was dumping it: what we read may be inconsistent.
+    if (done && interrupted) return fail(sysError(EINTR, "nf_tables: the ruleset changed during a dump"));
     if (done) return true;
   }
 }

@@ -27,7 +27,8 @@ class Socket {
   Result<std::optional<Refusal>> commit(const Bytes& batch, uint32_t first, size_t count);
 
   // Sends a dump request and calls `each` with every message of the answer. False when the kernel
-  // answers ENOENT (the table or set does not exist).
+  // answers ENOENT (the table or set does not exist); an error with sysErrno EINTR when the ruleset changed
+  // during the dump (the caller reads again).
   Result<bool> dump(const Bytes& request, const std::function<void(std::span<const uint8_t>)>& each);
 
  private:

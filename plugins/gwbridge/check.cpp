@@ -92,6 +92,9 @@ Result<void> checkBridgeRules(const BridgeSettings& want) {
     return fail(bad("the rules of bridge '" + want.bridge + "' are missing (no chain inet " + std::string(kTable) +
                     " " + chain + "): no masquerade, and routed traffic may reach unpublished container ports"));
   if (auto why = want.disagreement(*stamp)) return fail(bad(*why));
+  if (BridgeSettings::olderLayout(*stamp))
+    return fail(bad("the rules of bridge '" + want.bridge + "' are of an earlier layout ('" + *stamp +
+                    "'): the next ADD on this bridge rewrites them"));
   auto expected = countByChain(TRY(bridgeChainRules(want)) + TRY(bridgeRules(want)) + staticRules());
   std::map<std::string, int> actual;
   for (const auto& r : TRY(listRules()))

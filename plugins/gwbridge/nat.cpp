@@ -55,6 +55,12 @@ Result<void> createBridgeRules(const BridgeSettings& s) {
     addTables(b);
     if (!hasStatic) addRules(b, staticRules());
     addDeleteRules(b, withComment(l.rules, bridgeTag(s.bridge)));
+    // The bridge's chain of an earlier layout (or a leftover): replaced, in the same transaction.
+    if (const std::string chain = gwnames::bridgeChain(s.bridge);
+        std::find(l.chains.begin(), l.chains.end(), chain) != l.chains.end()) {
+      b.flushChain(nfnl::Family::Inet, kTable, chain);
+      b.deleteChain(nfnl::Family::Inet, kTable, chain);
+    }
     TRY_VOID(addBridge(b, s));
     auto r = b.commit("adding the rules of bridge " + s.bridge);
     if (r) return {};
@@ -91,16 +97,20 @@ Result<std::optional<std::string>> findBridgeStamp(std::string_view bridge) {
 
 Result<bool> ensureBridgeRules(const BridgeSettings& s, BridgeLock& lock) {
   bool created = false;
+  // Present, and of this version's layout (rules of an earlier layout are rewritten, settings kept).
+  auto current = [&](const std::optional<std::string>& stamp) { return stamp && !BridgeSettings::olderLayout(*stamp); };
   for (int attempt = 1;; ++attempt) {
-    if (TRY(checkedStamp(s))) return created;
+    if (current(TRY(checkedStamp(s)))) return created;
     if (attempt > kAttempts) return fail(Code::Internal, "the rules of bridge " + s.bridge + " keep disappearing");
     lock.unlock();
     {
       auto ex = TRY(BridgeLock::exclusive());
-      if (!TRY(checkedStamp(s))) {
+      if (auto stamp = TRY(checkedStamp(s)); !current(stamp)) {
         TRY_VOID(createBridgeRules(s));
         created = true;
-        log::info("added the rules of bridge " + s.bridge + " (" + s.stamp() + ")");
+        log::info(std::string(stamp ? "rewrote the rules of bridge " + s.bridge + " from '" + *stamp + "'"
+                                    : "added the rules of bridge " + s.bridge) +
+                  " (" + s.stamp() + ")");
       }
     }
     // Shared again; a DEL that removed the rules in between makes the next round create them again.

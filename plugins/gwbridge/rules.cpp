@@ -87,7 +87,13 @@ std::vector<RuleSpec> forwardChainRules(const BridgeSettings& s) {
 std::string BridgeSettings::stamp() const {
   std::string nets;
   for (const auto& n : subnets) nets += (nets.empty() ? "" : ",") + n.str();
-  return "ipMasq=" + boolText(ipMasq) + " icc=" + boolText(icc) + " subnets=" + nets;
+  return "ipMasq=" + boolText(ipMasq) + " icc=" + boolText(icc) + " subnets=" + nets +
+         " layout=" + std::to_string(kBridgeLayout);
+}
+
+bool BridgeSettings::olderLayout(std::string_view stamp) {
+  const std::string mine = " layout=" + std::to_string(kBridgeLayout);
+  return !(stamp.size() >= mine.size() && stamp.substr(stamp.size() - mine.size()) == mine);
 }
 
 std::optional<std::string> BridgeSettings::disagreement(std::string_view stamp) const {
@@ -109,6 +115,7 @@ std::optional<std::string> BridgeSettings::disagreement(std::string_view stamp) 
     return what + " is " + here + " here but " + there + " on bridge '" + bridge +
            "', which other networks share: networks on one bridge must agree";
   }
+  if (olderLayout(stamp)) return std::nullopt;  // the same settings, rules of an earlier layout
   return "settings '" + mine + "' differ from '" + std::string(stamp) + "' on bridge '" + bridge + "'";
 }
 

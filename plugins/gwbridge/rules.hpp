@@ -54,18 +54,23 @@ using gwnames::isTagOfNetwork;
 using gwnames::parseTag;
 using gwnames::ruleTag;
 
-// What every network on one bridge must agree on, recorded in the comment of chain br-<bridge>.
+// What every network on one bridge must agree on, recorded in the comment of chain br-<bridge>, with the
+// layout of the bridge's rules (kBridgeLayout).
+inline constexpr int kBridgeLayout = 2;
 struct BridgeSettings {
   std::string bridge;
   bool ipMasq = true;
   bool icc = false;
   std::vector<IpNet> subnets;  // masked, sorted, no duplicates
 
-  // "ipMasq=true icc=false subnets=172.18.0.0/16"
+  // "ipMasq=true icc=false subnets=172.18.0.0/16 layout=2"
   std::string stamp() const;
-  // nullopt when a stamp read back from the kernel says the same; else which field differs, with both
-  // values ("'icc' is true here, false on the bridge").
+  // nullopt when a stamp read back from the kernel says the same settings (whatever its layout); else which
+  // field differs, with both values ("'icc' is true here, false on the bridge").
   std::optional<std::string> disagreement(std::string_view stamp) const;
+  // True when the stamp's rules are of an earlier layout than this version writes (layout 1: before the
+  // rules were written through nfnl, one masquerade rule with an anonymous set): they are replaced.
+  static bool olderLayout(std::string_view stamp);
 };
 
 // What one attachment needs. Names must have passed isSafeIfName and the container ID isValidIdentifier;

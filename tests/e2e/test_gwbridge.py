@@ -627,7 +627,7 @@ class GwbridgeTest(unittest.TestCase):
             'dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports6h comment "static"',
             'meta nfproto ipv6 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6 comment "static"',
             'ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6 comment "static"',
-            'comment "ipMasq=true icc=false subnets=172.20.16.0/20,fd00:20::/64"',
+            'comment "ipMasq=true icc=false subnets=172.20.16.0/20,fd00:20::/64 layout=2"',
             "ct state established,related accept",
             "ct status dnat accept",
             'iifname != "gwnbr" drop',
@@ -672,6 +672,43 @@ class GwbridgeTest(unittest.TestCase):
         comments = E.rule_comments(E.h1)
         self.assertNotIn(f"ovl:gwold:{cid}:eth0", comments)
         self.assertEqual(comments.count(f"ovl:gwold:{cid2}:eth0"), 2, "the other attachment's rules stay")
+
+    def test_rules_of_an_earlier_layout_are_rewritten_by_the_next_add(self):
+        """A host upgraded with containers running: the bridge's rules as the previous version wrote them
+        (stamp without a layout, the hairpin masquerade with an anonymous set). CHECK names it; the next ADD
+        on the bridge rewrites them in place; the old container keeps working and passes CHECK."""
+        br, net = "gwup", "172.21.0.0/16"
+        conf = E.conf("gwup", E.h1, bridge=br)
+        conf["ipam"] = {"type": "host-local", "ranges": [[{"subnet": net}]], "dataDir": E.data_dir(E.h1)}
+        cid1, netns1, res1 = self.container(E.h1, "up1", conf)
+        tag = f"ovl-br:{br}"
+        handles = [(r["chain"], r["handle"]) for r in nft_rules(E.t, E.h1)
+                   if r["table"] == "ovl_gwbridge" and r["family"] == "inet" and r.get("comment") == tag]
+        old = "".join(f"delete rule inet ovl_gwbridge {c} handle {h}\n" for c, h in handles)
+        old += (f"flush chain inet ovl_gwbridge br-{br}\ndelete chain inet ovl_gwbridge br-{br}\n"
+                f'add chain inet ovl_gwbridge br-{br} {{ comment "ipMasq=true icc=false subnets={net}"; }}\n'
+                f"add rule inet ovl_gwbridge br-{br} ct state established,related accept\n"
+                f"add rule inet ovl_gwbridge br-{br} ct status dnat accept\n"
+                f'add rule inet ovl_gwbridge br-{br} iifname != "{br}" drop\n'
+                f"add rule inet ovl_gwbridge br-{br} drop\n"
+                f'add rule inet ovl_gwbridge forward oifname "{br}" jump br-{br} comment "{tag}"\n'
+                f'add rule inet ovl_gwbridge postrouting ip saddr {net} oifname != "{br}" masquerade comment "{tag}"\n'
+                f'add rule inet ovl_gwbridge postrouting ip saddr {{ {net}, 127.0.0.0/8 }} ip daddr {net} '
+                f'oifname "{br}" ct status dnat masquerade comment "{tag}"\n'
+                f'add rule inet ovl_gwbridge localnet iifname "{br}" ip daddr 127.0.0.0/8 drop comment "{tag}"\n'
+                f'add rule inet ovl_gwbridge localnet iifname "{br}" ip saddr 127.0.0.0/8 drop comment "{tag}"\n')
+        E.t.run(E.h1, "nft", "-f", "-", input=old)
+        rc, _, out, _ = E.plugin(E.h1, "CHECK", conf, cid1, netns1, check=False, prev=res1)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("earlier layout", out)
+        self.container(E.h1, "up2", conf)
+        table = E.t.run(E.h1, "nft", "list", "table", "inet", "ovl_gwbridge").stdout
+        self.assertIn(f'comment "ipMasq=true icc=false subnets={net} layout=2"', table)
+        self.assertNotIn("127.0.0.0/8 }", table)
+        self.assertIn(f'ip saddr 127.0.0.0/8 ip daddr {net} oifname "{br}" ct status dnat masquerade', table)
+        self.assertEqual(table.count(f'comment "{tag}"'), 6, table)  # jump, 3 masquerades, 2 localnet drops
+        E.plugin(E.h1, "CHECK", conf, cid1, netns1, prev=res1)
+        self.assertEqual(E.connect(netns1, "tcp", "203.0.113.1", 7000), f"inet {E.h1.ip}")
 
     def test_status(self):
         rc, res, out, err = run_plugin(E.t, E.h1, "gwbridge", "STATUS", E.conf("gws", E.h1, version="1.1.0"),

@@ -78,7 +78,7 @@ TEST_CASE("gwbridge rules: tags") {
 
 TEST_CASE("gwbridge rules: the bridge's rules, once per bridge") {
   auto s = settingsOf(sample());
-  CHECK(s.stamp() == "ipMasq=true icc=false subnets=172.18.0.0/16");
+  CHECK(s.stamp() == "ipMasq=true icc=false subnets=172.18.0.0/16 layout=2");
   auto chain = bridgeChainRules(s);
   auto rules = bridgeRules(s);
   REQUIRE(chain);
@@ -104,7 +104,7 @@ TEST_CASE("gwbridge rules: the bridge's rules, once per bridge") {
   a.icc = true;
   a.addrs.push_back(*IpNet::parse("fd00:18::2/64"));
   s = settingsOf(a);
-  CHECK(s.stamp() == "ipMasq=false icc=true subnets=172.18.0.0/16,fd00:18::/64");
+  CHECK(s.stamp() == "ipMasq=false icc=true subnets=172.18.0.0/16,fd00:18::/64 layout=2");
   CHECK(perChain(bridgeChainRules(s).value()) == std::map<std::string, int>{{"inet br-cni_gwbridge", 3}});
   CHECK(perChain(bridgeRules(s).value()) ==
         std::map<std::string, int>{{"inet forward", 1}, {"inet postrouting", 3}, {"inet localnet", 2}});
@@ -128,7 +128,12 @@ TEST_CASE("gwbridge rules: the static rules map through the maps") {
 
 TEST_CASE("gwbridge rules: networks on one bridge must agree") {
   auto s = settingsOf(sample());
+  CHECK(!s.disagreement("ipMasq=true icc=false subnets=172.18.0.0/16 layout=2"));
+  // The same settings in a stamp of an earlier layout (no "layout="): no disagreement, but older.
   CHECK(!s.disagreement("ipMasq=true icc=false subnets=172.18.0.0/16"));
+  CHECK(BridgeSettings::olderLayout("ipMasq=true icc=false subnets=172.18.0.0/16"));
+  CHECK(BridgeSettings::olderLayout("ipMasq=true icc=false subnets=172.18.0.0/16 layout=1"));
+  CHECK_FALSE(BridgeSettings::olderLayout(s.stamp()));
   auto why = s.disagreement("ipMasq=true icc=true subnets=172.18.0.0/16");
   REQUIRE(why);
   CHECK(*why == "field 'icc' is false here but true on bridge 'cni_gwbridge', which other networks share: networks "

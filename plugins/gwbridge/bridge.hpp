@@ -14,7 +14,7 @@
 
 namespace ovl::gwbridge {
 
-using gwnames::hostVethName;  // common/nft/gwbridge_names.hpp
+using gwnames::hostVethName;  // common/nfnl/gwbridge_names.hpp
 
 // The container interface's MAC, stable for an attachment.
 MacAddr containerMac(std::string_view containerId, std::string_view ifName);

@@ -47,7 +47,7 @@ namespace ovl::gwbridge {
 
 using gwnames::kTable;
 
-// Tags (the comment on an element or rule) and veth names: common/nft/gwbridge_names.hpp.
+// Tags (the comment on an element or rule) and veth names: common/nfnl/gwbridge_names.hpp.
 using gwnames::bridgeTag;
 using gwnames::isOurTag;
 using gwnames::isTagOfNetwork;
@@ -74,7 +74,7 @@ struct BridgeSettings {
 };
 
 // What one attachment needs. Names must have passed isSafeIfName and the container ID isValidIdentifier;
-// the text builders refuse anything else.
+// the builders refuse anything else.
 struct AttachmentRules {
   std::string network;
   std::string containerId;

@@ -146,9 +146,14 @@ Result<Allocation> Allocator::allocate(const Owner& owner, std::span<const IpAdd
       if (attempt >= kMaxSharedAttempts || std::chrono::steady_clock::now() > deadline)
         return fail(Code::TryAgainLater, "could not lease an address in " + store_.describe() + " after " +
                                              std::to_string(attempt) + " attempts: other hosts kept taking them");
-      leased_ = TRY(store_.listLeasedIps());
-      std::sort(leased_.begin(), leased_.end());
-      // Competing allocators listed at about the same time: desynchronize them a little.
+      // The first two lost races cost one request each: most likely other hosts took the cursor's next
+      // addresses at the same moment, so a random one of the next 8 (then 16) after the cursor is tried
+      // without listing the leases. From the third on, the leases are listed (one more request) and skipped.
+      if (attempt >= kGuessedRetries + 1) {
+        leased_ = TRY(store_.listLeasedIps());
+        std::sort(leased_.begin(), leased_.end());
+      }
+      // Competing allocators retry at about the same time: desynchronize them a little.
       std::this_thread::sleep_for(std::chrono::microseconds(rng_() % (500u * unsigned(std::min(attempt, 8)))));
     }
     for (size_t t : out.taken) {

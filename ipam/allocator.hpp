@@ -25,6 +25,8 @@ class Allocator {
  public:
   // A shared store gives up after this many lost races, or this long, whichever comes first (code 11).
   static constexpr int kMaxSharedAttempts = 24;
+  // Lost races in a shared store retried with a guess near the cursor before the leases are listed.
+  static constexpr int kGuessedRetries = 2;
   static constexpr std::chrono::seconds kSharedBudget{10};
 
   Allocator(const std::vector<RangeSet>& sets, LeaseStore& store, uint64_t seed);

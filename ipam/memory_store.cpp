@@ -75,6 +75,7 @@ Result<std::vector<Lease>> MemoryStore::listLeases() {
 }
 
 Result<std::vector<IpAddr>> MemoryStore::listLeasedIps() {
+  ++listCalls;
   TRY_VOID(reachable());
   std::vector<IpAddr> out;
   for (const auto& [ip, l] : leases_) out.push_back(ip);

@@ -30,6 +30,7 @@ class MemoryStore : public LeaseStore {
   std::function<void(std::span<const Claim>)> beforeReserve;  // e.g. a competitor takes an address
   bool unreachable = false;                                   // every call fails with TryAgainLater
   int reserveCalls = 0;
+  int listCalls = 0;  // listLeasedIps
   void put(const IpAddr& ip, const Owner& owner);  // a lease taken behind the allocator's back
   void setCursor(size_t rangeSet, const IpAddr& ip);
   size_t size() const { return leases_.size(); }

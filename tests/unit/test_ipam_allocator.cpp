@@ -228,6 +228,22 @@ TEST_CASE("allocator: in a shared store, lost races spread the next candidates")
   CHECK(mine > ip("10.0.0.2"));
   CHECK(mine < ip("10.0.0.80"));  // within the first windows after the cursor
   CHECK(f.store.size() == 4);
+  // The first two lost races are retried without listing the leases; the third lists them.
+  CHECK(f.store.listCalls == 1);
+}
+
+TEST_CASE("allocator: in a shared store, a lost race costs one more reservation and no listing") {
+  Fixture f(R"({"subnet":"10.0.0.0/24"})", /*shared=*/true);
+  bool stolen = false;
+  f.store.beforeReserve = [&](std::span<const Claim> claims) {
+    if (!std::exchange(stolen, true)) f.store.put(claims[0].ip, owner("rival", "eth0", "h2"));
+  };
+  auto r = f.add("a");
+  REQUIRE(r);
+  CHECK(r->attempts == 2);
+  CHECK(f.store.listCalls == 0);
+  CHECK(r->ips[0].address.addr() > ip("10.0.0.2"));
+  CHECK(r->ips[0].address.addr() <= ip("10.0.0.10"));  // one of the next 8 after the cursor
 }
 
 TEST_CASE("allocator: a shared store gives up with code 11 when it keeps losing") {

@@ -13,7 +13,7 @@
 namespace ovl::nfnl {
 
 // The chain's comment ("" when it has none) when the chain exists in the calling thread's netns; nullopt
-// when it or its table does not. family: "inet", "ip", "ip6", "bridge", ...
+// when it or its table does not. family: "inet", "ip", "ip6" or "bridge".
 Result<std::optional<std::string>> findChainComment(std::string_view family, std::string_view table,
                                                     std::string_view chain);
 

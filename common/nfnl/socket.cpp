@@ -66,6 +66,30 @@ Result<std::optional<Socket::Refusal>> Socket::commit(const Bytes& batch, uint32
   return std::nullopt;
 }
 
+Result<std::optional<Bytes>> Socket::get(const Bytes& request) {
+  if (::send(fd_.get(), request.data(), request.size(), 0) < 0) return fail(sysError(errno, "nf_tables: request"));
+  std::vector<uint8_t> buf(kBuf);
+  for (;;) {
+    const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(sysError(errno, "nf_tables: reading an answer"));
+    std::optional<Bytes> answer;
+    int err = 0;
+    forEachMessage(buf.data(), size_t(n), [&](const nlmsghdr* m) {
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        err = errorOf(m);
+        return err == 0;  // an acknowledgement: the answer follows
+      }
+      const auto* p = reinterpret_cast<const uint8_t*>(m);
+      answer = Bytes(p, p + m->nlmsg_len);
+      return false;
+    });
+    if (err == ENOENT) return std::nullopt;
+    if (err != 0) return fail(sysError(err, "nf_tables: request"));
+    if (answer) return answer;
+  }
+}
+
 Result<bool> Socket::dump(const Bytes& request, const std::function<void(std::span<const uint8_t>)>& each) {
   if (::send(fd_.get(), request.data(), request.size(), 0) < 0) return fail(sysError(errno, "nf_tables: dump request"));
   std::vector<uint8_t> buf(kBuf);

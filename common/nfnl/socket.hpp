@@ -26,6 +26,10 @@ class Socket {
   // the kernel applies all of them or none. Returns the first refusal, if any.
   Result<std::optional<Refusal>> commit(const Bytes& batch, uint32_t first, size_t count);
 
+  // Sends a request for one object (no NLM_F_DUMP) and returns the kernel's answer, the whole message;
+  // nullopt when it answers ENOENT (the object or its table does not exist).
+  Result<std::optional<Bytes>> get(const Bytes& request);
+
   // Sends a dump request and calls `each` with every message of the answer. False when the kernel
   // answers ENOENT (the table or set does not exist); an error with sysErrno EINTR when the ruleset changed
   // during the dump (the caller reads again).

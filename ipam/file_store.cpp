@@ -12,6 +12,7 @@
 #include <map>
 
 #include "ipam/fs.hpp"
+#include "util/file.hpp"
 #include "util/log.hpp"
 
 namespace ovl::ipam {
@@ -131,7 +132,7 @@ Result<void> FileStore::rebuildIndex() {
   // The lease files do not name the network: keep what the old index said.
   std::map<std::pair<std::string, std::string>, std::string> networks;
   for (const auto& n : TRY(fs::listDir(idir))) {
-    if (auto data = fs::readFile(idir + "/" + n); data && *data) {
+    if (auto data = readSmallFile(idir + "/" + n, 65536); data && *data) {
       auto idx = parseIndex(**data);
       if (idx && !idx->network.empty()) networks[{idx->containerId, idx->ifName}] = idx->network;
     }
@@ -157,7 +158,7 @@ Result<std::vector<std::string>> FileStore::leaseNames() {
 
 Result<std::optional<Owner>> FileStore::readLease(const IpAddr& ip) {
   std::string path = leasePath(ip);
-  auto data = TRY(fs::readFile(path, 4096));
+  auto data = TRY(readSmallFile(path, 4096));
   if (!data) return std::optional<Owner>{};
   std::string_view s = trim(*data);
   Owner o;
@@ -174,7 +175,7 @@ Result<std::optional<Owner>> FileStore::readLease(const IpAddr& ip) {
 }
 
 bool FileStore::leaseHeldBy(const IpAddr& ip, std::string_view containerId, std::string_view ifName) {
-  auto data = fs::readFile(leasePath(ip), 4096);
+  auto data = readSmallFile(leasePath(ip), 4096);
   if (!data || !*data) return false;
   // An empty ifName stands for host-local's legacy files, which hold the container ID alone.
   return trim(**data) == (ifName.empty() ? std::string(trim(containerId)) : leaseContent(containerId, ifName));
@@ -182,7 +183,7 @@ bool FileStore::leaseHeldBy(const IpAddr& ip, std::string_view containerId, std:
 
 Result<std::optional<std::vector<IpAddr>>> FileStore::readIndex(std::string_view containerId, std::string_view ifName,
                                                               std::string* network) {
-  auto data = TRY(fs::readFile(indexPath(containerId, ifName)));
+  auto data = TRY(readSmallFile(indexPath(containerId, ifName), 65536));
   if (!data) return std::optional<std::vector<IpAddr>>{};
   auto idx = parseIndex(*data);
   // A different header or owner (a hashed name's collision): not this attachment's index.
@@ -203,7 +204,7 @@ Result<std::vector<std::optional<IpAddr>>> FileStore::cursors(size_t n) {
   TRY_VOID(lock());
   std::vector<std::optional<IpAddr>> out(n);
   for (size_t i = 0; i < n; ++i) {
-    auto data = TRY(fs::readFile(dir_ + "/" + std::string(kCursorPrefix) + std::to_string(i), 256));
+    auto data = TRY(readSmallFile(dir_ + "/" + std::string(kCursorPrefix) + std::to_string(i), 256));
     if (data) out[i] = IpAddr::parse(trim(*data));
   }
   return out;

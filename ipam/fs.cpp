@@ -18,25 +18,6 @@ std::unexpected<Error> ioError(int err, const std::string& what) {
   return fail(std::move(e));
 }
 
-Result<std::optional<std::string>> readFile(const std::string& path, size_t maxBytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return std::optional<std::string>{};
-    return ioError(errno, "reading " + path);
-  }
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ioError(errno, "reading " + path);
-    if (n == 0) break;
-    out.append(buf, size_t(n));
-    if (out.size() > maxBytes) return fail(Code::Io, "file " + path + " is larger than expected");
-  }
-  return std::optional<std::string>(std::move(out));
-}
-
 Result<void> writeFile(const std::string& path, std::string_view data, mode_t mode) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) return ioError(errno, "writing " + path);

@@ -1,4 +1,5 @@
-// Small file helpers for the file store and the journal. Errors are Code::Io naming the path.
+// Small file helpers for the file store and the journal (reading: util/file.hpp). Errors are Code::Io naming
+// the path.
 #pragma once
 
 #include <sys/types.h>
@@ -11,8 +12,6 @@
 
 namespace ovl::ipam::fs {
 
-// Whole content of a small file; nullopt when it does not exist.
-Result<std::optional<std::string>> readFile(const std::string& path, size_t maxBytes = 65536);
 // Creates or truncates, then writes.
 Result<void> writeFile(const std::string& path, std::string_view data, mode_t mode);
 // Writes a temporary file next to `path`, then renames it over `path`.

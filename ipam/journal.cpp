@@ -10,6 +10,7 @@
 #include "cni/json.hpp"
 #include "ipam/fs.hpp"
 #include "util/ip.hpp"
+#include "util/file.hpp"
 #include "util/log.hpp"
 
 namespace ovl::ipam {
@@ -87,7 +88,7 @@ Result<size_t> Journal::replay(std::string_view store, std::string_view pool,
   size_t applied = 0;
   for (const auto& e : entries) {
     std::string path = dir_ + "/" + e.name;
-    auto text = TRY(fs::readFile(path));
+    auto text = TRY(readSmallFile(path, 65536));
     if (!text) continue;  // taken by another call
     auto p = parseEntry(*text);
     if (!p) {

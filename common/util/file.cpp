@@ -9,19 +9,28 @@
 #include "util/unique_fd.hpp"
 
 namespace ovl {
+namespace {
+
+Error ioError(int err, const std::string& what) {
+  Error e = sysError(err, what);
+  e.code = Code::Io;
+  return e;
+}
+
+}  // namespace
 
 Result<std::optional<std::string>> readSmallFile(const std::string& path, size_t maxBytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT) return std::nullopt;
-    return fail(sysError(errno, "reading " + path));
+    return fail(ioError(errno, "reading " + path));
   }
   std::string out;
   char buf[4096];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(sysError(errno, "reading " + path));
+    if (n < 0) return fail(ioError(errno, "reading " + path));
     if (n == 0) return out;
     if (out.size() + size_t(n) > maxBytes)
       return fail(Code::Io, path + " is larger than " + std::to_string(maxBytes) + " bytes");

@@ -12,7 +12,7 @@
 
 namespace ovl {
 
-// The file's contents; nullopt when it does not exist; an error naming the path otherwise (sysErrno set),
+// The file's contents; nullopt when it does not exist; Code::Io naming the path otherwise (sysErrno set),
 // or when it holds more than maxBytes.
 Result<std::optional<std::string>> readSmallFile(const std::string& path, size_t maxBytes = 1u << 20);
 // The first line, without its line end.

@@ -39,6 +39,18 @@ if(OVL_STATIC)
   set(ENV{PKG_CONFIG_PATH} "${OVL_STATIC_DEPS_DIR}/lib/pkgconfig")
 endif()
 
+# Hot text (issue 17, peak RSS): the kernel maps a static binary's text in 64 KiB blocks around each page
+# touched, so code that runs, scattered over megabytes, costs megabytes. cmake/hot-text.ld (written by
+# scripts/hot-text.sh from profiled runs) places the functions the plugins execute first; our code and
+# libstdc++ in function sections, the C libraries by archive member. A pattern that matches nothing in a
+# program changes nothing. OVL_LINK_MAP writes <program>.map, which scripts/hot-text.sh reads.
+option(OVL_HOT_TEXT "Link static programs with cmake/hot-text.ld (the executed code first)" ON)
+option(OVL_LINK_MAP "Write a linker map next to each static program" OFF)
+set(OVL_HOT_TEXT_SCRIPT ${PROJECT_SOURCE_DIR}/cmake/hot-text.ld)
+if(OVL_STATIC AND OVL_HOT_TEXT)
+  add_compile_options(-ffunction-sections)
+endif()
+
 # Debian's ldns.pc leaves out what libldns.a needs.
 set(OVL_PKG_STATIC_EXTRA_ldns -lssl -lcrypto)
 
@@ -112,5 +124,12 @@ function(ovl_link_programs)
   _ovl_executables(${PROJECT_SOURCE_DIR} _exes)
   foreach(_t ${_exes})
     target_link_options(${_t} PRIVATE -static)
+    if(OVL_HOT_TEXT)
+      target_link_options(${_t} PRIVATE -ffunction-sections -Wl,-T,${OVL_HOT_TEXT_SCRIPT})
+      set_property(TARGET ${_t} APPEND PROPERTY LINK_DEPENDS ${OVL_HOT_TEXT_SCRIPT})
+    endif()
+    if(OVL_LINK_MAP)
+      target_link_options(${_t} PRIVATE -Wl,-Map=$<TARGET_FILE:${_t}>.map)
+    endif()
   endforeach()
 endfunction()

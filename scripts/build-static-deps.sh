@@ -76,7 +76,8 @@ fetch "curl=$CURL_VERSION" || {
 }
 stage="$work/stage"
 export PKG_CONFIG_PATH="$stage$prefix/lib/pkgconfig"
-export CFLAGS="-O2 -g0 -fPIC"
+# Function sections: cmake/hot-text.ld places the libcurl functions a plugin runs, not whole files.
+export CFLAGS="-O2 -g0 -fPIC -ffunction-sections -fdata-sections"
 # $1: source dir glob, rest: configure options
 build() {
   local dir

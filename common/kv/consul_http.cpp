@@ -1,5 +1,6 @@
 #include "kv/consul_http.hpp"
 
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,10 +22,23 @@ constexpr size_t kMaxBody = 32u << 20;  // a runaway answer must not eat the hos
 
 using Clock = std::chrono::steady_clock;
 
-Result<void> globalInit() {
+// libcurl initialises OpenSSL whatever the scheme: besides what TLS needs, OpenSSL then registers every cipher
+// and digest by name and loads the error strings of all its libraries, which touches code and tables all
+// over a static binary (about 1 MiB of a plugin's peak RSS). A process whose Consul addresses are all plain
+// HTTP never makes a TLS connection, so it asks OpenSSL first to skip those three (what a later TLS
+// connection would still need, OpenSSL fetches from its providers). With any https:// address the default
+// initialisation stays, so TLS errors keep their text.
+Result<void> globalInit(bool tls) {
   static std::once_flag once;
   static CURLcode rc = CURLE_OK;
-  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::call_once(once, [tls] {
+    if (!tls)
+      OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
+                           OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ADD_ALL_DIGESTS |
+                           OPENSSL_INIT_NO_LOAD_CONFIG,
+                       nullptr);
+    rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  });
   if (rc != CURLE_OK) return fail(Code::Internal, std::string("curl_global_init failed: ") + curl_easy_strerror(rc));
   return {};
 }
@@ -149,7 +163,7 @@ Result<HttpTransport> HttpTransport::create(ConsulConfig cfg) {
       return fail(Code::InvalidConfig, "cannot read consul TLS file " + *f);
   if (cfg.certFile.empty() != cfg.keyFile.empty())
     return fail(Code::InvalidConfig, "consul certFile and keyFile must be set together");
-  TRY_VOID(globalInit());
+  TRY_VOID(globalInit(std::ranges::any_of(cfg.addresses, [](const std::string& a) { return a.starts_with("https:"); })));
   CurlPtr h(curl_easy_init());
   if (!h) return fail(Code::Internal, "curl_easy_init failed");
   if (sharingWanted())

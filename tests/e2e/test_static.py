@@ -140,6 +140,36 @@ class StaticTest(unittest.TestCase):
             with self.subTest(program=name):
                 self.assertTrue(is_static_elf(find_binary(name)), f"{name} has a program interpreter (ld.so)")
 
+    def test_executed_code_is_placed_first(self):
+        """cmake/hot-text.ld took effect: each plugin's start-up and ADD entry points lie in .text.ovl_hot, the
+        stretch before .text that holds the code profiled runs executed (issue 17, peak RSS). Fails when the
+        list no longer matches the code (run scripts/hot-text.sh) or a build links without it."""
+        entry = {"overlay": "_ZN3ovl7overlay6cmdAdd", "overlay-ipam": "_ZN3ovl4ipam6cmdAdd",
+                 "gwbridge": "_ZN3ovl8gwbridge6cmdAdd"}
+        for name, add in entry.items():
+            with self.subTest(program=name):
+                path = find_binary(name)
+                secs = {}
+                for line in subprocess.run(["readelf", "-SW", path], capture_output=True, text=True,
+                                           check=True).stdout.splitlines():
+                    m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+                    if m:
+                        secs[m[1]] = (int(m[2], 16), int(m[3], 16))
+                self.assertIn(".text.ovl_hot", secs, f"{name} was linked without cmake/hot-text.ld")
+                start, size = secs[".text.ovl_hot"]
+                self.assertLess(start, secs[".text"][0])
+                self.assertGreater(size, 256 << 10, f"{name}: only {size} bytes matched cmake/hot-text.ld")
+                syms = {}
+                for line in subprocess.run(["nm", path], capture_output=True, text=True, check=True).stdout.splitlines():
+                    p = line.split()
+                    if len(p) == 3 and p[1] in "tT":
+                        syms.setdefault(p[2], int(p[0], 16))
+                wanted = ["main", "__libc_start_main", "curl_easy_perform" if name != "gwbridge" else "nl_connect"]
+                wanted += [s for s in syms if s.startswith(add)][:1] or [add]
+                for sym in wanted:
+                    self.assertIn(sym, syms, f"{name} has no symbol {sym}")
+                    self.assertTrue(start <= syms[sym] < start + size, f"{name}: {sym} is not in .text.ovl_hot")
+
     def test_version_in_empty_root(self):
         for name, how in PROGRAMS.items():
             with self.subTest(program=name):

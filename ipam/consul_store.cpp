@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "model/lease_companion.hpp"
+#include "model/read_ahead.hpp"
 #include "model/records.hpp"
 #include "util/log.hpp"
 
@@ -69,6 +70,19 @@ std::string ConsulStore::describe() const { return "pool " + pool_ + " in consul
 Result<std::vector<std::optional<IpAddr>>> ConsulStore::cursors(size_t n) {
   std::vector<std::optional<IpAddr>> out(n);
   auto check = std::exchange(markerCheck_, nullptr);  // once per call
+  // Read ahead by the caller that runs this IPAM in its process, with its own listing: no round trip.
+  if (model::ReadAhead* ahead = model::offered<model::ReadAhead>();
+      ahead && !ahead->taken && ahead->addresses == client_->config().addresses) {
+    bool all = !check || ahead->answer(keys_.cluster());
+    for (size_t i = 0; all && i < n; ++i) all = ahead->answer(cursorKey(i)).has_value();
+    if (all) {
+      ahead->taken = true;
+      for (size_t i = 0; i < n; ++i)
+        if (auto kv = *ahead->answer(cursorKey(i))) out[i] = cursorOf(*kv);
+      if (check) TRY_VOID(check(*ahead->answer(keys_.cluster())));
+      return out;
+    }
+  }
   // One round trip when every key exists (a Get of an absent key fails the whole transaction).
   std::vector<TxnOp> ops;
   for (size_t i = 0; i < n; ++i) ops.push_back(TxnOp{TxnOp::Get, cursorKey(i), {}, 0});
@@ -92,6 +106,13 @@ Result<std::vector<std::optional<IpAddr>>> ConsulStore::cursors(size_t n) {
   return out;
 }
 
+std::vector<std::string> cursorReadKeys(const model::Keys& keys, std::string_view pool, size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(keys.cursor(pool, i));
+  out.push_back(keys.cluster());
+  return out;
+}
+
 Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const Owner& owner) {
   std::vector<TxnOp> ops;
   std::string value = leaseJson(owner);
@@ -102,7 +123,7 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
     ops.push_back(TxnOp{TxnOp::Set, cursorKey(c.rangeSet), model::toValue(model::Cursor{c.ip}), 0});
   // The caller's records, when it runs this IPAM in its process (model/lease_companion.hpp): plain sets, which
   // cannot conflict.
-  model::LeaseCompanion* companion = model::leaseCompanion();
+  model::LeaseCompanion* companion = model::offered<model::LeaseCompanion>();
   std::vector<IpNet> ips;
   for (const auto& c : claims) ips.push_back(IpNet(c.ip, c.prefix));
   if (companion && !companion->committed && companion->ops) {
@@ -158,8 +179,25 @@ Result<bool> ConsulStore::deleteOwnerAndLeases(const std::string& ownerKey, uint
   std::vector<TxnOp> ops;
   ops.push_back(TxnOp{TxnOp::DeleteCas, ownerKey, {}, ownerIndex});
   for (const auto& [key, index] : leases) ops.push_back(TxnOp{TxnOp::DeleteCas, key, {}, index});
+  // The caller's deletions, when it runs this IPAM in its process and keeps its records in this Consul
+  // (model/lease_companion.hpp).
+  model::ReleaseCompanion* companion = model::offered<model::ReleaseCompanion>();
+  const size_t companionAt = ops.size();
+  const bool carry = companion && !companion->committed && !companion->refused && !companion->ops.empty() &&
+                     ownerKey == this->ownerKey(companion->containerId, companion->ifName) &&
+                     companion->addresses == client_->config().addresses;
+  if (carry) ops.insert(ops.end(), companion->ops.begin(), companion->ops.end());
   // A resent copy that lost to its own first copy finds the owner gone; the callers re-read and see that.
   auto r = TRY(client_->txn(ops, kv::Resend::SelfIdentifying));
+  if (carry && r.committed) companion->committed = true;
+  if (carry && !r.committed)
+    for (const auto& e : r.errors)
+      if (auto idx = opIndex(e); idx && *idx >= companionAt) {
+        // Theirs failed, not ours: send the release alone; the caller writes its deletions itself.
+        log::debug("the caller's deletions did not ride with the release: " + e);
+        companion->refused = true;
+        return deleteOwnerAndLeases(ownerKey, ownerIndex, leases);
+      }
   for (const auto& e : r.errors)
     if (denied(e))
       return fail(Code::InvalidConfig, "consul at " + addresses() + " denied deleting under " + keys_.pool(pool_) +

@@ -56,4 +56,7 @@ class ConsulStore : public LeaseStore {
   MarkerCheck markerCheck_;
 };
 
+// What ConsulStore::cursors reads for n range sets of `pool`: the cursors, then P/cluster (model/read_ahead.hpp).
+std::vector<std::string> cursorReadKeys(const model::Keys& keys, std::string_view pool, size_t n);
+
 }  // namespace ovl::ipam

@@ -34,13 +34,7 @@ Result<ConsulClient> ConsulClient::create(ConsulConfig cfg) {
   return ConsulClient(std::move(http));
 }
 
-std::string ConsulClient::key(std::string_view relative) const {
-  const auto& p = config().prefix;
-  if (p.empty()) return std::string(relative);
-  std::string k;
-  k.reserve(p.size() + 1 + relative.size());
-  return k.append(p).append("/").append(relative);
-}
+std::string ConsulClient::key(std::string_view relative) const { return prefixedKey(config(), relative); }
 
 Result<HttpResponse> ConsulClient::kvRequest(Method m, std::string_view key, bool prefix, std::string_view query,
                                              std::string_view body, bool idempotent, long extraTimeoutMs,
@@ -125,7 +119,7 @@ Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops, Resend resend
   // caller recognizes its own write (Resend::SelfIdentifying).
   bool conditional = false;
   for (const auto& op : ops) {
-    TRY_VOID(validateKey(op.key, op.verb == TxnOp::DeleteTree));
+    TRY_VOID(validateKey(op.key, op.verb == TxnOp::DeleteTree || op.verb == TxnOp::GetTree));
     TRY_VOID(checkValue(op.key, op.value));
     conditional = conditional || op.verb == TxnOp::Cas || op.verb == TxnOp::DeleteCas ||
                   op.verb == TxnOp::CheckIndex || op.verb == TxnOp::CheckNotExists;

@@ -167,4 +167,11 @@ Result<std::string> resolveToken(const ConsulConfig& cfg) {
   return std::string(t);
 }
 
+std::string prefixedKey(const ConsulConfig& cfg, std::string_view relative) {
+  if (cfg.prefix.empty()) return std::string(relative);
+  std::string k;
+  k.reserve(cfg.prefix.size() + 1 + relative.size());
+  return k.append(cfg.prefix).append("/").append(relative);
+}
+
 }  // namespace ovl::kv

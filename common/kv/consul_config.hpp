@@ -49,4 +49,7 @@ Result<void> validate(const ConsulConfig& cfg);
 // the file), else token. May be empty.
 Result<std::string> resolveToken(const ConsulConfig& cfg);
 
+// cfg.prefix + "/" + relative (just relative when the prefix is empty): the full name of a key.
+std::string prefixedKey(const ConsulConfig& cfg, std::string_view relative);
+
 }  // namespace ovl::kv

@@ -144,6 +144,8 @@ const char* txnVerbName(TxnOp::Verb verb) {
       return "cas";
     case TxnOp::Get:
       return "get";
+    case TxnOp::GetTree:
+      return "get-tree";
     case TxnOp::Delete:
       return "delete";
     case TxnOp::DeleteCas:

@@ -16,7 +16,7 @@ struct KvPair {
 // One operation of a transaction (/v1/txn); at most 64 per transaction.
 // Note: in a Consul transaction a Get of an absent key fails the whole transaction.
 struct TxnOp {
-  enum Verb { Set, Cas, Get, Delete, DeleteCas, DeleteTree, CheckIndex, CheckNotExists };
+  enum Verb { Set, Cas, Get, GetTree, Delete, DeleteCas, DeleteTree, CheckIndex, CheckNotExists };
   Verb verb;
   std::string key;
   std::string value;   // Set, Cas
@@ -25,7 +25,7 @@ struct TxnOp {
 
 struct TxnResult {
   bool committed = false;
-  std::vector<KvPair> results;      // one per op that returns a key (values empty except for Get)
+  std::vector<KvPair> results;      // one per op that returns a key, every key of a GetTree (values: Get, GetTree)
   std::vector<std::string> errors;  // when not committed: "op N: what"
 };
 

@@ -1,5 +1,6 @@
 #include "model/cluster.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "model/network.hpp"
@@ -61,8 +62,28 @@ NetworkState parseNetworkListing(const model::Keys& keys, const std::string& net
   return st;
 }
 
-Result<NetworkState> Cluster::readNetwork(const std::string& net) {
-  auto pairs = TRY(kv_.list(keys_.network(net)));
+Result<NetworkState> Cluster::readNetwork(const std::string& net, ReadAhead* ahead) {
+  const std::string prefix = keys_.network(net);
+  if (ahead && !ahead->keys.empty() && ahead->addresses == kv_.config().addresses &&
+      ahead->keys.size() < 64) {  // a transaction holds at most 64 operations
+    // One transaction: the listing (a get-tree) and the keys asked (a get-tree each: a get of an absent key
+    // would fail the transaction; the answers are filtered to the exact keys).
+    std::vector<kv::TxnOp> ops{{kv::TxnOp::GetTree, prefix, "", 0}};
+    for (const auto& k : ahead->keys) ops.push_back({kv::TxnOp::GetTree, k, "", 0});
+    auto r = TRY(kv_.txn(ops));
+    if (r.committed) {
+      std::vector<kv::KvPair> pairs;
+      for (auto& p : r.results) {
+        if (p.key.starts_with(prefix))
+          pairs.push_back(std::move(p));
+        else if (std::find(ahead->keys.begin(), ahead->keys.end(), p.key) != ahead->keys.end())
+          ahead->found[p.key] = std::move(p);
+      }
+      ahead->read = true;
+      return parseNetworkListing(keys_, net, pairs);
+    }
+  }
+  auto pairs = TRY(kv_.list(prefix));
   return parseNetworkListing(keys_, net, pairs);
 }
 
@@ -142,17 +163,22 @@ Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const m
   return {};
 }
 
-Result<void> Cluster::deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
-                                       const std::string& ifName) {
+std::vector<kv::TxnOp> Cluster::attachmentDeletionOps(const std::string& net, const std::string& host,
+                                                      const std::string& cid, const std::string& ifName) const {
   // With the network's change marker, which wakes its watchers; the Get fails the transaction when the network
   // is not defined (a DEL for anything a runtime tried), so that no marker is left for a network that is not.
   using Op = kv::TxnOp;
-  auto r = TRY(kv_.txn({{Op::Get, keys_.networkConfig(net), "", 0},
-                        {Op::Delete, keys_.attachment(net, host, cid, ifName), "", 0},
-                        {Op::Set, keys_.changed(net),
-                         model::changeMarkerJson(AttachmentRecord{net, host, cid, ifName, "", {}, {}, 0}, "del",
-                                                 int64_t(std::time(nullptr))),
-                         0}}));
+  return {{Op::Get, keys_.networkConfig(net), "", 0},
+          {Op::Delete, keys_.attachment(net, host, cid, ifName), "", 0},
+          {Op::Set, keys_.changed(net),
+           model::changeMarkerJson(AttachmentRecord{net, host, cid, ifName, "", {}, {}, 0}, "del",
+                                   int64_t(std::time(nullptr))),
+           0}};
+}
+
+Result<void> Cluster::deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
+                                       const std::string& ifName) {
+  auto r = TRY(kv_.txn(attachmentDeletionOps(net, host, cid, ifName)));
   if (!r.committed) return kv_.deleteKey(keys_.attachment(net, host, cid, ifName));  // no such network
   return {};
 }

@@ -9,6 +9,7 @@
 #include "kv/consul.hpp"
 #include "model/keys.hpp"
 #include "model/network.hpp"
+#include "model/read_ahead.hpp"
 #include "model/records.hpp"
 #include "util/error.hpp"
 #include "util/ip.hpp"
@@ -29,8 +30,9 @@ class Cluster {
  public:
   static Result<Cluster> connect(const kv::ConsulConfig& cfg);
 
-  // One round trip: the network's config and members.
-  Result<NetworkState> readNetwork(const std::string& net);
+  // One round trip: the network's config and members; with `ahead` (model/read_ahead.hpp) its keys too, in the
+  // same transaction, when it is for this Consul.
+  Result<NetworkState> readNetwork(const std::string& net, ReadAhead* ahead = nullptr);
   // Returns the network's VNI, creating the definition when absent: with `wanted` if given (an error if
   // the store already records another VNI, or another network owns it), else a free VNI derived from the
   // name. `state` is what readNetwork returned.
@@ -41,8 +43,13 @@ class Cluster {
   // What recordAttachment writes, for a caller that commits it with its lease (model/lease_companion.hpp).
   std::vector<kv::TxnOp> attachmentOps(uint32_t vni, const Member& self, const model::Host& host,
                                        const AttachmentRecord& a) const;
+  // Deletes the attachment record with the network's change marker. Idempotent.
   Result<void> deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                 const std::string& ifName);
+  // What deleteAttachment sends, for a caller that commits it with the lease release
+  // (model::ReleaseCompanion): fails the transaction when the network is not defined.
+  std::vector<kv::TxnOp> attachmentDeletionOps(const std::string& net, const std::string& host, const std::string& cid,
+                                               const std::string& ifName) const;
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net, const std::string& host);
   // Every host's attachments of the network.
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net);

@@ -1,13 +1,16 @@
 // Writes that ride in the same Consul transaction as a lease: the overlay plugin, whose IPAM runs in its process
 // (cni/delegate.hpp), hands the IPAM's Consul store the attachment, member and host records to commit with the
-// reservation, so an ADD writes once. Process-global on purpose (a plugin process serves one call); an exec'd
-// IPAM never sees it, and the caller then writes its records itself.
+// reservation, so an ADD writes once; and on DEL the attachment's deletion, committed with the release, so a
+// DEL writes once. Offered through model/offer.hpp; an exec'd IPAM never sees them, and the caller then writes
+// its records itself.
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "kv/consul_types.hpp"
+#include "model/offer.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::model {
@@ -24,16 +27,19 @@ struct LeaseCompanion {
   std::vector<IpNet> ips;
 };
 
-// The slot the IPAM's Consul store looks at: null when no caller asked.
-LeaseCompanion* leaseCompanion();
-
-// Fills the slot while it lives.
-class ScopedLeaseCompanion {
- public:
-  explicit ScopedLeaseCompanion(LeaseCompanion& c);
-  ~ScopedLeaseCompanion();
-  ScopedLeaseCompanion(const ScopedLeaseCompanion&) = delete;
-  ScopedLeaseCompanion& operator=(const ScopedLeaseCompanion&) = delete;
+// The DEL side: operations the IPAM's Consul store adds to the transaction that deletes a container's owner
+// index and leases. Only the release of this container's interface (not a journaled one of another), and only
+// by a store at `addresses` (normalized, as kv::ConsulConfig holds them).
+struct ReleaseCompanion {
+  std::string containerId;
+  std::string ifName;
+  std::vector<std::string> addresses;
+  std::vector<kv::TxnOp> ops;
+  // Set by the store once a release carrying them committed: the caller has nothing left to write.
+  bool committed = false;
+  // Set by the store when one of them failed the transaction (the network is not defined, the token may not
+  // write the overlay's keys): the release was sent again without them, and the caller writes them itself.
+  bool refused = false;
 };
 
 }  // namespace ovl::model

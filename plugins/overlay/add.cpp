@@ -1,6 +1,7 @@
 #include <sys/socket.h>
 
 #include "cni/delegate.hpp"
+#include "ipam/read_ahead.hpp"
 #include "ipc/resolver_link.hpp"
 #include "model/cluster.hpp"
 #include "model/identity.hpp"
@@ -58,7 +59,11 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
                                          "' on this host (host interface " + hostName + "): run DEL first");
 
   auto cluster = TRY(model::Cluster::connect(c.store.consul));
-  auto state = TRY(cluster.readNetwork(c.network));
+  // With the listing, what the IPAM reads first when it runs in this process (model/read_ahead.hpp): one read.
+  model::ReadAhead ahead;
+  // (Only when the IPAM's section does not wait for the network's definition, which comes with the listing.)
+  if (c.ipamType == "overlay-ipam" && ipamStdin(args, conf, std::nullopt)) ahead = ipam::readAheadFor(conf);
+  auto state = TRY(cluster.readNetwork(c.network, &ahead));
   TRY_VOID(model::requireReadable(c.network, state));
   if (auto r = replayWithdrawals(host, cluster, c); !r) log::warn("sending kept deletions: " + r.error().msg);
   const std::string ipamConf = TRY(ipamStdin(args, conf, state.def));
@@ -87,7 +92,8 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   // The address first: a request the IPAM refuses (a static IP outside the subnet, ...) must not
   // define the network in the store as a side effect.
   auto ipam = [&] {
-    model::ScopedLeaseCompanion offered(companion);
+    model::Offer<model::LeaseCompanion> write(companion);
+    model::Offer<model::ReadAhead> read(ahead);
     return cni::delegateAdd(c.ipamType, args, ipamConf);
   }();
   if (!ipam) {

@@ -1,6 +1,7 @@
 #include "cni/delegate.hpp"
 #include "ipc/resolver_link.hpp"
 #include "model/cluster.hpp"
+#include "model/lease_companion.hpp"
 #include "model/memory.hpp"
 #include "nl/link.hpp"
 #include "overlay/plugin.hpp"
@@ -23,13 +24,23 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
 
   auto host = TRY(nl::Socket::open());
   note(nl::deleteLink(host, vxlan::hostVethName(args.containerId, args.ifName)), "deleting the veth");
-  note(cni::delegateDel(c.ipamType, args, args.stdinData), "releasing the address");
 
   auto cluster = model::Cluster::connect(c.store.consul);
   model::Cluster* cl = cluster ? &*cluster : nullptr;
   if (!cluster) note(fail(cluster.error()), "connecting to consul");
+  // The attachment's deletion rides with the release when the IPAM runs in this process with its leases in
+  // the same Consul (model/lease_companion.hpp): one write. Otherwise it is sent below.
+  model::ReleaseCompanion release{args.containerId, args.ifName, {}, {}};
+  if (cl) {
+    release.addresses = cl->kv().config().addresses;
+    release.ops = cl->attachmentDeletionOps(c.network, c.hostName, args.containerId, args.ifName);
+  }
+  {
+    model::Offer<model::ReleaseCompanion> offered(release);
+    note(cni::delegateDel(c.ipamType, args, args.stdinData), "releasing the address");
+  }
   if (cl) note(replayWithdrawals(host, *cl, c), "sending deletions kept while the store was unreachable");
-  if (cl)
+  if (cl && !release.committed)
     note(withdrawOrRemember(*cl, c, model::PendingWithdrawal{c.network, args.containerId, args.ifName}),
          "deleting the attachment record");
   if (auto mem = model::HostMemory::open(c.stateDir)) mem->forgetAttachment(c.network, args.containerId, args.ifName);

@@ -123,6 +123,59 @@ class OverlayVerbs(unittest.TestCase):
         self.assertEqual(journaled_releases(self.state), [])
         self.assertEqual(container_keys(self.consul), [])
 
+    def traced(self, command, c, cid, netns=""):
+        """A call under strace: (returncode, output, [(method, path)] of the HTTP requests it sent to Consul)."""
+        trace = os.path.join(self.c.tmp, f"strace-{command}-{cid}")
+        env = plugin_env(command, cid, netns, "eth0", extra_env=self.c.env(self.h))
+        p = self.t.run(self.h, "strace", "-f", "-qq", "-e", "trace=sendto,write", "-s", "96", "-o", trace,
+                       find_binary("overlay"), input=json.dumps(c), check=False,
+                       env={k: v for k, v in env.items() if k.startswith(("CNI_", "OVL_"))})
+        with open(trace) as f:
+            return p.returncode, p.stdout + p.stderr, re.findall(r'"(GET|PUT|DELETE) (/v1/[^ ]*) HTTP', f.read())
+
+    def test_add_reads_once_and_writes_once(self):
+        """ADD on a host that already has the network: one transaction reads the network's records with the
+        IPAM's cursor and the store's identity marker (model::ReadAhead), one writes the lease with the
+        attachment (model::LeaseCompanion)."""
+        c = conf("verbs-add1", "10.64.0.0/24")
+        self.attach(c, "add0")
+        netns = self.t.add_container(self.h, "add1")
+        rc, out, requests = self.traced("ADD", c, "add1", netns)
+        self.addCleanup(self.ok, "DEL", c, "add1", "")
+        self.assertEqual(rc, 0, out[-2000:])
+        self.assertEqual(requests, [("PUT", "/v1/txn"), ("PUT", "/v1/txn")], requests)
+        self.assertEqual(len([k for k in container_keys(self.consul) if "/add1/" in k]), 2)  # attachment, owner
+
+    def test_del_writes_its_records_with_the_release(self):
+        """DEL of a container whose network has others on this host: the owner index read and one transaction
+        that deletes the leases, the owner index and the attachment record (model::ReleaseCompanion). When the
+        attachment's part fails (here: the network's definition is gone), the release goes alone and the
+        attachment record is still deleted."""
+        c = conf("verbs-once", "10.63.0.0/24")
+        self.attach(c, "once0")  # keeps the network's devices and membership: no withdrawal in the DELs below
+        for cid in ("once1", "once2"):
+            self.ok("ADD", c, cid, self.t.add_container(self.h, cid))
+        before = set(container_keys(self.consul))
+        rc, out, requests = self.traced("DEL", c, "once1")
+        self.assertEqual(rc, 0, out[-2000:])
+        self.assertEqual([m for m, _ in requests], ["GET", "PUT"], requests)
+        self.assertIn("/v1/txn", requests[1][1])
+        gone = before - set(container_keys(self.consul))
+        self.assertEqual(sorted(p for k in gone for p in ("/attachments/", "/leases/", "/owners/") if p in k),
+                         ["/attachments/", "/leases/", "/owners/"], gone)
+        self.assertEqual([k for k in container_keys(self.consul) if "once1" in k], [])
+
+        config = f"{PREFIX}/networks/verbs-once/config"
+        saved = self.consul.kv_get(config)
+        self.assertIsNotNone(saved)
+        self.consul.kv_delete(config)
+        self.addCleanup(self.consul.kv_put, config, saved)  # before once0's DEL, which runs after this test
+        rc, out, requests = self.traced("DEL", c, "once2")
+        self.assertEqual(rc, 0, out[-2000:])
+        self.assertEqual([k for k in container_keys(self.consul) if "once2" in k], [], requests)
+        self.assertEqual(len(container_keys(self.consul)), len(before) - 6)  # once1's three and once2's three
+        self.assertGreater(len(requests), 2, requests)  # the refused transaction, the release alone, ...
+
     def test_resolver_lets_go_of_the_namespace(self):
         c = conf("verbs-dns", "10.62.0.0/24")
         n1, r1 = self.attach(c, "dns1", args="IgnoreUnknown=1;K8S_POD_NAME=dns1")

@@ -117,4 +117,5 @@ TEST_CASE("buildTxnBody encodes verbs and base64 values and indexes") {
         R"({"KV":{"Verb":"cas","Key":"p/b","Value":"eA==","Index":7}},{"KV":{"Verb":"delete-tree","Key":"p/c/"}}])");
   CHECK(std::string(txnVerbName(TxnOp::DeleteCas)) == "delete-cas");
   CHECK(std::string(txnVerbName(TxnOp::CheckIndex)) == "check-index");
+  CHECK(buildTxnBody({{TxnOp::GetTree, "p/n/", "", 0}}) == R"([{"KV":{"Verb":"get-tree","Key":"p/n/"}}])");
 }

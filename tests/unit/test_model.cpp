@@ -7,6 +7,7 @@
 #include "model/keys.hpp"
 #include "model/mtu.hpp"
 #include "model/network.hpp"
+#include "model/read_ahead.hpp"
 #include "model/records.hpp"
 
 using namespace ovl;
@@ -224,4 +225,24 @@ TEST_CASE("mtu: member records carry both MTUs, and keep older records readable"
   REQUIRE(silly);
   CHECK(silly->mtu == 0);
   CHECK(silly->underlayMtu == 0);
+}
+
+TEST_CASE("model: a read-ahead answers only for the keys it read") {
+  ovl::model::ReadAhead r;
+  r.keys = {"p/ipam/a/cursor/0", "p/cluster"};
+  CHECK_FALSE(r.answer("p/cluster").has_value());  // not read yet: the store reads for itself
+  r.read = true;
+  r.found["p/ipam/a/cursor/0"] = ovl::kv::KvPair{"p/ipam/a/cursor/0", "\"10.0.0.2\"", 4, 5, 0};
+  REQUIRE(r.answer("p/ipam/a/cursor/0").has_value());
+  REQUIRE(r.answer("p/ipam/a/cursor/0")->has_value());
+  CHECK((*r.answer("p/ipam/a/cursor/0"))->modifyIndex == 5);
+  REQUIRE(r.answer("p/cluster").has_value());  // read, and absent
+  CHECK_FALSE(r.answer("p/cluster")->has_value());
+  CHECK_FALSE(r.answer("p/ipam/a/cursor/1").has_value());  // never asked
+  CHECK(ovl::model::offered<ovl::model::ReadAhead>() == nullptr);
+  {
+    ovl::model::Offer<ovl::model::ReadAhead> offer(r);
+    CHECK(ovl::model::offered<ovl::model::ReadAhead>() == &r);
+  }
+  CHECK(ovl::model::offered<ovl::model::ReadAhead>() == nullptr);
 }

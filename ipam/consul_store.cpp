@@ -72,7 +72,7 @@ Result<std::vector<std::optional<IpAddr>>> ConsulStore::cursors(size_t n) {
   auto check = std::exchange(markerCheck_, nullptr);  // once per call
   // Read ahead by the caller that runs this IPAM in its process, with its own listing: no round trip.
   if (model::ReadAhead* ahead = model::offered<model::ReadAhead>();
-      ahead && !ahead->taken && ahead->addresses == client_->config().addresses) {
+      ahead && !ahead->taken && ahead->sameStore(client_->config())) {
     bool all = !check || ahead->answer(keys_.cluster());
     for (size_t i = 0; all && i < n; ++i) all = ahead->answer(cursorKey(i)).has_value();
     if (all) {

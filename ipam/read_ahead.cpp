@@ -18,6 +18,8 @@ model::ReadAhead readAheadFor(const cni::NetConf& net) {
     if (!n) return r;
     r.addresses.push_back(*n);
   }
+  r.token = conf->store.consul.token;
+  r.tokenFile = conf->store.consul.tokenFile;
   r.keys = cursorReadKeys(model::Keys(kv::prefixedKey(conf->store.consul, "")), conf->pool, conf->rangeSets.size());
   return r;
 }

@@ -10,13 +10,16 @@
 #include <string_view>
 #include <vector>
 
+#include "kv/consul_config.hpp"
 #include "kv/consul_types.hpp"
 #include "model/offer.hpp"
 
 namespace ovl::model {
 
 struct ReadAhead {
-  std::vector<std::string> addresses;  // the Consul they were read from (normalized, as kv::ConsulConfig)
+  // The Consul and the credentials they are read with: only a reader with the same sees the same keys.
+  std::vector<std::string> addresses;  // normalized, as kv::ConsulConfig holds them
+  std::string token, tokenFile;
   std::vector<std::string> keys;       // what to read; empty: nothing is read ahead
   bool read = false;                   // set once the keys were read
   bool taken = false;                  // set by the store that used them: a second pass reads for itself
@@ -24,6 +27,8 @@ struct ReadAhead {
 
   // With `read`: the pair, or nullopt when the key does not exist. Without, or for a key not asked: no answer.
   std::optional<std::optional<kv::KvPair>> answer(std::string_view key) const;
+  // Whether a client with `cfg` reads what this read.
+  bool sameStore(const kv::ConsulConfig& cfg) const;
 };
 
 }  // namespace ovl::model

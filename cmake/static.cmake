@@ -39,12 +39,13 @@ if(OVL_STATIC)
   set(ENV{PKG_CONFIG_PATH} "${OVL_STATIC_DEPS_DIR}/lib/pkgconfig")
 endif()
 
-# Hot text (issue 17, peak RSS): the kernel maps a static binary's text in 64 KiB blocks around each page
-# touched, so code that runs, scattered over megabytes, costs megabytes. cmake/hot-text.ld (written by
-# scripts/hot-text.sh from profiled runs) places the functions the plugins execute first; our code and
-# libstdc++ in function sections, the C libraries by archive member. A pattern that matches nothing in a
+# Hot text (issue 17, peak RSS): the kernel maps a static binary's text and constants in 64 KiB blocks around
+# each page touched, so code that runs and constants it reads, scattered over megabytes, cost megabytes.
+# cmake/hot-text.ld (written by scripts/hot-text.sh from traced runs) places the functions the plugins execute
+# first, and the constants and relocated tables they read at the start of .rodata and .data.rel.ro; our code
+# and libstdc++ in function sections, the C libraries by archive member. A pattern that matches nothing in a
 # program changes nothing. OVL_LINK_MAP writes <program>.map, which scripts/hot-text.sh reads.
-option(OVL_HOT_TEXT "Link static programs with cmake/hot-text.ld (the executed code first)" ON)
+option(OVL_HOT_TEXT "Link static programs with cmake/hot-text.ld (the executed code and read constants first)" ON)
 option(OVL_LINK_MAP "Write a linker map next to each static program" OFF)
 set(OVL_HOT_TEXT_SCRIPT ${PROJECT_SOURCE_DIR}/cmake/hot-text.ld)
 if(OVL_STATIC AND OVL_HOT_TEXT)

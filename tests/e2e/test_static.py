@@ -50,6 +50,27 @@ def is_static_elf(path):
     return all(int.from_bytes(table[i * phentsize:i * phentsize + 4], "little") != 3 for i in range(phnum))
 
 
+def elf_sections(path):
+    """{name: (address, size)} of an ELF file's sections."""
+    secs = {}
+    for line in subprocess.run(["readelf", "-SW", path], capture_output=True, text=True, check=True).stdout.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+        if m:
+            secs[m[1]] = (int(m[2], 16), int(m[3], 16))
+    return secs
+
+
+def elf_segments(path):
+    """[(type, address, memory size, flags)] of an ELF file's LOAD and GNU_RELRO segments."""
+    segs = []
+    for line in subprocess.run(["readelf", "-lW", path], capture_output=True, text=True, check=True).stdout.splitlines():
+        m = re.match(r"\s*(LOAD|GNU_RELRO)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+"
+                     r"0x([0-9a-f]+)\s+([RWE ]+?)\s+0x", line)
+        if m:
+            segs.append((m[1], int(m[2], 16), int(m[3], 16), m[4].replace(" ", "")))
+    return segs
+
+
 def install(root, names, bindir="."):
     """Copies the programs into root/bindir."""
     dest = os.path.join(root, bindir)
@@ -149,12 +170,7 @@ class StaticTest(unittest.TestCase):
         for name, add in entry.items():
             with self.subTest(program=name):
                 path = find_binary(name)
-                secs = {}
-                for line in subprocess.run(["readelf", "-SW", path], capture_output=True, text=True,
-                                           check=True).stdout.splitlines():
-                    m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
-                    if m:
-                        secs[m[1]] = (int(m[2], 16), int(m[3], 16))
+                secs = elf_sections(path)
                 self.assertIn(".text.ovl_hot", secs, f"{name} was linked without cmake/hot-text.ld")
                 start, size = secs[".text.ovl_hot"]
                 self.assertLess(start, secs[".text"][0])
@@ -169,6 +185,30 @@ class StaticTest(unittest.TestCase):
                 for sym in wanted:
                     self.assertIn(sym, syms, f"{name} has no symbol {sym}")
                     self.assertTrue(start <= syms[sym] < start + size, f"{name}: {sym} is not in .text.ovl_hot")
+
+    def test_read_constants_are_placed_first_and_stay_read_only(self):
+        """cmake/hot-text.ld's data half took effect: the constants traced runs read (.rodata.ovl_hot, with
+        glibc's C-locale character table that every run reads) start a segment that is neither executable nor
+        writable, and the relocated tables they read (.data.rel.ro.ovl_hot) stay inside RELRO (issue 17)."""
+        for name in ("overlay", "overlay-ipam", "gwbridge"):
+            with self.subTest(program=name):
+                path = find_binary(name)
+                secs = elf_sections(path)
+                segs = elf_segments(path)
+                for sec in (".rodata.ovl_hot", ".data.rel.ro.ovl_hot"):
+                    self.assertIn(sec, secs, f"{name} was linked without the data half of cmake/hot-text.ld")
+                ro, relro = secs[".rodata.ovl_hot"], secs[".data.rel.ro.ovl_hot"]
+                self.assertGreater(ro[1], 32 << 10, f"{name}: only {ro[1]} bytes of constants matched")
+                self.assertLess(ro[0], secs[".rodata"][0])
+                load = [s for s in segs if s[0] == "LOAD" and s[1] <= ro[0] < s[1] + s[2]]
+                self.assertEqual(len(load), 1)
+                self.assertEqual(load[0][3], "R", f"{name}: .rodata.ovl_hot is in a {load[0][3]} segment")
+                self.assertTrue(any(s[0] == "GNU_RELRO" and s[1] <= relro[0] and relro[0] + relro[1] <= s[1] + s[2]
+                                    for s in segs), f"{name}: .data.rel.ro.ovl_hot is outside RELRO")
+                nm = subprocess.run(["nm", path], capture_output=True, text=True, check=True).stdout
+                table = [int(l.split()[0], 16) for l in nm.splitlines() if l.endswith(" _nl_C_LC_CTYPE_class")]
+                self.assertTrue(table and ro[0] <= table[0] < ro[0] + ro[1],
+                                f"{name}: glibc's C-locale table is not in .rodata.ovl_hot")
 
     def test_version_in_empty_root(self):
         for name, how in PROGRAMS.items():

@@ -48,18 +48,14 @@ bool& sharingWanted() {
   return wanted;
 }
 
-// Made on first use (curl_global_init costs a millisecond and megabytes of OpenSSL set-up: not for VERSION).
-// Lives as long as the process: easy handles may outlive any owner of it.
-CURLSH* processShare() {
-  static CURLSH* share = [] {
-    CURLSH* sh = curl_share_init();
-    if (!sh) return sh;
-    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    return sh;
-  }();
-  return share;
+// The easy handle every transport of a process uses once shareConnectionsInProcess() was called: made on
+// first use (curl_global_init costs a millisecond and megabytes of OpenSSL set-up: not for VERSION), lives as
+// long as the process. One handle rather than a share interface between several: each easy handle, and each
+// connection cache (the one curl_easy_perform makes per handle, the share's own), sets up a c-ares channel
+// of 73 KiB that it writes all over; an overlay ADD with its in-process IPAM had five (issue 17, peak RSS).
+CURL* processHandle() {
+  static CURL* handle = curl_easy_init();
+  return handle;
 }
 
 struct Sink {
@@ -164,11 +160,15 @@ Result<HttpTransport> HttpTransport::create(ConsulConfig cfg) {
   if (cfg.certFile.empty() != cfg.keyFile.empty())
     return fail(Code::InvalidConfig, "consul certFile and keyFile must be set together");
   TRY_VOID(globalInit(std::ranges::any_of(cfg.addresses, [](const std::string& a) { return a.starts_with("https:"); })));
+  if (sharingWanted()) {
+    CURL* h = processHandle();
+    if (!h) return fail(Code::Internal, "curl_easy_init failed");
+    return HttpTransport(std::move(cfg), CurlPtr(), h);
+  }
   CurlPtr h(curl_easy_init());
   if (!h) return fail(Code::Internal, "curl_easy_init failed");
-  if (sharingWanted())
-    if (CURLSH* sh = processShare()) curl_easy_setopt(h.get(), CURLOPT_SHARE, sh);
-  return HttpTransport(std::move(cfg), std::move(h));
+  CURL* raw = h.get();
+  return HttpTransport(std::move(cfg), std::move(h), raw);
 }
 
 Result<void> HttpTransport::ensureToken() {
@@ -244,7 +244,7 @@ void clearOptions(CURL* h) {
 
 HttpTransport::Attempt HttpTransport::perform(size_t addrIndex, const HttpRequest& req, long timeoutMs) {
   const std::string& addr = cfg_.addresses[addrIndex];
-  CURL* h = curl_.get();
+  CURL* h = curl_;
   curl_easy_reset(h);  // keeps the connection cache: keep-alive survives
 
   Attempt a;
@@ -288,7 +288,7 @@ HttpTransport::Attempt HttpTransport::curlFailure(CURLcode rc, const std::string
       // Refused: consul may be restarting, a retry can help. Host or network unreachable: it cannot
       // soon, so do not try that address again in this call (each try costs an ARP timeout).
       long osErrno = 0;
-      curl_easy_getinfo(curl_.get(), CURLINFO_OS_ERRNO, &osErrno);
+      curl_easy_getinfo(curl_, CURLINFO_OS_ERRNO, &osErrno);
       if (osErrno != 0) detail += std::string(" (") + std::strerror(static_cast<int>(osErrno)) + ")";
       a.timedOut = rc == CURLE_COULDNT_CONNECT && osErrno != ECONNREFUSED;
       return set(Attempt::ConnectFailed, Code::TryAgainLater,
@@ -296,7 +296,7 @@ HttpTransport::Attempt HttpTransport::curlFailure(CURLcode rc, const std::string
     }
     case CURLE_OPERATION_TIMEDOUT: {
       curl_off_t pretransfer = 0;  // 0: the request was never sent
-      curl_easy_getinfo(curl_.get(), CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+      curl_easy_getinfo(curl_, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
       a.timedOut = true;
       if (pretransfer == 0)
         return set(Attempt::ConnectFailed, Code::TryAgainLater,

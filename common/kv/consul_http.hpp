@@ -26,10 +26,10 @@ struct CurlSlistDeleter {
 };
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
-// From now on every transport of this process shares one connection cache (libcurl's share interface): a
+// From now on every transport of this process uses one libcurl easy handle, and so one connection cache: a
 // plugin and the plugin it runs in-process (cni/delegate.hpp) talk to Consul over one connection. Only for
-// single-threaded processes (libcurl does not support sharing connections between concurrent threads): the
-// short-lived plugins call it, the daemons do not.
+// single-threaded processes whose transports never send concurrently: the short-lived plugins call it, the
+// daemons do not.
 void shareConnectionsInProcess();
 
 enum class Method { Get, Put, Delete };
@@ -62,14 +62,15 @@ class HttpTransport {
 
  private:
   struct Attempt;
-  HttpTransport(ConsulConfig cfg, CurlPtr h) : cfg_(std::move(cfg)), curl_(std::move(h)) {}
+  HttpTransport(ConsulConfig cfg, CurlPtr owned, CURL* h) : cfg_(std::move(cfg)), owned_(std::move(owned)), curl_(h) {}
   Attempt perform(size_t addrIndex, const HttpRequest& req, long timeoutMs);
   Attempt curlFailure(CURLcode rc, const std::string& addr, std::string detail, bool overflow, long timeoutMs);
   Attempt httpFailure(long status, const std::string& addr, std::string_view body, Method method);
   Result<void> ensureToken();
 
   ConsulConfig cfg_;
-  CurlPtr curl_;
+  CurlPtr owned_;  // empty when the transport uses the process's handle (shareConnectionsInProcess)
+  CURL* curl_;
   size_t current_ = 0;                      // the address that answered last
   std::optional<std::string> tokenHeader_;  // "X-Consul-Token: ...", read once
 };

@@ -72,7 +72,7 @@ Result<std::vector<std::optional<IpAddr>>> ConsulStore::cursors(size_t n) {
   auto check = std::exchange(markerCheck_, nullptr);  // once per call
   // Read ahead by the caller that runs this IPAM in its process, with its own listing: no round trip.
   if (model::ReadAhead* ahead = model::offered<model::ReadAhead>();
-      ahead && !ahead->taken && ahead->sameStore(client_->config())) {
+      ahead && !ahead->taken && ahead->store.matches(client_->config())) {
     bool all = !check || ahead->answer(keys_.cluster());
     for (size_t i = 0; all && i < n; ++i) all = ahead->answer(cursorKey(i)).has_value();
     if (all) {
@@ -126,7 +126,9 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
   model::LeaseCompanion* companion = model::offered<model::LeaseCompanion>();
   std::vector<IpNet> ips;
   for (const auto& c : claims) ips.push_back(IpNet(c.ip, c.prefix));
-  if (companion && !companion->committed && companion->ops) {
+  const bool carry =
+      companion && !companion->committed && companion->ops && companion->store.matches(client_->config());
+  if (carry) {
     for (auto& op : companion->ops(ips)) ops.push_back(std::move(op));
     companion->sent = true;
   }
@@ -136,7 +138,7 @@ Result<ReserveOutcome> ConsulStore::reserve(std::span<const Claim> claims, const
   ReserveOutcome out;
   if (r.committed) {
     out.reserved = true;
-    if (companion && companion->ops) {
+    if (carry) {
       companion->committed = true;
       companion->ips = std::move(ips);
     }
@@ -185,7 +187,7 @@ Result<bool> ConsulStore::deleteOwnerAndLeases(const std::string& ownerKey, uint
   const size_t companionAt = ops.size();
   const bool carry = companion && !companion->committed && !companion->refused && !companion->ops.empty() &&
                      ownerKey == this->ownerKey(companion->containerId, companion->ifName) &&
-                     companion->addresses == client_->config().addresses;
+                     companion->store.matches(client_->config());
   if (carry) ops.insert(ops.end(), companion->ops.begin(), companion->ops.end());
   // A resent copy that lost to its own first copy finds the owner gone; the callers re-read and see that.
   auto r = TRY(client_->txn(ops, kv::Resend::SelfIdentifying));

@@ -16,10 +16,10 @@ model::ReadAhead readAheadFor(const cni::NetConf& net) {
   for (const auto& a : conf->store.consul.addresses) {
     auto n = kv::normalizeAddress(a);
     if (!n) return r;
-    r.addresses.push_back(*n);
+    r.store.addresses.push_back(*n);
   }
-  r.token = conf->store.consul.token;
-  r.tokenFile = conf->store.consul.tokenFile;
+  r.store.token = conf->store.consul.token;
+  r.store.tokenFile = conf->store.consul.tokenFile;
   r.keys = cursorReadKeys(model::Keys(kv::prefixedKey(conf->store.consul, "")), conf->pool, conf->rangeSets.size());
   return r;
 }

@@ -64,7 +64,7 @@ NetworkState parseNetworkListing(const model::Keys& keys, const std::string& net
 
 Result<NetworkState> Cluster::readNetwork(const std::string& net, ReadAhead* ahead) {
   const std::string prefix = keys_.network(net);
-  if (ahead && !ahead->keys.empty() && ahead->sameStore(kv_.config()) &&
+  if (ahead && !ahead->keys.empty() && ahead->store.matches(kv_.config()) &&
       ahead->keys.size() < 64) {  // a transaction holds at most 64 operations
     // One transaction: the listing (a get-tree) and the keys asked (a get-tree each: a get of an absent key
     // would fail the transaction; the answers are filtered to the exact keys).

@@ -11,11 +11,14 @@
 
 #include "kv/consul_types.hpp"
 #include "model/offer.hpp"
+#include "model/store_identity.hpp"
 #include "util/ip.hpp"
 
 namespace ovl::model {
 
 struct LeaseCompanion {
+  // Only a store with the caller's Consul and credentials carries them.
+  StoreIdentity store;
   // The operations to add, given the addresses being reserved with their prefixes (in the reservation's order).
   std::function<std::vector<kv::TxnOp>(const std::vector<IpNet>&)> ops;
   // Set by the store when a reservation carrying them was sent: an answer lost or refused after that may still
@@ -29,11 +32,11 @@ struct LeaseCompanion {
 
 // The DEL side: operations the IPAM's Consul store adds to the transaction that deletes a container's owner
 // index and leases. Only the release of this container's interface (not a journaled one of another), and only
-// by a store at `addresses` (normalized, as kv::ConsulConfig holds them).
+// by a store with the caller's Consul and credentials.
 struct ReleaseCompanion {
   std::string containerId;
   std::string ifName;
-  std::vector<std::string> addresses;
+  StoreIdentity store;
   std::vector<kv::TxnOp> ops;
   // Set by the store once a release carrying them committed: the caller has nothing left to write.
   bool committed = false;

@@ -10,8 +10,4 @@ std::optional<std::optional<kv::KvPair>> ReadAhead::answer(std::string_view key)
   return std::optional<kv::KvPair>{it->second};
 }
 
-bool ReadAhead::sameStore(const kv::ConsulConfig& cfg) const {
-  return addresses == cfg.addresses && token == cfg.token && tokenFile == cfg.tokenFile;
-}
-
 }  // namespace ovl::model

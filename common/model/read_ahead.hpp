@@ -10,16 +10,14 @@
 #include <string_view>
 #include <vector>
 
-#include "kv/consul_config.hpp"
 #include "kv/consul_types.hpp"
 #include "model/offer.hpp"
+#include "model/store_identity.hpp"
 
 namespace ovl::model {
 
 struct ReadAhead {
-  // The Consul and the credentials they are read with: only a reader with the same sees the same keys.
-  std::vector<std::string> addresses;  // normalized, as kv::ConsulConfig holds them
-  std::string token, tokenFile;
+  StoreIdentity store;                 // the Consul and credentials they are for: only a reader with the same
   std::vector<std::string> keys;       // what to read; empty: nothing is read ahead
   bool read = false;                   // set once the keys were read
   bool taken = false;                  // set by the store that used them: a second pass reads for itself
@@ -27,8 +25,6 @@ struct ReadAhead {
 
   // With `read`: the pair, or nullopt when the key does not exist. Without, or for a key not asked: no answer.
   std::optional<std::optional<kv::KvPair>> answer(std::string_view key) const;
-  // Whether a client with `cfg` reads what this read.
-  bool sameStore(const kv::ConsulConfig& cfg) const;
 };
 
 }  // namespace ovl::model

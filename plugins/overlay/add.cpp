@@ -83,6 +83,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   model::LeaseCompanion companion;
   if (state.vni && (!c.vni || *c.vni == *state.vni) && model::hostClaimConfirmed(memory, self)) {
     const model::Member member{c.hostName, underlay.vtep, c.port, *state.vni, mtu, underlay.mtu};
+    companion.store = model::StoreIdentity::of(cluster.kv().config());
     companion.ops = [&, member, vni = *state.vni](const std::vector<IpNet>& ips) {
       model::Attachment r = rec;
       for (const auto& ip : ips) r.ips.push_back(ip.str());

@@ -32,7 +32,7 @@ Result<void> cmdDel(const cni::CmdArgs& args, const cni::NetConf& conf) {
   // the same Consul (model/lease_companion.hpp): one write. Otherwise it is sent below.
   model::ReleaseCompanion release{args.containerId, args.ifName, {}, {}};
   if (cl) {
-    release.addresses = cl->kv().config().addresses;
+    release.store = model::StoreIdentity::of(cl->kv().config());
     release.ops = cl->attachmentDeletionOps(c.network, c.hostName, args.containerId, args.ifName);
   }
   {

@@ -123,15 +123,19 @@ class OverlayVerbs(unittest.TestCase):
         self.assertEqual(journaled_releases(self.state), [])
         self.assertEqual(container_keys(self.consul), [])
 
-    def traced(self, command, c, cid, netns=""):
-        """A call under strace: (returncode, output, [(method, path)] of the HTTP requests it sent to Consul)."""
+    def traced(self, command, c, cid, netns="", whole=False):
+        """A call under strace: (returncode, output, [(method, path)] of the HTTP requests it sent to Consul);
+        with whole, the requests' whole text (headers and body) instead."""
         trace = os.path.join(self.c.tmp, f"strace-{command}-{cid}")
         env = plugin_env(command, cid, netns, "eth0", extra_env=self.c.env(self.h))
-        p = self.t.run(self.h, "strace", "-f", "-qq", "-e", "trace=sendto,write", "-s", "96", "-o", trace,
-                       find_binary("overlay"), input=json.dumps(c), check=False,
+        p = self.t.run(self.h, "strace", "-f", "-qq", "-e", "trace=sendto,write", "-s", "65536" if whole else "96",
+                       "-o", trace, find_binary("overlay"), input=json.dumps(c), check=False,
                        env={k: v for k, v in env.items() if k.startswith(("CNI_", "OVL_"))})
         with open(trace) as f:
-            return p.returncode, p.stdout + p.stderr, re.findall(r'"(GET|PUT|DELETE) (/v1/[^ ]*) HTTP', f.read())
+            text = f.read()
+        if whole:
+            return p.returncode, p.stdout + p.stderr, re.findall(r'"((?:GET|PUT|DELETE) /v1/(?:[^"\\]|\\.)*)"', text)
+        return p.returncode, p.stdout + p.stderr, re.findall(r'"(GET|PUT|DELETE) (/v1/[^ ]*) HTTP', text)
 
     def test_add_reads_once_and_writes_once(self):
         """ADD on a host that already has the network: one transaction reads the network's records with the
@@ -145,6 +149,24 @@ class OverlayVerbs(unittest.TestCase):
         self.assertEqual(rc, 0, out[-2000:])
         self.assertEqual(requests, [("PUT", "/v1/txn"), ("PUT", "/v1/txn")], requests)
         self.assertEqual(len([k for k in container_keys(self.consul) if "/add1/" in k]), 2)  # attachment, owner
+
+    def test_records_ride_only_with_the_same_credentials(self):
+        """A network config whose IPAM section names its own Consul token: the overlay's records do not ride in
+        the IPAM's transactions (they would be written with a token the overlay's configuration did not give),
+        neither on ADD nor on DEL; the overlay writes and deletes them itself, and nothing is left."""
+        c = conf("verbs-token", "10.65.0.0/24", consul={"token": "ipam-only-token"})
+        self.attach(c, "tok0")
+        netns = self.t.add_container(self.h, "tok1")
+        self.addCleanup(self.ok, "DEL", c, "tok1", "")  # idempotent: after the DEL below, or if it did not run
+        for command in ("ADD", "DEL"):
+            rc, out, requests = self.traced(command, c, "tok1", netns, whole=True)
+            self.assertEqual(rc, 0, out[-2000:])
+            ipam = [r for r in requests if "ipam-only-token" in r]
+            self.assertTrue(ipam, requests)  # the IPAM sent its own, with its token
+            self.assertFalse([r for r in ipam if "/attachments/" in r], ipam)
+            self.assertTrue([r for r in requests if "/attachments/" in r and "ipam-only-token" not in r], requests)
+            held = [k for k in container_keys(self.consul) if "/tok1/" in k]
+            self.assertEqual(len(held), 2 if command == "ADD" else 0, held)  # attachment and owner index
 
     def test_del_writes_its_records_with_the_release(self):
         """DEL of a container whose network has others on this host: the owner index read and one transaction

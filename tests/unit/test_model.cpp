@@ -9,6 +9,7 @@
 #include "model/network.hpp"
 #include "model/read_ahead.hpp"
 #include "model/records.hpp"
+#include "model/store_identity.hpp"
 
 using namespace ovl;
 using Kind = model::Keys::Kind;
@@ -245,4 +246,25 @@ TEST_CASE("model: a read-ahead answers only for the keys it read") {
     CHECK(ovl::model::offered<ovl::model::ReadAhead>() == &r);
   }
   CHECK(ovl::model::offered<ovl::model::ReadAhead>() == nullptr);
+}
+
+TEST_CASE("model: a store identity matches only the same Consul with the same credentials") {
+  ovl::kv::ConsulConfig a;
+  a.addresses = {"http://198.51.100.10:8500"};
+  a.token = "t1";
+  const auto id = ovl::model::StoreIdentity::of(a);
+  CHECK(id.matches(a));
+  auto other = a;
+  other.addresses = {"http://198.51.100.11:8500"};
+  CHECK_FALSE(id.matches(other));  // another Consul: the caller's records must not go there
+  other = a;
+  other.addresses.push_back("http://198.51.100.11:8500");
+  CHECK_FALSE(id.matches(other));
+  other = a;
+  other.token = "t2";
+  CHECK_FALSE(id.matches(other));  // another token: not with rights the caller's configuration did not give
+  other = a;
+  other.tokenFile = "/etc/cni/token";
+  CHECK_FALSE(id.matches(other));
+  CHECK_FALSE(ovl::model::StoreIdentity{}.matches(ovl::kv::ConsulConfig{}));  // nothing offered
 }

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -59,6 +61,7 @@ void followNames(model::Cluster& cluster, Server& server) {
   server.onNetworksChanged([&feed] { feed.poke(); });
   std::set<std::string> followed;
   std::set<std::string> reported;  // malformed records logged already: each once while it stays
+  std::map<std::string, std::shared_ptr<const NameTable>> parts;  // each followed prefix's table
   bool first = true;
   while (!stopping) {
     std::set<std::string> want;
@@ -70,10 +73,22 @@ void followNames(model::Cluster& cluster, Server& server) {
     auto got = feed.wait(std::chrono::milliseconds(5000), stopping);
     if (got.prefixes.empty() && !got.local && !first) continue;
     first = false;
-    std::vector<kv::KvPair> all;
-    for (const auto& p : followed)
-      if (auto listing = feed.latest(p)) all.insert(all.end(), listing->begin(), listing->end());
-    auto table = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), all));
+    // Only the networks whose listing changed are parsed again.
+    std::vector<std::shared_ptr<const NameTable>> tables;
+    for (const auto& p : followed) {
+      auto changed = got.prefixes.find(p);
+      auto& part = parts[p];
+      if (changed != got.prefixes.end()) {
+        part = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), changed->second));
+      } else if (!part) {
+        auto listing = feed.latest(p);
+        if (!listing) continue;
+        part = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), *listing));
+      }
+      tables.push_back(part);
+    }
+    std::erase_if(parts, [&](const auto& kv) { return !followed.count(kv.first); });
+    auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
     std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
     for (const auto& m : malformed)
       if (!reported.count(m)) log::warn("ignoring " + m + ": its names are not answered");

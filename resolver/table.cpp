@@ -16,10 +16,11 @@ void addUnique(std::vector<IpAddr>& v, const IpAddr& a) {
 
 NameTable NameTable::fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs) {
   NameTable t;
+  auto part = std::make_shared<Part>();
   for (const auto& p : pairs) {
     auto k = keys.classify(p.key);
     if (k.kind != model::Keys::Kind::Attachment) continue;
-    t.attachments_.emplace(k.net, k.host, k.containerId, k.ifName);
+    part->attachments.emplace(k.net, k.host, k.containerId, k.ifName);
     auto a = model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value);
     if (!a) {  // the attachment counts (its namespace stays served), its names do not
       t.malformed_.push_back(std::move(a.error().msg));
@@ -32,24 +33,42 @@ NameTable NameTable::fromListing(const model::Keys& keys, const std::vector<kv::
     for (const auto& n : a->names) {
       if (!model::isValidDnsName(n)) continue;
       std::string name = model::canonicalName(n);
-      auto& slot = t.byNet_[k.net][name];
+      auto& slot = part->byNet[k.net][name];
       for (const auto& ad : addrs) addUnique(slot, ad);
-      t.names_.insert(std::move(name));
+      part->names.insert(std::move(name));
     }
   }
+  t.parts_.push_back(std::move(part));
   return t;
+}
+
+NameTable NameTable::combine(const std::vector<std::shared_ptr<const NameTable>>& tables) {
+  NameTable t;
+  for (const auto& x : tables) {
+    t.parts_.insert(t.parts_.end(), x->parts_.begin(), x->parts_.end());
+    t.malformed_.insert(t.malformed_.end(), x->malformed_.begin(), x->malformed_.end());
+  }
+  return t;
+}
+
+size_t NameTable::nameCount() const {
+  std::set<std::string_view> all;
+  for (const auto& p : parts_) all.insert(p->names.begin(), p->names.end());
+  return all.size();
 }
 
 NameTable::Answer NameTable::lookup(const std::set<std::string>& networks, std::string_view qname) const {
   Answer a;
   bool found = false;
   auto take = [&](const std::string& net, std::string_view name) {
-    auto n = byNet_.find(net);
-    if (n == byNet_.end()) return;
-    auto e = n->second.find(name);
-    if (e == n->second.end()) return;
-    found = true;
-    for (const auto& ip : e->second) addUnique(a.addrs, ip);
+    for (const auto& p : parts_) {
+      auto n = p->byNet.find(net);
+      if (n == p->byNet.end()) continue;
+      auto e = n->second.find(name);
+      if (e == n->second.end()) continue;
+      found = true;
+      for (const auto& ip : e->second) addUnique(a.addrs, ip);
+    }
   };
   for (const auto& net : networks) {
     take(net, qname);
@@ -58,13 +77,16 @@ NameTable::Answer NameTable::lookup(const std::set<std::string>& networks, std::
       take(net, qname.substr(0, qname.size() - suffix.size()));
   }
   if (found) a.verdict = Verdict::Found;
-  else if (names_.count(qname) || qname.find('.') == std::string_view::npos) a.verdict = Verdict::NxDomain;
+  else if (qname.find('.') == std::string_view::npos ||
+           std::any_of(parts_.begin(), parts_.end(), [&](const auto& p) { return p->names.count(qname) > 0; }))
+    a.verdict = Verdict::NxDomain;
   else a.verdict = Verdict::Forward;
   return a;
 }
 
 bool NameTable::hasAttachment(const std::string& host, const AttachKey& k) const {
-  return attachments_.count({k.network, host, k.containerId, k.ifName}) > 0;
+  const std::tuple<std::string, std::string, std::string, std::string> key{k.network, host, k.containerId, k.ifName};
+  return std::any_of(parts_.begin(), parts_.end(), [&](const auto& p) { return p->attachments.count(key) > 0; });
 }
 
 }  // namespace ovl::resolver

@@ -1,8 +1,10 @@
 // The resolver's view of the cluster: every attachment's names and addresses, per network, built from a
-// listing of P/attachments/ (see cluster.hpp). Pure data, rebuilt on every change; no I/O.
+// listing of P/attachments/ (see cluster.hpp). Pure data, no I/O: one part per network's listing, so that a
+// change rebuilds only its network's part.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -27,6 +29,8 @@ class NameTable {
   static NameTable fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs);
   // One error per skipped record, naming its key: the caller reports them.
   const std::vector<std::string>& malformed() const { return malformed_; }
+  // The tables of disjoint listings (e.g. one per network) as one, sharing their contents.
+  static NameTable combine(const std::vector<std::shared_ptr<const NameTable>>& tables);
 
   enum class Verdict {
     Found,     // the name is on one of the asker's networks: `addrs` (possibly none of the asked family)
@@ -42,13 +46,16 @@ class NameTable {
   Answer lookup(const std::set<std::string>& networks, std::string_view qname) const;
 
   bool hasAttachment(const std::string& host, const AttachKey& k) const;
-  size_t nameCount() const { return names_.size(); }
+  size_t nameCount() const;
 
  private:
-  // network -> name -> addresses
-  std::map<std::string, std::map<std::string, std::vector<IpAddr>, std::less<>>, std::less<>> byNet_;
-  std::set<std::string, std::less<>> names_;  // every name on every network
-  std::set<std::tuple<std::string, std::string, std::string, std::string>> attachments_;  // net, host, cid, if
+  struct Part {
+    // network -> name -> addresses
+    std::map<std::string, std::map<std::string, std::vector<IpAddr>, std::less<>>, std::less<>> byNet;
+    std::set<std::string, std::less<>> names;  // every name on every network
+    std::set<std::tuple<std::string, std::string, std::string, std::string>> attachments;  // net, host, cid, if
+  };
+  std::vector<std::shared_ptr<const Part>> parts_;
   std::vector<std::string> malformed_;
 };
 

@@ -143,12 +143,12 @@ std::vector<kv::TxnOp> Cluster::attachmentOps(uint32_t vni, const Member& self, 
   h.time = int64_t(std::time(nullptr));
   AttachmentRecord rec = a;
   rec.time = h.time;
+  // The watchers follow P/attachments/<net>/ as well as P/networks/<net>/: the attachment record wakes them,
+  // and an unchanged member record (a host already in the network) is a write Consul skips.
   return {
       {Op::Set, keys_.member(a.network, self.host), model::toJson(m), 0},
       {Op::Set, keys_.attachment(a.network, self.host, a.containerId, a.ifName), model::toJson(rec), 0},
       {Op::Set, keys_.host(self.host), model::toJson(h), 0},
-      // The member record is often unchanged (a host already in the network): this wakes the watchers.
-      {Op::Set, keys_.changed(a.network), model::changeMarkerJson(rec, "add", h.time), 0},
   };
 }
 
@@ -165,22 +165,13 @@ Result<void> Cluster::recordAttachment(uint32_t vni, const Member& self, const m
 
 std::vector<kv::TxnOp> Cluster::attachmentDeletionOps(const std::string& net, const std::string& host,
                                                       const std::string& cid, const std::string& ifName) const {
-  // With the network's change marker, which wakes its watchers; the Get fails the transaction when the network
-  // is not defined (a DEL for anything a runtime tried), so that no marker is left for a network that is not.
-  using Op = kv::TxnOp;
-  return {{Op::Get, keys_.networkConfig(net), "", 0},
-          {Op::Delete, keys_.attachment(net, host, cid, ifName), "", 0},
-          {Op::Set, keys_.changed(net),
-           model::changeMarkerJson(AttachmentRecord{net, host, cid, ifName, "", {}, {}, 0}, "del",
-                                   int64_t(std::time(nullptr))),
-           0}};
+  // Deleting a record that is not there succeeds: a DEL for anything a runtime tried changes nothing.
+  return {{kv::TxnOp::Delete, keys_.attachment(net, host, cid, ifName), "", 0}};
 }
 
 Result<void> Cluster::deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                        const std::string& ifName) {
-  auto r = TRY(kv_.txn(attachmentDeletionOps(net, host, cid, ifName)));
-  if (!r.committed) return kv_.deleteKey(keys_.attachment(net, host, cid, ifName));  // no such network
-  return {};
+  return kv_.deleteKey(keys_.attachment(net, host, cid, ifName));
 }
 
 Result<std::vector<AttachmentRecord>> Cluster::listAttachments(const std::string& net, const std::string& host) {

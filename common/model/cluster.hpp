@@ -43,16 +43,18 @@ class Cluster {
   // What recordAttachment writes, for a caller that commits it with its lease (model/lease_companion.hpp).
   std::vector<kv::TxnOp> attachmentOps(uint32_t vni, const Member& self, const model::Host& host,
                                        const AttachmentRecord& a) const;
-  // Deletes the attachment record with the network's change marker. Idempotent.
+  // Deletes the attachment record. Idempotent.
   Result<void> deleteAttachment(const std::string& net, const std::string& host, const std::string& cid,
                                 const std::string& ifName);
   // What deleteAttachment sends, for a caller that commits it with the lease release
-  // (model::ReleaseCompanion): fails the transaction when the network is not defined.
+  // (model::ReleaseCompanion).
   std::vector<kv::TxnOp> attachmentDeletionOps(const std::string& net, const std::string& host, const std::string& cid,
                                                const std::string& ifName) const;
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net, const std::string& host);
   // Every host's attachments of the network.
   Result<std::vector<AttachmentRecord>> listAttachments(const std::string& net);
+  // The attachment records of a listing of P/attachments/<net>/ (malformed ones are logged and left out).
+  std::vector<AttachmentRecord> parseAttachments(const std::vector<kv::KvPair>& pairs) const;
   // Puts this host's member record (idempotent).
   Result<void> ensureMember(const std::string& net, const Member& self);
   Result<void> withdrawMember(const std::string& net, const std::string& host);
@@ -61,7 +63,6 @@ class Cluster {
   const model::Keys& keys() const { return keys_; }
 
  private:
-  std::vector<AttachmentRecord> parseAttachments(const std::vector<kv::KvPair>& pairs) const;
   explicit Cluster(kv::ConsulClient c) : kv_(std::move(c)), keys_(kv_.key("")) {}
   kv::ConsulClient kv_;
   model::Keys keys_;

@@ -5,8 +5,8 @@
 //   P/cluster                                  {"id","created"}              the store's identity (see restore.hpp)
 //   P/networks/<net>/config                    network definition            created once, check-and-set
 //   P/networks/<net>/members/<host>            member record                 while <host> has containers on <net>
-//   P/networks/<net>/changed                   {"op","host","containerID",   set with each attachment record added or
-//                                               "ifname","time"}             deleted: wakes the network's watchers
+//   P/networks/<net>/changed                   (written by earlier versions to wake the watchers, which now follow
+//                                               P/attachments/<net>/ too; recognised, never written)
 //   P/vnis/<vni>                               "<net>" (VniReservation)      a VNI belongs to one network
 //   P/attachments/<net>/<host>/<cid>/<ifname>  attachment record             one per container interface
 //   P/hosts/<host>                             host record                   the host's identity claim

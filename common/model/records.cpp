@@ -98,19 +98,6 @@ std::string toJson(const Lease& l) {
   return finish(sb);
 }
 
-std::string changeMarkerJson(const Attachment& a, std::string_view op, int64_t time) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  w.StartObject();
-  json::key(w, "op"); json::str(w, op);
-  json::key(w, "host"); json::str(w, a.host);
-  json::key(w, "containerID"); json::str(w, a.containerId);
-  json::key(w, "ifname"); json::str(w, a.ifName);
-  json::key(w, "time"); w.Int64(time);
-  w.EndObject();
-  return finish(sb);
-}
-
 std::string ownerIndexJson(const std::vector<IpAddr>& ips) {
   rapidjson::StringBuffer sb;
   json::Writer w(sb);

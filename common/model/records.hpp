@@ -78,9 +78,6 @@ std::string toJson(const Lease& l);
 std::string ownerIndexJson(const std::vector<IpAddr>& ips);
 std::string toValue(const VniReservation& v);
 std::string toValue(const Cursor& c);
-// P/networks/<net>/changed: the last attachment added or deleted on the network ("add"/"del"), and when.
-// Consul skips a write that changes nothing, so the value names the event: each one wakes the watchers.
-std::string changeMarkerJson(const Attachment& a, std::string_view op, int64_t time);
 
 // `key` names the record in errors; the identifying parts come from the key (keys.hpp), the rest from the value.
 Result<Member> parseMember(std::string_view key, std::string_view host, std::string_view value);

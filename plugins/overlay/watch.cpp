@@ -44,30 +44,39 @@ struct Watcher {
   std::optional<vxlan::AllowList> allow;
   bool enforcing = false;  // this watcher installed the allow-list's dropping chain
   bool once = false;       // --once: one reconcile, no peer entries (nothing would keep them)
-  // What P/networks/<net>/ looked like when the peers were synced: its largest ModifyIndex and its number of
-  // keys (a deletion, e.g. `overlayctl hosts evict`, lowers the count), and the bridge they were synced on.
-  struct PeersSeen {
-    std::pair<uint64_t, size_t> listing;
+  // What a listing looked like when it was applied: its largest ModifyIndex and its number of keys (a
+  // deletion, e.g. `overlayctl hosts evict`, lowers the count).
+  using ListingMark = std::pair<uint64_t, size_t>;
+  static ListingMark mark(const std::vector<kv::KvPair>& pairs) {
+    uint64_t max = 0;
+    for (const auto& p : pairs) max = std::max(max, p.modifyIndex);
+    return {max, pairs.size()};
+  }
+  // What the flood list and allow-list of a network were made from (its P/networks/<net>/ listing and its
+  // bridge), and what its peer entries were (that, and its P/attachments/<net>/ listing).
+  struct Seen {
+    ListingMark members, attachments;
     int bridge = 0;
-    bool operator==(const PeersSeen&) const = default;
+    bool operator==(const Seen&) const = default;
   };
-  std::map<std::string, PeersSeen> peersSeen;
+  std::map<std::string, Seen> membersSeen, peersSeen;
   std::set<std::string> reconciled;  // networks reconciled from a listing at least once
 
-  std::pair<uint64_t, size_t> changeIndex(const std::string& net, const std::vector<kv::KvPair>& pairs) const {
-    const std::string prefix = cluster->keys().network(net);
-    uint64_t max = 0;
-    size_t n = 0;
-    for (const auto& p : pairs)
-      if (p.key.compare(0, prefix.size(), prefix) == 0) max = std::max(max, p.modifyIndex), ++n;
-    return {max, n};
-  }
+  // One network's listings: P/networks/<net>/ and, when the feed has it, P/attachments/<net>/ (else it is
+  // listed when needed). `exact`: reconcile the flood list and allow-list even if the members did not change
+  // (the periodic pass, which also repairs what someone else changed in the kernel).
+  struct Listings {
+    const std::vector<kv::KvPair>* network = nullptr;
+    const std::vector<kv::KvPair>* attachments = nullptr;
+    bool exact = true;
+  };
+
   Liveness liveness;
   std::unique_ptr<HealthMesh> health;                         // not with --once
   std::map<std::string, std::vector<model::Member>> membersOf;  // of the local networks: the health mesh's peers
 
   Result<void> reconcileNetwork(nl::Socket& s, const vxlan::Underlay& underlay, const std::string& net, uint32_t vni,
-                                const std::vector<kv::KvPair>& pairs) {
+                                const Listings& in) {
     auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
     auto dev = TRY(vxlan::findNetDevices(s, vni));
     if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) {
@@ -79,6 +88,12 @@ struct Watcher {
       log::info("network '" + net + "': VTEP address changed from " + vx->local.str() + " to " +
                 underlay.vtep.str() + ", recreating " + vxlan::vxlanName(vni));
       dev = TRY(vxlan::ensureNetDevices(s, vni, underlay, conf.port, vx->link.mtu));
+    }
+    const std::vector<kv::KvPair>& pairs = *in.network;
+    const Seen seenMembers{mark(pairs), {}, dev->bridge.index};
+    if (!in.exact && membersSeen.count(net) && membersSeen[net] == seenMembers && membersOf.count(net)) {
+      // Only attachments changed: the flood list and allow-list stay as the last reconcile made them.
+      return syncPeers(s, *dev, net, pairs, in.attachments);
     }
     auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
     model::Member self{conf.hostName, underlay.vtep, conf.port, vni, dev->bridge.mtu, underlay.mtu};
@@ -94,13 +109,21 @@ struct Watcher {
     membersOf[net] = st.members;
     TRY_VOID(vxlan::reconcileFlood(s, dev->vxlan.index, underlay.vtep, st.members, vxlan::FloodSync::Exact));
     TRY_VOID(allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact));
+    membersSeen[net] = seenMembers;
     if (once) return {};  // nothing would remove the peer entries of containers that leave
-    // The attachments are listed only when something of this network changed (its members, or the change
-    // marker DEL sets) or its devices are new: a change to another network costs no request here.
-    const PeersSeen seen{changeIndex(net, pairs), dev->bridge.index};
-    if (peersSeen.count(net) && peersSeen[net] == seen) return {};
-    auto synced = TRY(vxlan::syncPeers(s, *dev, remotePeers(TRY(cluster->listAttachments(net)), st.members)));
-    peersSeen[net] = seen;
+    return syncPeers(s, *dev, net, pairs, in.attachments);
+  }
+
+  // The peer entries (neighbour and FDB) of the network's remote containers, when its members, its attachments
+  // or its bridge changed since they were synced. Without a listing of the attachments in hand, lists them.
+  Result<void> syncPeers(nl::Socket& s, const vxlan::NetDevices& dev, const std::string& net,
+                         const std::vector<kv::KvPair>& network, const std::vector<kv::KvPair>* attachments) {
+    const Seen seen{mark(network), attachments ? mark(*attachments) : ListingMark{}, dev.bridge.index};
+    if (attachments && peersSeen.count(net) && peersSeen[net] == seen) return {};
+    auto records = attachments ? cluster->parseAttachments(*attachments) : TRY(cluster->listAttachments(net));
+    auto synced = TRY(vxlan::syncPeers(s, dev, remotePeers(records, membersOf[net])));
+    if (attachments) peersSeen[net] = seen;
+    else peersSeen.erase(net);
     if (synced.added || synced.removed)
       log::debug("network '" + net + "': " + std::to_string(synced.added) + " remote containers known, " +
                  std::to_string(synced.removed) + " forgotten");
@@ -157,11 +180,12 @@ struct Watcher {
     else log::info("stopped dropping VXLAN from non-members: no watcher keeps the allow-list exact");
   }
 
-  // What every wake does first: the store's identity (a store that forgot gets this host's records back),
-  // this host's claim on its name, its liveness session, the deletions kept during an outage.
-  Result<vxlan::Underlay> housekeeping(nl::Socket& s) {
+  // What a wake does first: this host's claim on its name, its liveness session, the deletions kept during
+  // an outage, and with `storeCheck` the store's identity (a store that forgot gets this host's records
+  // back; `marker` is P/cluster as the change feed last saw it, nullptr to read it).
+  Result<vxlan::Underlay> housekeeping(nl::Socket& s, bool storeCheck, const std::optional<kv::KvPair>* marker) {
     auto mem = TRY(model::HostMemory::open(conf.stateDir));
-    TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false));
+    if (storeCheck) TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false, marker));
     auto underlay = TRY(vxlan::resolveUnderlay(s, conf.advertise));
     // Writes nothing for a name another machine holds.
     const model::Host self{conf.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
@@ -171,21 +195,22 @@ struct Watcher {
     return underlay;
   }
 
-  // Reconciles the local networks `which` selects, each from `pairs(net)`: a listing that holds its prefix,
-  // or nullopt when there is none yet (the network is skipped: an empty listing would read as a store that
-  // forgot it). One network's failure does not stop the others; the failed ones are returned.
-  template <class Which, class Pairs>
-  Result<std::set<std::string>> reconcile(Which which, Pairs pairs) {
+  // Reconciles the local networks `which` selects, each from `listings(net)`, which holds its
+  // P/networks/<net>/ listing or none yet (the network is skipped: an empty listing would read as a store
+  // that forgot it). One network's failure does not stop the others; the failed ones are returned.
+  template <class Which, class ListingsOf>
+  Result<std::set<std::string>> reconcile(Which which, ListingsOf listings, bool storeCheck,
+                                          const std::optional<kv::KvPair>* marker) {
     auto s = TRY(nl::Socket::open());
-    auto underlay = TRY(housekeeping(s));
+    auto underlay = TRY(housekeeping(s, storeCheck, marker));
     std::set<std::string> failed;
     auto nets = vxlan::rememberedNetworks(conf.stateDir);
     std::sort(nets.begin(), nets.end());  // a directory's order: by name, so that every pass is the same
     for (const auto& [net, vni] : nets) {
       if (!which(net)) continue;
-      const std::optional<std::vector<kv::KvPair>> listing = pairs(net);
-      if (!listing) continue;
-      if (auto r = reconcileNetwork(s, underlay, net, vni, *listing); !r) {
+      const Listings in = listings(net);
+      if (!in.network) continue;
+      if (auto r = reconcileNetwork(s, underlay, net, vni, in); !r) {
         log::warn("watch: network '" + net + "': " + r.error().msg);
         failed.insert(net);
       } else {
@@ -199,26 +224,42 @@ struct Watcher {
   Result<void> reconcileOnce() {
     auto listing = TRY(cluster->kv().list(cluster->keys().networks()));
     auto failed = TRY(reconcile([](const std::string&) { return true; },
-                                [&](const std::string&) { return std::optional<std::vector<kv::KvPair>>(listing); }));
+                                [&](const std::string&) { return Listings{&listing, nullptr, true}; }, true, nullptr));
     if (!failed.empty()) return fail(Code::TryAgainLater, std::to_string(failed.size()) + " networks failed");
     return {};
   }
 
-  // The prefixes this host follows: each network whose devices are on this host. (A network it joins is
-  // noticed through its local VNI record, which ADD rewrites once the network's records are in place.)
+  // The prefixes this host follows: the store's identity, and each network whose devices are on this host,
+  // its members and its attachments. (A network it joins is noticed through its local VNI record, which
+  // ADD rewrites once the network's records are in place.)
   std::set<std::string> followed() {
-    std::set<std::string> out;
+    std::set<std::string> out{cluster->keys().cluster()};
     auto s = nl::Socket::open();
     for (const auto& [net, vni] : vxlan::rememberedNetworks(conf.stateDir)) {
       auto dev = s ? vxlan::findNetDevices(*s, vni) : Result<std::optional<vxlan::NetDevices>>(fail(s.error()));
-      if (!dev || *dev) out.insert(cluster->keys().network(net));  // unsure (an error): follow it
+      if (!dev || *dev) {  // unsure (an error): follow it
+        out.insert(cluster->keys().network(net));
+        out.insert(cluster->keys().attachmentsOf(net));
+      }
     }
     return out;
   }
 
-  // Follows what concerns this host until `stopping`: a change of one network reconciles that network; the
-  // host record's change re-reads which networks are local; every 10 s without a change (and after a
-  // failure, sooner) everything is reconciled from the listings in hand.
+  // P/cluster as the feed last saw it: nullopt when the key is not there, nullptr before the feed's first answer.
+  static const std::optional<kv::KvPair>* storeMarker(kv::ChangeFeed& feed, const std::string& key,
+                                                      std::optional<kv::KvPair>& slot) {
+    auto listing = feed.latest(key);
+    if (!listing) return nullptr;
+    slot.reset();
+    for (auto& p : *listing)
+      if (p.key == key) slot = std::move(p);
+    return &slot;
+  }
+
+  // Follows what concerns this host until `stopping`: a change of one network's members or attachments
+  // reconciles that network (its peer entries only, when just the attachments changed); a change of the
+  // store's identity, or of this host's local networks, and every 10 s without a change (after a failure,
+  // every second) reconcile everything exactly from the listings in hand.
   void follow(const std::atomic<bool>& stopping) {
     kv::ChangeFeed feed(cluster->kv().config());
     if (auto dir = model::hostStateDir(conf.stateDir); !dir) {
@@ -226,24 +267,34 @@ struct Watcher {
     } else if (auto r = feed.watchDirectory(*dir, ".vni"); !r) {
       log::warn("watch: " + r.error().msg + "; networks this host joins are noticed within 10 s");
     }
+    const model::Keys& keys = cluster->keys();
     auto follows = followed();
     feed.follow(follows);
     std::set<std::string> retry;
+    std::map<std::string, std::vector<kv::KvPair>> held;  // the listings of this pass
+    std::optional<kv::KvPair> markerSlot;
     while (!stopping) {
       auto got = feed.wait(std::chrono::milliseconds(retry.empty() ? 10000 : 1000), stopping);
       if (stopping) break;
       auto& changed = got.prefixes;
-      const bool everything = changed.empty() || got.local;
+      const bool everything = changed.empty() || got.local || changed.count(keys.cluster()) || !retry.empty();
       if (everything) feed.follow(follows = followed());
+      auto listingOf = [&](const std::string& prefix) -> const std::vector<kv::KvPair>* {
+        if (auto it = changed.find(prefix); it != changed.end()) return &it->second;
+        auto latest = feed.latest(prefix);
+        if (!latest) return nullptr;
+        return &(held[prefix] = std::move(*latest));
+      };
       auto r = reconcile(
           [&](const std::string& net) {
-            return everything || retry.count(net) || changed.count(cluster->keys().network(net));
+            return everything || changed.count(keys.network(net)) || changed.count(keys.attachmentsOf(net));
           },
-          [&](const std::string& net) -> std::optional<std::vector<kv::KvPair>> {
-            auto it = changed.find(cluster->keys().network(net));
-            if (it != changed.end()) return it->second;
-            return feed.latest(cluster->keys().network(net));
-          });
+          [&](const std::string& net) {
+            return Listings{listingOf(keys.network(net)), listingOf(keys.attachmentsOf(net)),
+                            everything || changed.count(keys.network(net)) > 0};
+          },
+          everything, storeMarker(feed, keys.cluster(), markerSlot));
+      held.clear();
       if (!r) {
         log::warn("watch: reconcile: " + r.error().msg + "; retrying");
         retry.insert("");  // everything, soon
@@ -254,8 +305,9 @@ struct Watcher {
       // Drop VXLAN from non-members once every followed network's sets were made exact from a listing.
       if (retry.empty() && feed.allAnswered() &&
           std::all_of(follows.begin(), follows.end(), [&](const std::string& prefix) {
-            return std::any_of(reconciled.begin(), reconciled.end(),
-                               [&](const std::string& net) { return cluster->keys().network(net) == prefix; });
+            return prefix == keys.cluster() || prefix.compare(0, keys.attachments().size(), keys.attachments()) == 0 ||
+                   std::any_of(reconciled.begin(), reconciled.end(),
+                               [&](const std::string& net) { return keys.network(net) == prefix; });
           }))
         enforce();
     }

@@ -86,6 +86,41 @@ Result<PeerSync> syncEntries(nl::Socket& s, const NetDevices& d, const std::vect
 
 }  // namespace
 
+Result<PeerSync> applyPeerChanges(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& before,
+                                  const std::vector<Peer>& after) {
+  PeerSync out;
+  std::map<IpAddr, MacAddr> ipsBefore, ipsAfter;
+  std::map<MacAddr, IpAddr> macsBefore, macsAfter;
+  for (const auto& p : before) ipsBefore[p.ip] = p.mac, macsBefore[p.mac] = p.vtep;
+  for (const auto& p : after) ipsAfter[p.ip] = p.mac, macsAfter[p.mac] = p.vtep;
+  // Addresses first: a reply must not name a MAC whose FDB entries are gone.
+  for (const auto& [ip, mac] : ipsBefore)
+    if (!ipsAfter.count(ip)) TRY_VOID(nl::deleteNeigh(s, d.bridge.index, ip));
+  for (const auto& [mac, vtep] : macsBefore) {
+    if (macsAfter.count(mac)) continue;
+    TRY_VOID(nl::deleteMasterFdb(s, d.vxlan.index, mac));
+    TRY_VOID(nl::deleteFdb(s, d.vxlan.index, mac, vtep));
+    ++out.removed;
+  }
+  for (const auto& [mac, vtep] : macsAfter) {
+    auto was = macsBefore.find(mac);
+    if (was != macsBefore.end() && was->second == vtep) continue;
+    TRY_VOID(nl::replaceFdb(s, d.vxlan.index, mac, vtep));
+    if (was == macsBefore.end()) TRY_VOID(nl::replaceMasterFdb(s, d.vxlan.index, mac));
+    ++out.added;
+  }
+  std::optional<UniqueFd> arp;
+  for (const auto& [ip, mac] : ipsAfter) {
+    auto was = ipsBefore.find(ip);
+    if (was != ipsBefore.end() && was->second == mac) continue;
+    TRY_VOID(nl::addNeigh(s, d.bridge.index, ip, mac, true));
+    if (!arp) arp = TRY(nl::openArpSocket());
+    if (auto g = nl::sendGratuitousArp(arp->get(), d.bridge.index, mac, ip); !g)
+      log::warn("announcing " + ip.str() + " to this host's containers: " + g.error().msg);
+  }
+  return out;
+}
+
 Result<PeerSync> syncPeers(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers) {
   auto out = TRY(syncEntries(s, d, peers));
   TRY_VOID(nl::setBridgePortNeighSuppress(s, d.vxlan.index, true));

@@ -33,6 +33,11 @@ struct PeerSync {
 // the static or permanent unicast FDB entries of the VXLAN port; learned ones are left alone) and turns
 // neigh_suppress on. Call under the network's HostLock.
 Result<PeerSync> syncPeers(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers);
+// Changes the entries that held `before` (as syncPeers or this left them) to hold `after`, touching only
+// the peers that differ and reading nothing back: the watcher's step for one change of a network's attachments.
+// What someone else changed in between is repaired by the next syncPeers. Call under the network's HostLock.
+Result<PeerSync> applyPeerChanges(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& before,
+                                  const std::vector<Peer>& after);
 // Turns neigh_suppress off and removes our entries (the watcher stops).
 Result<void> clearPeers(nl::Socket& s, const NetDevices& d);
 

@@ -60,6 +60,30 @@ struct Watcher {
     bool operator==(const Seen&) const = default;
   };
   std::map<std::string, Seen> membersSeen, peersSeen;
+  // The peer entries each network's last full sync left, on which devices: what a change of its
+  // attachments alone is applied to (applyPeers), with no reading back from the kernel.
+  struct Installed {
+    vxlan::NetDevices dev;
+    std::vector<vxlan::Peer> peers;
+  };
+  std::map<std::string, Installed> installed;
+  // Each network's attachment records as last parsed, by key, with the ModifyIndex they were parsed at: a
+  // change of one record parses that one again, not the network's hundreds.
+  std::map<std::string, std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>>> parsed;
+  std::vector<model::AttachmentRecord> attachmentsOf(const std::string& net, const std::vector<kv::KvPair>& pairs) {
+    auto& before = parsed[net];
+    std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>> now;
+    std::vector<model::AttachmentRecord> out;
+    for (const auto& p : pairs) {
+      auto it = before.find(p.key);
+      auto& slot = now[p.key];
+      if (it != before.end() && it->second.first == p.modifyIndex) slot = std::move(it->second);
+      else slot = {p.modifyIndex, cluster->parseAttachments({p})};
+      out.insert(out.end(), slot.second.begin(), slot.second.end());
+    }
+    before = std::move(now);
+    return out;
+  }
   std::set<std::string> reconciled;  // networks reconciled from a listing at least once
 
   // One network's listings: P/networks/<net>/ and, when the feed has it, P/attachments/<net>/ (else it is
@@ -81,6 +105,7 @@ struct Watcher {
     auto dev = TRY(vxlan::findNetDevices(s, vni));
     if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) {
       membersOf.erase(net);
+      installed.erase(net);
       return allow->forget(vni);
     }
     // This host's VTEP address changed (DHCP, a new advertise): the VXLAN device must send from the new one.
@@ -120,8 +145,11 @@ struct Watcher {
                          const std::vector<kv::KvPair>& network, const std::vector<kv::KvPair>* attachments) {
     const Seen seen{mark(network), attachments ? mark(*attachments) : ListingMark{}, dev.bridge.index};
     if (attachments && peersSeen.count(net) && peersSeen[net] == seen) return {};
-    auto records = attachments ? cluster->parseAttachments(*attachments) : TRY(cluster->listAttachments(net));
-    auto synced = TRY(vxlan::syncPeers(s, dev, remotePeers(records, membersOf[net])));
+    auto records = attachments ? attachmentsOf(net, *attachments) : TRY(cluster->listAttachments(net));
+    auto peers = remotePeers(records, membersOf[net]);
+    installed.erase(net);
+    auto synced = TRY(vxlan::syncPeers(s, dev, peers));
+    installed[net] = Installed{dev, std::move(peers)};
     if (attachments) peersSeen[net] = seen;
     else peersSeen.erase(net);
     if (synced.added || synced.removed)
@@ -229,6 +257,30 @@ struct Watcher {
     return {};
   }
 
+  // A change of a network's attachments alone, on a network whose peer entries a full pass synced: applies
+  // the difference to what that pass left (a few netlink requests, no dumps, no housekeeping). False when the
+  // network needs the full pass instead.
+  bool applyPeers(nl::Socket& s, const std::string& net, const std::vector<kv::KvPair>& attachments) {
+    auto it = installed.find(net);
+    if (it == installed.end() || !membersOf.count(net)) return false;
+    auto peers = remotePeers(attachmentsOf(net, attachments), membersOf[net]);
+    auto r = [&]() -> Result<vxlan::PeerSync> {
+      auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
+      return vxlan::applyPeerChanges(s, it->second.dev, it->second.peers, peers);
+    }();
+    if (!r) {
+      log::warn("watch: network '" + net + "': " + r.error().msg + "; syncing its peers in full");
+      installed.erase(it);
+      peersSeen.erase(net);
+      return false;
+    }
+    it->second.peers = std::move(peers);
+    if (r->added || r->removed)
+      log::debug("network '" + net + "': " + std::to_string(r->added) + " remote containers learned, " +
+                 std::to_string(r->removed) + " forgotten");
+    return true;
+  }
+
   // The prefixes this host follows: the store's identity, and each network whose devices are on this host,
   // its members and its attachments. (A network it joins is noticed through its local VNI record, which
   // ADD rewrites once the network's records are in place.)
@@ -277,8 +329,24 @@ struct Watcher {
       auto got = feed.wait(std::chrono::milliseconds(retry.empty() ? 10000 : 1000), stopping);
       if (stopping) break;
       auto& changed = got.prefixes;
-      const bool everything = changed.empty() || got.local || changed.count(keys.cluster()) || !retry.empty();
+      bool everything = (changed.empty() && !got.local) || changed.count(keys.cluster()) || !retry.empty();
+      // An ADD or DEL here rewrote a local VNI record: only a network joined or left matters to the watcher.
+      if (got.local && !everything && followed() != follows) everything = true;
       if (everything) feed.follow(follows = followed());
+      if (!everything && changed.empty()) continue;
+      // Attachments alone changed, on networks synced in full before: their peer entries' differences only.
+      if (!everything && !changed.empty()) {
+        std::set<std::string> rest;
+        auto s = nl::Socket::open();
+        for (const auto& [prefix, pairs] : changed) {
+          std::string net;
+          for (const auto& [n, _] : installed)
+            if (keys.attachmentsOf(n) == prefix) net = n;
+          if (net.empty() || !s || !applyPeers(*s, net, pairs)) rest.insert(prefix);
+        }
+        std::erase_if(changed, [&](const auto& kv) { return !rest.count(kv.first); });
+        if (changed.empty()) continue;  // the members, hence the health mesh's targets, did not change
+      }
       auto listingOf = [&](const std::string& prefix) -> const std::vector<kv::KvPair>* {
         if (auto it = changed.find(prefix); it != changed.end()) return &it->second;
         auto latest = feed.latest(prefix);

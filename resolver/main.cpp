@@ -62,6 +62,7 @@ void followNames(model::Cluster& cluster, Server& server) {
   std::set<std::string> followed;
   std::set<std::string> reported;  // malformed records logged already: each once while it stays
   std::map<std::string, std::shared_ptr<const NameTable>> parts;  // each followed prefix's table
+  std::map<std::string, RecordCache> records;                      // and its records as last parsed
   bool first = true;
   while (!stopping) {
     std::set<std::string> want;
@@ -79,15 +80,16 @@ void followNames(model::Cluster& cluster, Server& server) {
       auto changed = got.prefixes.find(p);
       auto& part = parts[p];
       if (changed != got.prefixes.end()) {
-        part = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), changed->second));
+        part = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), changed->second, &records[p]));
       } else if (!part) {
         auto listing = feed.latest(p);
         if (!listing) continue;
-        part = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), *listing));
+        part = std::make_shared<const NameTable>(NameTable::fromListing(cluster.keys(), *listing, &records[p]));
       }
       tables.push_back(part);
     }
     std::erase_if(parts, [&](const auto& kv) { return !followed.count(kv.first); });
+    std::erase_if(records, [&](const auto& kv) { return !followed.count(kv.first); });
     auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
     std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
     for (const auto& m : malformed)

@@ -14,30 +14,56 @@ void addUnique(std::vector<IpAddr>& v, const IpAddr& a) {
 
 }  // namespace
 
-NameTable NameTable::fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs) {
+namespace {
+
+ParsedRecord parseRecord(const model::Keys& keys, const kv::KvPair& p) {
+  ParsedRecord r;
+  auto k = keys.classify(p.key);
+  if (k.kind != model::Keys::Kind::Attachment) return r;
+  r.attachment = true;
+  r.net = k.net, r.host = k.host, r.containerId = k.containerId, r.ifName = k.ifName;
+  auto a = model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value);
+  if (!a) {  // the attachment counts (its namespace stays served), its names do not
+    r.malformed = std::move(a.error().msg);
+    return r;
+  }
+  for (const auto& ip : a->ips)
+    if (auto n = IpNet::parse(ip, false)) addUnique(r.addrs, n->addr());
+  for (const auto& n : a->names)
+    if (model::isValidDnsName(n)) r.names.push_back(model::canonicalName(n));
+  return r;
+}
+
+}  // namespace
+
+NameTable NameTable::fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs, RecordCache* cache) {
   NameTable t;
   auto part = std::make_shared<Part>();
+  RecordCache now;
   for (const auto& p : pairs) {
-    auto k = keys.classify(p.key);
-    if (k.kind != model::Keys::Kind::Attachment) continue;
-    part->attachments.emplace(k.net, k.host, k.containerId, k.ifName);
-    auto a = model::parseAttachment(p.key, k.net, k.host, k.containerId, k.ifName, p.value);
-    if (!a) {  // the attachment counts (its namespace stays served), its names do not
-      t.malformed_.push_back(std::move(a.error().msg));
-      continue;
+    ParsedRecord fresh;
+    const ParsedRecord* r = nullptr;
+    if (cache) {
+      auto it = cache->find(p.key);
+      auto& slot = now[p.key];
+      if (it != cache->end() && it->second.first == p.modifyIndex) slot = std::move(it->second);
+      else slot = {p.modifyIndex, parseRecord(keys, p)};
+      r = &slot.second;
+    } else {
+      fresh = parseRecord(keys, p);
+      r = &fresh;
     }
-    std::vector<IpAddr> addrs;
-    for (const auto& ip : a->ips)
-      if (auto n = IpNet::parse(ip, false)) addUnique(addrs, n->addr());
-    if (addrs.empty()) continue;
-    for (const auto& n : a->names) {
-      if (!model::isValidDnsName(n)) continue;
-      std::string name = model::canonicalName(n);
-      auto& slot = part->byNet[k.net][name];
-      for (const auto& ad : addrs) addUnique(slot, ad);
-      part->names.insert(std::move(name));
+    if (!r->attachment) continue;
+    part->attachments.emplace(r->net, r->host, r->containerId, r->ifName);
+    if (!r->malformed.empty()) t.malformed_.push_back(r->malformed);
+    if (r->addrs.empty()) continue;
+    for (const auto& name : r->names) {
+      auto& slot = part->byNet[r->net][name];
+      for (const auto& ad : r->addrs) addUnique(slot, ad);
+      part->names.insert(name);
     }
   }
+  if (cache) *cache = std::move(now);
   t.parts_.push_back(std::move(part));
   return t;
 }

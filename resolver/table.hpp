@@ -23,10 +23,23 @@ struct AttachKey {
   auto operator<=>(const AttachKey&) const = default;
 };
 
+// One record of a listing as the table uses it, kept by NameTable::fromListing's cache.
+struct ParsedRecord {
+  bool attachment = false;  // the key is an attachment's
+  std::string net, host, containerId, ifName;
+  std::vector<IpAddr> addrs;
+  std::vector<std::string> names;  // canonical
+  std::string malformed;           // why its names are not answered, "" when they are
+};
+// The records of a listing parsed before, by key, with the ModifyIndex they were parsed at.
+using RecordCache = std::map<std::string, std::pair<uint64_t, ParsedRecord>>;
+
 class NameTable {
  public:
-  // `attachmentsPrefix` is "<P>/attachments/". Malformed records are skipped, and listed in malformed().
-  static NameTable fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs);
+  // Malformed records are skipped, and listed in malformed(). With `cache` (one per listing followed), a
+  // record whose ModifyIndex did not move is not parsed again; the cache is left holding this listing's.
+  static NameTable fromListing(const model::Keys& keys, const std::vector<kv::KvPair>& pairs,
+                               RecordCache* cache = nullptr);
   // One error per skipped record, naming its key: the caller reports them.
   const std::vector<std::string>& malformed() const { return malformed_; }
   // The tables of disjoint listings (e.g. one per network) as one, sharing their contents.

@@ -87,6 +87,36 @@ TEST_CASE("name table: scoped to the asker's networks") {
   CHECK_FALSE(t.hasAttachment("h2", AttachKey{"over", "c1", "eth0"}));
 }
 
+TEST_CASE("name table: per-network parts combined, and records parsed again only when they changed") {
+  const model::Keys keys("P/");
+  std::vector<kv::KvPair> over, over2;
+  for (auto& p : listing()) (p.key.rfind("P/attachments/over/", 0) == 0 ? over : over2).push_back(p);
+  RecordCache cache;
+  auto a = std::make_shared<const NameTable>(NameTable::fromListing(keys, over, &cache));
+  auto b = std::make_shared<const NameTable>(NameTable::fromListing(keys, over2));
+  auto t = NameTable::combine({a, b});
+  CHECK(t.lookup({"over"}, "web1").verdict == NameTable::Verdict::Found);
+  CHECK(t.lookup({"over2"}, "web1").verdict == NameTable::Verdict::NxDomain);  // a name of the other part
+  CHECK(t.lookup({"over", "over2"}, "www").addrs.size() == 2);
+  CHECK(t.hasAttachment("h2", AttachKey{"over2", "c3", "eth0"}));
+  CHECK(t.malformed().size() == 2);
+  CHECK(t.nameCount() == 4);  // web1, www (on both), db1, other
+
+  // Same ModifyIndex: the cached parse is used (the value is not read again); a moved index parses anew.
+  over[0].value = R"({"ips":["10.0.0.2/24"],"names":["renamed"]})";
+  auto same = NameTable::fromListing(keys, over, &cache);
+  CHECK(same.lookup({"over"}, "web1").verdict == NameTable::Verdict::Found);
+  over[0].modifyIndex = 2;
+  auto moved = NameTable::fromListing(keys, over, &cache);
+  CHECK(moved.lookup({"over"}, "web1").verdict == NameTable::Verdict::NxDomain);
+  CHECK(moved.lookup({"over"}, "renamed").verdict == NameTable::Verdict::Found);
+  // A record gone from the listing is gone from the cache.
+  over.erase(over.begin());
+  (void)NameTable::fromListing(keys, over, &cache);
+  CHECK(cache.size() == over.size());
+  CHECK_FALSE(cache.count("P/attachments/over/h1/c1/eth0"));
+}
+
 TEST_CASE("wire: a query round-trips into an answer with its id, question and addresses") {
   auto raw = query(0x4242, "DB1.", LDNS_RR_TYPE_A);
   auto q = parseQuery(raw);

@@ -62,7 +62,8 @@ void ChangeFeed::run(Follower& f) {
   uint64_t index = 0;
   bool failing = false;
   while (!f.stop) {
-    auto r = client->listBlocking(f.prefix, index, 10000, &f.stop);
+    // A minute at rest: each wait that runs out costs Consul the listing again (Consul allows up to 10).
+    auto r = client->listBlocking(f.prefix, index, 60000, &f.stop);
     if (f.stop) break;
     if (!r) {
       if (!std::exchange(failing, true)) log::warn("watch: " + f.prefix + ": " + r.error().msg + "; retrying");
@@ -73,7 +74,7 @@ void ChangeFeed::run(Follower& f) {
     if (std::exchange(failing, false)) log::info("watch: " + f.prefix + ": the store answers again");
     ++answers_;
     // The first answer, and any answer whose index moved (backwards too: the store restarted), is a change.
-    if (index == 0 || r->index != index) {
+    if (index == 0 || (r->index != index && !r->unchanged)) {
       std::lock_guard lk(mu_);
       changed_[f.prefix] = r->pairs;
       latest_[f.prefix] = std::move(r->pairs);

@@ -143,10 +143,10 @@ Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, 
   }
   auto r = TRY(kvRequest(Method::Get, prefix, true, query, {}, true, extra, cancel));
   Watch w;
-  if (r.status == 200)
-    w.pairs = TRY(parseKvList(r.body));
-  else if (r.status != 404)
-    return unexpectedStatus(r, "a blocking list");
+  if (r.status != 200 && r.status != 404) return unexpectedStatus(r, "a blocking list");
+  // A wait that ran out returns the same listing again: the caller has it, so it is not parsed.
+  w.unchanged = waitIndex > 0 && r.consulIndex == waitIndex;
+  if (r.status == 200 && !w.unchanged) w.pairs = TRY(parseKvList(r.body));
   // Consul's rules for blocking clients: never go below 1, reset when the index goes backwards.
   w.index = r.consulIndex;
   if (w.index < waitIndex) w.index = 0;

@@ -27,8 +27,9 @@ class ConsulClient {
   using TxnOp = kv::TxnOp;
   using TxnResult = kv::TxnResult;
   struct Watch {
-    std::vector<KvPair> pairs;
-    uint64_t index = 0;  // pass back as waitIndex; at least 1
+    std::vector<KvPair> pairs;  // the listing; empty when `unchanged`
+    uint64_t index = 0;         // pass back as waitIndex; at least 1
+    bool unchanged = false;     // the index did not move (the wait ran out): the listing is the caller's last
   };
 
   // Validates the configuration (Code::InvalidConfig); does not contact consul.

@@ -40,7 +40,7 @@ struct ReleaseCompanion {
   std::vector<kv::TxnOp> ops;
   // Set by the store once a release carrying them committed: the caller has nothing left to write.
   bool committed = false;
-  // Set by the store when one of them failed the transaction (the network is not defined, the token may not
+  // Set by the store when one of them failed the transaction (e.g. the token may not
   // write the overlay's keys): the release was sent again without them, and the caller writes them itself.
   bool refused = false;
 };

@@ -118,7 +118,7 @@ struct Watcher {
     const Seen seenMembers{mark(pairs), {}, dev->bridge.index};
     if (!in.exact && membersSeen.count(net) && membersSeen[net] == seenMembers && membersOf.count(net)) {
       // Only attachments changed: the flood list and allow-list stay as the last reconcile made them.
-      return syncPeers(s, *dev, net, pairs, in.attachments);
+      return syncPeers(s, *dev, net, pairs, in.attachments, false);
     }
     auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
     model::Member self{conf.hostName, underlay.vtep, conf.port, vni, dev->bridge.mtu, underlay.mtu};
@@ -136,15 +136,17 @@ struct Watcher {
     TRY_VOID(allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact));
     membersSeen[net] = seenMembers;
     if (once) return {};  // nothing would remove the peer entries of containers that leave
-    return syncPeers(s, *dev, net, pairs, in.attachments);
+    return syncPeers(s, *dev, net, pairs, in.attachments, in.exact);
   }
 
-  // The peer entries (neighbour and FDB) of the network's remote containers, when its members, its attachments
-  // or its bridge changed since they were synced. Without a listing of the attachments in hand, lists them.
+  // The peer entries (neighbour and FDB) of the network's remote containers, read back from the kernel and made
+  // exact: with `exact` always, else when its members, its attachments or its bridge changed since they were
+  // synced. Without a listing of the attachments in hand, lists them.
   Result<void> syncPeers(nl::Socket& s, const vxlan::NetDevices& dev, const std::string& net,
-                         const std::vector<kv::KvPair>& network, const std::vector<kv::KvPair>* attachments) {
+                         const std::vector<kv::KvPair>& network, const std::vector<kv::KvPair>* attachments,
+                         bool exact) {
     const Seen seen{mark(network), attachments ? mark(*attachments) : ListingMark{}, dev.bridge.index};
-    if (attachments && peersSeen.count(net) && peersSeen[net] == seen) return {};
+    if (!exact && attachments && peersSeen.count(net) && peersSeen[net] == seen) return {};
     auto records = attachments ? attachmentsOf(net, *attachments) : TRY(cluster->listAttachments(net));
     auto peers = remotePeers(records, membersOf[net]);
     installed.erase(net);
@@ -310,8 +312,8 @@ struct Watcher {
 
   // Follows what concerns this host until `stopping`: a change of one network's members or attachments
   // reconciles that network (its peer entries only, when just the attachments changed); a change of the
-  // store's identity, or of this host's local networks, and every 10 s without a change (after a failure,
-  // every second) reconcile everything exactly from the listings in hand.
+  // store's identity, or of this host's local networks, 10 s without a change and 30 s without a full pass
+  // (after a failure, every second) reconcile everything exactly from the listings in hand.
   void follow(const std::atomic<bool>& stopping) {
     kv::ChangeFeed feed(cluster->kv().config());
     if (auto dir = model::hostStateDir(conf.stateDir); !dir) {
@@ -325,14 +327,18 @@ struct Watcher {
     std::set<std::string> retry;
     std::map<std::string, std::vector<kv::KvPair>> held;  // the listings of this pass
     std::optional<kv::KvPair> markerSlot;
+    auto lastFull = std::chrono::steady_clock::now();
     while (!stopping) {
       auto got = feed.wait(std::chrono::milliseconds(retry.empty() ? 10000 : 1000), stopping);
       if (stopping) break;
       auto& changed = got.prefixes;
-      bool everything = (changed.empty() && !got.local) || changed.count(keys.cluster()) || !retry.empty();
+      // Also every 30 s however busy the cluster: the differences applied meanwhile read nothing back, and
+      // only a full pass repairs what someone else changed in the kernel.
+      bool everything = (changed.empty() && !got.local) || changed.count(keys.cluster()) || !retry.empty() ||
+                        std::chrono::steady_clock::now() - lastFull > std::chrono::seconds(30);
       // An ADD or DEL here rewrote a local VNI record: only a network joined or left matters to the watcher.
       if (got.local && !everything && followed() != follows) everything = true;
-      if (everything) feed.follow(follows = followed());
+      if (everything) feed.follow(follows = followed()), lastFull = std::chrono::steady_clock::now();
       if (!everything && changed.empty()) continue;
       // Attachments alone changed, on networks synced in full before: their peer entries' differences only.
       if (!everything && !changed.empty()) {

@@ -62,7 +62,7 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   // With the listing, what the IPAM reads first when it runs in this process (model/read_ahead.hpp): one read.
   model::ReadAhead ahead;
   // (Only when the IPAM's section does not wait for the network's definition, which comes with the listing.)
-  if (c.ipamType == "overlay-ipam" && ipamStdin(args, conf, std::nullopt)) ahead = ipam::readAheadFor(conf);
+  if (c.ipamType == "overlay-ipam" && !needsDefinition(conf)) ahead = ipam::readAheadFor(conf);
   auto state = TRY(cluster.readNetwork(c.network, &ahead));
   TRY_VOID(model::requireReadable(c.network, state));
   if (auto r = replayWithdrawals(host, cluster, c); !r) log::warn("sending kept deletions: " + r.error().msg);

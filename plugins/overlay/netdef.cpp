@@ -56,10 +56,14 @@ std::string merged(const json::Value& root, const NetworkDef* def) {
 
 using Verb = std::function<Result<void>(const cni::CmdArgs&, const cni::NetConf&)>;
 
+}  // namespace
+
 bool needsDefinition(const cni::NetConf& conf) {
   const json::Value* ipam = json::member(conf.root(), "ipam");
   return !ipam || (ipam->IsObject() && conf.ipamType == "overlay-ipam" && !hasRanges(*ipam));
 }
+
+namespace {
 
 // Runs `fn` on the configuration rewritten as described in the header; `fetch` reads the definition.
 template <class Fn>

@@ -39,6 +39,8 @@ void writeIpamRanges(rapidjson::Value& ipam, const NetworkDef& d, rapidjson::Doc
 // The IPAM's stdin for ADD and CHECK: the configuration with `def`'s vni and ranges merged in when it needs
 // them; unchanged otherwise. Code 7 naming the network when it needs them and the store defines none.
 Result<std::string> ipamStdin(const cni::CmdArgs& args, const cni::NetConf& conf, const std::optional<NetworkDef>& def);
+// Whether the IPAM's section waits for the network's definition (ipamStdin merges it in).
+bool needsDefinition(const cni::NetConf& conf);
 
 // Wraps the plugin's verbs: every verb gets the default ipam section ({"type":"overlay-ipam"}) and the
 // cluster store for it (without contacting the store); STATUS also gets the definition's ranges, read here.

@@ -106,12 +106,6 @@ void Batch::addSet(Family f, std::string_view table, const SetSpec& s) {
     w_.putBe32(NFTA_SET_DATA_LEN, s.dataLen);
   }
   w_.putBe32(NFTA_SET_ID, static_cast<uint32_t>(described_.size()));
-  if (s.timeoutMs) w_.putBe64(NFTA_SET_TIMEOUT, s.timeoutMs);
-  if (s.size) {
-    const size_t desc = w_.nest(NFTA_SET_DESC);
-    w_.putBe32(NFTA_SET_DESC_SIZE, s.size);
-    w_.close(desc);
-  }
   if (!s.userdata.empty()) w_.put(NFTA_SET_USERDATA, s.userdata);
   w_.end();
 }

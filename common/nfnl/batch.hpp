@@ -33,8 +33,6 @@ struct SetSpec {
   uint32_t keyLen = 0;   // bytes, each concatenated part rounded up to 4
   uint32_t dataType = 0, dataLen = 0;  // maps
   Bytes userdata;        // nft's description of the key (typeof), for `nft list`
-  uint64_t timeoutMs = 0;  // with NFT_SET_TIMEOUT: how long an element lives (0: forever)
-  uint32_t size = 0;       // most elements (0: no limit); a set updated from rules needs one
 };
 
 struct Element {

@@ -63,14 +63,6 @@ Expr counter() {
   });
 }
 
-Expr dynsetAdd(std::string_view set, uint32_t sreg) {
-  return make("dynset", [&](Writer& w) {
-    w.putStr(NFTA_DYNSET_SET_NAME, set);
-    w.putBe32(NFTA_DYNSET_OP, NFT_DYNSET_OP_ADD);
-    w.putBe32(NFTA_DYNSET_SREG_KEY, sreg);
-  });
-}
-
 Expr bitwise(uint32_t sreg, uint32_t dreg, const Bytes& mask, const Bytes& xorWith) {
   return make("bitwise", [&](Writer& w) {
     w.putBe32(NFTA_BITWISE_SREG, sreg);

@@ -33,9 +33,6 @@ Expr payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg);  // N
 // A set lookup of the key in sreg (a map's value to dreg); invert: "not in the set".
 Expr lookup(std::string_view set, uint32_t sreg, bool invert, std::optional<uint32_t> dreg = std::nullopt);
 Expr counter();
-// Adds the key in sreg to a set updated from rules (NFT_SET_EVAL), with the set's timeout; an element that is
-// there already stays as it is. A full set ends the rule (it does not match).
-Expr dynsetAdd(std::string_view set, uint32_t sreg);
 // bitwise: dreg = (sreg & mask) ^ xor, over mask.size() bytes.
 Expr bitwise(uint32_t sreg, uint32_t dreg, const Bytes& mask, const Bytes& xorWith);
 Expr ct(uint32_t key, uint32_t dreg);                          // NFT_CT_*

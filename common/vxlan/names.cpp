@@ -8,7 +8,7 @@
 namespace ovl::vxlan {
 
 std::string bridgeName(uint32_t vni) { return "ovbr-" + std::to_string(vni); }
-std::string vxlanName(uint32_t vni) { return std::string(kVxlanPrefix) + std::to_string(vni); }
+std::string vxlanName(uint32_t vni) { return "ovx-" + std::to_string(vni); }
 
 std::string hostVethName(std::string_view containerId, std::string_view ifName) {
   std::string key(containerId);

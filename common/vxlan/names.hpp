@@ -8,7 +8,6 @@
 namespace ovl::vxlan {
 
 std::string bridgeName(uint32_t vni);  // "ovbr-<vni>"
-inline constexpr std::string_view kVxlanPrefix = "ovx-";
 std::string vxlanName(uint32_t vni);   // "ovx-<vni>"
 // The health mesh's VXLAN device (overlay/health_mesh.hpp), which lives in the watcher's health namespace.
 inline constexpr const char* kHealthVxlanName = "ovx-hc";

@@ -25,7 +25,6 @@
 #include "overlay/watch_metrics.hpp"
 #include "util/log.hpp"
 #include "vxlan/allow_list.hpp"
-#include "vxlan/arp_hold.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
 #include "vxlan/peers.hpp"
@@ -44,7 +43,6 @@ struct Watcher {
   std::optional<model::Cluster> cluster;
   std::optional<vxlan::AllowList> allow;
   bool enforcing = false;  // this watcher installed the allow-list's dropping chain
-  bool holding = false;    // and the ARP hold (vxlan/arp_hold.hpp)
   bool once = false;       // --once: one reconcile, no peer entries (nothing would keep them)
   // What a listing looked like when it was applied: its largest ModifyIndex and its number of keys (a
   // deletion, e.g. `overlayctl hosts evict`, lowers the count).
@@ -182,10 +180,6 @@ struct Watcher {
 
   // At a clean exit: without a watcher nothing would remove the entries of containers that leave.
   void forgetPeers() {
-    if (holding) {
-      if (auto r = vxlan::removeArpHold(); !r) log::error("watch: " + r.error().msg);
-      else log::info("stopped holding first ARP requests: no watcher learns new addresses");
-    }
     auto s = nl::Socket::open();
     if (!s) return log::error("watch: " + s.error().msg);
     for (const auto& [net, vni] : vxlan::rememberedNetworks(conf.stateDir)) {
@@ -207,18 +201,6 @@ struct Watcher {
     }
     enforcing = true;
     log::info("VXLAN to port " + std::to_string(conf.port) + " is dropped unless it comes from a member of its VNI");
-  }
-
-  // While this watcher learns addresses from the store, a first ARP request for one it has not learnt yet
-  // waits for the container's retry instead of flooding (vxlan/arp_hold.hpp). Installed once a network's
-  // bridge exists: this kernel (6.18) never runs a bridge-family chain made in a namespace that has not had
-  // a bridge yet.
-  void holdArp() {
-    if (holding) return;
-    if (auto r = vxlan::installArpHold(); !r)
-      log::warn("watch: " + r.error().msg + " (" + r.error().details + "); ARP for new addresses floods at once");
-    else
-      holding = true;
   }
 
   // At a clean exit: ADDs alone cannot admit a new member, so without a watcher nothing is dropped.
@@ -393,7 +375,6 @@ struct Watcher {
         continue;
       }
       retry = std::move(*r);
-      if (!installed.empty()) holdArp();
       if (health) health->setTargets(healthTargets(membersOf, conf.hostName));
       // Drop VXLAN from non-members once every followed network's sets were made exact from a listing.
       if (retry.empty() && feed.allAnswered() &&

@@ -7,7 +7,6 @@
 #include "nl/fdb.hpp"
 #include "nl/link.hpp"
 #include "nl/neigh.hpp"
-#include "vxlan/arp_hold.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/peers.hpp"
 
@@ -88,46 +87,4 @@ TEST_CASE("applyPeerChanges leaves exactly what a full syncPeers would, touching
   CHECK(held(t.sock, dev) == Held{});
   // Entries someone else removed meanwhile: removing them again is not an error.
   OKV(vxlan::applyPeerChanges(t.sock, dev, after, {}));
-}
-
-TEST_CASE("the ARP hold holds the first request for an unknown address once, idempotently, and goes away") {
-  TestNetns t;
-  NetnsName c;
-  const std::string ns = t.name();
-  // A bridge with an ovx- port and a container: the hold is installed once a bridge exists (arp_hold.hpp).
-  run("ip -n " + ns + " link add br0 type bridge && ip -n " + ns + " link set br0 up");
-  run("ip -n " + ns + " link add ovx-1 type veth peer name ovx-1p && ip -n " + ns + " link set ovx-1 master br0 up" +
-      " && ip -n " + ns + " link set ovx-1p up");
-  run("ip -n " + ns + " link add vc type veth peer name eth0 netns " + c.name() + " && ip -n " + ns +
-      " link set vc master br0 up && ip -n " + c.name() + " link set eth0 up && ip -n " + c.name() +
-      " addr add 10.9.9.2/24 dev eth0");
-  run("ip netns exec " + c.name() + " sysctl -qw net.ipv4.neigh.eth0.retrans_time_ms=100");
-  auto in = OKV(ns::ScopedNetns::enter(t.ns));  // nf_tables commits in the calling thread's namespace
-  REQUIRE_OK(vxlan::installArpHold());
-  REQUIRE_OK(vxlan::installArpHold());  // again: the chain is replaced, not doubled
-  const std::string listed = sh("ip netns exec " + ns + " nft list table bridge ovl_arphold");
-  CHECK(listed.find("type ifname . ipv4_addr") != std::string::npos);
-  CHECK(listed.find("flags dynamic,timeout") != std::string::npos);
-  CHECK(listed.find("timeout 1s") != std::string::npos);
-  CHECK(listed.find("type filter hook forward priority 0; policy accept;") != std::string::npos);
-  const std::string match = "oifname \"ovx-*\" ether daddr ff:ff:ff:ff:ff:ff arp operation request ";
-  CHECK(listed.find(match + "oifname . arp daddr ip @held accept") != std::string::npos);
-  CHECK(listed.find(match + "add @held { oifname . arp daddr ip } counter packets 0 bytes 0 drop") !=
-        std::string::npos);
-  size_t rules = 0;
-  for (size_t at = 0; (at = listed.find(match, at)) != std::string::npos; at += match.size()) ++rules;
-  CHECK(rules == 2);
-
-  // Nobody has 10.9.9.77: the first request is dropped (and the address held for a second), the retries
-  // 100 ms later pass. One ping waits a second: ten requests or so, one dropped.
-  run("ip netns exec " + ns + " nft add rule bridge ovl_arphold hold oifname ovx-1 counter");  // what passed
-  sh("ip netns exec " + c.name() + " ping -c1 -W1 10.9.9.77");
-  const std::string after = sh("ip netns exec " + ns + " nft list table bridge ovl_arphold");
-  CHECK_MESSAGE(after.find("drop comment") != std::string::npos, after);
-  CHECK_MESSAGE(after.find("counter packets 1 bytes 28 drop") != std::string::npos, after);
-  CHECK_MESSAGE(after.find("oifname \"ovx-1\" counter packets 0 ") == std::string::npos, after);  // retries passed
-
-  REQUIRE_OK(vxlan::removeArpHold());
-  CHECK(sh("ip netns exec " + ns + " nft list tables").find("ovl_arphold") == std::string::npos);
-  REQUIRE_OK(vxlan::removeArpHold());  // absent: success
 }

@@ -41,6 +41,15 @@ Result<void> AllowList::sync(uint32_t vni, const IpAddr& self, const std::vector
   return apply(vni, want, sync == FloodSync::Exact);
 }
 
+Result<void> AllowList::admit(uint32_t vni, const std::set<IpAddr>& vteps) {
+  AllowPlan plan;
+  for (const auto& ip : vteps) plan.add.push_back({ip, vni});
+  if (plan.empty()) return {};
+  nfnl::Batch b;
+  addAllowPlan(b, plan);
+  return b.commit("updating the VXLAN allow-list of vni " + std::to_string(vni));
+}
+
 Result<void> AllowList::forget(uint32_t vni) { return apply(vni, {}, true); }
 
 Result<void> AllowList::enforce(uint16_t port) {

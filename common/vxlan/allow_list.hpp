@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include "model/records.hpp"
@@ -24,6 +25,9 @@ class AllowList {
   // Makes `vni`'s pairs hold the VTEPs of `members` other than `self`, like reconcileFlood. Call under the
   // network's HostLock: pairs of one VNI are only changed under it.
   Result<void> sync(uint32_t vni, const IpAddr& self, const std::vector<model::Member>& members, FloodSync sync);
+  // Adds `vni`'s pairs for `vteps` without reading the sets first (adding a pair that is there is success):
+  // the watcher's step for members that joined. Under the network's HostLock.
+  Result<void> admit(uint32_t vni, const std::set<IpAddr>& vteps);
   // Removes every pair of `vni` (under the network's HostLock).
   Result<void> forget(uint32_t vni);
   // Drops VXLAN to `port` from pairs not in the sets / stops dropping. Idempotent.

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <set>
 #include <map>
 #include <atomic>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include "model/identity.hpp"
 #include "model/memory.hpp"
 #include "model/restore.hpp"
+#include "nl/fdb.hpp"
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
 #include "overlay/config.hpp"
@@ -65,11 +68,19 @@ struct Watcher {
   struct Installed {
     vxlan::NetDevices dev;
     std::vector<vxlan::Peer> peers;
+    uint32_t vni = 0;
+    IpAddr vtep;  // this host's, when the full pass made the flood list and allow-list exact
   };
   std::map<std::string, Installed> installed;
   // Each network's attachment records as last parsed, by key, with the ModifyIndex they were parsed at: a
   // change of one record parses that one again, not the network's hundreds.
   std::map<std::string, std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>>> parsed;
+  // The records of the cache as they are (what a change of the members alone is applied with).
+  std::vector<model::AttachmentRecord> cachedAttachments(const std::string& net) {
+    std::vector<model::AttachmentRecord> out;
+    for (const auto& [key, slot] : parsed[net]) out.insert(out.end(), slot.second.begin(), slot.second.end());
+    return out;
+  }
   std::vector<model::AttachmentRecord> attachmentsOf(const std::string& net, const std::vector<kv::KvPair>& pairs) {
     auto& before = parsed[net];
     std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>> now;
@@ -118,7 +129,7 @@ struct Watcher {
     const Seen seenMembers{mark(pairs), {}, dev->bridge.index};
     if (!in.exact && membersSeen.count(net) && membersSeen[net] == seenMembers && membersOf.count(net)) {
       // Only attachments changed: the flood list and allow-list stay as the last reconcile made them.
-      return syncPeers(s, *dev, net, pairs, in.attachments, false);
+      return syncPeers(s, *dev, net, pairs, in.attachments, false, vni, underlay.vtep);
     }
     auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
     model::Member self{conf.hostName, underlay.vtep, conf.port, vni, dev->bridge.mtu, underlay.mtu};
@@ -136,7 +147,7 @@ struct Watcher {
     TRY_VOID(allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact));
     membersSeen[net] = seenMembers;
     if (once) return {};  // nothing would remove the peer entries of containers that leave
-    return syncPeers(s, *dev, net, pairs, in.attachments, in.exact);
+    return syncPeers(s, *dev, net, pairs, in.attachments, in.exact, vni, underlay.vtep);
   }
 
   // The peer entries (neighbour and FDB) of the network's remote containers, read back from the kernel and made
@@ -144,14 +155,16 @@ struct Watcher {
   // synced. Without a listing of the attachments in hand, lists them.
   Result<void> syncPeers(nl::Socket& s, const vxlan::NetDevices& dev, const std::string& net,
                          const std::vector<kv::KvPair>& network, const std::vector<kv::KvPair>* attachments,
-                         bool exact) {
+                         bool exact, uint32_t vni, const IpAddr& vtep) {
     const Seen seen{mark(network), attachments ? mark(*attachments) : ListingMark{}, dev.bridge.index};
     if (!exact && attachments && peersSeen.count(net) && peersSeen[net] == seen) return {};
+    // (Records listed here are not cached: the cache holds what the feed's listings said.)
+    if (!attachments) parsed.erase(net);
     auto records = attachments ? attachmentsOf(net, *attachments) : TRY(cluster->listAttachments(net));
     auto peers = remotePeers(records, membersOf[net]);
     installed.erase(net);
     auto synced = TRY(vxlan::syncPeers(s, dev, peers));
-    installed[net] = Installed{dev, std::move(peers)};
+    installed[net] = Installed{dev, std::move(peers), vni, vtep};
     if (attachments) peersSeen[net] = seen;
     else peersSeen.erase(net);
     if (synced.added || synced.removed)
@@ -283,6 +296,57 @@ struct Watcher {
     return true;
   }
 
+  // A change of a network's members that only adds some (hosts joined), on a network a full pass synced:
+  // admits their VTEPs to the allow-list, appends their flood entries and adds the peer entries of their
+  // containers, reading nothing back. False when the network needs the full pass instead: a member left or
+  // moved, the VNI or this host's own record is not as that pass left them, or the cached records are not
+  // the network's (its peers were synced from a listing of their own).
+  bool applyMembers(nl::Socket& s, const std::string& net, const std::vector<kv::KvPair>& pairs) {
+    auto it = installed.find(net);
+    auto was = membersOf.find(net);
+    if (it == installed.end() || was == membersOf.end() || !parsed.count(net)) return false;
+    Installed& in = it->second;
+    auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
+    if (!st.vni || *st.vni != in.vni) return false;
+    using Placed = std::pair<std::string, IpAddr>;
+    auto placed = [](const std::vector<model::Member>& ms) {
+      std::set<Placed> out;
+      for (const auto& m : ms) out.insert({m.host, m.vtep});
+      return out;
+    };
+    const auto before = placed(was->second), after = placed(st.members);
+    if (!after.count({conf.hostName, in.vtep}) ||
+        !std::includes(after.begin(), after.end(), before.begin(), before.end()))
+      return false;
+    std::set<IpAddr> had;
+    std::map<IpAddr, std::string> joined;
+    for (const auto& m : before) had.insert(m.second);
+    for (const auto& [host, vtep] : after)
+      if (!had.count(vtep) && !(vtep == in.vtep)) joined.emplace(vtep, host);
+    auto peers = remotePeers(cachedAttachments(net), st.members);
+    auto r = [&]() -> Result<vxlan::PeerSync> {
+      auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
+      std::set<IpAddr> vteps;
+      for (const auto& [vtep, host] : joined) vteps.insert(vtep);
+      TRY_VOID(allow->admit(in.vni, vteps));
+      const MacAddr zero(std::array<uint8_t, 6>{});
+      for (const auto& vtep : vteps) TRY_VOID(nl::appendFdb(s, in.dev.vxlan.index, zero, vtep));
+      return vxlan::applyPeerChanges(s, in.dev, in.peers, peers);
+    }();
+    if (!r) {
+      log::warn("watch: network '" + net + "': " + r.error().msg + "; reconciling it in full");
+      installed.erase(it);
+      peersSeen.erase(net);
+      return false;
+    }
+    for (const auto& [vtep, host] : joined)
+      log::info("flood entry for " + vtep.str() + " (" + host + ") added: a member of '" + net + "'");
+    in.peers = std::move(peers);
+    was->second = std::move(st.members);
+    membersSeen[net] = Seen{mark(pairs), {}, in.dev.bridge.index};
+    return true;
+  }
+
   // The prefixes this host follows: the store's identity, and each network whose devices are on this host,
   // its members and its attachments. (A network it joins is noticed through its local VNI record, which
   // ADD rewrites once the network's records are in place.)
@@ -340,18 +404,34 @@ struct Watcher {
       if (got.local && !everything && followed() != follows) everything = true;
       if (everything) feed.follow(follows = followed()), lastFull = std::chrono::steady_clock::now();
       if (!everything && changed.empty()) continue;
-      // Attachments alone changed, on networks synced in full before: their peer entries' differences only.
+      // Members that joined and attachments that changed, on networks synced in full before: the
+      // differences only. Members first: the peer entries of a joined host's containers need its VTEP.
       if (!everything && !changed.empty()) {
         std::set<std::string> rest;
+        bool joined = false;
         auto s = nl::Socket::open();
         for (const auto& [prefix, pairs] : changed) {
           std::string net;
           for (const auto& [n, _] : installed)
+            if (keys.network(n) == prefix) net = n;
+          if (net.empty()) continue;
+          if (s && applyMembers(*s, net, pairs)) joined = true;
+          else rest.insert(prefix), rest.insert(keys.attachmentsOf(net));  // the full pass syncs both
+        }
+        for (const auto& [prefix, pairs] : changed) {
+          if (rest.count(prefix)) continue;
+          std::string net;
+          bool members = false;
+          for (const auto& [n, _] : installed) {
             if (keys.attachmentsOf(n) == prefix) net = n;
+            if (keys.network(n) == prefix) members = true;
+          }
+          if (members) continue;  // applied above
           if (net.empty() || !s || !applyPeers(*s, net, pairs)) rest.insert(prefix);
         }
+        if (joined && health) health->setTargets(healthTargets(membersOf, conf.hostName));
         std::erase_if(changed, [&](const auto& kv) { return !rest.count(kv.first); });
-        if (changed.empty()) continue;  // the members, hence the health mesh's targets, did not change
+        if (changed.empty()) continue;
       }
       auto listingOf = [&](const std::string& prefix) -> const std::vector<kv::KvPair>* {
         if (auto it = changed.find(prefix); it != changed.end()) return &it->second;

@@ -361,6 +361,42 @@ class OverlayE2E(unittest.TestCase):
         # The two that stay still reach each other.
         self.assertIsNotNone(c.ping_until(got["h1"][0], got["h2"][1]["ips"][0]["address"].split("/")[0], 2.0))
 
+    def test_6a_a_joining_host_is_applied_as_a_difference(self):
+        """An old member's watcher applies a host that joins without its full pass (no dumps, no re-reading
+        of the allow-list): it admits the new VTEP, appends the flood entry and learns the new host's
+        containers, all at once, so that the old member's first ARP for them is answered on its own host."""
+        c = self.c
+        h1, h2, _ = c.hosts
+        conf = overlay_conf("joinx", "10.0.5.0/24")
+        n1, _ = self.attach(h1, "joinx", "10.0.5.0/24", "jx1", conf=conf)
+        vni = c.vni("joinx")
+
+        def suppressing(host):
+            return "neigh_suppress on" in c.t.run(host, "bridge", "-d", "link", "show", "dev", f"ovx-{vni}").stdout
+        # h1's watcher synced the network in full (it turns suppression on then): what a difference applies to.
+        wait_for(lambda: suppressing(h1), 5, "h1's watcher to sync joinx")
+        log = os.path.join(c.t.tmpdir, "watch-h1.log")
+        with open(log) as f:
+            before = f.read()
+        _, r2 = self.attach(h2, "joinx", "10.0.5.0/24", "jx2", conf=conf)
+        ip2, mac2 = r2["ips"][0]["address"].split("/")[0], r2["interfaces"][2]["mac"]
+
+        def state():
+            fdb = c.t.run(h1, "bridge", "fdb", "show", "dev", f"ovx-{vni}").stdout
+            neigh = c.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout
+            sets = json.loads(c.t.run(h1, "nft", "-j", "list", "set", "inet", "ovl_vxlan", "allow4").stdout)
+            elems = [tuple(e["concat"]) for o in sets["nftables"] if "set" in o for e in o["set"].get("elem", [])]
+            return (f"00:00:00:00:00:00 dst {h2.ip}" in fdb, [h2.ip, vni] in [list(e) for e in elems],
+                    f"{ip2} lladdr {mac2} PERMANENT" in neigh, f"{mac2} dst {h2.ip} self permanent" in fdb)
+
+        wait_for(lambda: state() == (True, True, True, True), 5, f"h1 to apply h2's joining: {state()}")
+        with open(log) as f:
+            after = f.read()[len(before):]
+        self.assertIn(f"flood entry for {h2.ip} (h2) added: a member of 'joinx'", after,
+                      "h1's watcher did not apply the join as a difference")
+        # h1's first contact with jx2 is answered on h1 (the peer entry) and crosses h2's and h1's allow-lists.
+        self.assertIsNotNone(c.ping_until(n1, ip2, 2.0), c.diagnose(n1))
+
     def test_7_known_remote_addresses_are_answered_without_flooding(self):
         """The watchers keep a neighbour and FDB entry for every remote container, and the bridge answers ARP
         for them on the host (neigh_suppress on the VXLAN port): a first contact floods nothing to the other

@@ -17,6 +17,7 @@ driver's own reads, the servers' health checks) are left out by address.
 import glob
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -131,7 +132,10 @@ class ScaleCluster:
             for role, argv in (("watcher", [os.path.join(self.bin, "overlay"), "watch"]),
                                ("resolver", [os.path.join(self.bin, "overlay-resolver")])):
                 with open(os.path.join(self.t.tmpdir, f"{role}-{h.name}.log"), "w") as log:
-                    procs[role] = self.t.popen(h, *argv, env={"OVL_NODE_CONFIG": self.node_cfg[h.name][role]},
+                    env = {"OVL_NODE_CONFIG": self.node_cfg[h.name][role]}
+                    if os.environ.get("OVL_SCALE_LOG_LEVEL"):  # e.g. debug, with OVL_SCALE_LOGS
+                        env["OVL_LOG_LEVEL"] = os.environ["OVL_SCALE_LOG_LEVEL"]
+                    procs[role] = self.t.popen(h, *argv, env=env,
                                                stdout=log, stderr=log)
             self.daemons[h.name] = procs
         for h in hosts:
@@ -203,5 +207,11 @@ class ScaleCluster:
             hp.close()
         self.helpers = {}
         t0 = time.monotonic()
+        keep = os.environ.get("OVL_SCALE_LOGS")  # a directory: the daemons' logs are copied there first
+        if keep and self.t.tmpdir:
+            os.makedirs(keep, exist_ok=True)
+            for name in os.listdir(self.t.tmpdir):
+                if name.endswith(".log"):
+                    shutil.copy(os.path.join(self.t.tmpdir, name), keep)
         self.t.cleanup()
         return time.monotonic() - t0

@@ -63,7 +63,8 @@ void ChangeFeed::run(Follower& f) {
   bool failing = false;
   while (!f.stop) {
     // A minute at rest: each wait that runs out costs Consul the listing again (Consul allows up to 10).
-    auto r = client->listBlocking(f.prefix, index, 60000, &f.stop);
+    // From whichever server this client asks: a follower answers without the leader (ConsulClient::ReadFrom).
+    auto r = client->listBlocking(f.prefix, index, 60000, &f.stop, ConsulClient::ReadFrom::AnyServer);
     if (f.stop) break;
     if (!r) {
       if (!std::exchange(failing, true)) log::warn("watch: " + f.prefix + ": " + r.error().msg + "; retrying");

@@ -3,6 +3,7 @@
 #include "kv/consul_json.hpp"
 #include "kv/consul_key.hpp"
 #include "metrics/tally.hpp"
+#include "util/log.hpp"
 
 namespace ovl::kv {
 namespace {
@@ -133,15 +134,22 @@ Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops, Resend resend
 }
 
 Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs,
-                                                       const std::atomic<bool>* cancel) {
+                                                       const std::atomic<bool>* cancel, ReadFrom from) {
   if (waitMs < 0) waitMs = 0;
   std::string query = "recurse=true";
+  if (from == ReadFrom::AnyServer) query += "&stale";
   long extra = 0;
   if (waitIndex > 0) {
     query += "&index=" + std::to_string(waitIndex) + "&wait=" + std::to_string(waitMs) + "ms";
     extra = waitMs + waitMs / 16;  // consul adds up to wait/16 of jitter
   }
   auto r = TRY(kvRequest(Method::Get, prefix, true, query, {}, true, extra, cancel));
+  if (from == ReadFrom::AnyServer && (!r.knownLeader || r.lastContactMs.value_or(0) > kMaxStaleMs)) {
+    // The server that answered lost touch with the leader: what it holds may be old. The leader's, at once.
+    log::debug("consul at " + r.address + ": no contact with the leader for " +
+               std::to_string(r.lastContactMs.value_or(0)) + " ms; reading " + std::string(prefix) + " from the leader");
+    r = TRY(kvRequest(Method::Get, prefix, true, "recurse=true", {}, true, 0, cancel));
+  }
   Watch w;
   if (r.status != 200 && r.status != 404) return unexpectedStatus(r, "a blocking list");
   // A wait that ran out returns the same listing again: the caller has it, so it is not parsed.

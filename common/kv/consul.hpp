@@ -52,11 +52,16 @@ class ConsulClient {
   // Atomic transaction of at most 64 operations. A conflict (HTTP 409) is committed=false with the
   // reasons in errors, not an Error.
   Result<TxnResult> txn(const std::vector<TxnOp>& ops, Resend resend = Resend::OnlyIfUnsent);
+  // Who may answer a read. AnyServer (Consul's ?stale): the server asked, from its own copy, which may lag
+  // the leader by its replication delay (milliseconds) and is refused when it has not heard from the leader
+  // for kMaxStaleMs (then the leader answers). It spares the leader the fan-out of the daemons' watches.
+  enum class ReadFrom { Leader, AnyServer };
+  static constexpr uint64_t kMaxStaleMs = 2000;
   // Blocking query: returns when the prefix changes after waitIndex, or after about waitMs
   // (index unchanged). waitIndex 0 returns at once.
   // `cancel`: the wait ends (with an error) soon after it turns true.
   Result<Watch> listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs,
-                             const std::atomic<bool>* cancel = nullptr);
+                             const std::atomic<bool>* cancel = nullptr, ReadFrom from = ReadFrom::Leader);
   // Consul answers and has a cluster leader.
   Result<void> ping();
 

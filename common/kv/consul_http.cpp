@@ -61,6 +61,8 @@ CURL* processHandle() {
 struct Sink {
   std::string body;
   uint64_t consulIndex = 0;
+  std::optional<uint64_t> lastContactMs;
+  bool knownLeader = true;
   bool overflow = false;
 };
 
@@ -75,22 +77,32 @@ size_t onBody(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+// The value of header `name` (lower case, with its colon) when `line` is that header.
+std::optional<std::string_view> headerValue(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() ||
+      !std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) { return a == std::tolower(b); }))
+    return std::nullopt;
+  return line.substr(name.size());
+}
+
+uint64_t digits(std::string_view v) {
+  uint64_t out = 0;
+  for (char c : v) {
+    if (c >= '0' && c <= '9') {
+      if (out > (UINT64_MAX - 9) / 10) break;
+      out = out * 10 + uint64_t(c - '0');
+    }
+  }
+  return out;
+}
+
 size_t onHeader(char* data, size_t size, size_t n, void* user) {
   auto* s = static_cast<Sink*>(user);
   size_t len = size * n;
   std::string_view line(data, len);
-  constexpr std::string_view name = "x-consul-index:";
-  if (line.size() > name.size() &&
-      std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) { return a == std::tolower(b); })) {
-    uint64_t v = 0;
-    for (char c : line.substr(name.size())) {
-      if (c >= '0' && c <= '9') {
-        if (v > (UINT64_MAX - 9) / 10) break;
-        v = v * 10 + uint64_t(c - '0');
-      }
-    }
-    s->consulIndex = v;
-  }
+  if (auto v = headerValue(line, "x-consul-index:")) s->consulIndex = digits(*v);
+  else if (auto v = headerValue(line, "x-consul-lastcontact:")) s->lastContactMs = digits(*v);
+  else if (auto v = headerValue(line, "x-consul-knownleader:")) s->knownLeader = v->find("true") != v->npos;
   return len;
 }
 
@@ -268,7 +280,7 @@ HttpTransport::Attempt HttpTransport::perform(size_t addrIndex, const HttpReques
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if ((status >= 200 && status < 300) || status == 404 || status == 409) {
     a.kind = Attempt::Ok;
-    a.response = HttpResponse{status, std::move(sink.body), sink.consulIndex, addr};
+    a.response = HttpResponse{status, std::move(sink.body), sink.consulIndex, addr, sink.lastContactMs, sink.knownLeader};
     return a;
   }
   return httpFailure(status, addr, sink.body, req.method);

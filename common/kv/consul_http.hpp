@@ -49,6 +49,10 @@ struct HttpResponse {
   std::string body;
   uint64_t consulIndex = 0;  // X-Consul-Index, 0 when absent
   std::string address;       // the address that answered
+  // A stale read's age: X-Consul-LastContact (ms since the answering server heard from the leader) and
+  // X-Consul-KnownLeader.
+  std::optional<uint64_t> lastContactMs;
+  bool knownLeader = true;
 };
 
 class HttpTransport {

@@ -98,7 +98,15 @@ Result<void> ensureStoreRemembers(kv::ConsulClient& kv, HostMemory& mem, bool wa
                                   const std::optional<kv::KvPair>* prefetched) {
   const Keys keys(kv.key(""));
   const std::string known = mem.clusterId();
-  const StoreMarker marker = TRY(currentMarker(kv, keys, prefetched ? *prefetched : TRY(kv.get(keys.cluster()))));
+  // A prefetched marker (the change feed's) may come from a follower, a stale read: it settles the common
+  // case, the store this host knows; anything else is read again from the leader before acting on it.
+  std::optional<kv::KvPair> current;
+  if (prefetched && *prefetched) {
+    auto m = parseStoreMarker((*prefetched)->key, (*prefetched)->value);
+    if (m && m->id == known && !known.empty()) current = *prefetched;
+  }
+  if (!current) current = TRY(kv.get(keys.cluster()));
+  const StoreMarker marker = TRY(currentMarker(kv, keys, std::move(current)));
   if (marker.id == known) return {};
   const bool remembers = !known.empty() || !mem.attachments().empty() || !mem.leases().empty();
   if (remembers) {

@@ -133,8 +133,14 @@ struct Watcher {
     }
     auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
     model::Member self{conf.hostName, underlay.vtep, conf.port, vni, dev->bridge.mtu, underlay.mtu};
-    bool present = std::any_of(st.members.begin(), st.members.end(),
-                               [&](const model::Member& m) { return m.host == self.host && m.vtep == self.vtep; });
+    auto isSelf = [&](const model::Member& m) { return m.host == self.host && m.vtep == self.vtep; };
+    bool present = std::any_of(st.members.begin(), st.members.end(), isSelf);
+    if (!st.vni || !present) {
+      // The feed's listing may come from a follower that has not applied this host's latest write yet (a
+      // stale read lags by the replication delay): the leader's before anything is put back.
+      st = TRY(cluster->readNetwork(net));
+      present = std::any_of(st.members.begin(), st.members.end(), isSelf);
+    }
     if (!st.vni || !present) {
       // The store lost our records (e.g. Consul restarted empty): restore them.
       TRY(cluster->ensureVni(net, vni, st));
@@ -363,6 +369,20 @@ struct Watcher {
     return out;
   }
 
+  // Drops what the watcher keeps of networks whose prefixes it no longer follows; true if there were any.
+  bool forgetUnfollowed(const std::set<std::string>& follows) {
+    std::set<std::string> left;
+    for (const auto& [net, _] : membersOf)
+      if (!follows.count(cluster->keys().network(net))) left.insert(net);
+    for (const auto& [net, _] : installed)
+      if (!follows.count(cluster->keys().network(net))) left.insert(net);
+    for (const auto& net : left) {
+      membersOf.erase(net), installed.erase(net), membersSeen.erase(net), peersSeen.erase(net);
+      parsed.erase(net), reconciled.erase(net);
+    }
+    return !left.empty();
+  }
+
   // P/cluster as the feed last saw it: nullopt when the key is not there, nullptr before the feed's first answer.
   static const std::optional<kv::KvPair>* storeMarker(kv::ChangeFeed& feed, const std::string& key,
                                                       std::optional<kv::KvPair>& slot) {
@@ -375,9 +395,9 @@ struct Watcher {
   }
 
   // Follows what concerns this host until `stopping`: a change of one network's members or attachments
-  // reconciles that network (its peer entries only, when just the attachments changed); a change of the
-  // store's identity, or of this host's local networks, 10 s without a change and 30 s without a full pass
-  // (after a failure, every second) reconcile everything exactly from the listings in hand.
+  // reconciles that network (as a difference, when members only joined or just the attachments changed); a
+  // change of the store's identity, 10 s without a change and 30 s without a full pass (after a failure,
+  // every second) reconcile everything exactly from the listings in hand.
   void follow(const std::atomic<bool>& stopping) {
     kv::ChangeFeed feed(cluster->kv().config());
     if (auto dir = model::hostStateDir(conf.stateDir); !dir) {
@@ -400,9 +420,17 @@ struct Watcher {
       // only a full pass repairs what someone else changed in the kernel.
       bool everything = (changed.empty() && !got.local) || changed.count(keys.cluster()) || !retry.empty() ||
                         std::chrono::steady_clock::now() - lastFull > std::chrono::seconds(30);
-      // An ADD or DEL here rewrote a local VNI record: only a network joined or left matters to the watcher.
-      if (got.local && !everything && followed() != follows) everything = true;
-      if (everything) feed.follow(follows = followed()), lastFull = std::chrono::steady_clock::now();
+      if (everything) {
+        feed.follow(follows = followed()), lastFull = std::chrono::steady_clock::now();
+      } else if (got.local) {
+        // An ADD or DEL here rewrote a local VNI record: a network joined is reconciled (alone) once the
+        // feed first answers for it, a change like any other; one left is forgotten (its DEL removed its
+        // devices and allow-list pairs).
+        if (auto now = followed(); now != follows) {
+          feed.follow(follows = now);
+          if (forgetUnfollowed(follows) && health) health->setTargets(healthTargets(membersOf, conf.hostName));
+        }
+      }
       if (!everything && changed.empty()) continue;
       // Members that joined and attachments that changed, on networks synced in full before: the
       // differences only. Members first: the peer entries of a joined host's containers need its VTEP.
@@ -489,7 +517,7 @@ Result<Watcher> makeWatcher() {
 
 int watchMain(int argc, char** argv) {
   log::init("overlay-watch");
-  log::setLevel(log::Level::Info);
+  if (!std::getenv("OVL_LOG_LEVEL")) log::setLevel(log::Level::Info);  // a daemon says what it changes
   bool once = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--once")) once = true;

@@ -45,6 +45,34 @@ http.server.ThreadingHTTPServer((ip, 8500), H).serve_forever()
 """
 
 
+# A consul stand-in for stale reads: a GET with ?stale gets "old" with the headers in argv[2] (JSON), one
+# without gets "new" (what the leader would say). Each GET's path is appended to the log (argv[3]).
+STALE_SERVER = r"""
+import base64, http.server, json, sys
+ip, headers, log = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write(self.path + "\n")
+        stale = "stale" in self.path.split("?", 1)[-1].split("&")
+        value = base64.b64encode(b"old" if stale else b"new").decode()
+        key = self.path.split("?", 1)[0][len("/v1/kv/"):] + "k"  # the prefix asked for, with the client's root
+        body = json.dumps([{"Key": key, "Value": value, "Flags": 0, "CreateIndex": 3, "ModifyIndex": 7,
+                            "LockIndex": 0}]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Consul-Index", "7")
+        for k, v in (headers if stale else {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer((ip, 8500), H).serve_forever()
+"""
+
+
 class ConsulClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -199,6 +227,41 @@ class ConsulClientTest(unittest.TestCase):
         self.assertLess(secs, scaled(3.0))
         self.assertGreater(res["index"], index)
         self.assertEqual(res["pairs"][0]["value"], "v2")
+
+    def test_stale_reads_come_from_a_server_in_touch_with_the_leader(self):
+        """The daemons' watches read with ?stale (any server answers from its copy), but not from a server
+        that lost the leader: then the leader's answer is taken."""
+        # The real server: a stale watch sees what was written.
+        self.ok("put", "t9/k", "v1")
+        first = self.ok("watch-stale", "t9/", "0", "0")
+        self.assertEqual([p["value"] for p in first["pairs"]], ["v1"])
+        self.consul.kv_put("t9/k", "v2")
+        later = self.ok("watch-stale", "t9/", str(first["index"]), "5000")
+        self.assertEqual([p["value"] for p in later["pairs"]], ["v2"])
+        # A stand-in that says how in touch it is.
+        fake = self.t.add_host("cf", "198.51.100.108/24")
+        cases = [({"X-Consul-KnownLeader": "true", "X-Consul-LastContact": "40"}, "old"),
+                 ({"X-Consul-KnownLeader": "false", "X-Consul-LastContact": "0"}, "new"),
+                 ({"X-Consul-KnownLeader": "true", "X-Consul-LastContact": "2500"}, "new")]
+        for k, (headers, want) in enumerate(cases):
+            log = os.path.join(self.t.tmpdir, f"stale-{k}.log")
+            p = self.t.popen(fake, "python3", "-c", STALE_SERVER, fake.ip, json.dumps(headers), log,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.monotonic() + 10
+                while self.kv("--store", "consul://198.51.100.108:8500", "list", "t9/", env={})[0] != 0:
+                    self.assertLess(time.monotonic(), deadline, "the stand-in did not start")
+                    time.sleep(0.1)
+                open(log, "w").close()
+                got = self.ok("--store", "consul://198.51.100.108:8500", "watch-stale", "t9/", "0", "0", env={})
+                self.assertEqual([q["value"] for q in got["pairs"]], [want], headers)
+                with open(log) as f:
+                    paths = f.read().split()
+                self.assertIn("stale", paths[0].split("?", 1)[1].split("&"), paths)
+                self.assertEqual(len(paths), 1 if want == "old" else 2, paths)
+            finally:
+                p.terminate()
+                p.wait()
 
     # --- failures --------------------------------------------------------------------------------
     def test_unreachable_consul_fails_fast_with_code_11(self):

@@ -288,7 +288,7 @@ class Metrics(unittest.TestCase):
                 for (verb, code), n in calls.items()}
         got, deadline = None, time.monotonic() + 30
         while time.monotonic() < deadline:
-            p = self.t.run(self.pm, "curl", "-sS", "--max-time", "2",
+            p = self.t.run(self.pm, "curl", "-fsS", "--max-time", "2",
                            f"http://{PROM}:9090/api/v1/query?query={query}", check=False)
             if p.returncode == 0:
                 res = json.loads(p.stdout)["data"]["result"]
@@ -304,7 +304,7 @@ class Metrics(unittest.TestCase):
         want = {(self.addr["h1"], "h2"): 1.0, (self.addr["h2"], "h1"): 1.0}
         got, deadline = None, time.monotonic() + 30
         while time.monotonic() < deadline:
-            p = self.t.run(self.pm, "curl", "-sS", "--max-time", "2",
+            p = self.t.run(self.pm, "curl", "-fsS", "--max-time", "2",
                            f"http://{PROM}:9090/api/v1/query?query={query}", check=False)
             if p.returncode == 0:
                 got = {(r["metric"]["instance"], r["metric"]["peer"]): float(r["value"][1])

@@ -136,7 +136,7 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
     TRY_VOID(need(1));
     TRY_VOID(c.deleteTree(a[1]));
     w.Bool(true);
-  } else if (cmd == "list" || cmd == "watch") {
+  } else if (cmd == "list" || cmd == "watch" || cmd == "watch-stale") {
     std::vector<KvPair> pairs;
     uint64_t index = 0;
     if (cmd == "list") {
@@ -146,7 +146,8 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
       TRY_VOID(need(3));
       auto waitIndex = TRY(number(a[2]));
       auto waitMs = TRY(number(a[3]));
-      auto watch = TRY(c.listBlocking(a[1], waitIndex, static_cast<long>(waitMs)));
+      auto from = cmd == "watch" ? ConsulClient::ReadFrom::Leader : ConsulClient::ReadFrom::AnyServer;
+      auto watch = TRY(c.listBlocking(a[1], waitIndex, static_cast<long>(waitMs), nullptr, from));
       pairs = std::move(watch.pairs);
       index = watch.index;
     }

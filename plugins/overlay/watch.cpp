@@ -106,6 +106,14 @@ struct Watcher {
     bool exact = true;
   };
 
+  std::optional<IpAddr> vtepSeen;  // this host's VTEP address at the last housekeeping
+  // This host's VTEP address moved since (DHCP, a new address): every network needs the full pass.
+  bool vtepMoved() {
+    auto s = nl::Socket::open();
+    auto underlay = s ? vxlan::resolveUnderlay(*s, conf.advertise) : Result<vxlan::Underlay>(fail(s.error()));
+    return underlay && vtepSeen && !(underlay->vtep == *vtepSeen);
+  }
+
   Liveness liveness;
   std::unique_ptr<HealthMesh> health;                         // not with --once
   std::map<std::string, std::vector<model::Member>> membersOf;  // of the local networks: the health mesh's peers
@@ -236,6 +244,7 @@ struct Watcher {
     auto mem = TRY(model::HostMemory::open(conf.stateDir));
     if (storeCheck) TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false, marker));
     auto underlay = TRY(vxlan::resolveUnderlay(s, conf.advertise));
+    vtepSeen = underlay.vtep;
     // Writes nothing for a name another machine holds.
     const model::Host self{conf.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
     TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
@@ -396,8 +405,9 @@ struct Watcher {
 
   // Follows what concerns this host until `stopping`: a change of one network's members or attachments
   // reconciles that network (as a difference, when members only joined or just the attachments changed); a
-  // change of the store's identity, 10 s without a change and 30 s without a full pass (after a failure,
-  // every second) reconcile everything exactly from the listings in hand.
+  // change of the store's identity and a minute without a full pass (after a failure, every second) reconcile
+  // everything exactly from the listings in hand. A full pass reads every entry back from the kernel (at 50
+  // hosts some 100 ms of CPU per host): every 10 s, it was most of the cluster's cost at rest.
   void follow(const std::atomic<bool>& stopping) {
     kv::ChangeFeed feed(cluster->kv().config());
     if (auto dir = model::hostStateDir(conf.stateDir); !dir) {
@@ -416,16 +426,19 @@ struct Watcher {
       auto got = feed.wait(std::chrono::milliseconds(retry.empty() ? 10000 : 1000), stopping);
       if (stopping) break;
       auto& changed = got.prefixes;
-      // Also every 30 s however busy the cluster: the differences applied meanwhile read nothing back, and
+      const bool timedOut = changed.empty() && !got.local;
+      // Every minute however busy the cluster: the differences applied meanwhile read nothing back, and
       // only a full pass repairs what someone else changed in the kernel.
-      bool everything = (changed.empty() && !got.local) || changed.count(keys.cluster()) || !retry.empty() ||
-                        std::chrono::steady_clock::now() - lastFull > std::chrono::seconds(30);
+      bool everything = changed.count(keys.cluster()) || !retry.empty() ||
+                        std::chrono::steady_clock::now() - lastFull >= std::chrono::seconds(60) ||
+                        (timedOut && vtepMoved());
       if (everything) {
         feed.follow(follows = followed()), lastFull = std::chrono::steady_clock::now();
-      } else if (got.local) {
-        // An ADD or DEL here rewrote a local VNI record: a network joined is reconciled (alone) once the
-        // feed first answers for it, a change like any other; one left is forgotten (its DEL removed its
-        // devices and allow-list pairs).
+      } else if (got.local || timedOut) {
+        // An ADD or DEL here rewrote a local VNI record (or 10 s passed: the directory may not be watched;
+        // a VTEP address that moved is checked then too):
+        // a network joined is reconciled (alone) once the feed first answers for it, a change like any
+        // other; one left is forgotten (its DEL removed its devices and allow-list pairs).
         if (auto now = followed(); now != follows) {
           feed.follow(follows = now);
           if (forgetUnfollowed(follows) && health) health->setTargets(healthTargets(membersOf, conf.hostName));

@@ -448,27 +448,25 @@ struct Watcher {
       // Members that joined and attachments that changed, on networks synced in full before: the
       // differences only. Members first: the peer entries of a joined host's containers need its VTEP.
       if (!everything && !changed.empty()) {
-        std::set<std::string> rest;
+        // Which synced network each prefix is of, and whether it is that network's members (else attachments).
+        std::map<std::string, std::pair<std::string, bool>> ownerOf;
+        for (const auto& [n, _] : installed)
+          ownerOf[keys.network(n)] = {n, true}, ownerOf[keys.attachmentsOf(n)] = {n, false};
+        std::set<std::string> rest;  // what the full pass below reconciles
+        for (const auto& [prefix, _] : changed)
+          if (!ownerOf.count(prefix)) rest.insert(prefix);
         bool joined = false;
         auto s = nl::Socket::open();
         for (const auto& [prefix, pairs] : changed) {
-          std::string net;
-          for (const auto& [n, _] : installed)
-            if (keys.network(n) == prefix) net = n;
-          if (net.empty()) continue;
-          if (s && applyMembers(*s, net, pairs)) joined = true;
-          else rest.insert(prefix), rest.insert(keys.attachmentsOf(net));  // the full pass syncs both
+          auto o = ownerOf.find(prefix);
+          if (o == ownerOf.end() || !o->second.second) continue;
+          if (s && applyMembers(*s, o->second.first, pairs)) joined = true;
+          else rest.insert(prefix), rest.insert(keys.attachmentsOf(o->second.first));  // the full pass syncs both
         }
         for (const auto& [prefix, pairs] : changed) {
-          if (rest.count(prefix)) continue;
-          std::string net;
-          bool members = false;
-          for (const auto& [n, _] : installed) {
-            if (keys.attachmentsOf(n) == prefix) net = n;
-            if (keys.network(n) == prefix) members = true;
-          }
-          if (members) continue;  // applied above
-          if (net.empty() || !s || !applyPeers(*s, net, pairs)) rest.insert(prefix);
+          auto o = ownerOf.find(prefix);
+          if (o == ownerOf.end() || o->second.second || rest.count(prefix)) continue;
+          if (!s || !applyPeers(*s, o->second.first, pairs)) rest.insert(prefix);
         }
         if (joined && health) health->setTargets(healthTargets(membersOf, conf.hostName));
         std::erase_if(changed, [&](const auto& kv) { return !rest.count(kv.first); });

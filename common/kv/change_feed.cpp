@@ -1,8 +1,11 @@
 #include "kv/change_feed.hpp"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string_view>
 
@@ -11,6 +14,11 @@
 namespace ovl::kv {
 
 ChangeFeed::~ChangeFeed() {
+  if (dirThread_.joinable()) {
+    uint64_t one = 1;
+    (void)!::write(dirStop_.get(), &one, sizeof one);
+    dirThread_.join();
+  }
   follow({});
   for (auto& f : stopping_) f->thread.join();
 }
@@ -91,8 +99,25 @@ Result<void> ChangeFeed::watchDirectory(const std::string& dir, const std::strin
   if (!fd) return fail(sysError(errno, "inotify"));
   if (::inotify_add_watch(fd.get(), dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0)
     return fail(sysError(errno, "watching " + dir));
+  if (dirThread_.joinable()) return fail(Code::Internal, "change feed: a directory is watched already");
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop) return fail(sysError(errno, "eventfd"));
   inotify_ = std::move(fd);
+  dirStop_ = std::move(stop);
   suffix_ = suffix;
+  // Its own thread, so that a file that appears wakes wait() at once rather than at its next look.
+  dirThread_ = std::thread([this] {
+    pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {dirStop_.get(), POLLIN, 0}};
+    for (;;) {
+      const int n = ::poll(fds, 2, -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || fds[1].revents) return;
+      if (!readDirectoryEvents()) continue;
+      std::lock_guard lk(mu_);
+      dirHit_ = true;
+      cv_.notify_all();
+    }
+  });
   return {};
 }
 
@@ -117,11 +142,12 @@ ChangeFeed::Changes ChangeFeed::wait(std::chrono::milliseconds timeout, const st
   Changes out;
   std::unique_lock lk(mu_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Short slices: a signal handler cannot notify the condition variable, nor can inotify.
+  // Slices of 100 ms: a signal handler that sets `stopping` cannot notify the condition variable.
   for (;;) {
-    out.local = readDirectoryEvents() || std::exchange(poked_, false) || out.local;
-    if (!changed_.empty() || out.local || stopping || std::chrono::steady_clock::now() >= deadline) break;
-    cv_.wait_for(lk, std::chrono::milliseconds(20));
+    out.local = std::exchange(dirHit_, false) || std::exchange(poked_, false) || out.local;
+    const auto now = std::chrono::steady_clock::now();
+    if (!changed_.empty() || out.local || stopping || now >= deadline) break;
+    cv_.wait_until(lk, std::min(deadline, now + std::chrono::milliseconds(100)));
   }
   out.prefixes = std::exchange(changed_, {});
   return out;

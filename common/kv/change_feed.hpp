@@ -68,8 +68,10 @@ class ChangeFeed {
   std::vector<std::unique_ptr<Follower>> stopping_;  // told to stop, joined once done
   std::atomic<uint64_t> answers_{0};
   bool poked_ = false;
-  UniqueFd inotify_;
+  bool dirHit_ = false;  // the watched directory changed since wait() last looked (under mu_)
+  UniqueFd inotify_, dirStop_;
   std::string suffix_;
+  std::thread dirThread_;  // blocks on inotify_ until dirStop_ is written
   bool readDirectoryEvents();
 };
 

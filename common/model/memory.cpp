@@ -33,20 +33,6 @@ std::string leaseName(std::string_view pool, std::string_view cid, std::string_v
   return "lease-" + hex(fnv1a(std::string(pool) + "/" + std::string(cid) + "/" + std::string(ifName))) + ".json";
 }
 
-Result<void> writeAtomically(const std::string& path, std::string_view text) {
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(sysError(errno, "writing " + tmp));
-  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size());
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return fail(sysError(err, "writing " + path));
-  }
-  return {};
-}
-
 std::optional<std::string> readFile(const std::string& path) {
   auto text = readSmallFile(path, 64u << 20);
   if (!text) return std::nullopt;
@@ -130,14 +116,14 @@ Result<HostMemory> HostMemory::open(const std::string& stateDir) {
 
 Result<void> HostMemory::remember(const RememberedAttachment& a) {
   const auto& at = a.attachment;
-  return writeAtomically(dir_ + "/" + attName(at.network, at.containerId, at.ifName),
+  return writeFileAtomically(dir_ + "/" + attName(at.network, at.containerId, at.ifName),
                          wrap({{"attachment", toJson(at)},
                                {"member", toJson(a.member)},
                                {"definition", a.definition ? definitionJson(*a.definition) : std::string()}}));
 }
 
 Result<void> HostMemory::remember(const RememberedLeases& l) {
-  return writeAtomically(dir_ + "/" + leaseName(l.pool, l.lease.containerId, l.lease.ifName),
+  return writeFileAtomically(dir_ + "/" + leaseName(l.pool, l.lease.containerId, l.lease.ifName),
                          wrap({{"pool", l.pool}, {"lease", toJson(l.lease)}, {"ips", ownerIndexJson(l.ips)}}));
 }
 
@@ -150,7 +136,7 @@ void HostMemory::forgetLeases(std::string_view pool, std::string_view cid, std::
 }
 
 Result<void> HostMemory::remember(const PendingWithdrawal& w) {
-  return writeAtomically(dir_ + "/" + withdrawalName(w),
+  return writeFileAtomically(dir_ + "/" + withdrawalName(w),
                          wrap({{"network", w.network}, {"containerID", w.containerId}, {"ifname", w.ifName}}));
 }
 
@@ -198,7 +184,7 @@ std::string HostMemory::readLine(const char* name) const {
 }
 
 void HostMemory::writeLine(const char* name, std::string_view line) {
-  if (auto r = writeAtomically(dir_ + "/" + name, std::string(line) + "\n"); !r) log::warn(r.error().msg);
+  if (auto r = writeFileAtomically(dir_ + "/" + name, std::string(line) + "\n"); !r) log::warn(r.error().msg);
 }
 
 std::string HostMemory::clusterId() const { return readLine("cluster-id"); }

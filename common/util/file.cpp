@@ -38,6 +38,20 @@ Result<std::optional<std::string>> readSmallFile(const std::string& path, size_t
   }
 }
 
+Result<void> writeFileAtomically(const std::string& path, std::string_view text) {
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(ioError(errno, "writing " + tmp));
+  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail(ioError(err, "writing " + path));
+  }
+  return {};
+}
+
 std::string_view firstLine(std::string_view text) {
   const size_t end = text.find('\n');
   text = text.substr(0, end);

@@ -15,6 +15,9 @@ namespace ovl {
 // The file's contents; nullopt when it does not exist; Code::Io naming the path otherwise (sysErrno set),
 // or when it holds more than maxBytes.
 Result<std::optional<std::string>> readSmallFile(const std::string& path, size_t maxBytes = 1u << 20);
+// Writes the whole file under a temporary name beside it (mode 0600) and renames it over `path`: a reader
+// sees the old contents or the new, never a part.
+Result<void> writeFileAtomically(const std::string& path, std::string_view text);
 // The first line, without its line end.
 std::string_view firstLine(std::string_view text);
 // Splits a line into fields separated by spaces and tabs.

@@ -18,6 +18,7 @@
 #include "model/identity.hpp"
 #include "model/memory.hpp"
 #include "model/restore.hpp"
+#include "model/shared_listings.hpp"
 #include "nl/fdb.hpp"
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
@@ -115,6 +116,7 @@ struct Watcher {
   }
 
   Liveness liveness;
+  std::optional<model::ListingShare> share;  // the attachment listings handed to this host's overlay-resolver
   std::unique_ptr<HealthMesh> health;                         // not with --once
   std::map<std::string, std::vector<model::Member>> membersOf;  // of the local networks: the health mesh's peers
 
@@ -392,6 +394,30 @@ struct Watcher {
     return !left.empty();
   }
 
+  // Hands the attachment listings that just arrived to this host's resolver (it would otherwise ask the
+  // store for the very same ones). A listing that cannot be written is withdrawn: the resolver then asks.
+  void shareListings(const std::map<std::string, std::vector<kv::KvPair>>& changed) {
+    if (!share) return;
+    const std::string& root = cluster->keys().attachments();
+    for (const auto& [prefix, pairs] : changed) {
+      if (prefix.size() <= root.size() + 1 || prefix.compare(0, root.size(), root) != 0) continue;
+      const std::string net = prefix.substr(root.size(), prefix.size() - root.size() - 1);
+      if (auto r = share->publish(net, pairs); !r) log::warn("watch: sharing the names of '" + net + "': " + r.error().msg);
+    }
+  }
+
+  // Follows `now`, and withdraws the shared listings of networks no longer followed.
+  void refollow(kv::ChangeFeed& feed, std::set<std::string>& follows, std::set<std::string> now) {
+    feed.follow(follows = std::move(now));
+    if (!share) return;
+    std::set<std::string> nets;
+    const std::string& root = cluster->keys().attachments();
+    for (const auto& prefix : follows)
+      if (prefix.size() > root.size() + 1 && prefix.compare(0, root.size(), root) == 0)
+        nets.insert(prefix.substr(root.size(), prefix.size() - root.size() - 1));
+    share->keepOnly(nets);
+  }
+
   // P/cluster as the feed last saw it: nullopt when the key is not there, nullptr before the feed's first answer.
   static const std::optional<kv::KvPair>* storeMarker(kv::ChangeFeed& feed, const std::string& key,
                                                       std::optional<kv::KvPair>& slot) {
@@ -416,8 +442,10 @@ struct Watcher {
       log::warn("watch: " + r.error().msg + "; networks this host joins are noticed within 10 s");
     }
     const model::Keys& keys = cluster->keys();
-    auto follows = followed();
-    feed.follow(follows);
+    if (auto s = model::ListingShare::open(conf.stateDir)) share.emplace(std::move(*s));
+    else log::warn("watch: " + s.error().msg + "; overlay-resolver follows the store itself");
+    std::set<std::string> follows;
+    refollow(feed, follows, followed());
     std::set<std::string> retry;
     std::map<std::string, std::vector<kv::KvPair>> held;  // the listings of this pass
     std::optional<kv::KvPair> markerSlot;
@@ -432,15 +460,16 @@ struct Watcher {
       bool everything = changed.count(keys.cluster()) || !retry.empty() ||
                         std::chrono::steady_clock::now() - lastFull >= std::chrono::seconds(60) ||
                         (timedOut && vtepMoved());
+      shareListings(changed);  // first: names are visible before the kernel work below
       if (everything) {
-        feed.follow(follows = followed()), lastFull = std::chrono::steady_clock::now();
+        refollow(feed, follows, followed()), lastFull = std::chrono::steady_clock::now();
       } else if (got.local || timedOut) {
         // An ADD or DEL here rewrote a local VNI record (or 10 s passed: the directory may not be watched;
         // a VTEP address that moved is checked then too):
         // a network joined is reconciled (alone) once the feed first answers for it, a change like any
         // other; one left is forgotten (its DEL removed its devices and allow-list pairs).
         if (auto now = followed(); now != follows) {
-          feed.follow(follows = now);
+          refollow(feed, follows, std::move(now));
           if (forgetUnfollowed(follows) && health) health->setTargets(healthTargets(membersOf, conf.hostName));
         }
       }
@@ -504,6 +533,7 @@ struct Watcher {
           }))
         enforce();
     }
+    share.reset();  // the resolver asks the store again
   }
 };
 

@@ -131,7 +131,7 @@ class ResolverE2E(unittest.TestCase):
                     f"--server=/slow.example/{SILENT}", "--dns-forward-max=2000",
                     *(f"--txt-record=big.example,{t}" for t in BIG_TXT), "--log-queries", f"--log-facility={cls.dnsmasq_log}")
             cls.consul = ConsulServer(t, cls.cs, "198.51.100.10")
-            cls.node_cfg, cls.resolvers = {}, {}
+            cls.node_cfg, cls.resolvers, cls.watchers = {}, {}, {}
             for h in cls.hosts:
                 path = os.path.join(t.tmpdir, f"node-{h.name}.json")
                 with open(path, "w") as f:
@@ -139,9 +139,7 @@ class ResolverE2E(unittest.TestCase):
                                "stateDir": os.path.join(t.tmpdir, f"st-{h.name}"),
                                "resolver": {"upstreams": [UPSTREAM]}}, f)
                 cls.node_cfg[h.name] = path
-                log = open(os.path.join(t.tmpdir, f"watch-{h.name}.log"), "w")
-                t.popen(h, find_binary("overlay"), "watch", env=cls.env(h), stdout=log, stderr=log)
-                log.close()
+                cls.start_watcher(h)
                 cls.start_resolver(h)
         except BaseException:
             cls.cleanup_all()
@@ -160,9 +158,16 @@ class ResolverE2E(unittest.TestCase):
         return {"OVL_NODE_CONFIG": cls.node_cfg[host.name]}
 
     @classmethod
-    def start_resolver(cls, host, wrap=()):
+    def start_watcher(cls, host):
+        log = open(os.path.join(cls.t.tmpdir, f"watch-{host.name}.log"), "a")
+        cls.watchers[host.name] = cls.t.popen(host, find_binary("overlay"), "watch", env=cls.env(host), stdout=log,
+                                              stderr=log)
+        log.close()
+
+    @classmethod
+    def start_resolver(cls, host, wrap=(), env=None):
         log = open(os.path.join(cls.t.tmpdir, f"resolver-{host.name}.log"), "a")
-        p = cls.t.popen(host, *wrap, find_binary("overlay-resolver"), env=cls.env(host), stdout=log, stderr=log)
+        p = cls.t.popen(host, *wrap, find_binary("overlay-resolver"), env=env or cls.env(host), stdout=log, stderr=log)
         log.close()
         sock_dir = os.path.join(cls.t.tmpdir, f"st-{host.name}")
         deadline = time.monotonic() + scaled(10)
@@ -314,6 +319,7 @@ class ResolverE2E(unittest.TestCase):
         h1, h2 = self.hosts
         n1, r1 = self.attach(h1, OVER, "tcp1", name="tcp1")
         _, r2 = self.attach(h2, OVER, "tcp2", name="tcp2", aliases=["tcp-alias"])
+        self.assertIsNotNone(self.wait_rcode(n1, "tcp-alias", "NOERROR"), "the name never showed (over UDP)")
         self.assertEqual(self.query(n1, "tcp-alias", tcp=True), ("NOERROR", [self.ip_of(r2)]), self.resolver_log(h1))
         self.assertEqual(self.query(n1, "nobody-here", tcp=True)[0], "NXDOMAIN")
         self.assertEqual(self.query(n1, "outside.example", tcp=True), ("NOERROR", ["203.0.113.80"]))
@@ -452,6 +458,61 @@ class ResolverE2E(unittest.TestCase):
             time.sleep(0.02)
         self.assertIsNone(proc.poll(), self.resolver_log(h2))
 
+    def test_8c_names_come_from_the_watchers_listings_while_it_runs(self):
+        """The watcher hands the attachment listings it receives to the resolver beside it (one blocking query
+        per host and network instead of two): a resolver whose store address answers nothing still learns a
+        name added on another host, through its watcher. A watcher killed outright leaves its files behind;
+        they stop counting with it, and the resolver follows the store itself again."""
+        h1, h2 = self.hosts
+        n1, _ = self.attach(h1, OVER, "share1", name="share1")
+        with open(self.node_cfg[h1.name]) as f:
+            blind_cfg = json.load(f)
+        blind_cfg["store"] = "http://198.51.100.250:8500"  # on the underlay, and nobody there
+        blind = os.path.join(self.t.tmpdir, "node-h1-blind.json")
+        with open(blind, "w") as f:
+            json.dump(blind_cfg, f)
+        def log_size():
+            return os.path.getsize(os.path.join(self.t.tmpdir, f"resolver-{h1.name}.log"))
+
+        def log_since(offset):
+            with open(os.path.join(self.t.tmpdir, f"resolver-{h1.name}.log")) as f:
+                f.seek(offset)
+                return f.read()
+
+        shared = "names of 'over' from overlay watch's listings"
+        self.stop_resolver(h1)
+        try:
+            mark = log_size()
+            self.start_resolver(h1, env={"OVL_NODE_CONFIG": blind})
+            _, r = self.attach(h2, OVER, "viawatcher", name="viawatcher")
+            self.assertIsNotNone(self.wait_rcode(n1, "viawatcher", "NOERROR", 3),
+                                 "the name did not reach h1's resolver through h1's watcher: " + self.resolver_log(h1))
+            self.assertEqual(self.query(n1, "viawatcher"), ("NOERROR", [self.ip_of(r)]))
+            self.assertIn(shared, log_since(mark))
+        finally:
+            self.stop_resolver(h1)
+            self.start_resolver(h1)
+        [listing] = glob.glob(os.path.join(self.t.tmpdir, f"st-{h1.name}", "ns-*", "listings", "over.listing"))
+        mark = log_size()
+        watcher = self.watchers.pop(h1.name)
+        watcher.kill()
+        watcher.wait(timeout=10)
+        try:
+            self.assertTrue(os.path.exists(listing), "a killed watcher cannot have removed its listing")
+            _, r = self.attach(h2, OVER, "afterkill", name="afterkill")
+            # Noticed at the resolver's next look (a change, or 5 s without one).
+            self.assertIsNotNone(self.wait_rcode(n1, "afterkill", "NOERROR", 8),
+                                 "h1's resolver kept answering from a dead watcher's listing: " + self.resolver_log(h1))
+            self.assertIn(f"names of {PREFIX}/attachments/over/ from the store", log_since(mark))
+        finally:
+            mark = log_size()
+            self.start_watcher(h1)
+        # The new watcher shares again; stopped cleanly, it leaves no listing (checked in test_9).
+        deadline = time.monotonic() + scaled(10)
+        while shared not in log_since(mark):
+            self.assertLess(time.monotonic(), deadline, "h1's new watcher never shared its listing")
+            time.sleep(0.05)
+
     def test_9_nothing_left(self):
         # Runs last: every container above was deleted by its test's cleanups.
         for h in self.hosts:
@@ -460,6 +521,12 @@ class ResolverE2E(unittest.TestCase):
             self.assertEqual(links, [], h.name)
         self.assertEqual(self.consul.kv_keys(f"{PREFIX}/attachments/"), [])
         self.assertTrue(all(p.poll() is None for p in self.resolvers.values()))
+        for h in self.hosts:  # a watcher that stops takes its shared listings with it
+            w = self.watchers.pop(h.name)
+            w.terminate()
+            w.wait(timeout=10)
+            self.assertEqual(glob.glob(os.path.join(self.t.tmpdir, f"st-{h.name}", "ns-*", "listings", "*.listing")),
+                             [], h.name)
 
 
 if __name__ == "__main__":

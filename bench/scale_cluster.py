@@ -79,11 +79,12 @@ def machine_cpu():
 
 
 class ScaleCluster:
-    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins", health=True):
+    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins", health=True, watch_reads=None):
         if not 3 <= nhosts <= 240:
             raise ValueError("between 3 and 240 hosts (198.51.100.11-250)")
         self.bin = os.path.abspath(bin_dir)
         self.health = health
+        self.watch_reads = watch_reads  # node config consul.watchReads (None: the product's default)
         self.t = Topology()
         self.t.start()
         self.helpers, self.daemons = {}, {}
@@ -116,10 +117,12 @@ class ScaleCluster:
         first = ROLES.index(role)
         order = self.servers[first:] + self.servers[:first]
         path = os.path.join(self.t.tmpdir, f"node-{host.name}-{role}.json")
+        cfg = {"store": ",".join(s.store_url for s in order), "hostName": host.name, "advertise": "eth0",
+               "stateDir": self.state_dir(host), "resolver": {"upstreams": []}, "health": {"enabled": self.health}}
+        if self.watch_reads:
+            cfg["consul"] = {"watchReads": self.watch_reads}
         with open(path, "w") as f:
-            json.dump({"store": ",".join(s.store_url for s in order), "hostName": host.name, "advertise": "eth0",
-                       "stateDir": self.state_dir(host), "resolver": {"upstreams": []},
-                       "health": {"enabled": self.health}}, f)
+            json.dump(cfg, f)
         return path
 
     def plugin_env(self, host):

@@ -20,7 +20,7 @@
 #include "kv/change_feed.hpp"
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
-#include "model/shared_listings.hpp"
+#include "model/listing_link.hpp"
 #include "resolver/server.hpp"
 #include "util/build_version.hpp"
 #include "util/log.hpp"
@@ -57,43 +57,37 @@ Result<ServerOptions> options(const kv::NodeConfig& node) {
 // Where each served network's names come from: the listing this host's `overlay watch` shares (it
 // receives the network's attachments anyway), or else a blocking query of our own on P/attachments/<net>/.
 struct Sources {
-  std::set<std::string> shared;  // networks read from the watcher's files
+  std::set<std::string> shared;  // networks whose listings the watcher hands over
   std::set<std::string> asked;   // prefixes followed in the store
   bool operator==(const Sources&) const = default;
 };
 
-Sources sourcesNow(const model::Keys& keys, const std::set<std::string>& served, const std::string& sharedDir) {
-  Sources out;
-  const bool watcher = !sharedDir.empty() && model::listingsShared(sharedDir);
-  for (const auto& net : served) {
-    if (watcher && model::sharedListingStamp(sharedDir, net)) out.shared.insert(net);
-    else out.asked.insert(keys.attachmentsOf(net));
-  }
-  return out;
-}
-
 // Keeps the server's NameTable in step with the attachments of the networks it serves: from the watcher's
-// shared listings where it shares them, else one blocking query per network (P/attachments/<net>/), so a
-// change on a network no container here is on wakes nothing. While the store is away, or a network moves
-// from one source to the other, the last names known are answered.
-void followNames(model::Cluster& cluster, Server& server, const std::string& sharedDir) {
+// listings where it shares them, else one blocking query per network (P/attachments/<net>/), so a change
+// on a network no container here is on wakes nothing. While the store is away, or a network moves from
+// one source to the other, the last names known are answered.
+void followNames(model::Cluster& cluster, Server& server, const std::string& linkPath) {
   kv::ChangeFeed feed(cluster.kv().config());
-  if (!sharedDir.empty())
-    if (auto r = feed.watchDirectory(sharedDir, model::kListingSuffix); !r)
-      log::warn(r.error().msg + "; the watcher's listings are looked at every 5 s");
   server.onNetworksChanged([&feed] { feed.poke(); });
+  std::optional<model::ListingClient> link;
+  if (!linkPath.empty()) link.emplace(linkPath, [&feed] { feed.poke(); });
   const model::Keys& keys = cluster.keys();
   Sources sources;
   std::set<std::string> reported;  // malformed records logged already: each once while it stays
   std::map<std::string, std::shared_ptr<const NameTable>> parts;  // each served network's table
   std::map<std::string, RecordCache> records;                      // and its records as last parsed
-  std::map<std::string, std::pair<uint64_t, int64_t>> readFile;    // the shared file each table was made from
+  std::map<std::string, uint64_t> sharedVersion;                   // the shared listing each table was made from
   bool first = true;
   while (!stopping) {
     kv::ChangeFeed::Changes got;
     if (!first) got = feed.wait(std::chrono::milliseconds(5000), stopping);
     const auto served = server.servedNetworks();
-    auto now = sourcesNow(keys, served, sharedDir);
+    std::map<std::string, model::ListingClient::Shared> shared;
+    Sources now;
+    for (const auto& net : served) {
+      if (auto l = link ? link->latest(net) : std::nullopt) now.shared.insert(net), shared.emplace(net, std::move(*l));
+      else now.asked.insert(keys.attachmentsOf(net));
+    }
     const bool moved = now != sources;
     if (moved) {
       for (const auto& net : now.shared)
@@ -108,32 +102,25 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& sha
     // Only the networks whose listing changed are parsed again.
     std::vector<std::shared_ptr<const NameTable>> tables;
     for (const auto& net : served) {
-      const std::string p = keys.attachmentsOf(net);
       auto& part = parts[net];
-      std::optional<std::vector<kv::KvPair>> listing;
-      if (sources.shared.count(net)) {
-        auto stamp = model::sharedListingStamp(sharedDir, net);
-        if (part && stamp && readFile.count(net) && readFile[net] == *stamp) {
-          tables.push_back(part);
-          continue;
-        }
-        auto shared = model::readSharedListing(sharedDir, net);
-        if (!shared) log::warn(shared.error().msg);
-        else if (*shared) {
-          readFile[net] = {(*shared)->inode, (*shared)->changedNs};
-          listing = std::move((*shared)->pairs);
-        }
+      const std::vector<kv::KvPair>* listing = nullptr;
+      std::optional<std::vector<kv::KvPair>> asked;
+      if (auto sh = shared.find(net); sh != shared.end()) {
+        if (!part || sharedVersion[net] != sh->second.version) listing = sh->second.pairs.get();
+        sharedVersion[net] = sh->second.version;
       } else {
-        readFile.erase(net);
-        if (auto changed = got.prefixes.find(p); changed != got.prefixes.end()) listing = std::move(changed->second);
-        else if (!part) listing = feed.latest(p);
+        sharedVersion.erase(net);
+        const std::string p = keys.attachmentsOf(net);
+        if (auto changed = got.prefixes.find(p); changed != got.prefixes.end()) asked = std::move(changed->second);
+        else if (!part) asked = feed.latest(p);
+        if (asked) listing = &*asked;
       }
       if (listing) part = std::make_shared<const NameTable>(NameTable::fromListing(keys, *listing, &records[net]));
       if (part) tables.push_back(part);
     }
     std::erase_if(parts, [&](const auto& kv) { return !served.count(kv.first); });
     std::erase_if(records, [&](const auto& kv) { return !served.count(kv.first); });
-    std::erase_if(readFile, [&](const auto& kv) { return !served.count(kv.first); });
+    std::erase_if(sharedVersion, [&](const auto& kv) { return !served.count(kv.first); });
     auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
     std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
     for (const auto& m : malformed)
@@ -193,11 +180,11 @@ int run(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   log::info("listening for containers on " + (*server)->socketPath());
-  // In this (the host's) network namespace: the directory is per host netns.
-  std::string sharedDir;
-  if (auto dir = model::sharedListingsDir(stateDir)) sharedDir = std::move(*dir);
-  else log::warn(dir.error().msg + "; names come from the store only");
-  std::thread names([&] { followNames(*cluster, **server, sharedDir); });
+  // Worked out here, in the host's network namespace: the socket is per host netns.
+  std::string linkPath;
+  if (auto path = model::listingSocketPath(stateDir)) linkPath = std::move(*path);
+  else log::warn(path.error().msg + "; names come from the store only");
+  std::thread names([&] { followNames(*cluster, **server, linkPath); });
   (*server)->run(stopping);
   server->reset();  // removes the control socket
   // The names thread may sit in a Consul blocking query for seconds more; it holds nothing that needs

@@ -12,6 +12,13 @@
 #include "util/log.hpp"
 
 namespace ovl::kv {
+namespace {
+
+// Changes of one prefix closer together than this are a burst (ConsulConfig::WatchReads::Auto): in the scale
+// scenario's bursts a network changes every 10-50 ms, one call at a time on a busy cluster every 200 ms+.
+constexpr std::chrono::milliseconds kBurstWindow{300};
+
+}  // namespace
 
 ChangeFeed::~ChangeFeed() {
   if (dirThread_.joinable()) {
@@ -29,13 +36,13 @@ void ChangeFeed::follow(const std::set<std::string>& prefixes) {
       ++it;
       continue;
     }
-    it->second->stop = true;  // its blocking query ends within about a second (the client's cancel check)
-    stopping_.push_back(std::move(it->second));
     {
-      std::lock_guard lk(mu_);
+      std::lock_guard lk(mu_);  // with mu_: no answer of it is recorded, nor handed to onAnswer, after this
+      it->second->stop = true;  // its blocking query ends within about a second (the client's cancel check)
       latest_.erase(it->first);
       changed_.erase(it->first);
     }
+    stopping_.push_back(std::move(it->second));
     it = followers_.erase(it);
   }
   for (const auto& p : prefixes) {
@@ -69,10 +76,18 @@ void ChangeFeed::run(Follower& f) {
   }
   uint64_t index = 0;
   bool failing = false;
+  using Clock = std::chrono::steady_clock;
+  auto lastChange = Clock::now() - std::chrono::hours(1);
+  using Reads = ConsulConfig::WatchReads;
   while (!f.stop) {
+    // Who answers (ConsulConfig::watchReads): in a burst (a change within kBurstWindow) any server, and
+    // only for that long, so that the first change after the burst comes from the leader again.
+    const bool burst = Clock::now() - lastChange < kBurstWindow;
+    const bool stale = cfg_.watchReads == Reads::AnyServer || (cfg_.watchReads == Reads::Auto && burst);
     // A minute at rest: each wait that runs out costs Consul the listing again (Consul allows up to 10).
-    // From whichever server this client asks: a follower answers without the leader (ConsulClient::ReadFrom).
-    auto r = client->listBlocking(f.prefix, index, 60000, &f.stop, ConsulClient::ReadFrom::AnyServer);
+    auto r = client->listBlocking(f.prefix, index, cfg_.watchReads == Reads::Auto && burst ? kBurstWindow.count() : 60000,
+                                  &f.stop,
+                                  stale ? ConsulClient::ReadFrom::AnyServer : ConsulClient::ReadFrom::Leader);
     if (f.stop) break;
     if (!r) {
       if (!std::exchange(failing, true)) log::warn("watch: " + f.prefix + ": " + r.error().msg + "; retrying");
@@ -84,8 +99,11 @@ void ChangeFeed::run(Follower& f) {
     ++answers_;
     // The first answer, and any answer whose index moved (backwards too: the store restarted), is a change.
     if (index == 0 || (r->index != index && !r->unchanged)) {
+      if (index != 0) lastChange = Clock::now();
       std::lock_guard lk(mu_);
+      if (f.stop) break;
       changed_[f.prefix] = r->pairs;
+      if (onAnswer_) onAnswer_(f.prefix, r->pairs);
       latest_[f.prefix] = std::move(r->pairs);
       cv_.notify_all();
     }

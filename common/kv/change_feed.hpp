@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,12 @@ class ChangeFeed {
   std::optional<std::vector<KvPair>> latest(const std::string& prefix);
   // Every followed prefix has had its first answer.
   bool allAnswered();
+  // Called with each change as it arrives, on the follower's thread, before wait() sees it; never for a
+  // prefix after follow() stopped following it. Set before the first follow().
+  void onAnswer(std::function<void(const std::string& prefix, const std::vector<KvPair>& pairs)> f) {
+    std::lock_guard lk(mu_);
+    onAnswer_ = std::move(f);
+  }
   // Wakes wait() now (from any thread), as a change would.
   void poke();
   // Blocking queries answered (a change or the wait running out), for tests and logs.
@@ -67,6 +74,7 @@ class ChangeFeed {
   std::map<std::string, std::unique_ptr<Follower>> followers_;
   std::vector<std::unique_ptr<Follower>> stopping_;  // told to stop, joined once done
   std::atomic<uint64_t> answers_{0};
+  std::function<void(const std::string&, const std::vector<KvPair>&)> onAnswer_;
   bool poked_ = false;
   bool dirHit_ = false;  // the watched directory changed since wait() last looked (under mu_)
   UniqueFd inotify_, dirStop_;

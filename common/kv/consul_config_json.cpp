@@ -78,6 +78,13 @@ Result<void> parseConsulObject(const rapidjson::Value& obj, ConsulConfig& cfg, s
     else if (key == "tlsSkipVerify") {
       if (!v.IsBool()) return f.wrong(key, "a boolean");
       cfg.tlsSkipVerify = v.GetBool();
+    } else if (key == "watchReads") {
+      std::string s;
+      TRY_VOID(readString(v, f, key, s));
+      if (s == "auto") cfg.watchReads = ConsulConfig::WatchReads::Auto;
+      else if (s == "leader") cfg.watchReads = ConsulConfig::WatchReads::Leader;
+      else if (s == "any") cfg.watchReads = ConsulConfig::WatchReads::AnyServer;
+      else return fail(Code::InvalidConfig, f.name(key) + " is '" + s + "', not one of auto, leader, any");
     } else if (key == "connectTimeoutMs")
       TRY_VOID(readLong(v, f, key, 1, 600000, cfg.connectTimeoutMs));
     else if (key == "requestTimeoutMs")
@@ -90,7 +97,7 @@ Result<void> parseConsulObject(const rapidjson::Value& obj, ConsulConfig& cfg, s
       return fail(Code::InvalidConfig,
                   f.name(key) +
                       " is not a known key (known: addresses, token, tokenFile, caFile, certFile, keyFile, "
-                      "tlsSkipVerify, prefix, connectTimeoutMs, requestTimeoutMs, retries)");
+                      "tlsSkipVerify, prefix, connectTimeoutMs, requestTimeoutMs, retries, watchReads)");
     }
   }
   if (!cfg.prefix.empty()) {

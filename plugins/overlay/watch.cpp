@@ -18,7 +18,7 @@
 #include "model/identity.hpp"
 #include "model/memory.hpp"
 #include "model/restore.hpp"
-#include "model/shared_listings.hpp"
+#include "model/listing_link.hpp"
 #include "nl/fdb.hpp"
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
@@ -116,7 +116,7 @@ struct Watcher {
   }
 
   Liveness liveness;
-  std::optional<model::ListingShare> share;  // the attachment listings handed to this host's overlay-resolver
+  std::unique_ptr<model::ListingServer> share;  // the attachment listings handed to this host's overlay-resolver
   std::unique_ptr<HealthMesh> health;                         // not with --once
   std::map<std::string, std::vector<model::Member>> membersOf;  // of the local networks: the health mesh's peers
 
@@ -394,16 +394,15 @@ struct Watcher {
     return !left.empty();
   }
 
-  // Hands the attachment listings that just arrived to this host's resolver (it would otherwise ask the
-  // store for the very same ones). A listing that cannot be written is withdrawn: the resolver then asks.
-  void shareListings(const std::map<std::string, std::vector<kv::KvPair>>& changed) {
+  // Hands each attachment listing to this host's resolver as it arrives (it would otherwise ask the store
+  // for the very same one), on the feed's thread: names do not wait for this loop's kernel work.
+  void shareListings(kv::ChangeFeed& feed) {
     if (!share) return;
-    const std::string& root = cluster->keys().attachments();
-    for (const auto& [prefix, pairs] : changed) {
-      if (prefix.size() <= root.size() + 1 || prefix.compare(0, root.size(), root) != 0) continue;
-      const std::string net = prefix.substr(root.size(), prefix.size() - root.size() - 1);
-      if (auto r = share->publish(net, pairs); !r) log::warn("watch: sharing the names of '" + net + "': " + r.error().msg);
-    }
+    feed.onAnswer([share = share.get(), root = cluster->keys().attachments()](const std::string& prefix,
+                                                                             const std::vector<kv::KvPair>& pairs) {
+      if (prefix.size() > root.size() + 1 && prefix.compare(0, root.size(), root) == 0)
+        share->publish(prefix.substr(root.size(), prefix.size() - root.size() - 1), pairs);
+    });
   }
 
   // Follows `now`, and withdraws the shared listings of networks no longer followed.
@@ -442,8 +441,9 @@ struct Watcher {
       log::warn("watch: " + r.error().msg + "; networks this host joins are noticed within 10 s");
     }
     const model::Keys& keys = cluster->keys();
-    if (auto s = model::ListingShare::open(conf.stateDir)) share.emplace(std::move(*s));
+    if (auto s = model::ListingServer::start(conf.stateDir)) share = std::move(*s);
     else log::warn("watch: " + s.error().msg + "; overlay-resolver follows the store itself");
+    shareListings(feed);
     std::set<std::string> follows;
     refollow(feed, follows, followed());
     std::set<std::string> retry;
@@ -460,7 +460,6 @@ struct Watcher {
       bool everything = changed.count(keys.cluster()) || !retry.empty() ||
                         std::chrono::steady_clock::now() - lastFull >= std::chrono::seconds(60) ||
                         (timedOut && vtepMoved());
-      shareListings(changed);  // first: names are visible before the kernel work below
       if (everything) {
         refollow(feed, follows, followed()), lastFull = std::chrono::steady_clock::now();
       } else if (got.local || timedOut) {
@@ -533,6 +532,7 @@ struct Watcher {
           }))
         enforce();
     }
+    feed.onAnswer(nullptr);
     share.reset();  // the resolver asks the store again
   }
 };

@@ -72,6 +72,49 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer((ip, 8500), H).serve_forever()
 """
 
+# A stand-in whose prefix changes on a schedule counted from the first request: index 1, then three changes
+# 20 ms apart at 0.5 s (a burst), then one more at 3 s (after a quiet spell). Logs every request, one JSON line.
+FEED_SERVER = r"""
+import base64, http.server, json, sys, time, urllib.parse
+ip, log = sys.argv[1], sys.argv[2]
+SCHEDULE = [(0.0, 1), (0.5, 2), (0.52, 3), (0.54, 4), (3.0, 5)]
+start = None
+def now():
+    return time.monotonic() - start
+def index_now():
+    return max(i for at, i in SCHEDULE if at <= now())
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        global start
+        if start is None:
+            start = time.monotonic()
+        path, _, q = self.path.partition("?")
+        args = urllib.parse.parse_qs(q, keep_blank_values=True)
+        want = int(args.get("index", ["0"])[0])
+        wait = args.get("wait", [""])[0]
+        asked = now()
+        deadline = time.monotonic() + (int(wait[:-2]) / 1000 if wait.endswith("ms") else 0)
+        while want and index_now() <= want and time.monotonic() < deadline:
+            time.sleep(0.005)
+        idx = index_now()
+        with open(log, "a") as f:
+            f.write(json.dumps({"at": asked, "stale": "stale" in args, "wait": wait, "index": want, "got": idx}) + "\n")
+        key = path[len("/v1/kv/"):] + "k"
+        body = json.dumps([{"Key": key, "Value": base64.b64encode(str(idx).encode()).decode(), "Flags": 0,
+                            "CreateIndex": 1, "ModifyIndex": idx, "LockIndex": 0}]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Consul-Index", str(idx))
+        self.send_header("X-Consul-KnownLeader", "true")
+        self.send_header("X-Consul-LastContact", "0")
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer((ip, 8500), H).serve_forever()
+"""
+
 
 class ConsulClientTest(unittest.TestCase):
     @classmethod
@@ -262,6 +305,36 @@ class ConsulClientTest(unittest.TestCase):
             finally:
                 p.terminate()
                 p.wait()
+
+    def test_watches_ask_the_leader_when_quiet_and_any_server_in_a_burst(self):
+        """consul.watchReads auto (the default): a quiet prefix is watched on the leader (a change arrives
+        as soon as it commits; a follower would learn of it 50-100 ms later), a prefix whose changes follow
+        each other within 300 ms with ?stale for 300 ms at a time (the leader's CPU is what a burst uses up),
+        and once the burst is over the next change comes from the leader again."""
+        fake = self.t.add_host("cg", "198.51.100.109/24")
+        log = os.path.join(self.t.tmpdir, "feed.log")
+        p = self.t.popen(fake, "python3", "-c", FEED_SERVER, fake.ip, log, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while self.t.run(fake, "bash", "-c", f"exec 3<>/dev/tcp/{fake.ip}/8500", check=False).returncode != 0:
+                self.assertLess(time.monotonic(), deadline, "the stand-in did not start")
+                time.sleep(0.05)
+            got = self.ok("--store", "consul://198.51.100.109:8500", "feed", "t10/", "3500", env={})
+        finally:
+            p.terminate()
+            p.wait()
+        with open(log) as f:
+            reqs = [json.loads(line) for line in f]
+        self.assertGreaterEqual(got["changes"], 4, reqs)  # the first answer, the burst (maybe coalesced), the last
+        self.assertFalse(reqs[0]["stale"], reqs)
+        burst = [r for r in reqs if r["stale"]]
+        self.assertTrue(burst, f"no query with ?stale during the burst: {reqs}")
+        self.assertTrue(all(r["wait"] == "300ms" for r in burst), burst)
+        last = [r for r in reqs if r["got"] == 5 and r["index"] == 4]
+        self.assertEqual(len(last), 1, reqs)
+        self.assertFalse(last[0]["stale"], f"the change after the quiet spell came from a follower: {reqs}")
+        self.assertEqual(last[0]["wait"], "60000ms", reqs)
 
     # --- failures --------------------------------------------------------------------------------
     def test_unreachable_consul_fails_fast_with_code_11(self):

@@ -4,6 +4,7 @@
 //   (--resend-self: cas, delcas and txn are Resend::SelfIdentifying)
 //   ping | get KEY | put KEY VALUE | cas KEY VALUE INDEX | del KEY | delcas KEY INDEX | deltree PREFIX
 //   list PREFIX | keys PREFIX | watch PREFIX INDEX WAITMS | key RELATIVE
+//   feed PREFIX MS  (follows PREFIX with a kv::ChangeFeed for MS ms; prints how many changes it saw)
 //   repeat N COMMAND ARGS...  (N times on one client: keep-alive; prints the last result, timing on stderr)
 //   txn  (stdin: [{"verb":"set|cas|get|delete|delete-cas|delete-tree|check-index|check-not-exists",
 //                  "key":K,"value":V,"index":N}, ...])
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "kv/change_feed.hpp"
 #include "kv/consul.hpp"
 #include "kv/consul_json.hpp"
 #include "util/log.hpp"
@@ -158,6 +160,20 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
     w.StartArray();
     for (const auto& p : pairs) writePair(w, p);
     w.EndArray();
+    w.EndObject();
+  } else if (cmd == "feed") {
+    TRY_VOID(need(2));
+    const auto ms = TRY(number(a[2]));
+    ChangeFeed feed(c.config());
+    feed.follow({a[1]});
+    const std::atomic<bool> never{false};
+    uint64_t changes = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now())
+      changes += feed.wait(std::chrono::duration_cast<std::chrono::milliseconds>(until - now), never).prefixes.size();
+    w.StartObject();
+    w.Key("changes");
+    w.Uint64(changes);
     w.EndObject();
   } else if (cmd == "keys") {
     TRY_VOID(need(1));

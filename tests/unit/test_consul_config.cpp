@@ -170,7 +170,7 @@ TEST_CASE("applyEnvDefaults fills unset fields from the CONSUL environment") {
 TEST_CASE("parseConsulObject reads every key") {
   auto c = parseObj(R"({"addresses":["consul://10.0.0.1:8500","https://10.0.0.2:8501"],"token":"t",
       "tokenFile":"/tf","caFile":"/ca","certFile":"/c","keyFile":"/k","tlsSkipVerify":true,"prefix":"ovl/test",
-      "connectTimeoutMs":200,"requestTimeoutMs":3000,"retries":0})");
+      "connectTimeoutMs":200,"requestTimeoutMs":3000,"retries":0,"watchReads":"any"})");
   REQUIRE(c);
   CHECK(c->addresses == std::vector<std::string>{"http://10.0.0.1:8500", "https://10.0.0.2:8501"});
   CHECK(c->token == "t");
@@ -183,10 +183,15 @@ TEST_CASE("parseConsulObject reads every key") {
   CHECK(c->connectTimeoutMs == 200);
   CHECK(c->requestTimeoutMs == 3000);
   CHECK(c->retries == 0);
+  CHECK(c->watchReads == ConsulConfig::WatchReads::AnyServer);
+  auto leader = parseObj(R"({"watchReads":"leader"})");
+  REQUIRE(leader);
+  CHECK(leader->watchReads == ConsulConfig::WatchReads::Leader);
 
   auto s = parseObj(R"({"addresses":"consul://a:1,consul+https://b:2"})");
   REQUIRE(s);
   CHECK(s->addresses == std::vector<std::string>{"http://a:1", "https://b:2"});
+  CHECK(s->watchReads == ConsulConfig::WatchReads::Auto);
 }
 
 TEST_CASE("parseConsulObject errors name the key") {
@@ -205,6 +210,8 @@ TEST_CASE("parseConsulObject errors name the key") {
            {R"({"certFile":{}})", "consul.certFile must be a string"},
            {R"({"keyFile":true})", "consul.keyFile must be a string"},
            {R"({"tlsSkipVerify":"yes"})", "consul.tlsSkipVerify must be a boolean"},
+           {R"({"watchReads":true})", "consul.watchReads must be a string"},
+           {R"({"watchReads":"stale"})", "consul.watchReads is 'stale', not one of auto, leader, any"},
            {R"({"prefix":7})", "consul.prefix must be a string"},
            {R"({"prefix":"a/"})", "consul.prefix must be a key prefix"},
            {R"({"prefix":"a//b"})", "consul.prefix: invalid consul key"},

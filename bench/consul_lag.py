@@ -43,7 +43,8 @@ def main():
             ip = cl.server(host).ip
             lags = []
             for i in range(o.n):
-                idx = index_of(t, host, f"http://{ip}:8500/v1/kv/lagtest?x=1{q}")
+                # The leader's index: a follower's may lag behind it, and a query from it return at once.
+                idx = index_of(t, lh, f"http://{leader.ip}:8500/v1/kv/lagtest")
                 url = f"http://{ip}:8500/v1/kv/lagtest?index={idx}&wait=10s{q}"
                 p = t.popen(host, "sh", "-c", f"curl -s -o /dev/null '{url}'; date +%s.%N", stdout=subprocess.PIPE,
                             text=True)
@@ -53,7 +54,7 @@ def main():
                 t1 = float(p.stdout.read().strip())
                 p.wait()
                 lags.append((t1 - t0) * 1000)
-                time.sleep(0.1)
+                time.sleep(0.3)  # the follower has applied this write before the next index is read
             print(f"{mode}: median {statistics.median(lags):.1f} ms, min {min(lags):.1f}, max {max(lags):.1f} "
                   f"(n={o.n})", flush=True)
     finally:

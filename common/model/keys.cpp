@@ -27,6 +27,14 @@ std::optional<T> number(std::string_view s) {
 
 }  // namespace
 
+std::optional<std::string> Keys::networkOfAttachments(std::string_view prefix) const {
+  const std::string root = attachments();
+  if (prefix.size() <= root.size() + 1 || prefix.substr(0, root.size()) != root || prefix.back() != '/') return std::nullopt;
+  const std::string_view net = prefix.substr(root.size(), prefix.size() - root.size() - 1);
+  if (net.find('/') != std::string_view::npos) return std::nullopt;
+  return std::string(net);
+}
+
 Keys::Parsed Keys::classify(std::string_view key) const {
   Parsed p;
   if (key.substr(0, root_.size()) != root_) return p;

@@ -45,6 +45,8 @@ class Keys {
 
   std::string attachments() const { return root_ + "attachments/"; }
   std::string attachmentsOf(std::string_view net) const { return attachments() + std::string(net) + "/"; }
+  // The network whose attachmentsOf() `prefix` is; nullopt for any other string.
+  std::optional<std::string> networkOfAttachments(std::string_view prefix) const;
   std::string attachmentsOn(std::string_view net, std::string_view host) const {
     return attachmentsOf(net) + std::string(host) + "/";
   }

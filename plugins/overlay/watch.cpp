@@ -398,10 +398,9 @@ struct Watcher {
   // for the very same one), on the feed's thread: names do not wait for this loop's kernel work.
   void shareListings(kv::ChangeFeed& feed) {
     if (!share) return;
-    feed.onAnswer([share = share.get(), root = cluster->keys().attachments()](const std::string& prefix,
-                                                                             const std::vector<kv::KvPair>& pairs) {
-      if (prefix.size() > root.size() + 1 && prefix.compare(0, root.size(), root) == 0)
-        share->publish(prefix.substr(root.size(), prefix.size() - root.size() - 1), pairs);
+    feed.onAnswer([share = share.get(), &keys = cluster->keys()](const std::string& prefix,
+                                                                const std::vector<kv::KvPair>& pairs) {
+      if (auto net = keys.networkOfAttachments(prefix)) share->publish(*net, pairs);
     });
   }
 
@@ -410,10 +409,8 @@ struct Watcher {
     feed.follow(follows = std::move(now));
     if (!share) return;
     std::set<std::string> nets;
-    const std::string& root = cluster->keys().attachments();
     for (const auto& prefix : follows)
-      if (prefix.size() > root.size() + 1 && prefix.compare(0, root.size(), root) == 0)
-        nets.insert(prefix.substr(root.size(), prefix.size() - root.size() - 1));
+      if (auto net = cluster->keys().networkOfAttachments(prefix)) nets.insert(std::move(*net));
     share->keepOnly(nets);
   }
 

@@ -28,6 +28,10 @@ TEST_CASE("model: keys are built in one place and classified back") {
   CHECK(k.changed("over") == "P/networks/over/changed");
   CHECK(k.classify("P/networks/over/changed").kind == Kind::Changed);
   CHECK(k.classify("P/networks/over/changed").net == "over");
+  CHECK(k.networkOfAttachments(k.attachmentsOf("over")) == "over");
+  for (const char* not_one : {"P/attachments/", "P/attachments//", "P/attachments/over", "P/attachments/over/h1/",
+                              "P/networks/over/", "Q/attachments/over/"})
+    CHECK_MESSAGE(!k.networkOfAttachments(not_one), not_one);
 
   for (const auto& key : {k.networkConfig("over"), k.member("over", "h1"), k.vni(4096),
                           k.attachment("over", "h1", "c1", "eth0"), k.host("h1"), k.lease("pool", "10.0.0.2"),

@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <utility>
+#include <optional>
+#include <chrono>
 
 #include "model/memory.hpp"
 #include "util/log.hpp"
@@ -19,6 +22,9 @@ namespace {
 
 constexpr size_t kMaxFrameBytes = 256u << 20;  // 100,000 attachments of ~350 B with room to spare
 constexpr int kReconnectMs = 500;
+// Out of descriptors (or kernel memory) for a resolver's connection: it stays in the listen backlog, which
+// would wake poll at once, again and again; the listen socket is left out of poll for this long instead.
+constexpr int kAcceptPauseMs = 100;
 
 bool readNumber(std::string_view& in, uint64_t& out, char end) {
   auto [p, ec] = std::from_chars(in.data(), in.data() + in.size(), out);
@@ -215,14 +221,22 @@ bool ListingServer::flush(Client& c) {
 }
 
 void ListingServer::run() {
+  using Clock = std::chrono::steady_clock;
   std::vector<pollfd> fds;
+  std::optional<Clock::time_point> acceptPausedUntil;
   while (!stop_) {
-    fds.assign({{listen_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}});
+    int timeoutMs = -1;
+    if (acceptPausedUntil) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*acceptPausedUntil - Clock::now()).count();
+      if (left > 0) timeoutMs = int(left);
+      else acceptPausedUntil.reset();
+    }
+    fds.assign({{listen_.get(), short(acceptPausedUntil ? 0 : POLLIN), 0}, {wake_.get(), POLLIN, 0}});
     {
       std::lock_guard lk(mu_);
       for (const auto& c : clients_) fds.push_back({c.fd.get(), short(POLLIN | (pending(c) ? POLLOUT : 0)), 0});
     }
-    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+    if (::poll(fds.data(), fds.size(), timeoutMs) < 0 && errno != EINTR) {
       log::error(std::string("listing link: poll: ") + std::strerror(errno));
       return;
     }
@@ -247,7 +261,16 @@ void ListingServer::run() {
     if (!(fds[0].revents & POLLIN)) continue;
     for (;;) {
       UniqueFd fd(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-      if (!fd) break;
+      if (!fd) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          if (!std::exchange(acceptStarved_, true))
+            log::warn(std::string("listing link: accepting overlay-resolver: ") + std::strerror(errno) +
+                      "; trying again every " + std::to_string(kAcceptPauseMs) + " ms");
+          acceptPausedUntil = Clock::now() + std::chrono::milliseconds(kAcceptPauseMs);
+        }
+        break;
+      }
+      if (std::exchange(acceptStarved_, false)) log::info("listing link: accepting overlay-resolver again");
       ucred cred{};
       socklen_t len = sizeof cred;
       if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) continue;

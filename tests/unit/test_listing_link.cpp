@@ -3,18 +3,24 @@
 // listing on connect, then the latest of each, withdrawals, and sees the watcher go the moment it goes.
 #include <doctest/doctest.h>
 
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "model/listing_link.hpp"
+#include "util/unique_fd.hpp"
 
 using namespace ovl;
 
@@ -146,4 +152,47 @@ TEST_CASE("listing link: a resolver gets every listing, then the latest, withdra
   REQUIRE(eventually([&] { return !client.connected() && !late.connected(); }));
   CHECK_FALSE(client.latest("red"));
   CHECK(changes > before);
+}
+
+TEST_CASE("listing link: a watcher out of descriptors waits for them instead of spinning on its socket") {
+  TempDir t;
+  auto path = model::listingSocketPath(t.path);
+  REQUIRE(path);
+  auto server = model::ListingServer::start(t.path);
+  REQUIRE(server);
+  (*server)->publish("blue", sample());
+  UniqueFd peer(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(peer);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(path->size() < sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, path->data(), path->size());
+  // No descriptor left for the process: the lowest free one becomes the limit.
+  const int lowest = ::dup(0);
+  REQUIRE(lowest >= 0);
+  ::close(lowest);
+  rlimit was{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &was) == 0);
+  rlimit tight = was;
+  tight.rlim_cur = rlim_t(lowest);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  const auto cpu = [] {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+  };
+  // The connection waits in the backlog while accept fails with EMFILE.
+  const bool connected = ::connect(peer.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  const double before = cpu();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const double spent = cpu() - before;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &was) == 0);
+  REQUIRE(connected);
+  CHECK(spent < 100.0);  // a loop on the readable listen socket burns the whole 400 ms
+  // Descriptors back: the resolver is accepted and gets the listing.
+  pollfd p{peer.get(), POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 5000) == 1);
+  char buf[64];
+  CHECK(::recv(peer.get(), buf, sizeof buf, 0) > 0);
+  CHECK(buf[0] == 'L');
 }

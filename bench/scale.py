@@ -240,7 +240,7 @@ class Scenario:
         log(f"{o.hosts} hosts, {o.containers} containers, {o.networks} networks, bursts of {o.burst}")
         t0 = time.monotonic()
         self.cl = ScaleCluster(o.hosts, o.bin, leader_role=o.leader_role, health=not o.no_health,
-                               watch_reads=o.watch_reads)
+                               watch_reads=o.watch_reads, spread=o.spread)
         try:
             self.extra["setup_s"] = time.monotonic() - t0
             self.extra["consul"] = {"leader": self.cl.leader, "servers": self.cl.role_server}
@@ -300,6 +300,9 @@ def options(argv=None):
                     help="the role whose Consul server is the leader (the others' requests are forwarded to it)")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--no-health", action="store_true", help="the watchers' health mesh off (its cost: compare)")
+    ap.add_argument("--spread", action="store_true",
+                    help="the watchers and resolvers spread over the two servers that are not the plugins' "
+                         "(consul.addressOrder spread); their requests are then all counted as the watchers'")
     ap.add_argument("--watch-reads", choices=("auto", "leader", "any"),
                     help="node config consul.watchReads for every daemon (default: the product's own, auto)")
     ap.add_argument("--json", help="write every figure, phase and call here")

@@ -9,8 +9,12 @@ How Consul requests are told apart: every role talks to a server of its own. Eac
 configs that differ only in the order of the same three addresses in `store`: the plugins (overlay and the
 overlay-ipam it delegates to) list one server first, the watcher another, the resolver the third, and the
 client sticks to the first address that answers. So each server's request log holds one role's requests
-only; the client address names the host. By default the plugins get the leader's server, so the daemons'
-blocking queries are forwarded to the leader as they would be through client agents. Requests from the Consul hosts themselves (this
+only; the client address names the host (the node configs say `consul.addressOrder: listed`). By
+default the plugins get the leader's server, so the daemons' blocking queries are forwarded to the leader
+as they would be through client agents. With spread=True the watchers and resolvers list the two other
+servers in the same order with the product's default `addressOrder: spread` (each host starts at the
+server its name picks): the plugins' requests are still told apart, the daemons' are all counted as the
+watchers' (the resolvers, fed by their watcher, send few). Requests from the Consul hosts themselves (this
 driver's own reads, the servers' health checks) are left out by address.
 """
 
@@ -79,12 +83,14 @@ def machine_cpu():
 
 
 class ScaleCluster:
-    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins", health=True, watch_reads=None):
+    def __init__(self, nhosts, bin_dir, consul_servers=3, leader_role="plugins", health=True, watch_reads=None,
+                 spread=False):
         if not 3 <= nhosts <= 240:
             raise ValueError("between 3 and 240 hosts (198.51.100.11-250)")
         self.bin = os.path.abspath(bin_dir)
         self.health = health
         self.watch_reads = watch_reads  # node config consul.watchReads (None: the product's default)
+        self.spread = spread  # the daemons spread over the servers that are not the plugins'
         self.t = Topology()
         self.t.start()
         self.helpers, self.daemons = {}, {}
@@ -116,11 +122,16 @@ class ScaleCluster:
     def _write_node_config(self, host, role):
         first = ROLES.index(role)
         order = self.servers[first:] + self.servers[:first]
+        consul = {"addressOrder": "listed"}
+        if self.spread and role != "plugins":
+            order = [s for r, s in zip(ROLES, self.servers) if r != "plugins"]
+            consul = {"addressOrder": "spread"}
         path = os.path.join(self.t.tmpdir, f"node-{host.name}-{role}.json")
-        cfg = {"store": ",".join(s.store_url for s in order), "hostName": host.name, "advertise": "eth0",
-               "stateDir": self.state_dir(host), "resolver": {"upstreams": []}, "health": {"enabled": self.health}}
         if self.watch_reads:
-            cfg["consul"] = {"watchReads": self.watch_reads}
+            consul["watchReads"] = self.watch_reads
+        cfg = {"store": ",".join(s.store_url for s in order), "hostName": host.name, "advertise": "eth0",
+               "stateDir": self.state_dir(host), "resolver": {"upstreams": []}, "health": {"enabled": self.health},
+               "consul": consul}
         with open(path, "w") as f:
             json.dump(cfg, f)
         return path
@@ -167,7 +178,10 @@ class ScaleCluster:
     def take_requests(self):
         """{role: [Request from a host]} since the last call."""
         hosts = self.host_of_ip()
-        return {role: [r for r in log.take() if r.client in hosts] for role, log in self.logs.items()}
+        got = {role: [r for r in log.take() if r.client in hosts] for role, log in self.logs.items()}
+        if self.spread:
+            got["watcher"], got["resolver"] = got["watcher"] + got["resolver"], []
+        return got
 
     def kernel_state(self, host):
         """Counts on a host: flood entries (all-zero MAC) and other FDB entries on ovx-*, neighbour entries on

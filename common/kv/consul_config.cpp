@@ -1,10 +1,12 @@
 #include "kv/consul_config.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
 #include "kv/consul_key.hpp"
 #include "util/file.hpp"
+#include "util/ip.hpp"
 
 namespace ovl::kv {
 namespace {
@@ -128,6 +130,12 @@ void applyEnvDefaults(ConsulConfig& cfg) {
     if (const char* v = envOrNull("CONSUL_CLIENT_KEY")) cfg.keyFile = v;
   if (!cfg.tlsSkipVerify)
     if (const char* v = envOrNull("CONSUL_HTTP_SSL_VERIFY")) cfg.tlsSkipVerify = falsy(v);
+}
+
+void spreadAddresses(ConsulConfig& cfg, std::string_view hostName) {
+  if (cfg.addressOrder != ConsulConfig::AddressOrder::Spread || cfg.addresses.size() < 2) return;
+  const auto first = static_cast<std::ptrdiff_t>(fnv1a(hostName) % cfg.addresses.size());
+  std::rotate(cfg.addresses.begin(), cfg.addresses.begin() + first, cfg.addresses.end());
 }
 
 Result<void> validate(const ConsulConfig& cfg) {

@@ -13,7 +13,7 @@
 namespace ovl::kv {
 
 struct ConsulConfig {
-  std::vector<std::string> addresses;  // "http://h:p" or "https://h:p"; tried in turn
+  std::vector<std::string> addresses;  // "http://h:p" or "https://h:p"; tried in turn, from the first
   std::string token;                   // never logged, never put in an error or a URL
   std::string tokenFile;               // read when the client first needs it; wins over token
   std::string caFile, certFile, keyFile;
@@ -29,6 +29,12 @@ struct ConsulConfig {
   // while a prefix is quiet, any server while its changes follow each other within 300 ms (in a burst,
   // each write tells the followers of the one before, and the leader's CPU is what runs out).
   enum class WatchReads { Auto, Leader, AnyServer } watchReads = WatchReads::Auto;
+  // Which address a host tries first (spreadAddresses). Spread: one chosen by the host's name, so that
+  // hosts given the same list of servers do not all ask the first one (every server answers for the
+  // cluster: reads and blocking queries are forwarded to the leader, or answered by the server itself with
+  // ?stale, and a server's CPU goes into the answers it sends). Listed: the list's order, for a list that
+  // names a local Consul agent first and servers as a fallback.
+  enum class AddressOrder { Spread, Listed } addressOrder = AddressOrder::Spread;
 };
 
 // "consul://H:P" (http), "consul+https://H:P", "http://H:P", "https://H:P" or a bare "H:P" (http),
@@ -45,9 +51,15 @@ Result<std::string> normalizeAddress(std::string_view address, bool defaultHttps
 void applyEnvDefaults(ConsulConfig& cfg);
 
 // Reads {"addresses": [..] | "a,b", "token", "tokenFile", "caFile", "certFile", "keyFile",
-// "tlsSkipVerify", "prefix", "connectTimeoutMs", "requestTimeoutMs", "retries", "watchReads"} into cfg.
+// "tlsSkipVerify", "prefix", "connectTimeoutMs", "requestTimeoutMs", "retries", "watchReads",
+// "addressOrder"} into cfg.
 // Errors name the key with fieldPrefix, e.g. "consul.addresses must be an array of strings".
 Result<void> parseConsulObject(const rapidjson::Value& obj, ConsulConfig& cfg, std::string_view fieldPrefix);
+
+// With AddressOrder::Spread, rotates cfg.addresses so that they start at the one `hostName` picks (FNV-1a
+// of the name, modulo their number): the same host always starts at the same server, the others follow in
+// the list's order for failover. Listed: leaves them. Idempotent for a given list only: call it once.
+void spreadAddresses(ConsulConfig& cfg, std::string_view hostName);
 
 // Checks addresses, timeouts and the prefix; Code::InvalidConfig otherwise.
 Result<void> validate(const ConsulConfig& cfg);

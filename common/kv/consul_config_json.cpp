@@ -85,6 +85,12 @@ Result<void> parseConsulObject(const rapidjson::Value& obj, ConsulConfig& cfg, s
       else if (s == "leader") cfg.watchReads = ConsulConfig::WatchReads::Leader;
       else if (s == "any") cfg.watchReads = ConsulConfig::WatchReads::AnyServer;
       else return fail(Code::InvalidConfig, f.name(key) + " is '" + s + "', not one of auto, leader, any");
+    } else if (key == "addressOrder") {
+      std::string s;
+      TRY_VOID(readString(v, f, key, s));
+      if (s == "spread") cfg.addressOrder = ConsulConfig::AddressOrder::Spread;
+      else if (s == "listed") cfg.addressOrder = ConsulConfig::AddressOrder::Listed;
+      else return fail(Code::InvalidConfig, f.name(key) + " is '" + s + "', not one of spread, listed");
     } else if (key == "connectTimeoutMs")
       TRY_VOID(readLong(v, f, key, 1, 600000, cfg.connectTimeoutMs));
     else if (key == "requestTimeoutMs")
@@ -97,7 +103,7 @@ Result<void> parseConsulObject(const rapidjson::Value& obj, ConsulConfig& cfg, s
       return fail(Code::InvalidConfig,
                   f.name(key) +
                       " is not a known key (known: addresses, token, tokenFile, caFile, certFile, keyFile, "
-                      "tlsSkipVerify, prefix, connectTimeoutMs, requestTimeoutMs, retries, watchReads)");
+                      "tlsSkipVerify, prefix, connectTimeoutMs, requestTimeoutMs, retries, watchReads, addressOrder)");
     }
   }
   if (!cfg.prefix.empty()) {

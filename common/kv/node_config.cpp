@@ -138,6 +138,7 @@ Result<StoreSpec> resolveStore(const json::Value* obj, std::string_view path, co
     return spec;
   }
   TRY_VOID(validate(spec.consul));
+  spreadAddresses(spec.consul, hostIdentity(node));
   return spec;
 }
 

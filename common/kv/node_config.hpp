@@ -66,6 +66,7 @@ struct StoreSpec {
 //  - no "store": the node config's store when `nodeByDefault` (the overlay plugin, which needs a cluster),
 //    else the file store (overlay-ipam's embedded default).
 // Consul settings: node config "consul" object, then the plugin's "consul" object, then CONSUL_* env.
+// The addresses come out in the order this host tries them (kv::spreadAddresses, by hostIdentity).
 Result<StoreSpec> resolveStore(const json::Value* obj, std::string_view path, const NodeConfig& node,
                                bool nodeByDefault);
 

@@ -5,6 +5,8 @@
 2. A host "reboot": container namespaces vanish without DEL; CNI GC of the overlay + gwbridge chain removes
    everything they left while the survivors keep working.
 3. The leader of a three-server Consul cluster is killed during 100 parallel ADDs from three hosts.
+3b. Hosts given the same list of servers start at the one their name picks (consul.addressOrder spread), at
+   the first with addressOrder listed, and go on to the next when theirs is down.
 4. 200 containers added and deleted concurrently on three hosts.
 5. The Consul ACL token never appears in output, logs or process arguments, however it is passed.
 6. No file or directory we create under the data and state directories is accessible to others.
@@ -12,7 +14,7 @@ KnownGcLeaksTest holds two leaks of gwbridge's GC found here and not fixed yet, 
 
 Topology: an underlay switch (198.51.100.0/24), a Consul -dev server cs (198.51.100.10), hosts h1..h3
 (198.51.100.11-13), a router and an "internet" host (203.0.113.1). Test 3 adds a cluster on s1..s3
-(198.51.100.21-23), test 5 an ACL server on ca (198.51.100.30). After every test nothing of ours is left:
+(198.51.100.21-23), test 3b one on p1..p3 (198.51.100.31-33), test 5 an ACL server on ca (198.51.100.30). After every test nothing of ours is left:
 no links, nftables rules, leases (Consul and files), membership or attachment keys, or journaled releases.
 Waits poll with deadlines; nothing sleeps a fixed time.
 """
@@ -32,6 +34,7 @@ import uuid
 from ovltest import ConsulCluster, ConsulServer, Topology, root_snapshot, run_plugin
 from ovltest.chain import ChainError, plugin_conf, run_chain
 from ovltest.cleanup import run_all
+from ovltest.consul_log import RequestLog
 from ovltest.faults import (PausedCall, container_keys, container_links, group_pids, journal_entries,
                             gwbridge_records, journaled_releases, lease_files, nft_comments, our_links, read_proc, wait_for)
 from ovltest.plugins import OVL_SRC_DIR, find_binary
@@ -537,6 +540,75 @@ class FaultsTest(unittest.TestCase):
               f"the next call) and succeeded when retried", file=sys.stderr)
         for m, k in msgs.most_common(3):
             print(f"    {k} x {m}", file=sys.stderr)
+
+    # ------------------------------------------------------------------------------------------------------
+    # 3b. Hosts given one list of servers start at different ones (consul.addressOrder spread, the default)
+    def test_3b_hosts_given_one_server_list_spread_over_the_servers(self):
+        t = E.t
+        servers = [t.add_host(f"p{i}", f"198.51.100.{30 + i}/24") for i in (1, 2, 3)]
+        cluster = ConsulCluster(t, servers, log_level="debug")
+        self.addCleanup(lambda: [s.stop() for s in cluster.servers.values()])
+        urls = [cluster.server(h).store_url for h in servers]
+        logs = {h.name: RequestLog(cluster.server(h)) for h in servers}
+        conf = overlay_conf("spread", "10.31.0.0/24")
+        by_ip = {h.ip: h.name for h in E.hosts}
+        names = {h.name: f"h{i}" for i, h in zip((1, 3, 5), E.hosts)}  # their hashes pick the 3 servers
+
+        def fnv1a(text):  # common/util/ip.cpp's
+            h = 1469598103934665603
+            for b in text.encode():
+                h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+            return h
+
+        def servers_asked(order, tag):
+            """Runs an ADD and a DEL on every host with the three servers listed in one order; returns
+            {host: {server: requests}} from the servers' logs."""
+            nodes = {h.name: E.write_node(h, f"node-{tag}", store=",".join(urls), consul={"addressOrder": order},
+                                          hostName=names[h.name]) for h in E.hosts}
+            for log in logs.values():
+                log.take()
+            for h in E.hosts:
+                cid = f"sp-{tag}-{h.name}-{t.prefix}"
+                netns = t.add_container(h, f"sp-{tag}")
+                self.dels.append(lambda h=h, cid=cid: E.plugin(h, "overlay", "DEL", conf, cid, "",
+                                                               env=E.env(h, nodes[h.name]), check=False))
+                E.plugin(h, "overlay", "ADD", conf, cid, netns, env=E.env(h, nodes[h.name]))
+                E.plugin(h, "overlay", "DEL", conf, cid, netns, env=E.env(h, nodes[h.name]))
+                self.dels.pop()
+                t.remove_container(netns)
+            asked = collections.defaultdict(collections.Counter)
+
+            def settled():  # a server logs a request once it has answered it
+                for name, log in logs.items():
+                    for r in log.take():
+                        if r.client in by_ip:
+                            asked[by_ip[r.client]][name] += 1
+                return len(asked) == len(E.hosts)
+            wait_for(settled, scaled(10), "the servers' logs of the plugins' requests")
+            return asked
+
+        spread = servers_asked("spread", "s")
+        for h in E.hosts:
+            want = servers[fnv1a(names[h.name]) % 3].name
+            self.assertEqual(set(spread[h.name]), {want}, f"{h.name} asked {dict(spread[h.name])}, not {want} alone")
+        self.assertEqual(len({next(iter(spread[h.name])) for h in E.hosts}), 3, f"{names} pick three servers: {dict(spread)}")
+        listed = servers_asked("listed", "l")
+        for h in E.hosts:
+            self.assertEqual(set(listed[h.name]), {servers[0].name}, f"{h.name}: {dict(listed[h.name])}")
+        # A host whose server is down goes on to the next in the list.
+        h = E.hosts[0]
+        down = servers[fnv1a(names[h.name]) % 3]
+        cluster.server(down).stop()
+        node = E.write_node(h, "node-down", store=",".join(urls), hostName=names[h.name])
+        cid = f"sp-down-{t.prefix}"
+        netns = t.add_container(h, "sp-down")
+        self.dels.append(lambda: E.plugin(h, "overlay", "DEL", conf, cid, "", env=E.env(h, node), check=False))
+        rc, res, out, err = E.plugin(h, "overlay", "ADD", conf, cid, netns, env=E.env(h, node), check=False)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn(ips_of(res)[0], t.run(netns, "ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout)
+        E.plugin(h, "overlay", "DEL", conf, cid, netns, env=E.env(h, node))
+        self.dels.pop()
+        t.remove_container(netns)
 
     # ------------------------------------------------------------------------------------------------------
     # 4. churn: 200 containers added and deleted concurrently

@@ -1,5 +1,8 @@
 // Consul client configuration: store URLs, CONSUL_* environment, the "consul" JSON object.
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
 #include <rapidjson/document.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,6 +14,7 @@
 #include <string>
 
 #include "kv/consul_config.hpp"
+#include "util/ip.hpp"
 #include "kv/consul_key.hpp"
 
 using namespace ovl;
@@ -192,6 +196,42 @@ TEST_CASE("parseConsulObject reads every key") {
   REQUIRE(s);
   CHECK(s->addresses == std::vector<std::string>{"http://a:1", "https://b:2"});
   CHECK(s->watchReads == ConsulConfig::WatchReads::Auto);
+  CHECK(s->addressOrder == ConsulConfig::AddressOrder::Spread);
+  auto listed = parseObj(R"({"addressOrder":"listed"})");
+  REQUIRE(listed);
+  CHECK(listed->addressOrder == ConsulConfig::AddressOrder::Listed);
+}
+
+TEST_CASE("spreadAddresses: each host starts at the server its name picks, the others follow for failover") {
+  const std::vector<std::string> servers{"http://s1:8500", "http://s2:8500", "http://s3:8500"};
+  std::set<std::string> firsts;
+  for (int i = 1; i <= 30; ++i) {
+    ConsulConfig c;
+    c.addresses = servers;
+    const std::string host = "h" + std::to_string(i);
+    spreadAddresses(c, host);
+    CAPTURE(host);
+    // A rotation of the list: every server still there, in the list's cyclic order.
+    REQUIRE(c.addresses.size() == 3);
+    auto at = std::find(servers.begin(), servers.end(), c.addresses[0]);
+    REQUIRE(at != servers.end());
+    const size_t k = size_t(at - servers.begin());
+    for (size_t j = 0; j < 3; ++j) CHECK(c.addresses[j] == servers[(k + j) % 3]);
+    CHECK(k == fnv1a(host) % 3);  // the same host, the same start, in every process
+    firsts.insert(c.addresses[0]);
+  }
+  CHECK(firsts.size() == 3);  // 30 hosts do not all ask one server
+  ConsulConfig listed;
+  listed.addresses = servers;
+  listed.addressOrder = ConsulConfig::AddressOrder::Listed;
+  for (const char* host : {"h1", "h2", "h3", "h4"}) {
+    spreadAddresses(listed, host);
+    CHECK(listed.addresses == servers);
+  }
+  ConsulConfig one;
+  one.addresses = {"http://agent:8500"};
+  spreadAddresses(one, "h2");
+  CHECK(one.addresses == std::vector<std::string>{"http://agent:8500"});
 }
 
 TEST_CASE("parseConsulObject errors name the key") {
@@ -212,6 +252,8 @@ TEST_CASE("parseConsulObject errors name the key") {
            {R"({"tlsSkipVerify":"yes"})", "consul.tlsSkipVerify must be a boolean"},
            {R"({"watchReads":true})", "consul.watchReads must be a string"},
            {R"({"watchReads":"stale"})", "consul.watchReads is 'stale', not one of auto, leader, any"},
+           {R"({"addressOrder":1})", "consul.addressOrder must be a string"},
+           {R"({"addressOrder":"random"})", "consul.addressOrder is 'random', not one of spread, listed"},
            {R"({"prefix":7})", "consul.prefix must be a string"},
            {R"({"prefix":"a/"})", "consul.prefix must be a key prefix"},
            {R"({"prefix":"a//b"})", "consul.prefix: invalid consul key"},

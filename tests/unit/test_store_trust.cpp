@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -142,5 +143,34 @@ TEST_CASE("a network config names no file: tokenFile, caFile, certFile, keyFile 
     auto s = resolveStore(nullptr, "", n, true);
     REQUIRE(s);
     CHECK(s->consul.tokenFile == "/etc/node-token");
+  });
+}
+
+TEST_CASE("the node's servers come out in the order this host tries them: spread by hostName unless listed") {
+  withEnv({}, [] {
+    const std::vector<std::string> servers{"http://10.0.0.5:8500", "http://10.0.0.6:8500", "http://10.0.0.7:8500"};
+    std::set<std::string> firsts;
+    for (const char* host : {"h1", "h2", "h3", "h4", "h5", "h6"}) {
+      std::string n = std::string(R"({"store": "consul://10.0.0.5:8500,consul://10.0.0.6:8500,consul://10.0.0.7:8500",)") +
+                      R"("hostName": ")" + host + R"("})";
+      auto s = resolveStore(nullptr, "", node(n.c_str()), true);
+      REQUIRE(s);
+      ConsulConfig want;
+      want.addresses = servers;
+      spreadAddresses(want, host);
+      CHECK(s->consul.addresses == want.addresses);
+      firsts.insert(s->consul.addresses[0]);
+      // A network config naming the node's store gets the same order (its credentials check sees the set).
+      auto net = resolve(n.c_str(), R"({"store": "consul"})");
+      REQUIRE(net);
+      CHECK(net->consul.addresses == want.addresses);
+    }
+    CHECK(firsts.size() > 1);
+    auto listed = resolveStore(nullptr, "",
+                               node(R"({"store": "consul://10.0.0.5:8500,consul://10.0.0.6:8500,consul://10.0.0.7:8500",
+                                        "hostName": "h2", "consul": {"addressOrder": "listed"}})"),
+                               true);
+    REQUIRE(listed);
+    CHECK(listed->consul.addresses == servers);
   });
 }

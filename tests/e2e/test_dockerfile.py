@@ -7,7 +7,10 @@ private podman running in a simulated host namespace and runs the installer with
 as the node's /opt/cni/bin and /etc/cni/net.d. The root network namespace must be unchanged afterwards
 (buildah without host networking would create cni-podman0 and NAT rules there).
 
-OVL_IMAGE_WORK=DIR reuses a build directory (base image and layer cache) between runs.
+The build uses the machine's image cache, /var/cache/overlay-cni/image (build-image.sh's default): the base
+image, the build stage's apt-get layer and a compiler cache are reused between runs; `COPY . .` hashes the
+sources, so the binaries are always built from the current tree (about 10 min cold, 2 min warm).
+OVL_IMAGE_WORK=DIR uses another build directory (build-image.sh -w DIR) instead.
 OVL_IMAGE_ARCHIVE=FILE skips the build and tests an OCI archive made earlier (build-image.sh -o FILE).
 """
 

@@ -12,7 +12,7 @@ client sticks to the first address that answers. So each server's request log ho
 only; the client address names the host (the node configs say `consul.addressOrder: listed`). By
 default the plugins get the leader's server, so the daemons' blocking queries are forwarded to the leader
 as they would be through client agents. With spread=True the watchers and resolvers list the two other
-servers in the same order with the product's default `addressOrder: spread` (each host starts at the
+servers in the same order with `addressOrder: spread` (each host starts at the
 server its name picks): the plugins' requests are still told apart, the daemons' are all counted as the
 watchers' (the resolvers, fed by their watcher, send few). Requests from the Consul hosts themselves (this
 driver's own reads, the servers' health checks) are left out by address.

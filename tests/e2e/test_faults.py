@@ -5,8 +5,8 @@
 2. A host "reboot": container namespaces vanish without DEL; CNI GC of the overlay + gwbridge chain removes
    everything they left while the survivors keep working.
 3. The leader of a three-server Consul cluster is killed during 100 parallel ADDs from three hosts.
-3b. Hosts given the same list of servers start at the one their name picks (consul.addressOrder spread), at
-   the first with addressOrder listed, and go on to the next when theirs is down.
+3b. Hosts given the same list of servers start at the one their name picks with consul.addressOrder spread,
+   at the first with listed (the default), and go on to the next when theirs is down.
 4. 200 containers added and deleted concurrently on three hosts.
 5. The Consul ACL token never appears in output, logs or process arguments, however it is passed.
 6. No file or directory we create under the data and state directories is accessible to others.
@@ -542,7 +542,7 @@ class FaultsTest(unittest.TestCase):
             print(f"    {k} x {m}", file=sys.stderr)
 
     # ------------------------------------------------------------------------------------------------------
-    # 3b. Hosts given one list of servers start at different ones (consul.addressOrder spread, the default)
+    # 3b. Hosts given one list of servers start at different ones with consul.addressOrder spread
     def test_3b_hosts_given_one_server_list_spread_over_the_servers(self):
         t = E.t
         servers = [t.add_host(f"p{i}", f"198.51.100.{30 + i}/24") for i in (1, 2, 3)]
@@ -561,9 +561,11 @@ class FaultsTest(unittest.TestCase):
             return h
 
         def servers_asked(order, tag):
-            """Runs an ADD and a DEL on every host with the three servers listed in one order; returns
-            {host: {server: requests}} from the servers' logs."""
-            nodes = {h.name: E.write_node(h, f"node-{tag}", store=",".join(urls), consul={"addressOrder": order},
+            """Runs an ADD and a DEL on every host with the three servers listed in one order and
+            consul.addressOrder `order` (None: not set); returns {host: {server: requests}} from the servers'
+            logs."""
+            consul = {"addressOrder": order} if order else {}
+            nodes = {h.name: E.write_node(h, f"node-{tag}", store=",".join(urls), consul=consul,
                                           hostName=names[h.name]) for h in E.hosts}
             for log in logs.values():
                 log.take()
@@ -592,14 +594,15 @@ class FaultsTest(unittest.TestCase):
             want = servers[fnv1a(names[h.name]) % 3].name
             self.assertEqual(set(spread[h.name]), {want}, f"{h.name} asked {dict(spread[h.name])}, not {want} alone")
         self.assertEqual(len({next(iter(spread[h.name])) for h in E.hosts}), 3, f"{names} pick three servers: {dict(spread)}")
-        listed = servers_asked("listed", "l")
+        listed = servers_asked(None, "l")  # the default
         for h in E.hosts:
             self.assertEqual(set(listed[h.name]), {servers[0].name}, f"{h.name}: {dict(listed[h.name])}")
         # A host whose server is down goes on to the next in the list.
         h = E.hosts[0]
         down = servers[fnv1a(names[h.name]) % 3]
         cluster.server(down).stop()
-        node = E.write_node(h, "node-down", store=",".join(urls), hostName=names[h.name])
+        node = E.write_node(h, "node-down", store=",".join(urls), hostName=names[h.name],
+                            consul={"addressOrder": "spread"})
         cid = f"sp-down-{t.prefix}"
         netns = t.add_container(h, "sp-down")
         self.dels.append(lambda: E.plugin(h, "overlay", "DEL", conf, cid, "", env=E.env(h, node), check=False))

@@ -196,10 +196,10 @@ TEST_CASE("parseConsulObject reads every key") {
   REQUIRE(s);
   CHECK(s->addresses == std::vector<std::string>{"http://a:1", "https://b:2"});
   CHECK(s->watchReads == ConsulConfig::WatchReads::Auto);
-  CHECK(s->addressOrder == ConsulConfig::AddressOrder::Spread);
-  auto listed = parseObj(R"({"addressOrder":"listed"})");
-  REQUIRE(listed);
-  CHECK(listed->addressOrder == ConsulConfig::AddressOrder::Listed);
+  CHECK(s->addressOrder == ConsulConfig::AddressOrder::Listed);
+  auto spread = parseObj(R"({"addressOrder":"spread"})");
+  REQUIRE(spread);
+  CHECK(spread->addressOrder == ConsulConfig::AddressOrder::Spread);
 }
 
 TEST_CASE("spreadAddresses: each host starts at the server its name picks, the others follow for failover") {
@@ -208,6 +208,7 @@ TEST_CASE("spreadAddresses: each host starts at the server its name picks, the o
   for (int i = 1; i <= 30; ++i) {
     ConsulConfig c;
     c.addresses = servers;
+    c.addressOrder = ConsulConfig::AddressOrder::Spread;
     const std::string host = "h" + std::to_string(i);
     spreadAddresses(c, host);
     CAPTURE(host);
@@ -230,6 +231,7 @@ TEST_CASE("spreadAddresses: each host starts at the server its name picks, the o
   }
   ConsulConfig one;
   one.addresses = {"http://agent:8500"};
+  one.addressOrder = ConsulConfig::AddressOrder::Spread;
   spreadAddresses(one, "h2");
   CHECK(one.addresses == std::vector<std::string>{"http://agent:8500"});
 }

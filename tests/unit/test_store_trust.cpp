@@ -146,17 +146,18 @@ TEST_CASE("a network config names no file: tokenFile, caFile, certFile, keyFile 
   });
 }
 
-TEST_CASE("the node's servers come out in the order this host tries them: spread by hostName unless listed") {
+TEST_CASE("the node's servers come out in the order this host tries them: listed, or spread by hostName") {
   withEnv({}, [] {
     const std::vector<std::string> servers{"http://10.0.0.5:8500", "http://10.0.0.6:8500", "http://10.0.0.7:8500"};
     std::set<std::string> firsts;
     for (const char* host : {"h1", "h2", "h3", "h4", "h5", "h6"}) {
       std::string n = std::string(R"({"store": "consul://10.0.0.5:8500,consul://10.0.0.6:8500,consul://10.0.0.7:8500",)") +
-                      R"("hostName": ")" + host + R"("})";
+                      R"("consul": {"addressOrder": "spread"}, "hostName": ")" + host + R"("})";
       auto s = resolveStore(nullptr, "", node(n.c_str()), true);
       REQUIRE(s);
       ConsulConfig want;
       want.addresses = servers;
+      want.addressOrder = ConsulConfig::AddressOrder::Spread;
       spreadAddresses(want, host);
       CHECK(s->consul.addresses == want.addresses);
       firsts.insert(s->consul.addresses[0]);
@@ -166,11 +167,13 @@ TEST_CASE("the node's servers come out in the order this host tries them: spread
       CHECK(net->consul.addresses == want.addresses);
     }
     CHECK(firsts.size() > 1);
-    auto listed = resolveStore(nullptr, "",
-                               node(R"({"store": "consul://10.0.0.5:8500,consul://10.0.0.6:8500,consul://10.0.0.7:8500",
-                                        "hostName": "h2", "consul": {"addressOrder": "listed"}})"),
-                               true);
-    REQUIRE(listed);
-    CHECK(listed->consul.addresses == servers);
+    for (const char* order : {R"(, "consul": {"addressOrder": "listed"})", ""}) {  // listed is the default
+      CAPTURE(order);
+      std::string n = std::string(R"({"store": "consul://10.0.0.5:8500,consul://10.0.0.6:8500,consul://10.0.0.7:8500",)") +
+                      R"("hostName": "h2")" + order + "}";
+      auto listed = resolveStore(nullptr, "", node(n.c_str()), true);
+      REQUIRE(listed);
+      CHECK(listed->consul.addresses == servers);
+    }
   });
 }

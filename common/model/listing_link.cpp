@@ -9,10 +9,10 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <utility>
-#include <optional>
 #include <chrono>
+#include <cstring>
+#include <optional>
+#include <utility>
 
 #include "model/memory.hpp"
 #include "util/log.hpp"

@@ -224,6 +224,7 @@ void ListingServer::run() {
   using Clock = std::chrono::steady_clock;
   std::vector<pollfd> fds;
   std::optional<Clock::time_point> acceptPausedUntil;
+  bool acceptStarved = false;  // accept failed for want of descriptors: said once, until it works again
   while (!stop_) {
     int timeoutMs = -1;
     if (acceptPausedUntil) {
@@ -263,14 +264,14 @@ void ListingServer::run() {
       UniqueFd fd(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
       if (!fd) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          if (!std::exchange(acceptStarved_, true))
+          if (!std::exchange(acceptStarved, true))
             log::warn(std::string("listing link: accepting overlay-resolver: ") + std::strerror(errno) +
                       "; trying again every " + std::to_string(kAcceptPauseMs) + " ms");
           acceptPausedUntil = Clock::now() + std::chrono::milliseconds(kAcceptPauseMs);
         }
         break;
       }
-      if (std::exchange(acceptStarved_, false)) log::info("listing link: accepting overlay-resolver again");
+      if (std::exchange(acceptStarved, false)) log::info("listing link: accepting overlay-resolver again");
       ucred cred{};
       socklen_t len = sizeof cred;
       if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) continue;

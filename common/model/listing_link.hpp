@@ -84,7 +84,6 @@ class ListingServer {
   std::map<std::string, std::shared_ptr<const std::string>> frames_;  // each network's latest listing frame
   std::vector<Client> clients_;
   std::atomic<bool> stop_{false};
-  bool acceptStarved_ = false;  // the thread's: accept failed for want of descriptors, said once
   std::thread thread_;
 };
 

@@ -12,7 +12,7 @@
 namespace ovl::nl {
 
 Result<UniqueFd> openArpSocket() {
-  UniqueFd fd(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
+  UniqueFd fd(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd) return fail(sysError(errno, "packet socket"));
   return fd;
 }

@@ -7,7 +7,8 @@
 
 namespace ovl::nl {
 
-// A packet socket for ARP in the calling thread's network namespace (it stays in that namespace).
+// A send-only packet socket in the calling thread's network namespace (it stays in that namespace): bound
+// to no protocol, it receives nothing, so it can be kept open.
 Result<UniqueFd> openArpSocket();
 // Sends an ARP request with sender and target address `ip` and sender hardware address `mac` to the
 // broadcast address on `ifindex` (of the socket's namespace).

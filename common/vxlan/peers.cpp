@@ -25,7 +25,7 @@ bool oursSelf(const nl::FdbEntry& e) {
   return e.master == 0 && !e.mac.isZero() && e.dst && (e.state & NUD_PERMANENT);
 }
 
-Result<PeerSync> syncEntries(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers) {
+Result<PeerSync> syncEntries(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers, Announcer& say) {
   PeerSync out;
   std::map<IpAddr, MacAddr> ipToMac;
   std::map<MacAddr, IpAddr> macToVtep;
@@ -68,34 +68,61 @@ Result<PeerSync> syncEntries(nl::Socket& s, const NetDevices& d, const std::vect
       neighHave[n.ip] = n.mac;
     } else if (want == ipToMac.end()) {
       TRY_VOID(nl::deleteNeigh(s, d.bridge.index, n.ip));
+      say.removed(d.bridge.index, n.ip, n.mac);
     }
   }
-  std::optional<UniqueFd> arp;
   for (const auto& [ip, mac] : ipToMac) {
     if (neighHave.count(ip)) continue;
     TRY_VOID(nl::addNeigh(s, d.bridge.index, ip, mac, true));
-    // With neigh_suppress the bridge keeps a container's own announcement from the VXLAN port (the control
-    // plane, this, carries it): say it to this host's containers, whose caches may hold the address under
-    // the MAC of a container that left. Sent from the bridge device, it reaches only local ports.
-    if (!arp) arp = TRY(nl::openArpSocket());
-    if (auto g = nl::sendGratuitousArp(arp->get(), d.bridge.index, mac, ip); !g)
-      log::warn("announcing " + ip.str() + " to this host's containers: " + g.error().msg);
+    // A full pass runs at start and after something went wrong: what the kernel held before is unknown.
+    say.added(d.bridge.index, ip, mac, true);
   }
   return out;
 }
 
 }  // namespace
 
+void Announcer::removed(int bridge, const IpAddr& ip, const MacAddr& mac) {
+  const Key k{bridge, ip};
+  removed_[k] = {mac, ++removals_};
+  order_.push_back({k, removals_});
+  for (; order_.size() > kRemembered; order_.pop_front())  // the oldest, unless removed again since
+    if (auto it = removed_.find(order_.front().first); it != removed_.end() && it->second.second == order_.front().second)
+      removed_.erase(it);
+}
+
+Result<Announcer> Announcer::open() {
+  Announcer a;
+  a.socket_ = TRY(nl::openArpSocket());
+  return a;
+}
+
+void Announcer::added(int bridge, const IpAddr& ip, const MacAddr& mac, bool always) {
+  bool moved = always;
+  if (auto it = removed_.find({bridge, ip}); it != removed_.end()) {
+    moved = moved || !(it->second.first == mac);
+    removed_.erase(it);
+  }
+  if (!moved || !ip.isV4() || !socket_) return;
+  if (auto g = nl::sendGratuitousArp(socket_.get(), bridge, mac, ip); !g)
+    log::warn("announcing " + ip.str() + " to this host's containers: " + g.error().msg);
+  else
+    ++sent_;
+}
+
 Result<PeerSync> applyPeerChanges(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& before,
-                                  const std::vector<Peer>& after) {
+                                  const std::vector<Peer>& after, Announcer& say) {
   PeerSync out;
   std::map<IpAddr, MacAddr> ipsBefore, ipsAfter;
   std::map<MacAddr, IpAddr> macsBefore, macsAfter;
   for (const auto& p : before) ipsBefore[p.ip] = p.mac, macsBefore[p.mac] = p.vtep;
   for (const auto& p : after) ipsAfter[p.ip] = p.mac, macsAfter[p.mac] = p.vtep;
   // Addresses first: a reply must not name a MAC whose FDB entries are gone.
-  for (const auto& [ip, mac] : ipsBefore)
-    if (!ipsAfter.count(ip)) TRY_VOID(nl::deleteNeigh(s, d.bridge.index, ip));
+  for (const auto& [ip, mac] : ipsBefore) {
+    if (ipsAfter.count(ip)) continue;
+    TRY_VOID(nl::deleteNeigh(s, d.bridge.index, ip));
+    say.removed(d.bridge.index, ip, mac);
+  }
   for (const auto& [mac, vtep] : macsBefore) {
     if (macsAfter.count(mac)) continue;
     TRY_VOID(nl::deleteMasterFdb(s, d.vxlan.index, mac));
@@ -109,27 +136,25 @@ Result<PeerSync> applyPeerChanges(nl::Socket& s, const NetDevices& d, const std:
     if (was == macsBefore.end()) TRY_VOID(nl::replaceMasterFdb(s, d.vxlan.index, mac));
     ++out.added;
   }
-  std::optional<UniqueFd> arp;
   for (const auto& [ip, mac] : ipsAfter) {
     auto was = ipsBefore.find(ip);
     if (was != ipsBefore.end() && was->second == mac) continue;
     TRY_VOID(nl::addNeigh(s, d.bridge.index, ip, mac, true));
-    if (!arp) arp = TRY(nl::openArpSocket());
-    if (auto g = nl::sendGratuitousArp(arp->get(), d.bridge.index, mac, ip); !g)
-      log::warn("announcing " + ip.str() + " to this host's containers: " + g.error().msg);
+    say.added(d.bridge.index, ip, mac, was != ipsBefore.end());
   }
   return out;
 }
 
-Result<PeerSync> syncPeers(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers) {
-  auto out = TRY(syncEntries(s, d, peers));
+Result<PeerSync> syncPeers(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers, Announcer& say) {
+  auto out = TRY(syncEntries(s, d, peers, say));
   TRY_VOID(nl::setBridgePortNeighSuppress(s, d.vxlan.index, true));
   return out;
 }
 
 Result<void> clearPeers(nl::Socket& s, const NetDevices& d) {
   TRY_VOID(nl::setBridgePortNeighSuppress(s, d.vxlan.index, false));
-  (void)TRY(syncEntries(s, d, {}));
+  Announcer none;  // nothing is added, nothing said
+  (void)TRY(syncEntries(s, d, {}, none));
   return {};
 }
 

@@ -73,6 +73,7 @@ struct Watcher {
     IpAddr vtep;  // this host's, when the full pass made the flood list and allow-list exact
   };
   std::map<std::string, Installed> installed;
+  vxlan::Announcer announcer;  // tells this host's containers of addresses that moved to another MAC
   // Each network's attachment records as last parsed, by key, with the ModifyIndex they were parsed at: a
   // change of one record parses that one again, not the network's hundreds.
   std::map<std::string, std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>>> parsed;
@@ -179,7 +180,7 @@ struct Watcher {
     auto records = attachments ? attachmentsOf(net, *attachments) : TRY(cluster->listAttachments(net));
     auto peers = remotePeers(records, membersOf[net]);
     installed.erase(net);
-    auto synced = TRY(vxlan::syncPeers(s, dev, peers));
+    auto synced = TRY(vxlan::syncPeers(s, dev, peers, announcer));
     installed[net] = Installed{dev, std::move(peers), vni, vtep};
     if (attachments) peersSeen[net] = seen;
     else peersSeen.erase(net);
@@ -298,7 +299,7 @@ struct Watcher {
     auto peers = remotePeers(attachmentsOf(net, attachments), membersOf[net]);
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
-      return vxlan::applyPeerChanges(s, it->second.dev, it->second.peers, peers);
+      return vxlan::applyPeerChanges(s, it->second.dev, it->second.peers, peers, announcer);
     }();
     if (!r) {
       log::warn("watch: network '" + net + "': " + r.error().msg + "; syncing its peers in full");
@@ -348,7 +349,7 @@ struct Watcher {
       TRY_VOID(allow->admit(in.vni, vteps));
       const MacAddr zero(std::array<uint8_t, 6>{});
       for (const auto& vtep : vteps) TRY_VOID(nl::appendFdb(s, in.dev.vxlan.index, zero, vtep));
-      return vxlan::applyPeerChanges(s, in.dev, in.peers, peers);
+      return vxlan::applyPeerChanges(s, in.dev, in.peers, peers, announcer);
     }();
     if (!r) {
       log::warn("watch: network '" + net + "': " + r.error().msg + "; reconciling it in full");
@@ -548,6 +549,7 @@ Result<Watcher> makeWatcher() {
   if (w.node.stateDir) w.conf.stateDir = *w.node.stateDir;
   w.cluster = TRY(model::Cluster::connect(store.consul));
   w.allow = TRY(vxlan::AllowList::open());
+  w.announcer = TRY(vxlan::Announcer::open());
   return w;
 }
 

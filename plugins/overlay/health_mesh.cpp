@@ -30,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kRound = std::chrono::seconds(1);
 constexpr unsigned kSizeEvery = 5;         // size probes every 5th round
 constexpr int64_t kRepublishSeconds = 30;  // the report is rewritten at least this often
-constexpr unsigned kMaxPeersPerRound = 100;  // bounds the probes: at most ~3 x 100 per second
+constexpr unsigned kMaxPeersPerRound = 100;  // bounds the probes: at most ~3 x 100 per second (planRound)
 
 int64_t nowSeconds() { return int64_t(std::time(nullptr)); }
 
@@ -159,16 +159,20 @@ Result<void> syncPeers(const HealthMesh::Config& c, auto& st) {
 
 // One round: probes, waits for the answers, applies them. Returns whether the report must be written.
 bool probeRound(const HealthMesh::Config& c, auto& st, Clock::time_point deadline) {
-  // Every kSizeEvery rounds, and while a pair has no figure yet.
-  const bool sizes = st.round % kSizeEvery == 0 || st.pairs.size() < st.records.size() ||
+  // The peers with a record, in the targets' order; of them, this round's window.
+  std::vector<const HealthTarget*> probed;
+  for (const auto& t : st.targets)
+    if (st.records.count(t.host)) probed.push_back(&t);
+  const RoundPlan plan = planRound(probed.size(), st.round, kMaxPeersPerRound, kSizeEvery);
+  // Sizes every kSizeEvery visits of a window, and while a pair has no figure yet.
+  const bool sizes = plan.sizes || st.pairs.size() < st.records.size() ||
                      std::any_of(st.pairs.begin(), st.pairs.end(), [](const auto& p) { return p.second.largest == 0; });
   const uint16_t base = uint16_t(st.round * 4);
   std::map<IpAddr, std::string> byAddr;
   std::map<std::string, Clock::time_point> sent;
-  unsigned n = 0;
-  for (const auto& t : st.targets) {
+  for (size_t i = plan.first; i < plan.end; ++i) {
+    const HealthTarget& t = *probed[i];
     auto r = st.records.find(t.host);
-    if (r == st.records.end() || ++n > kMaxPeersPerRound) continue;
     byAddr[r->second.addr] = t.host;
     sent[t.host] = Clock::now();
     auto ok = st.prober->send(r->second.addr, base, probeSize(Probe::Echo, t.mtu));

@@ -2,6 +2,8 @@
 // rounds in a row without an answer and up again after one answered round.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,6 +28,21 @@ inline unsigned probeSize(Probe k, unsigned mtu) {
     case Probe::AtMin: return mtu > kMinSize ? kMinSize : 0;
   }
   return 0;
+}
+
+// Which of `count` peers (in a stable order) a round probes, at most `perRound` of them: the peers are cut
+// into ceil(count / perRound) windows, probed one window a round in turn, so that every peer is probed every
+// that many rounds however large the cluster (a host's probes stay bounded: its cost does not grow with the
+// cluster). `sizes`: this visit of the window is one for the path-MTU probes, every `sizeEvery`-th.
+struct RoundPlan {
+  size_t first = 0, end = 0;  // the window [first, end)
+  bool sizes = false;
+};
+inline RoundPlan planRound(size_t count, unsigned round, unsigned perRound, unsigned sizeEvery) {
+  if (count == 0 || perRound == 0) return {};
+  const size_t windows = (count + perRound - 1) / perRound;
+  const size_t window = round % windows, visit = round / windows;
+  return {window * perRound, std::min(count, (window + 1) * perRound), visit % sizeEvery == 0};
 }
 
 enum class Transition { None, Up, UpAgain, Down };

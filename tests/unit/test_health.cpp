@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "kv/node_config.hpp"
 #include "metrics/exposition.hpp"
@@ -62,6 +63,32 @@ TEST_CASE("health: a pair never answered is down after 3 rounds; an answer in be
   CHECK(y.lost() == Transition::None);
   CHECK(y.lost() == Transition::None);
   CHECK(y.p.up);  // never 3 in a row
+}
+
+TEST_CASE("health: every peer is probed, a bounded number a round, however many there are") {
+  using overlay::planRound;
+  // Up to the bound: every peer every round, sizes every 5th round.
+  for (unsigned round = 0; round < 10; ++round) {
+    auto p = planRound(49, round, 100, 5);
+    CHECK(p.first == 0);
+    CHECK(p.end == 49);
+    CHECK(p.sizes == (round % 5 == 0));
+  }
+  // 999 peers, 100 a round: 10 windows in turn, each peer once per 10 rounds, at most 100 at a time; each
+  // window gets its size probes every 5th visit, not only the windows that fall on a round divisible by 5.
+  std::vector<unsigned> probes(999), sized(999);
+  for (unsigned round = 0; round < 100; ++round) {
+    auto p = planRound(999, round, 100, 5);
+    CHECK(p.end - p.first <= 100);
+    for (size_t i = p.first; i < p.end; ++i) probes[i]++, sized[i] += p.sizes;
+  }
+  for (size_t i = 0; i < probes.size(); ++i) {
+    CHECK(probes[i] == 10);
+    CHECK(sized[i] == 2);
+  }
+  CHECK(planRound(999, 9, 100, 5).first == 900);
+  CHECK(planRound(999, 9, 100, 5).end == 999);
+  CHECK(planRound(0, 3, 100, 5).end == 0);
 }
 
 TEST_CASE("health: the log lines of the transitions") {

@@ -62,6 +62,29 @@ struct Sources {
   bool operator==(const Sources&) const = default;
 };
 
+// One served network's names, and where its latest listing came from.
+struct Followed {
+  NetworkNames names;
+  std::optional<uint64_t> sharedVersion;  // the watcher's listing its table was made from, while shared
+};
+
+// Brings the network's names up to date with its latest listing: the watcher's (`shared`, parsed again
+// only when a newer one came), else the store's for `prefix`, when it changed or nothing was had yet.
+void refreshFollowed(const model::Keys& keys, Followed& f, const model::ListingClient::Shared* shared,
+                     const std::string& prefix, kv::ChangeFeed::Changes& got, kv::ChangeFeed& feed) {
+  const bool had = f.names.table() != nullptr;
+  if (shared) {
+    if (!had || f.sharedVersion != shared->version) f.names.update(keys, shared->listing->records());
+    f.sharedVersion = shared->version;
+    return;
+  }
+  f.sharedVersion.reset();
+  std::optional<std::vector<kv::KvPair>> asked;
+  if (auto changed = got.prefixes.find(prefix); changed != got.prefixes.end()) asked = std::move(changed->second);
+  else if (!had) asked = feed.latest(prefix);
+  if (asked) f.names.update(keys, model::viewsOf(*asked));
+}
+
 // Keeps the server's NameTable in step with the attachments of the networks it serves: from the watcher's
 // listings where it shares them, else one blocking query per network (P/attachments/<net>/), so a change
 // on a network no container here is on wakes nothing. While the store is away, or a network moves from
@@ -74,9 +97,8 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
   const model::Keys& keys = cluster.keys();
   Sources sources;
   std::set<std::string> reported;  // malformed records logged already: each once while it stays
-  std::map<std::string, std::shared_ptr<const NameTable>> parts;  // each served network's table
-  std::map<std::string, RecordCache> records;                      // and its records as last parsed
-  std::map<std::string, uint64_t> sharedVersion;                   // the shared listing each table was made from
+  std::map<std::string, Followed> followed;  // each served network's records, as last parsed
+  std::optional<std::vector<std::shared_ptr<const NameTable>>> published;  // the tables last combined
   bool first = true;
   while (!stopping) {
     kv::ChangeFeed::Changes got;
@@ -99,28 +121,17 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
     }
     if (got.prefixes.empty() && !got.local && !first && !moved) continue;
     first = false;
-    // Only the networks whose listing changed are parsed again.
+    // Only the networks whose listing changed are looked at again, and in them only the changed records.
     std::vector<std::shared_ptr<const NameTable>> tables;
     for (const auto& net : served) {
-      auto& part = parts[net];
-      const std::vector<kv::KvPair>* listing = nullptr;
-      std::optional<std::vector<kv::KvPair>> asked;
-      if (auto sh = shared.find(net); sh != shared.end()) {
-        if (!part || sharedVersion[net] != sh->second.version) listing = sh->second.pairs.get();
-        sharedVersion[net] = sh->second.version;
-      } else {
-        sharedVersion.erase(net);
-        const std::string p = keys.attachmentsOf(net);
-        if (auto changed = got.prefixes.find(p); changed != got.prefixes.end()) asked = std::move(changed->second);
-        else if (!part) asked = feed.latest(p);
-        if (asked) listing = &*asked;
-      }
-      if (listing) part = std::make_shared<const NameTable>(NameTable::fromListing(keys, *listing, &records[net]));
-      if (part) tables.push_back(part);
+      auto sh = shared.find(net);
+      Followed& f = followed[net];
+      refreshFollowed(keys, f, sh != shared.end() ? &sh->second : nullptr, keys.attachmentsOf(net), got, feed);
+      if (f.names.table()) tables.push_back(f.names.table());
     }
-    std::erase_if(parts, [&](const auto& kv) { return !served.count(kv.first); });
-    std::erase_if(records, [&](const auto& kv) { return !served.count(kv.first); });
-    std::erase_if(sharedVersion, [&](const auto& kv) { return !served.count(kv.first); });
+    std::erase_if(followed, [&](const auto& kv) { return !served.count(kv.first); });
+    if (published == tables) continue;  // every network's table as it was: the server has it already
+    published = tables;
     auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
     std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
     for (const auto& m : malformed)

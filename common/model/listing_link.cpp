@@ -75,21 +75,42 @@ std::string encodeListing(const std::vector<kv::KvPair>& pairs) {
   return out;
 }
 
-Result<std::vector<kv::KvPair>> decodeListing(std::string_view text) {
-  std::vector<kv::KvPair> out;
+Result<std::vector<KvView>> decodeListingViews(std::string_view text) {
+  std::vector<KvView> out;
   while (!text.empty()) {
     uint64_t index = 0, keyLen = 0, valueLen = 0;
     if (!readNumber(text, index, ' ') || !readNumber(text, keyLen, ' ') || !readNumber(text, valueLen, '\n') ||
         keyLen == 0 || keyLen > text.size() || valueLen > text.size() - keyLen)
       return fail(Code::Decode, "shared listing: record " + std::to_string(out.size() + 1) + " is cut or malformed");
-    kv::KvPair p;
-    p.modifyIndex = index;
-    p.key.assign(text.substr(0, keyLen));
-    p.value.assign(text.substr(keyLen, valueLen));
+    out.push_back({text.substr(0, keyLen), text.substr(keyLen, valueLen), index});
     text.remove_prefix(keyLen + valueLen);
+  }
+  return out;
+}
+
+Result<std::vector<kv::KvPair>> decodeListing(std::string_view text) {
+  const auto views = TRY(decodeListingViews(text));
+  std::vector<kv::KvPair> out;
+  out.reserve(views.size());
+  for (const auto& v : views) {
+    kv::KvPair p;
+    p.key = v.key, p.value = v.value, p.modifyIndex = v.modifyIndex;
     out.push_back(std::move(p));
   }
   return out;
+}
+
+std::vector<KvView> viewsOf(const std::vector<kv::KvPair>& pairs) {
+  std::vector<KvView> out;
+  out.reserve(pairs.size());
+  for (const auto& p : pairs) out.push_back({p.key, p.value, p.modifyIndex});
+  return out;
+}
+
+Result<std::shared_ptr<const ReceivedListing>> ReceivedListing::decode(std::string body) {
+  std::shared_ptr<ReceivedListing> l(new ReceivedListing(std::move(body)));
+  l->records_ = TRY(decodeListingViews(l->body_));  // views into the body where it stays
+  return l;
 }
 
 std::string encodeFrame(const Frame& f) {
@@ -350,18 +371,19 @@ void ListingClient::run() {
         }
         if (!*f) break;
         changed = true;
-        std::lock_guard lk(mu_);
         if ((*f)->withdrawn) {
+          std::lock_guard lk(mu_);
           nets_.erase((*f)->net);
           continue;
         }
-        auto pairs = decodeListing((*f)->body);
-        if (!pairs) {  // the network's names then come from the store
-          log::warn(pairs.error().msg + " (network '" + (*f)->net + "')");
+        auto listing = ReceivedListing::decode(std::move((*f)->body));  // outside the lock: names may wait on it
+        std::lock_guard lk(mu_);
+        if (!listing) {  // the network's names then come from the store
+          log::warn(listing.error().msg + " (network '" + (*f)->net + "')");
           nets_.erase((*f)->net);
           continue;
         }
-        nets_[(*f)->net] = Shared{++version_, std::make_shared<const std::vector<kv::KvPair>>(std::move(*pairs))};
+        nets_[(*f)->net] = Shared{++version_, std::move(*listing)};
       }
       if (changed) onChange_();
       if (broken) break;

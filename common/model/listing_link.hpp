@@ -37,6 +37,31 @@ Result<std::string> listingSocketPath(const std::string& stateDir);
 std::string encodeListing(const std::vector<kv::KvPair>& pairs);
 Result<std::vector<kv::KvPair>> decodeListing(std::string_view text);
 
+// One record of a listing without its bytes: views into a listing kept alive elsewhere.
+struct KvView {
+  std::string_view key, value;
+  uint64_t modifyIndex = 0;
+};
+// As decodeListing, as strict, but copying nothing: the views point into `text`.
+Result<std::vector<KvView>> decodeListingViews(std::string_view text);
+// Views of pairs that outlive them.
+std::vector<KvView> viewsOf(const std::vector<kv::KvPair>& pairs);
+
+// A listing as the resolver receives it: the frame's bytes and its records as views into them, so that a
+// record the resolver has seen before is never copied. Immutable, shared between threads.
+class ReceivedListing {
+ public:
+  static Result<std::shared_ptr<const ReceivedListing>> decode(std::string body);
+  const std::vector<KvView>& records() const { return records_; }
+  ReceivedListing(const ReceivedListing&) = delete;  // the views point into body_: it never moves
+  ReceivedListing& operator=(const ReceivedListing&) = delete;
+
+ private:
+  explicit ReceivedListing(std::string body) : body_(std::move(body)) {}
+  std::string body_;
+  std::vector<KvView> records_;
+};
+
 // One frame on the link: "L <net bytes> <body bytes>\n<net><listing>" (a listing) or "W <net bytes> 0\n<net>"
 // (withdrawn). decodeFrame returns nullopt while `buf` holds less than a whole frame, and consumes it.
 struct Frame {
@@ -99,7 +124,7 @@ class ListingClient {
 
   struct Shared {
     uint64_t version = 0;  // moves with every frame received for the network
-    std::shared_ptr<const std::vector<kv::KvPair>> pairs;
+    std::shared_ptr<const ReceivedListing> listing;
   };
   // The network's listing while a watcher is connected and shares it.
   std::optional<Shared> latest(const std::string& net);

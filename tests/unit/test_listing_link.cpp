@@ -42,6 +42,12 @@ std::vector<kv::KvPair> sample() {
   return {a, b, c};
 }
 
+std::vector<kv::KvPair> pairsOf(const model::ReceivedListing& l) {
+  std::vector<kv::KvPair> out;
+  for (const auto& v : l.records()) out.push_back({std::string(v.key), std::string(v.value), 0, v.modifyIndex, 0});
+  return out;
+}
+
 // Polls `ok` for up to 5 s (the link's thread works in the background).
 bool eventually(const std::function<bool()>& ok) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -64,12 +70,30 @@ TEST_CASE("listing link: any key and value bytes round-trip, with their ModifyIn
   CHECK(empty->empty());
 }
 
+TEST_CASE("listing link: the resolver's copy-free decoding gives the same records, and keeps their bytes") {
+  const auto pairs = sample();
+  std::string body = model::encodeListing(pairs);
+  auto views = model::decodeListingViews(body);
+  REQUIRE(views);
+  REQUIRE(views->size() == pairs.size());
+  CHECK(views->at(1).value == pairs[1].value);
+  CHECK(views->at(1).value.data() >= body.data());  // a view into the listing, not a copy
+  CHECK(views->at(1).value.data() < body.data() + body.size());
+  auto received = model::ReceivedListing::decode(std::move(body));
+  REQUIRE(received);
+  body.assign(1000, 'x');  // the listing owns its bytes
+  CHECK(pairsOf(**received) == pairs);
+  CHECK(model::viewsOf(pairs).at(2).modifyIndex == 43);
+  CHECK_FALSE(model::ReceivedListing::decode("5 1 1\nkv7 1 x\n"));
+}
+
 TEST_CASE("listing link: a cut or malformed listing is refused, naming the record") {
   const std::string whole = model::encodeListing(sample());
   for (size_t cut : {whole.size() - 1, whole.size() - 20, size_t(5)}) {
     auto r = model::decodeListing(std::string_view(whole).substr(0, cut));
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Code::Decode);
+    CHECK_FALSE(model::decodeListingViews(std::string_view(whole).substr(0, cut)));
   }
   CHECK_FALSE(model::decodeListing("1 99999999999 2\nkv"));
   CHECK_FALSE(model::decodeListing("1 0 2\nkv"));  // a record without a key
@@ -124,7 +148,7 @@ TEST_CASE("listing link: a resolver gets every listing, then the latest, withdra
 
   REQUIRE(eventually([&] { return client.latest("blue").has_value(); }));
   auto blue = client.latest("blue");
-  CHECK(*blue->pairs == sample());
+  CHECK(pairsOf(*blue->listing) == sample());
   CHECK_FALSE(client.latest("red"));
 
   auto two = sample();
@@ -132,7 +156,7 @@ TEST_CASE("listing link: a resolver gets every listing, then the latest, withdra
   (*server)->publish("blue", two);
   (*server)->publish("red", {});
   REQUIRE(eventually([&] { return client.latest("red").has_value(); }));
-  REQUIRE(eventually([&] { return client.latest("blue")->pairs->size() == 2; }));
+  REQUIRE(eventually([&] { return client.latest("blue")->listing->records().size() == 2; }));
   CHECK(client.latest("blue")->version > blue->version);
 
   (*server)->keepOnly({"red"});

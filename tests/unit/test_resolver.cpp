@@ -87,34 +87,119 @@ TEST_CASE("name table: scoped to the asker's networks") {
   CHECK_FALSE(t.hasAttachment("h2", AttachKey{"over", "c1", "eth0"}));
 }
 
-TEST_CASE("name table: per-network parts combined, and records parsed again only when they changed") {
+TEST_CASE("name table: per-network parts combined") {
   const model::Keys keys("P/");
   std::vector<kv::KvPair> over, over2;
   for (auto& p : listing()) (p.key.rfind("P/attachments/over/", 0) == 0 ? over : over2).push_back(p);
-  RecordCache cache;
-  auto a = std::make_shared<const NameTable>(NameTable::fromListing(keys, over, &cache));
+  auto a = std::make_shared<const NameTable>(NameTable::fromListing(keys, over));
   auto b = std::make_shared<const NameTable>(NameTable::fromListing(keys, over2));
   auto t = NameTable::combine({a, b});
   CHECK(t.lookup({"over"}, "web1").verdict == NameTable::Verdict::Found);
   CHECK(t.lookup({"over2"}, "web1").verdict == NameTable::Verdict::NxDomain);  // a name of the other part
   CHECK(t.lookup({"over", "over2"}, "www").addrs.size() == 2);
   CHECK(t.hasAttachment("h2", AttachKey{"over2", "c3", "eth0"}));
+  CHECK_FALSE(t.hasAttachment("h2", AttachKey{"over2", "c3", "eth1"}));
   CHECK(t.malformed().size() == 2);
   CHECK(t.nameCount() == 4);  // web1, www (on both), db1, other
+}
 
-  // Same ModifyIndex: the cached parse is used (the value is not read again); a moved index parses anew.
-  over[0].value = R"({"ips":["10.0.0.2/24"],"names":["renamed"]})";
-  auto same = NameTable::fromListing(keys, over, &cache);
-  CHECK(same.lookup({"over"}, "web1").verdict == NameTable::Verdict::Found);
-  over[0].modifyIndex = 2;
-  auto moved = NameTable::fromListing(keys, over, &cache);
-  CHECK(moved.lookup({"over"}, "web1").verdict == NameTable::Verdict::NxDomain);
-  CHECK(moved.lookup({"over"}, "renamed").verdict == NameTable::Verdict::Found);
-  // A record gone from the listing is gone from the cache.
-  over.erase(over.begin());
-  (void)NameTable::fromListing(keys, over, &cache);
-  CHECK(cache.size() == over.size());
-  CHECK_FALSE(cache.count("P/attachments/over/h1/c1/eth0"));
+namespace {
+
+kv::KvPair attachment(const std::string& rest, uint64_t index, const std::string& value) {
+  return kv::KvPair{"P/attachments/over/" + rest, value, 1, index, 0};
+}
+
+std::vector<std::string> addrsOf(const NameTable& t, std::string_view name) {
+  std::vector<std::string> out;
+  for (const auto& a : t.lookup({"over"}, name).addrs) out.push_back(a.str());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("network names: only new and changed records are parsed; gone ones go") {
+  const model::Keys keys("P/");
+  std::vector<kv::KvPair> l = {
+      attachment("h1/c1/eth0", 5, R"({"ips":["10.0.0.2/24"],"names":["web1","www"]})"),
+      attachment("h2/c2/eth0", 6, R"({"ips":["10.0.0.3/24","10.0.0.2/24"],"names":["www","db1"]})"),
+      attachment("h2/c3/eth0", 7, R"({"ips":["10.0.0.4/24"],"names":["cache"]})"),
+  };
+  NetworkNames names;
+  auto first = names.update(keys, model::viewsOf(l));
+  CHECK(names.parsed() == 3);
+  CHECK(addrsOf(*first, "www") == std::vector<std::string>{"10.0.0.2", "10.0.0.3"});  // both records, once each
+  CHECK(addrsOf(*first, "db1.over") == std::vector<std::string>{"10.0.0.3", "10.0.0.2"});
+
+  // The same keys at the same indexes: nothing parsed, the very same table (the value is not read again).
+  l[0].value = R"({"ips":["10.0.0.9/24"],"names":["renamed"]})";
+  auto same = names.update(keys, model::viewsOf(l));
+  CHECK(same == first);
+  CHECK(names.parsed() == 3);
+
+  // A moved index: that record alone is parsed again; its new name answers, its old one is gone.
+  l[0].modifyIndex = 8;
+  auto moved = names.update(keys, model::viewsOf(l));
+  CHECK(moved != first);
+  CHECK(names.parsed() == 4);
+  CHECK(moved->lookup({"over"}, "web1").verdict == NameTable::Verdict::NxDomain);
+  CHECK(addrsOf(*moved, "renamed") == std::vector<std::string>{"10.0.0.9"});
+  CHECK(addrsOf(*moved, "www") == std::vector<std::string>{"10.0.0.3", "10.0.0.2"});
+
+  // A record gone: its names and attachment go, the others are not parsed again.
+  l.erase(l.begin() + 2);
+  auto gone = names.update(keys, model::viewsOf(l));
+  CHECK(gone != moved);
+  CHECK(names.parsed() == 4);
+  CHECK(gone->lookup({"over"}, "cache").verdict == NameTable::Verdict::NxDomain);
+  CHECK_FALSE(gone->hasAttachment("h2", AttachKey{"over", "c3", "eth0"}));
+  CHECK(gone->hasAttachment("h2", AttachKey{"over", "c2", "eth0"}));
+
+  // Coming back at the same index is a new record to the index: parsed, answered.
+  l.push_back(attachment("h2/c3/eth0", 7, R"({"ips":["10.0.0.4/24"],"names":["cache"]})"));
+  auto back = names.update(keys, model::viewsOf(l));
+  CHECK(names.parsed() == 5);
+  CHECK(addrsOf(*back, "cache") == std::vector<std::string>{"10.0.0.4"});
+  l.pop_back();
+  CHECK(names.update(keys, model::viewsOf(l))->lookup({"over"}, "cache").verdict == NameTable::Verdict::NxDomain);
+}
+
+TEST_CASE("network names: malformed records are reported by every table they are in") {
+  const model::Keys keys("P/");
+  std::vector<kv::KvPair> l = {
+      attachment("h1/c6/eth0", 1, "not json"),
+      attachment("h1/c1/eth0", 2, R"({"ips":["10.0.0.2/24"],"names":["web1"]})"),
+  };
+  NetworkNames names;
+  CHECK(names.update(keys, model::viewsOf(l))->malformed().size() == 1);
+  l.push_back(attachment("h1/c7/eth0", 3, R"({"ips":["10.0.0.7/24"],"names":["web7"]})"));
+  auto t = names.update(keys, model::viewsOf(l));
+  REQUIRE(t->malformed().size() == 1);  // still there, still once, though the record was not parsed again
+  CHECK(t->malformed()[0].find("P/attachments/over/h1/c6/eth0") != std::string::npos);
+  CHECK(t->hasAttachment("h1", AttachKey{"over", "c6", "eth0"}));  // its namespace stays served
+  l[0].modifyIndex = 4, l[0].value = R"({"ips":["10.0.0.6/24"],"names":["web6"]})";
+  t = names.update(keys, model::viewsOf(l));
+  CHECK(t->malformed().empty());
+  CHECK(addrsOf(*t, "web6") == std::vector<std::string>{"10.0.0.6"});
+}
+
+TEST_CASE("network names: a table handed out keeps answering while newer ones are built") {
+  const model::Keys keys("P/");
+  std::vector<kv::KvPair> l = {attachment("h1/c1/eth0", 1, R"({"ips":["10.0.0.2/24"],"names":["web1"]})")};
+  NetworkNames names;
+  auto old = std::make_shared<const NameTable>(NameTable::combine({names.update(keys, model::viewsOf(l))}));
+  l[0].modifyIndex = 2, l[0].value = R"({"ips":["10.0.0.3/24"],"names":["web2"]})";
+  for (int i = 0; i < 20; ++i)  // enough to free and reuse whatever the old table pointed into
+    l.push_back(attachment("h9/c" + std::to_string(i) + "/eth0", 3, R"({"ips":["10.0.9.1/24"],"names":["x)" +
+                                                                      std::to_string(i) + R"("]})"));
+  auto now = names.update(keys, model::viewsOf(l));
+  l.clear();
+  (void)names.update(keys, model::viewsOf(l));  // every record gone from the index
+  CHECK(addrsOf(*old, "web1") == std::vector<std::string>{"10.0.0.2"});
+  CHECK(old->lookup({"over"}, "web2").verdict == NameTable::Verdict::NxDomain);
+  CHECK(old->hasAttachment("h1", AttachKey{"over", "c1", "eth0"}));
+  CHECK(addrsOf(*now, "web2") == std::vector<std::string>{"10.0.0.3"});
+  CHECK(addrsOf(*now, "x19") == std::vector<std::string>{"10.0.9.1"});
+  CHECK(names.table()->lookup({"over"}, "web2").verdict == NameTable::Verdict::NxDomain);
 }
 
 TEST_CASE("wire: a query round-trips into an answer with its id, question and addresses") {

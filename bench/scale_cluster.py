@@ -75,11 +75,12 @@ def backlog_drops():
 
 
 def machine_cpu():
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    """(busy, total, stolen) jiffies of the whole machine, from /proc/stat: stolen is the time the hypervisor
+    gave this machine's CPUs to someone else (counted in busy), which slows everything measured here."""
     with open("/proc/stat") as f:
         vals = [int(x) for x in f.readline().split()[1:]]
     idle = vals[3] + vals[4]
-    return sum(vals) - idle, sum(vals)
+    return sum(vals) - idle, sum(vals), vals[7] if len(vals) > 7 else 0
 
 
 class ScaleCluster:

@@ -117,13 +117,15 @@ def phase_rows(res):
         ops = ", ".join(f"{n} {v}" for v, n in sorted(p["ops"].items())) or "-"
         out.append((name, f"{p['wall']:.1f}", ops, f"{p['plugin_requests']} ({_pair(p['plugin_request_ms'])})", str(w), str(r),
                     f"{p['plugin_cpu']:.1f} / {cpu_w:.1f} / {cpu_r:.1f} / {sum(p['consul_cpu'].values()):.1f}",
-                    f"{p['own_cpu'] / (p['span'] * NCPU) * 100:.0f}% / {p['machine_busy'] * 100:.0f}%"))
+                    f"{p['own_cpu'] / (p['span'] * NCPU) * 100:.0f}% / {p['machine_busy'] * 100:.0f}% / "
+                    + (f"{p['machine_stolen'] * 100:.0f}%" if "machine_stolen" in p else "-")))
     return out
 
 
 PHASE_HDR = ("phase", "wall s", "calls", "plugin requests (time in Consul p50 / p99 ms)", "watcher wakeups",
              "resolver wakeups",
-             "CPU s: plugins / watchers / resolvers / Consul", "CPU used: scenario / whole machine")
+             "CPU s: plugins / watchers / resolvers / Consul",
+             "CPU used: scenario / whole machine / stolen by the hypervisor")
 
 
 
@@ -154,7 +156,8 @@ HOW = """How each figure is measured (bench/scale_report.py and bench/scale_clus
   and `overlay-resolver`, and a helper that exec's the plugins (overlay with overlay-ipam, Consul store) as a
   runtime does; a 3-server Consul cluster in three more namespaces; every container is an empty namespace.
   Everything shares the machine's 2 CPUs (and the machine ran other work too: the last column of the phase
-  table gives the scenario's own CPU use and the whole machine's). The underlay hosts' ARP entries are
+  table gives the scenario's own CPU use, the whole machine's, and the share the hypervisor gave to other
+  machines: steal slows every figure and varies between runs). The underlay hosts' ARP entries are
   pinned: one kernel's neighbour table is shared by all namespaces and would overflow (the last row checks it).
 - **Phases**: idle (3 hosts and their daemons only, one call at a time: the baseline); add (bursts of
   parallel ADDs on distinct hosts); foreign (two hosts join and leave a network no other host has); rest

@@ -64,6 +64,7 @@ def summarize_phase(name, scen, reqs, c0, c1, wall, span):
         "plugin_cpu": plugin_cpu,
         "own_cpu": plugin_cpu + daemon_cpu + sum(consul.values()),
         "machine_busy": busy / total if total else float("nan"),
+        "machine_stolen": (c1["machine"][2] - c0["machine"][2]) / total if total else float("nan"),
         "arp_table_fulls": c1["arp_table_fulls"] - c0["arp_table_fulls"],
         "backlog_drops": c1["backlog_drops"] - c0["backlog_drops"],
     }

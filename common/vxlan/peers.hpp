@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -39,8 +38,8 @@ struct PeerSync {
 // (it reaches only local ports; with neigh_suppress the bridge keeps a container's own announcement from the
 // VXLAN port), since their caches may hold the address under the MAC of a container that left. An address
 // new to this watcher needs no word: a container here could only have learned it by ARP, which now answers
-// with the current MAC. Sending one per new peer cost a sixth of the watchers' CPU at 25 hosts (each local
-// container's kernel processes every broadcast). Remembers the last kRemembered addresses removed, per
+// with the current MAC. Sending one per new peer cost the watchers about an eighth of their CPU at 25 hosts
+// (each local container's kernel processes every broadcast; docs/scale.md 4i). Remembers the last kRemembered addresses removed, per
 // bridge, and keeps one send-only socket (closing a packet socket waits for an RCU grace period, 10-17 ms).
 class Announcer {
  public:

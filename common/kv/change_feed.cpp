@@ -41,6 +41,7 @@ void ChangeFeed::follow(const std::set<std::string>& prefixes) {
       it->second->stop = true;  // its blocking query ends within about a second (the client's cancel check)
       latest_.erase(it->first);
       changed_.erase(it->first);
+      index_.erase(it->first);
     }
     stopping_.push_back(std::move(it->second));
     it = followers_.erase(it);
@@ -105,6 +106,7 @@ void ChangeFeed::run(Follower& f) {
       changed_[f.prefix] = r->pairs;
       if (onAnswer_) onAnswer_(f.prefix, r->pairs);
       latest_[f.prefix] = std::move(r->pairs);
+      index_[f.prefix] = r->index;
       cv_.notify_all();
     }
     index = r->index;
@@ -163,12 +165,21 @@ ChangeFeed::Changes ChangeFeed::wait(std::chrono::milliseconds timeout, const st
   // Slices of 100 ms: a signal handler that sets `stopping` cannot notify the condition variable.
   for (;;) {
     out.local = std::exchange(dirHit_, false) || std::exchange(poked_, false) || out.local;
+    out.woken = std::exchange(woken_, false) || out.woken;
     const auto now = std::chrono::steady_clock::now();
-    if (!changed_.empty() || out.local || stopping || now >= deadline) break;
+    if (!changed_.empty() || out.local || out.woken || stopping || now >= deadline) break;
     cv_.wait_until(lk, std::min(deadline, now + std::chrono::milliseconds(100)));
   }
   out.prefixes = std::exchange(changed_, {});
+  for (const auto& [prefix, _] : out.prefixes)
+    if (auto it = index_.find(prefix); it != index_.end()) out.indexes[prefix] = it->second;
   return out;
+}
+
+void ChangeFeed::wake() {
+  std::lock_guard lk(mu_);
+  woken_ = true;
+  cv_.notify_all();
 }
 
 void ChangeFeed::poke() {

@@ -37,7 +37,9 @@ class ChangeFeed {
 
   struct Changes {
     std::map<std::string, std::vector<KvPair>> prefixes;  // each with its latest listing
+    std::map<std::string, uint64_t> indexes;               // and that listing's X-Consul-Index
     bool local = false;                                       // the watched directory changed, or poke()
+    bool woken = false;                                       // wake() was called
   };
   // Waits until a followed prefix or the watched directory changed, `timeout` passed or `stopping` turned
   // true; returns what changed since the last call.
@@ -54,6 +56,8 @@ class ChangeFeed {
   }
   // Wakes wait() now (from any thread), as a change would.
   void poke();
+  // Wakes wait() now (from any thread) for something else than the store or the directory: Changes::woken.
+  void wake();
   // Blocking queries answered (a change or the wait running out), for tests and logs.
   uint64_t answers() const { return answers_; }
 
@@ -71,11 +75,12 @@ class ChangeFeed {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::vector<KvPair>> changed_, latest_;
+  std::map<std::string, uint64_t> index_;  // of each prefix's latest listing
   std::map<std::string, std::unique_ptr<Follower>> followers_;
   std::vector<std::unique_ptr<Follower>> stopping_;  // told to stop, joined once done
   std::atomic<uint64_t> answers_{0};
   std::function<void(const std::string&, const std::vector<KvPair>&)> onAnswer_;
-  bool poked_ = false;
+  bool poked_ = false, woken_ = false;
   bool dirHit_ = false;  // the watched directory changed since wait() last looked (under mu_)
   UniqueFd inotify_, dirStop_;
   std::string suffix_;

@@ -23,6 +23,16 @@ Expr make(std::string name, F&& f) {
 
 }  // namespace
 
+Expr log(uint16_t group, uint32_t snaplen) {
+  return make("log", [&](Writer& w) {
+    const uint8_t be[2] = {uint8_t(group >> 8), uint8_t(group & 0xff)};
+    w.put(NFTA_LOG_GROUP, be);
+    w.putBe32(NFTA_LOG_SNAPLEN, snaplen);
+    const uint8_t zero[2] = {0, 0};
+    w.put(NFTA_LOG_QTHRESHOLD, zero);
+  });
+}
+
 Expr meta(uint32_t key, uint32_t dreg) {
   return make("meta", [&](Writer& w) {
     w.putBe32(NFTA_META_KEY, key);

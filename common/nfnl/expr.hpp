@@ -40,6 +40,8 @@ Expr fib(uint32_t result, uint32_t flags, uint32_t dreg);      // NFT_FIB_RESULT
 // NAT: type NFT_NAT_DNAT/SNAT, family NFPROTO_IPV4/IPV6, address and port from registers.
 Expr nat(uint32_t type, uint8_t family, uint32_t regAddr, uint32_t regProto);
 Expr masq();
+// Hands the packet to nfnetlink_log `group` (its first `snaplen` bytes), as `log group G snaplen N`.
+Expr log(uint16_t group, uint32_t snaplen);
 // A verdict: NF_ACCEPT, NF_DROP, or NFT_JUMP/NFT_GOTO with the chain.
 Expr verdict(int32_t code, std::string_view chain = {});
 

@@ -146,9 +146,10 @@ Result<PeerSync> applyPeerChanges(nl::Socket& s, const NetDevices& d, const std:
 }
 
 Result<PeerSync> syncPeers(nl::Socket& s, const NetDevices& d, const std::vector<Peer>& peers, Announcer& say) {
-  auto out = TRY(syncEntries(s, d, peers, say));
+  // Suppression first: it also keeps the announcements below off the VXLAN port (a gratuitous ARP is for
+  // this host's containers; without suppression the bridge copies it to every member too).
   TRY_VOID(nl::setBridgePortNeighSuppress(s, d.vxlan.index, true));
-  return out;
+  return syncEntries(s, d, peers, say);
 }
 
 Result<void> clearPeers(nl::Socket& s, const NetDevices& d) {

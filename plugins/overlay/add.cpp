@@ -21,6 +21,7 @@
 #include "vxlan/datapath.hpp"
 #include "vxlan/vni_cache.hpp"
 #include "vxlan/names.hpp"
+#include "vxlan/watch_lock.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -131,6 +132,8 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
   const uint32_t vni = TRY(cluster.ensureVni(c.network, c.vni, state));
   vxlan::rememberVni(c.stateDir, c.network, vni);
 
+  // A watcher that died left its ARP reports: without it, requests no entry answers must flood again.
+  if (auto r = vxlan::dropOrphanedArpReports(c.stateDir); !r) log::warn(r.error().msg);
   auto made = [&]() -> Result<ContainerLink> {
     auto lock = TRY(vxlan::HostLock::acquire(c.stateDir, c.network));
     auto dev = TRY(vxlan::ensureNetDevices(host, vni, underlay, c.port, mtu));

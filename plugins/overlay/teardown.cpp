@@ -1,9 +1,11 @@
 #include "overlay/teardown.hpp"
 
 #include "model/memory.hpp"
+#include "nfnl/batch.hpp"
 #include "nl/link.hpp"
 #include "util/log.hpp"
 #include "vxlan/allow_list.hpp"
+#include "vxlan/arp_reports.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/vni_cache.hpp"
 #include "vxlan/names.hpp"
@@ -17,6 +19,13 @@ Result<void> teardownIfUnused(nl::Socket& s, const OverlayConf& c, uint32_t vni,
   TRY_VOID(vxlan::deleteNetDevices(s, vni));
   auto allow = TRY(vxlan::AllowList::open());
   TRY_VOID(allow.forget(vni));  // no device receives this VNI any more
+  if (dev) {
+    // The watcher reports requests on the port it synced; a device made again here is not synced yet.
+    nfnl::Batch b;
+    vxlan::addArpReportPortRemoved(b, vxlan::vxlanName(vni));
+    if (auto r = b.commit("no longer reporting ARP requests on " + vxlan::vxlanName(vni)); !r && r.error().sysErrno != ENOENT)
+      return fail(std::move(r.error()));
+  }
   if (cluster) TRY_VOID(withdrawOrRemember(*cluster, c, model::PendingWithdrawal{c.network, "", ""}));
   if (dev) log::info("last container left network '" + c.network + "': devices removed, membership withdrawn");
   return {};

@@ -8,6 +8,7 @@
 #include <set>
 #include <map>
 #include <atomic>
+#include <mutex>
 #include <cstdio>
 #include <cstring>
 
@@ -19,12 +20,14 @@
 #include "model/memory.hpp"
 #include "model/restore.hpp"
 #include "model/listing_link.hpp"
+#include "nfnl/batch.hpp"
 #include "nl/fdb.hpp"
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
 #include "overlay/config.hpp"
 #include "overlay/health_mesh.hpp"
 #include "overlay/liveness.hpp"
+#include "overlay/miss_policy.hpp"
 #include "overlay/teardown.hpp"
 #include "overlay/watch_metrics.hpp"
 #include "util/log.hpp"
@@ -32,7 +35,10 @@
 #include "vxlan/datapath.hpp"
 #include "vxlan/names.hpp"
 #include "vxlan/peers.hpp"
+#include "vxlan/arp_reports.hpp"
+#include "vxlan/misses.hpp"
 #include "vxlan/vni_cache.hpp"
+#include "vxlan/watch_lock.hpp"
 
 namespace ovl::overlay {
 namespace {
@@ -74,6 +80,33 @@ struct Watcher {
   };
   std::map<std::string, Installed> installed;
   vxlan::Announcer announcer;  // tells this host's containers of addresses that moved to another MAC
+  // Tells ADDs that a watcher runs here: they make VXLAN devices that report ARP misses (vxlan/datapath.hpp).
+  // Held while the reports are read, released before the devices are turned back to flooding at exit.
+  vxlan::WatchLock watchLock;
+  std::unique_ptr<vxlan::MissListener> misses;
+  // What a report wakes: the feed follow() waits on, while it exists (set and woken under the lock).
+  struct Waker {
+    std::mutex mu;
+    kv::ChangeFeed* feed = nullptr;
+    void set(kv::ChangeFeed* f) {
+      std::lock_guard lk(mu);
+      feed = f;
+    }
+    void wake() {
+      std::lock_guard lk(mu);
+      if (feed) feed->wake();
+    }
+  };
+  std::unique_ptr<Waker> waker = std::make_unique<Waker>();
+  MissPolicy missPolicy;
+  // Per prefix (a network's members or attachments): the X-Consul-Index of the last leader listing a report
+  // had applied. A listing of the feed that is not newer (a stale read in a burst) would take back what that
+  // applied: it is skipped.
+  std::map<std::string, uint64_t> answeredAt;
+  std::map<std::string, std::set<IpAddr>> localAddrs;  // this host's containers' addresses, per network
+  struct MissCounts {
+    uint64_t reads = 0, answered = 0, unknown = 0, ignored = 0;
+  } missCounts;
   // Each network's attachment records as last parsed, by key, with the ModifyIndex they were parsed at: a
   // change of one record parses that one again, not the network's hundreds.
   std::map<std::string, std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>>> parsed;
@@ -128,6 +161,7 @@ struct Watcher {
     if (!dev || TRY(vxlan::countContainerPorts(s, *dev)) == 0) {
       membersOf.erase(net);
       installed.erase(net);
+      unreportPort(vxlan::vxlanName(vni));
       return allow->forget(vni);
     }
     // This host's VTEP address changed (DHCP, a new advertise): the VXLAN device must send from the new one.
@@ -178,10 +212,13 @@ struct Watcher {
     // (Records listed here are not cached: the cache holds what the feed's listings said.)
     if (!attachments) parsed.erase(net);
     auto records = attachments ? attachmentsOf(net, *attachments) : TRY(cluster->listAttachments(net));
-    auto peers = remotePeers(records, membersOf[net]);
+    auto view = remotePeers(records, membersOf[net]);
     installed.erase(net);
-    auto synced = TRY(vxlan::syncPeers(s, dev, peers, announcer));
-    installed[net] = Installed{dev, std::move(peers), vni, vtep};
+    localAddrs[net] = std::move(view.local);
+    auto synced = TRY(vxlan::syncPeers(s, dev, view.peers, announcer));
+    installed[net] = Installed{dev, std::move(view.peers), vni, vtep};
+    reportPort(vxlan::vxlanName(vni));
+    announceAwaited(net);
     if (attachments) peersSeen[net] = seen;
     else peersSeen.erase(net);
     if (synced.added || synced.removed)
@@ -190,22 +227,29 @@ struct Watcher {
     return {};
   }
 
-  // The remote containers of a network: IPv4 addresses with their MAC and their host's VTEP (attachments of
-  // hosts that are not members, or with malformed records, are left out: their traffic still floods).
-  std::vector<vxlan::Peer> remotePeers(const std::vector<model::AttachmentRecord>& atts,
-                                       const std::vector<model::Member>& members) const {
+  // A network's containers as the watcher's entries need them.
+  struct PeerView {
+    std::vector<vxlan::Peer> peers;  // remote IPv4 addresses with their MAC and their host's VTEP
+    std::set<IpAddr> local;          // this host's containers' addresses (a report for one is not a miss)
+  };
+  // (Attachments of hosts that are not members, or with malformed records, are left out of `peers`: a request
+  // for one is flooded, or reported and read for.)
+  PeerView remotePeers(const std::vector<model::AttachmentRecord>& atts, const std::vector<model::Member>& members) const {
     std::map<std::string, IpAddr> vtepOf;
     for (const auto& m : members)
       if (m.host != conf.hostName) vtepOf.emplace(m.host, m.vtep);
-    std::vector<vxlan::Peer> peers;
+    PeerView out;
     for (const auto& a : atts) {
       auto vtep = vtepOf.find(a.host);
       auto mac = MacAddr::parse(a.mac);
-      if (vtep == vtepOf.end() || !mac) continue;
-      for (const auto& ip : a.ips)
-        if (auto n = IpNet::parse(ip, false); n && !n->addr().isV6()) peers.push_back({n->addr(), *mac, vtep->second});
+      for (const auto& ip : a.ips) {
+        auto n = IpNet::parse(ip, false);
+        if (!n) continue;
+        if (a.host == conf.hostName) out.local.insert(n->addr());
+        else if (vtep != vtepOf.end() && mac && !n->addr().isV6()) out.peers.push_back({n->addr(), *mac, vtep->second});
+      }
     }
-    return peers;
+    return out;
   }
 
   // At a clean exit: without a watcher nothing would remove the entries of containers that leave.
@@ -220,6 +264,49 @@ struct Watcher {
       }();
       if (!r) log::error("watch: network '" + net + "': " + r.error().msg);
     }
+  }
+
+  // Once every network's entries are in place (the first reconcile succeeded), ARP requests none of them
+  // answers come to this watcher instead of flooding (vxlan/arp_reports.hpp). Idempotent.
+  // ARP requests no entry of a synced network answers come to this watcher instead of flooding
+  // (vxlan/arp_reports.hpp), from the first full sync of the network's entries until it leaves the host.
+  // The table is made with the first port, after a bridge exists: a bridge-family chain registered before
+  // the namespace's first bridge sees no packet, ever (kernel 6.18, checked by hand).
+  bool reporting = false;
+  std::set<std::string> reportedPorts;
+  // Each full sync adds the port again (adding one there is success): a DEL that removed the network's
+  // devices took it out of the set, and the watcher may not have noticed before an ADD made them again.
+  void reportPort(const std::string& port) {
+    if (!misses) return;
+    nfnl::Batch b;
+    if (!reporting) vxlan::addArpReports(b);
+    vxlan::addArpReportPort(b, port);
+    if (auto r = b.commit("reporting ARP requests on " + port); !r) {
+      log::warn("watch: " + r.error().msg + " (" + r.error().details + "); ARP requests no entry answers flood");
+      return;
+    }
+    if (!std::exchange(reporting, true))
+      log::info("ARP requests no entry answers come to this watcher instead of flooding (table bridge " +
+                std::string(vxlan::kArpTable) + ")");
+    reportedPorts.insert(port);
+  }
+  void unreportPort(const std::string& port) {
+    if (!reportedPorts.erase(port)) return;
+    nfnl::Batch b;
+    vxlan::addArpReportPortRemoved(b, port);
+    if (auto r = b.commit("no longer reporting ARP requests on " + port); !r && r.error().sysErrno != ENOENT)
+      log::warn("watch: " + r.error().msg + " (" + r.error().details + ")");
+  }
+
+  // At a clean exit, before the entries go: requests flood again.
+  void unreport() {
+    if (!reporting) return;
+    nfnl::Batch b;
+    vxlan::addArpReportsRemoved(b);
+    if (auto r = b.commit("removing the ARP reports"); !r && r.error().sysErrno != ENOENT)
+      log::error("watch: " + r.error().msg + " (" + r.error().details + ")");
+    reporting = false;
+    reportedPorts.clear();
   }
 
   // Once the sets hold exactly the members (a reconcile succeeded), VXLAN from anyone else is dropped.
@@ -296,7 +383,9 @@ struct Watcher {
   bool applyPeers(nl::Socket& s, const std::string& net, const std::vector<kv::KvPair>& attachments) {
     auto it = installed.find(net);
     if (it == installed.end() || !membersOf.count(net)) return false;
-    auto peers = remotePeers(attachmentsOf(net, attachments), membersOf[net]);
+    auto view = remotePeers(attachmentsOf(net, attachments), membersOf[net]);
+    localAddrs[net] = std::move(view.local);
+    auto& peers = view.peers;
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
       return vxlan::applyPeerChanges(s, it->second.dev, it->second.peers, peers, announcer);
@@ -311,6 +400,7 @@ struct Watcher {
     if (r->added || r->removed)
       log::debug("network '" + net + "': " + std::to_string(r->added) + " remote containers learned, " +
                  std::to_string(r->removed) + " forgotten");
+    announceAwaited(net);
     return true;
   }
 
@@ -341,7 +431,7 @@ struct Watcher {
     for (const auto& m : before) had.insert(m.second);
     for (const auto& [host, vtep] : after)
       if (!had.count(vtep) && !(vtep == in.vtep)) joined.emplace(vtep, host);
-    auto peers = remotePeers(cachedAttachments(net), st.members);
+    auto peers = remotePeers(cachedAttachments(net), st.members).peers;
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
       std::set<IpAddr> vteps;
@@ -362,6 +452,7 @@ struct Watcher {
     in.peers = std::move(peers);
     was->second = std::move(st.members);
     membersSeen[net] = Seen{mark(pairs), {}, in.dev.bridge.index};
+    announceAwaited(net);
     return true;
   }
 
@@ -389,8 +480,11 @@ struct Watcher {
     for (const auto& [net, _] : installed)
       if (!follows.count(cluster->keys().network(net))) left.insert(net);
     for (const auto& net : left) {
+      if (auto it = installed.find(net); it != installed.end()) unreportPort(vxlan::vxlanName(it->second.vni));
       membersOf.erase(net), installed.erase(net), membersSeen.erase(net), peersSeen.erase(net);
-      parsed.erase(net), reconciled.erase(net);
+      parsed.erase(net), reconciled.erase(net), localAddrs.erase(net);
+      answeredAt.erase(cluster->keys().network(net)), answeredAt.erase(cluster->keys().attachmentsOf(net));
+      missPolicy.forget(net);
     }
     return !left.empty();
   }
@@ -413,6 +507,109 @@ struct Watcher {
     for (const auto& prefix : follows)
       if (auto net = cluster->keys().networkOfAttachments(prefix)) nets.insert(std::move(*net));
     share->keepOnly(nets);
+  }
+
+  // Answers the misses the VXLAN devices reported (vxlan/misses.hpp) as far as MissPolicy allows now: per network,
+  // one read of its attachments from the leader, whose new entries are installed like a change of the feed's,
+  // and each address asked for that it has is announced on the bridge (the asking container's pending
+  // entry takes it). A report for an address the entries have means the kernel lost one: the network's
+  // entries are read back and made exact.
+  void answerMisses() {
+    if (!misses) return;
+    const auto now = MissPolicy::Clock::now();
+    for (const auto& m : misses->take()) {
+      auto in = std::find_if(installed.begin(), installed.end(), [&](const auto& kv) {
+        return (m.port && kv.second.dev.vxlan.index == m.port) || (m.bridge && kv.second.dev.bridge.index == m.bridge);
+      });
+      // A network not synced yet: its first full pass announces every peer it installs. An address of this
+      // host's: the bridge delivers that request to the container's port too.
+      if (in == installed.end() || localAddrs[in->first].count(m.ip) || !missPolicy.asked(m.asker, now) ||
+          !missPolicy.missed(in->first, m.ip, now))
+        ++missCounts.ignored;
+    }
+    auto due = missPolicy.due(now);
+    if (due.empty()) return;
+    auto s = nl::Socket::open();
+    if (!s) return log::warn("watch: answering ARP misses: " + s.error().msg);
+    for (const auto& [net, ips] : due)
+      if (auto r = answerMiss(*s, net, ips, now); !r) log::warn("watch: network '" + net + "': answering ARP misses: " + r.error().msg);
+  }
+
+  Result<void> answerMiss(nl::Socket& s, const std::string& net, const std::set<IpAddr>& ips, MissPolicy::Clock::time_point now) {
+    auto it = installed.find(net);
+    if (it == installed.end() || !membersOf.count(net)) return {};
+    const std::string prefix = cluster->keys().attachmentsOf(net);
+    auto listing = TRY(cluster->kv().listBlocking(prefix, 0, 0, nullptr, kv::ConsulClient::ReadFrom::Leader));
+    ++missCounts.reads;
+    const auto records = attachmentsOf(net, listing.pairs);
+    // An address on a host this watcher does not know as a member yet (it joined a moment ago): the members
+    // too, applied as the feed's join would be (VTEP admitted, flood entry, its containers' entries).
+    std::set<std::string> known;
+    for (const auto& m : membersOf[net]) known.insert(m.host);
+    const bool stranger = std::any_of(records.begin(), records.end(), [&](const model::AttachmentRecord& a) {
+      return !known.count(a.host) && std::any_of(a.ips.begin(), a.ips.end(), [&](const std::string& ip) {
+               auto n = IpNet::parse(ip, false);
+               return n && ips.count(n->addr());
+             });
+    });
+    if (stranger) {
+      const std::string members = cluster->keys().network(net);
+      auto joined = TRY(cluster->kv().listBlocking(members, 0, 0, nullptr, kv::ConsulClient::ReadFrom::Leader));
+      ++missCounts.reads;
+      if (!applyMembers(s, net, joined.pairs)) return {};  // not only joins: the feed's full pass does it
+      answeredAt[members] = std::max(answeredAt[members], joined.index);
+      it = installed.find(net);
+      if (it == installed.end()) return {};
+    }
+    auto view = remotePeers(records, membersOf[net]);
+    Installed& in = it->second;
+    const bool lost = std::any_of(in.peers.begin(), in.peers.end(), [&](const vxlan::Peer& p) { return ips.count(p.ip) > 0; });
+    auto r = [&]() -> Result<vxlan::PeerSync> {
+      auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
+      if (lost) return vxlan::syncPeers(s, in.dev, view.peers, announcer);
+      return vxlan::applyPeerChanges(s, in.dev, in.peers, view.peers, announcer);
+    }();
+    if (!r) {
+      installed.erase(it);
+      peersSeen.erase(net);
+      return fail(std::move(r.error()));
+    }
+    in.peers = std::move(view.peers);
+    localAddrs[net] = std::move(view.local);
+    peersSeen.erase(net);  // what the kernel holds is no listing of the feed's
+    answeredAt[prefix] = std::max(answeredAt[prefix], listing.index);
+    std::set<IpAddr> found;
+    for (const auto& p : in.peers)
+      if (ips.count(p.ip) && found.insert(p.ip).second) {
+        announcer.added(in.dev.bridge.index, p.ip, p.mac, true);
+        ++missCounts.answered;
+      }
+    for (const auto& ip : ips)
+      if (!found.count(ip)) missPolicy.unknown(net, ip, now), ++missCounts.unknown;
+    log::debug("network '" + net + "': " + std::to_string(ips.size()) + " ARP misses, " + std::to_string(found.size()) +
+               " answered from the leader (index " + std::to_string(listing.index) + ")" + (lost ? ", entries repaired" : ""));
+    return {};
+  }
+
+  // Announces the addresses of `net` that a report asked for and the store did not have then, now that
+  // the network's entries have them: the asker may still be waiting (its kernel asks 3 times, a second apart).
+  void announceAwaited(const std::string& net) {
+    auto it = installed.find(net);
+    if (it == installed.end()) return;
+    const auto awaited = missPolicy.awaited(net);
+    if (awaited.empty()) return;
+    for (const auto& p : it->second.peers)
+      if (awaited.count(p.ip)) announcer.added(it->second.dev.bridge.index, p.ip, p.mac, true), missPolicy.found(net, p.ip);
+  }
+
+  // Drops from `changed` the attachment listings that are not newer than what a report had applied.
+  void dropAnswered(std::map<std::string, std::vector<kv::KvPair>>& changed, const std::map<std::string, uint64_t>& indexes) {
+    if (answeredAt.empty()) return;
+    std::erase_if(changed, [&](const auto& kv) {
+      auto at = answeredAt.find(kv.first);
+      auto index = indexes.find(kv.first);
+      return at != answeredAt.end() && index != indexes.end() && index->second <= at->second;
+    });
   }
 
   // P/cluster as the feed last saw it: nullopt when the key is not there, nullptr before the feed's first answer.
@@ -448,11 +645,20 @@ struct Watcher {
     std::map<std::string, std::vector<kv::KvPair>> held;  // the listings of this pass
     std::optional<kv::KvPair> markerSlot;
     auto lastFull = std::chrono::steady_clock::now();
+    waker->set(&feed);
     while (!stopping) {
-      auto got = feed.wait(std::chrono::milliseconds(retry.empty() ? 10000 : 1000), stopping);
+      auto timeout = std::chrono::milliseconds(retry.empty() ? 10000 : 1000);
+      bool forMisses = false;  // the wait ends when a network's next read for misses is allowed
+      if (auto at = missPolicy.nextDue()) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - std::chrono::steady_clock::now());
+        if (left < timeout) timeout = std::max(left, std::chrono::milliseconds(0)), forMisses = true;
+      }
+      auto got = feed.wait(timeout, stopping);
       if (stopping) break;
+      answerMisses();
       auto& changed = got.prefixes;
-      const bool timedOut = changed.empty() && !got.local;
+      dropAnswered(changed, got.indexes);
+      const bool timedOut = changed.empty() && !got.local && !got.woken && !forMisses;
       // Every minute however busy the cluster: the differences applied meanwhile read nothing back, and
       // only a full pass repairs what someone else changed in the kernel.
       bool everything = changed.count(keys.cluster()) || !retry.empty() ||
@@ -460,6 +666,7 @@ struct Watcher {
                         (timedOut && vtepMoved());
       if (everything) {
         refollow(feed, follows, followed()), lastFull = std::chrono::steady_clock::now();
+        answeredAt.clear();  // the full pass lists what the feed has
       } else if (got.local || timedOut) {
         // An ADD or DEL here rewrote a local VNI record (or 10 s passed: the directory may not be watched;
         // a VTEP address that moved is checked then too):
@@ -530,6 +737,7 @@ struct Watcher {
           }))
         enforce();
     }
+    waker->set(nullptr);
     feed.onAnswer(nullptr);
     share.reset();  // the resolver asks the store again
   }
@@ -595,6 +803,18 @@ int watchMain(int argc, char** argv) {
     w->liveness.release(w->cluster->kv());
     return r ? 0 : 1;
   }
+  if (!once) {
+    // Before the first reconcile: the devices it makes report misses only if they are read.
+    auto lock = vxlan::WatchLock::acquire(w->conf.stateDir);
+    if (!lock) {
+      log::error(lock.error().msg);
+      return 1;
+    }
+    auto listener = vxlan::MissListener::start(vxlan::kArpLogGroup, [waker = w->waker.get()] { waker->wake(); });
+    if (listener) w->misses = std::move(*listener);
+    else log::warn(listener.error().msg + "; ARP requests no entry answers flood");
+    w->watchLock = std::move(*lock);
+  }
   log::info("watching this host's networks as host '" + w->conf.hostName + "'");
   if (w->node.healthEnabled)
     w->health = std::make_unique<HealthMesh>(HealthMesh::Config{w->cluster->kv().config(), w->conf.hostName,
@@ -606,6 +826,9 @@ int watchMain(int argc, char** argv) {
   w->follow(stopping);
   w->health.reset();
   w->relax();
+  w->unreport();
+  w->misses.reset();
+  w->watchLock.release();
   w->forgetPeers();
   w->liveness.release(w->cluster->kv());
   return 0;

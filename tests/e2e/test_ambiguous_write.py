@@ -11,16 +11,14 @@ Topology: Consul and the proxy on cs, one host h1 whose node config names the pr
 
 import json
 import os
-import sys
 import unittest
 
 from ovltest.consul import ConsulServer
-from ovltest.faults import wait_for
+from ovltest.faults import start_lying_proxy, wait_for
 from ovltest.netns import Topology
 from ovltest.plugins import run_plugin
 
 PREFIX = "overlay-cni"
-HERE = os.path.dirname(os.path.abspath(__file__))
 LEASE_TXN = "/leases/ /attachments/"  # the words of the lease transaction that carries overlay's records
 
 
@@ -38,12 +36,7 @@ class AmbiguousWrite(unittest.TestCase):
             cls.cs = t.add_host("cs", "198.51.100.10/24")
             cls.h1 = t.add_host("h1", "198.51.100.11/24")
             cls.consul = ConsulServer(t, cls.cs, "198.51.100.10")
-            cls.mode = os.path.join(t.tmpdir, "proxy-mode")
-            cls.proxy_out = os.path.join(t.tmpdir, "proxy.out")
-            with open(cls.proxy_out, "w") as out:
-                t.popen(cls.cs, sys.executable, os.path.join(HERE, "ovltest", "lying_proxy.py"), "198.51.100.10",
-                        "8501", "198.51.100.10", "8500", cls.mode, stdout=out)
-            wait_for(lambda: "ready" in read(cls.proxy_out), 10, "the proxy to listen")
+            cls.mode, cls.proxy_out = start_lying_proxy(t, cls.cs, "198.51.100.10")
             cls.node = os.path.join(t.tmpdir, "node-h1.json")
             with open(cls.node, "w") as f:
                 json.dump({"store": "consul://198.51.100.10:8501", "hostName": "h1", "advertise": "eth0",

@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -244,3 +245,19 @@ def journaled_releases(state_dir):
             continue
         out.append((e.get("pool"), e.get("containerID"), e.get("ifname")))
     return sorted(out)
+
+
+def start_lying_proxy(topology, host, ip, consul_port=8500, port=8501):
+    """Starts ovltest/lying_proxy.py on host (the Consul host), listening on ip:port in front of ip:consul_port.
+    Returns (mode file, output file): what the proxy does is set by writing the mode file (see the script)."""
+    mode = os.path.join(topology.tmpdir, "proxy-mode")
+    out_path = os.path.join(topology.tmpdir, "proxy.out")
+    with open(out_path, "w") as out:
+        topology.popen(host, sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lying_proxy.py"),
+                       ip, str(port), ip, str(consul_port), mode, stdout=out)
+
+    def ready():
+        with open(out_path) as f:
+            return "ready" in f.read()
+    wait_for(ready, 10, "the proxy to listen")
+    return mode, out_path

@@ -7,6 +7,10 @@ every word of MODE_FILE's second line is answered, after Consul applied it, with
 call: EOF" (what a client sees when the leader it wrote through dies after replicating): when the first line
 of MODE_FILE is "always", every time; "once", the first time only. No MODE_FILE: a plain proxy. Prints
 "lied N" to stdout each time it lies.
+
+First line "hold": the answer to a blocking read (a GET with `index=`) whose path holds every word of the
+second line is kept back until the mode changes (at most 30 s): a watcher's feed that does not move, while its
+other reads are answered. Every GET without `index=` is printed as "read PATH" (what a watcher read directly).
 """
 
 import http.client
@@ -69,6 +73,15 @@ class Handler(socketserver.StreamRequestHandler):
             if r.getheader("X-Consul-Index"):
                 extra = f"X-Consul-Index: {r.getheader('X-Consul-Index')}\r\n"
             up.close()
+            if method == "GET" and "index=" not in path:
+                print(f"read {path}", flush=True)
+            held = 0
+            while method == "GET" and "index=" in path and held < 600:
+                how, words = mode()
+                if how != "hold" or not all(w in path for w in words):
+                    break
+                threading.Event().wait(0.05)
+                held += 1
             if should_lie(method, path, body):
                 status, reason, data, extra = 500, "Internal Server Error", b"rpc error making call: EOF", ""
             self.wfile.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(data)}\r\n{extra}\r\n".encode())

@@ -1,0 +1,254 @@
+"""End-to-end: ARP misses answered by the watcher, not flooded (issue 18, "answer known addresses without
+flooding", with `l2miss`/`l3miss` as nfnetlink_log reports: common/vxlan/arp_reports.hpp).
+
+While `overlay watch` runs on a host, an ARP request its bridges could not answer is dropped before the
+VXLAN port and reported to the watcher instead of being copied to every member; the watcher reads the
+network's attachments from the leader, installs the entries and announces the address to the asking
+container. Without a watcher (it stopped, or died and an ADD noticed) requests flood again.
+
+Topology: Consul on cs, with a proxy in front of it (ovltest/lying_proxy.py) that h1's watcher and plugins
+use: it can hold back the answers of h1's blocking queries (the watcher's feed) while answering its direct
+reads, and logs those reads. h2 and h3 talk to Consul directly; h3 counts the ARP requests that reach it
+over VXLAN. Containers use overlay-ipam with the Consul store.
+"""
+
+import json
+import os
+import signal
+import time
+import unittest
+
+from ovltest.arp_count import arp_request_counter
+from ovltest.consul import ConsulServer
+from ovltest.faults import start_lying_proxy, wait_for
+from ovltest.netns import Topology
+from ovltest.plugins import find_binary, run_plugin
+from ovltest.timing import scaled
+
+PREFIX = "overlay-cni"
+SUBNET = "10.0.7.0/24"
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class Misses(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.t = t = Topology()
+        t.start()
+        try:
+            cls.cs = t.add_host("cs", "198.51.100.10/24")
+            cls.hosts = [t.add_host(f"h{i}", f"198.51.100.{10 + i}/24", mtu=1400) for i in (1, 2, 3)]
+            cls.consul = ConsulServer(t, cls.cs, "198.51.100.10")
+            cls.mode, cls.proxy_out = start_lying_proxy(t, cls.cs, "198.51.100.10")
+            cls.node = {}
+            for h in cls.hosts:
+                store = "consul://198.51.100.10:8501" if h.name == "h1" else cls.consul.store_url
+                path = os.path.join(t.tmpdir, f"node-{h.name}.json")
+                with open(path, "w") as f:
+                    json.dump({"store": store, "hostName": h.name, "advertise": "eth0",
+                               "stateDir": os.path.join(t.tmpdir, "state")}, f)
+                cls.node[h.name] = path
+            cls.watchers = {}
+            for h in cls.hosts:
+                cls.start_watcher(h)
+        except BaseException:
+            t.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.cleanup()
+
+    @classmethod
+    def start_watcher(cls, host):
+        log = open(os.path.join(cls.t.tmpdir, f"watch-{host.name}.log"), "a")
+        cls.watchers[host.name] = cls.t.popen(host, find_binary("overlay"), "watch", env=cls.env(host),
+                                              stdout=log, stderr=log)
+
+    @classmethod
+    def env(cls, host):
+        return {"OVL_NODE_CONFIG": cls.node[host.name], "OVL_LOG_LEVEL": "debug"}
+
+    def setUp(self):
+        self.set_mode(None)
+        self.attached = []
+        self.conf = {"cniVersion": "1.0.0", "name": "miss", "type": "overlay",
+                     "ipam": {"type": "overlay-ipam", "subnet": SUBNET, "store": "consul"}}
+
+    def tearDown(self):
+        self.set_mode(None)
+        for h in self.hosts:
+            if h.name not in self.watchers:
+                self.start_watcher(h)
+        for host, conf, cid in reversed(self.attached):
+            rc, _, out, err = run_plugin(self.t, host, "overlay", "DEL", conf, cid, "", "eth0",
+                                         extra_env=self.env(host))
+            self.assertEqual(rc, 0, f"DEL {cid}: {out} {err[-800:]}")
+        self.assertEqual(self.consul.kv_keys(f"{PREFIX}/attachments/"), [], "attachment records left")
+
+    def set_mode(self, how, words=""):
+        if how is None:
+            if os.path.exists(self.mode):
+                os.unlink(self.mode)
+            return
+        with open(self.mode, "w") as f:
+            f.write(f"{how}\n{words}\n")
+
+    def attach(self, host, cid, conf=None):
+        conf = conf or self.conf
+        netns = self.t.add_container(host, cid)
+        rc, res, out, err = run_plugin(self.t, host, "overlay", "ADD", conf, cid, netns, "eth0",
+                                       extra_env=self.env(host))
+        self.assertEqual(rc, 0, f"ADD {cid} on {host.name}: {out} {err[-1500:]}")
+        self.attached.append((host, conf, cid))
+        return netns, res
+
+    def vni(self, net="miss"):
+        return json.loads(self.consul.kv_get(f"{PREFIX}/networks/{net}/config"))["vni"]
+
+    def device(self, host, vni):
+        """(ARP requests no entry answers are reported, the network's bridge answers the entries) on host."""
+        table = self.t.run(host, "nft", "list", "table", "bridge", "ovl_arp", check=False).stdout
+        port = self.t.run(host, "bridge", "-d", "link", "show", "dev", f"ovx-{vni}", check=False).stdout
+        return ("log group 20310" in table and f'"ovx-{vni}"' in table, "neigh_suppress on" in port)
+
+    def count_arp_requests(self, host, vni, sender):
+        """Counts the ARP requests from `sender` that reach host over VXLAN; returns a function reading it."""
+        counts = arp_request_counter(self.t, host, vni, [f"arp saddr ip {sender}"], self.addCleanup)
+        return lambda: counts()[0]
+
+    def leader_reads(self, net="miss"):
+        """The direct (non-blocking) reads of the network's attachments h1 made through the proxy so far."""
+        return read(self.proxy_out).count(f"read /v1/kv/{PREFIX}/attachments/{net}/")
+
+    def ping_once(self, netns, ip, wait_s=2.0):
+        """One echo request, answered within wait_s: the first ARP for ip must be answered, not retried."""
+        return self.t.run(netns, "ping", "-n", "-q", "-c", "1", "-W", str(scaled(wait_s)), ip,
+                          check=False).returncode == 0
+
+    # ---------------------------------------------------------------------------------------------
+    def test_1_a_miss_is_answered_from_the_leader_without_flooding(self):
+        """h1's feed is held back, so that only the miss path can tell h1 of a container just added on h2: its
+        first ping is answered, h1's watcher read the leader for it, h1 has the entries while the feed is
+        still held, and the ARP request reached no other member."""
+        h1, h2, h3 = self.hosts
+        n1, r1 = self.attach(h1, "m1")
+        self.attach(h3, "m3")
+        vni = self.vni()
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, f"h1's watcher to report misses: {self.device(h1, vni)}")
+        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
+        arp_at_h3 = self.count_arp_requests(h3, vni, r1["ips"][0]["address"].split("/")[0])
+        self.set_mode("hold", f"/attachments/miss/")
+        reads = self.leader_reads()
+        _, r2 = self.attach(h2, "m2")
+        ip2, mac2 = r2["ips"][0]["address"].split("/")[0], r2["interfaces"][2]["mac"]
+        self.assertNotIn(mac2, self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout,
+                         "h1 knew m2 before any miss (the feed was not held)")
+        self.assertTrue(self.ping_once(n1, ip2), self.diagnose(n1))
+        self.assertIn(f"{ip2} lladdr {mac2} PERMANENT",
+                      self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout, self.diagnose(n1))
+        self.assertGreater(self.leader_reads(), reads, "h1's watcher did not read the leader")
+        self.assertEqual(arp_at_h3(), 0, "m1's ARP request for m2 was flooded to h3")
+
+    def test_2_a_container_scanning_its_subnet_costs_few_reads(self):
+        """A hostile container asks for 150 addresses nobody has, at once: nothing is flooded, and its host's
+        watcher reads the leader at most about once per 100 ms for the network (not once per address, and
+        not again for an address it found missing); a new container on another host is still answered."""
+        h1, h2, h3 = self.hosts
+        n1, r1 = self.attach(h1, "s1")
+        self.attach(h3, "s3")
+        vni = self.vni()
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, "h1's watcher to report misses")
+        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
+        arp_at_h3 = self.count_arp_requests(h3, vni, r1["ips"][0]["address"].split("/")[0])
+        reads = self.leader_reads()
+        start = time.monotonic()
+        # Each ping makes the container's kernel send up to 3 ARP requests, one a second.
+        self.t.run(n1, "sh", "-c", "for i in $(seq 100 249); do ping -n -q -c 1 -W 3 10.0.7.$i >/dev/null 2>&1 & done; wait",
+                   check=False, timeout=60)
+        took = time.monotonic() - start
+        made = self.leader_reads() - reads
+        # One read per network every 100 ms at most, plus the first.
+        self.assertLessEqual(made, int(took / 0.1) + 2, f"{made} leader reads in {took:.1f} s of scanning")
+        self.assertLess(made, 150, "a read per address")
+        self.assertEqual(arp_at_h3(), 0, "the scan's ARP requests were flooded to h3: " + self.diagnose(n1))
+        _, r2 = self.attach(h2, "s2")
+        ip2 = r2["ips"][0]["address"].split("/")[0]
+        self.assertTrue(self.ping_once(n1, ip2), self.diagnose(n1))
+
+    def test_3_a_dead_watchers_reports_are_removed_by_the_next_add(self):
+        """A watcher killed outright leaves its ARP reports behind (nothing would answer them): the next ADD
+        on the host removes them, new peers are reached by flooding, and a new watcher adds them again."""
+        h1, h2, _ = self.hosts
+        n1, _ = self.attach(h1, "d1")
+        self.attach(h2, "d2")  # h2 is a member before h1's watcher dies (the watcher adds members, ADDs do not)
+        vni = self.vni()
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, "h1's watcher to report misses")
+        w = self.watchers.pop("h1")
+        w.send_signal(signal.SIGKILL)
+        w.wait(timeout=10)
+        self.assertEqual(self.device(h1, vni)[0], True, "the killed watcher's table went away by itself")
+        self.attach(h1, "d4")
+        self.assertEqual(self.device(h1, vni)[0], False, "the ADD left a dead watcher's ARP reports")
+        _, r5 = self.attach(h2, "d5")  # h1 has no entry for it: only a flood can find it
+        ip5 = r5["ips"][0]["address"].split("/")[0]
+        self.assertNotIn(ip5, self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout)
+        self.assertTrue(self.ping_once(n1, ip5), "d1 does not reach d5 by flooding: " + self.diagnose(n1))
+        self.start_watcher(h1)
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, "h1's new watcher to report misses again")
+        wait_for(lambda: self.ping_once(n1, ip5, 0.5), 5, "d1 to reach d5 again")
+
+    def test_4_a_stopped_watcher_leaves_requests_flooding(self):
+        """A watcher that stops removes its ARP reports with its entries: requests flood again."""
+        h1, h2, _ = self.hosts
+        n1, _ = self.attach(h1, "f1")
+        _, r2 = self.attach(h2, "f2")
+        ip2 = r2["ips"][0]["address"].split("/")[0]
+        vni = self.vni()
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, "h1's watcher to report misses")
+        # h1's watcher added h2 to h1's flood list (no ADD on h1 has read h2 as a member).
+        wait_for(lambda: ip2 in self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout, 10, "h1 to know f2")
+        w = self.watchers.pop("h1")
+        w.terminate()
+        w.wait(timeout=10)
+        self.assertEqual(self.device(h1, vni), (False, False))
+        self.assertNotIn("PERMANENT", self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout)
+        _, r3 = self.attach(h2, "f3")
+        ip3 = r3["ips"][0]["address"].split("/")[0]
+        self.assertTrue(self.ping_once(n1, ip3), "f1 does not reach f3 by flooding: " + self.diagnose(n1))
+
+    def test_5_a_dual_stack_network_works_over_both(self):
+        """Only ARP requests are reported: on a dual-stack network IPv6 neighbour discovery passes as before,
+        and the containers reach each other over both."""
+        h1, h2, _ = self.hosts
+        conf = {"cniVersion": "1.0.0", "name": "dual", "type": "overlay",
+                "ipam": {"type": "overlay-ipam", "store": "consul",
+                         "ranges": [[{"subnet": "10.0.8.0/24"}], [{"subnet": "fd00:8::/64"}]]}}
+        n1, _ = self.attach(h1, "v1", conf)
+        _, r2 = self.attach(h2, "v2", conf)
+        vni = self.vni("dual")
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, "h1's watcher to sync the network")
+        ips = [i["address"].split("/")[0] for i in r2["ips"]]
+        for ip in ips:
+            self.assertTrue(self.t.ping(n1, ip, count=1, timeout=int(scaled(3))), f"v1 to {ip}: " + self.diagnose(n1))
+
+    def diagnose(self, *netns):
+        out = []
+        for n in netns:
+            out.append(f"{n}: " + self.t.run(n, "ip", "neigh", check=False).stdout)
+        for h in self.hosts:
+            out.append(f"{h.name}: " + self.t.run(h, "bridge", "fdb", "show", check=False).stdout)
+            out.append(f"{h.name} bridge neighbours: " + self.t.run(h, "ip", "neigh", "show", check=False).stdout)
+            out.append(f"{h.name} arp table: " + self.t.run(h, "nft", "--debug=netlink", "list", "table", "bridge", "ovl_arp", check=False).stdout)
+            out.append(f"{h.name} links: " + self.t.run(h, "ip", "-d", "link", "show", check=False).stdout[-1500:])
+            with open(os.path.join(self.t.tmpdir, f"watch-{h.name}.log")) as f:
+                out.append(f"{h.name} watcher: " + f.read()[-3000:])
+        return "\n".join(out)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -12,7 +12,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$src/build-fuzz}
 secs=${FUZZ_SECONDS:-20}
 jobs=${FUZZ_JOBS:-2}
-all=(netconf cni_args result consul_json ipam_config dns_query)
+all=(netconf cni_args result consul_json ipam_config dns_query miss_reports)
 targets=("${@:-${all[@]}}")
 
 extra=()

@@ -195,10 +195,11 @@ bool ChangeFeed::allAnswered() {
   return true;
 }
 
-std::optional<std::vector<KvPair>> ChangeFeed::latest(const std::string& prefix) {
+std::optional<std::vector<KvPair>> ChangeFeed::latest(const std::string& prefix, uint64_t* index) {
   std::lock_guard lk(mu_);
   auto it = latest_.find(prefix);
   if (it == latest_.end()) return std::nullopt;
+  if (index) *index = index_.count(prefix) ? index_[prefix] : 0;
   return it->second;
 }
 

@@ -45,7 +45,7 @@ class ChangeFeed {
   // true; returns what changed since the last call.
   Changes wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stopping);
   // The latest listing of a followed prefix; nullopt before its first answer (an empty listing is an answer).
-  std::optional<std::vector<KvPair>> latest(const std::string& prefix);
+  std::optional<std::vector<KvPair>> latest(const std::string& prefix, uint64_t* index = nullptr);  // and its X-Consul-Index
   // Every followed prefix has had its first answer.
   bool allAnswered();
   // Called with each change as it arrives, on the follower's thread, before wait() sees it; never for a

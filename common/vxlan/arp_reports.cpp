@@ -14,8 +14,12 @@ constexpr std::string_view kPorts = "ports";
 
 std::vector<nfnl::Expr> reportRule() {
   using namespace nfnl::expr;
+  // Broadcast requests only: the bridge forwards a unicast one (a kernel re-checking a stale entry) by its
+  // FDB entry even when neigh_suppress answered it, and that one reaches the peer as it always did.
   return {meta(NFT_META_OIFNAME, kReg1),
           lookup(kPorts, kReg1, false),
+          payload(NFT_PAYLOAD_LL_HEADER, 0, 6, kReg1),
+          cmp(kReg1, NFT_CMP_EQ, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),  // ether daddr ff:ff:ff:ff:ff:ff
           payload(NFT_PAYLOAD_LL_HEADER, 12, 2, kReg1),
           cmp(kReg1, NFT_CMP_EQ, {0x08, 0x06}),  // ether type arp
           payload(NFT_PAYLOAD_NETWORK_HEADER, 6, 2, kReg1),

@@ -5,7 +5,8 @@
 //   table bridge ovl_arp {
 //     set ports { type ifname; }                 # the VXLAN devices of the networks the watcher has synced
 //     chain out { type filter hook forward priority 0; policy accept;
-//       oifname @ports ether type arp arp operation request log group 20310 snaplen 64 drop } }
+//       oifname @ports ether daddr ff:ff:ff:ff:ff:ff ether type arp arp operation request
+//         log group 20310 snaplen 64 drop } }
 //
 // A request reaches a VXLAN port only when the bridge did not answer it (neigh_suppress answers the
 // addresses the watcher has entries for, vxlan/peers.hpp); the watcher reads the reports on nfnetlink_log

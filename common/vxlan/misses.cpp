@@ -92,7 +92,9 @@ Result<void> configure(int fd, uint16_t group, uint16_t attr, const void* value,
     if (size_t(n) < NLMSG_HDRLEN + sizeof(nlmsgerr) || r->nlmsg_type != NLMSG_ERROR) continue;  // a report
     nlmsgerr e;
     std::memcpy(&e, answer + NLMSG_HDRLEN, sizeof e);
-    if (e.error == -EBUSY) return fail(Code::TryAgainLater, what + ": another process reads nfnetlink_log group " + std::to_string(group));
+    // Kernel 6.18 answers EPERM, not EBUSY, when another socket holds the group.
+    if (e.error == -EBUSY || e.error == -EPERM)
+      return fail(Code::TryAgainLater, what + ": another process reads nfnetlink_log group " + std::to_string(group));
     if (e.error != 0) return fail(sysError(-e.error, what));
     return {};
   }

@@ -1,6 +1,7 @@
 #include "vxlan/watch_lock.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,15 +39,23 @@ Result<bool> tryLock(int fd, const std::string& path) {
 
 Result<WatchLock> WatchLock::acquire(const std::string& stateDir) {
   const std::string path = TRY(lockPath(stateDir));
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return fail(sysError(errno, "opening " + path));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (!TRY(tryLock(fd.get(), path))) {
+  for (;;) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return fail(sysError(errno, "opening " + path));
+    if (TRY(tryLock(fd.get(), path))) {
+      // Whoever held it before may have removed the file meanwhile (a clean exit, or an ADD clearing a dead
+      // watcher's reports): a lock on a file no longer under that name tells nobody. Again, on the new one.
+      struct stat held {}, named {};
+      if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+          held.st_ino == named.st_ino)
+        return WatchLock(std::move(fd), path);
+      continue;
+    }
     if (std::chrono::steady_clock::now() > deadline)
       return fail(Code::TryAgainLater, "another overlay watch of this host holds " + path);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return WatchLock(std::move(fd), path);
 }
 
 void WatchLock::release() {
@@ -75,6 +84,10 @@ Result<void> dropOrphanedArpReports(const std::string& stateDir) {
     return fail(sysError(errno, "opening " + path));
   }
   if (!TRY(tryLock(fd.get(), path))) return {};  // a watcher runs
+  struct stat held {}, named {};
+  if (::fstat(fd.get(), &held) != 0 || ::stat(path.c_str(), &named) != 0 || held.st_dev != named.st_dev ||
+      held.st_ino != named.st_ino)
+    return {};  // the file changed hands meanwhile: a watcher stopped cleanly, or one started
   nfnl::Batch b;
   addArpReportsRemoved(b);
   if (auto r = b.commit("removing the ARP reports of an overlay watch that is gone"); !r) {

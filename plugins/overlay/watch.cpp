@@ -27,6 +27,7 @@
 #include "overlay/config.hpp"
 #include "overlay/health_mesh.hpp"
 #include "overlay/liveness.hpp"
+#include "overlay/miss_figures.hpp"
 #include "overlay/miss_policy.hpp"
 #include "overlay/teardown.hpp"
 #include "overlay/watch_metrics.hpp"
@@ -104,9 +105,7 @@ struct Watcher {
   // applied: it is skipped.
   std::map<std::string, uint64_t> answeredAt;
   std::map<std::string, std::set<IpAddr>> localAddrs;  // this host's containers' addresses, per network
-  struct MissCounts {
-    uint64_t reads = 0, answered = 0, unknown = 0, ignored = 0;
-  } missCounts;
+  std::shared_ptr<MissFigures> missCounts = std::make_shared<MissFigures>();  // also served as metrics
   // Each network's attachment records as last parsed, by key, with the ModifyIndex they were parsed at: a
   // change of one record parses that one again, not the network's hundreds.
   std::map<std::string, std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>>> parsed;
@@ -509,12 +508,12 @@ struct Watcher {
     share->keepOnly(nets);
   }
 
-  // Answers the misses the VXLAN devices reported (vxlan/misses.hpp) as far as MissPolicy allows now: per network,
+  // Answers the misses the ARP reports name (vxlan/misses.hpp) as far as MissPolicy allows now: per network,
   // one read of its attachments from the leader, whose new entries are installed like a change of the feed's,
   // and each address asked for that it has is announced on the bridge (the asking container's pending
-  // entry takes it). A report for an address the entries have means the kernel lost one: the network's
-  // entries are read back and made exact.
-  void answerMisses() {
+  // entry takes it). An address the entries have already (the feed brought it while the report waited) is
+  // announced at once, with no read; were its kernel entry lost, the minute's full pass puts it back.
+  void answerMisses(kv::ChangeFeed& feed) {
     if (!misses) return;
     const auto now = MissPolicy::Clock::now();
     for (const auto& m : misses->take()) {
@@ -523,25 +522,51 @@ struct Watcher {
       });
       // A network not synced yet: its first full pass announces every peer it installs. An address of this
       // host's: the bridge delivers that request to the container's port too.
-      if (in == installed.end() || localAddrs[in->first].count(m.ip) || !missPolicy.asked(m.asker, now) ||
-          !missPolicy.missed(in->first, m.ip, now))
-        ++missCounts.ignored;
+      if (in == installed.end() || localAddrs[in->first].count(m.ip) || !missPolicy.asked(m.asker, now)) {
+        ++missCounts->ignored;
+        continue;
+      }
+      const auto& peers = in->second.peers;
+      auto known = std::find_if(peers.begin(), peers.end(), [&](const vxlan::Peer& p) { return p.ip == m.ip; });
+      if (known != peers.end()) {
+        announcer.added(in->second.dev.bridge.index, known->ip, known->mac, true);
+        ++missCounts->answered;
+      } else if (!missPolicy.missed(in->first, m.ip, now)) {
+        ++missCounts->ignored;
+      }
     }
     auto due = missPolicy.due(now);
     if (due.empty()) return;
     auto s = nl::Socket::open();
     if (!s) return log::warn("watch: answering ARP misses: " + s.error().msg);
     for (const auto& [net, ips] : due)
-      if (auto r = answerMiss(*s, net, ips, now); !r) log::warn("watch: network '" + net + "': answering ARP misses: " + r.error().msg);
+      if (auto r = answerMiss(*s, feed, net, ips, now); !r) log::warn("watch: network '" + net + "': answering ARP misses: " + r.error().msg);
   }
 
-  Result<void> answerMiss(nl::Socket& s, const std::string& net, const std::set<IpAddr>& ips, MissPolicy::Clock::time_point now) {
+  // The feed's latest listing first (it often has the address already, its change waiting behind this loop's
+  // work): no read when it names every address asked for on a member host.
+  Result<void> answerMiss(nl::Socket& s, kv::ChangeFeed& feed, const std::string& net, const std::set<IpAddr>& ips,
+                          MissPolicy::Clock::time_point now) {
     auto it = installed.find(net);
     if (it == installed.end() || !membersOf.count(net)) return {};
     const std::string prefix = cluster->keys().attachmentsOf(net);
-    auto listing = TRY(cluster->kv().listBlocking(prefix, 0, 0, nullptr, kv::ConsulClient::ReadFrom::Leader));
-    ++missCounts.reads;
-    const auto records = attachmentsOf(net, listing.pairs);
+    kv::ConsulClient::Watch listing;
+    std::vector<model::AttachmentRecord> records;
+    uint64_t latestIndex = 0;
+    if (auto latest = feed.latest(prefix, &latestIndex); latest && latestIndex >= answeredAt[prefix]) {
+      auto view = remotePeers(attachmentsOf(net, *latest), membersOf[net]);
+      size_t has = 0;
+      for (const auto& p : view.peers) has += ips.count(p.ip);
+      if (has == ips.size()) {
+        listing.pairs = std::move(*latest);
+        records = attachmentsOf(net, listing.pairs);
+      }
+    }
+    if (listing.pairs.empty()) {
+      listing = TRY(cluster->kv().listBlocking(prefix, 0, 0, nullptr, kv::ConsulClient::ReadFrom::Leader));
+      ++missCounts->reads;
+      records = attachmentsOf(net, listing.pairs);
+    }
     // An address on a host this watcher does not know as a member yet (it joined a moment ago): the members
     // too, applied as the feed's join would be (VTEP admitted, flood entry, its containers' entries).
     std::set<std::string> known;
@@ -555,7 +580,7 @@ struct Watcher {
     if (stranger) {
       const std::string members = cluster->keys().network(net);
       auto joined = TRY(cluster->kv().listBlocking(members, 0, 0, nullptr, kv::ConsulClient::ReadFrom::Leader));
-      ++missCounts.reads;
+      ++missCounts->reads;
       if (!applyMembers(s, net, joined.pairs)) return {};  // not only joins: the feed's full pass does it
       answeredAt[members] = std::max(answeredAt[members], joined.index);
       it = installed.find(net);
@@ -563,10 +588,8 @@ struct Watcher {
     }
     auto view = remotePeers(records, membersOf[net]);
     Installed& in = it->second;
-    const bool lost = std::any_of(in.peers.begin(), in.peers.end(), [&](const vxlan::Peer& p) { return ips.count(p.ip) > 0; });
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
-      if (lost) return vxlan::syncPeers(s, in.dev, view.peers, announcer);
       return vxlan::applyPeerChanges(s, in.dev, in.peers, view.peers, announcer);
     }();
     if (!r) {
@@ -577,17 +600,17 @@ struct Watcher {
     in.peers = std::move(view.peers);
     localAddrs[net] = std::move(view.local);
     peersSeen.erase(net);  // what the kernel holds is no listing of the feed's
-    answeredAt[prefix] = std::max(answeredAt[prefix], listing.index);
+    if (listing.index) answeredAt[prefix] = std::max(answeredAt[prefix], listing.index);
     std::set<IpAddr> found;
     for (const auto& p : in.peers)
       if (ips.count(p.ip) && found.insert(p.ip).second) {
         announcer.added(in.dev.bridge.index, p.ip, p.mac, true);
-        ++missCounts.answered;
+        ++missCounts->answered;
       }
     for (const auto& ip : ips)
-      if (!found.count(ip)) missPolicy.unknown(net, ip, now), ++missCounts.unknown;
+      if (!found.count(ip)) missPolicy.unknown(net, ip, now), ++missCounts->unknown;
     log::debug("network '" + net + "': " + std::to_string(ips.size()) + " ARP misses, " + std::to_string(found.size()) +
-               " answered from the leader (index " + std::to_string(listing.index) + ")" + (lost ? ", entries repaired" : ""));
+               " answered" + (listing.index ? " from the leader (index " + std::to_string(listing.index) + ")" : " from the feed"));
     return {};
   }
 
@@ -655,7 +678,7 @@ struct Watcher {
       }
       auto got = feed.wait(timeout, stopping);
       if (stopping) break;
-      answerMisses();
+      answerMisses(feed);
       auto& changed = got.prefixes;
       dropAnswered(changed, got.indexes);
       const bool timedOut = changed.empty() && !got.local && !got.woken && !forMisses;
@@ -700,6 +723,7 @@ struct Watcher {
           auto o = ownerOf.find(prefix);
           if (o == ownerOf.end() || o->second.second || rest.count(prefix)) continue;
           if (!s || !applyPeers(*s, o->second.first, pairs)) rest.insert(prefix);
+          answerMisses(feed);  // a container waits on each: not behind every network's change
         }
         if (joined && health) health->setTargets(healthTargets(membersOf, conf.hostName));
         std::erase_if(changed, [&](const auto& kv) { return !rest.count(kv.first); });
@@ -788,7 +812,7 @@ int watchMain(int argc, char** argv) {
   }
   w->once = once;
   auto healthFigures = std::make_shared<HealthFigures>();
-  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir, healthFigures);
+  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir, healthFigures, w->missCounts);
   if (!metricsServer) {
     log::error(metricsServer.error().msg);
     return 1;

@@ -103,6 +103,7 @@ struct Source {
   std::optional<model::Cluster> cluster;  // this thread's own client
   kv::ConsulConfig consul;
   std::shared_ptr<const HealthFigures> health;
+  std::shared_ptr<const MissFigures> misses;
 
   std::string render() {
     metrics::Exposition e;
@@ -131,6 +132,7 @@ struct Source {
              f.poolUsed);
     nftFigures(e);
     if (health) exposeHealth(e, health->get());
+    if (misses) exposeMisses(e, *misses);
     resolverFigures(e, stateDir);
     return e.text();
   }
@@ -140,12 +142,14 @@ struct Source {
 
 Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
                                                           const std::string& stateDir,
-                                                          std::shared_ptr<const HealthFigures> health) {
+                                                          std::shared_ptr<const HealthFigures> health,
+                                                          std::shared_ptr<const MissFigures> misses) {
   if (!node.metricsListen) return std::unique_ptr<metrics::HttpServer>();
   auto src = std::make_shared<Source>();
   src->stateDir = stateDir;
   src->consul = store.consul;
   src->health = std::move(health);
+  src->misses = std::move(misses);
   auto server = TRY(metrics::HttpServer::start(*node.metricsListen, [src] { return src->render(); }));
   log::info("serving metrics on http://" + node.metricsListen->str() + "/metrics");
   return server;

@@ -50,7 +50,8 @@ class Misses(unittest.TestCase):
                 path = os.path.join(t.tmpdir, f"node-{h.name}.json")
                 with open(path, "w") as f:
                     json.dump({"store": store, "hostName": h.name, "advertise": "eth0",
-                               "stateDir": os.path.join(t.tmpdir, "state")}, f)
+                               "stateDir": os.path.join(t.tmpdir, "state"),
+                               "metrics": {"listen": f"{h.cidr.split('/')[0]}:9177"}}, f)
                 cls.node[h.name] = path
             cls.watchers = {}
             for h in cls.hosts:
@@ -121,6 +122,14 @@ class Misses(unittest.TestCase):
         counts = arp_request_counter(self.t, host, vni, [f"arp saddr ip {sender}"], self.addCleanup)
         return lambda: counts()[0]
 
+    def metric(self, host, series):
+        """The value of one series (name with its labels, as exposed) on host's watcher, 0 when absent."""
+        text = self.t.run(host, "curl", "-sS", "--max-time", "5", f"http://{host.cidr.split('/')[0]}:9177/metrics").stdout
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        return 0
+
     def leader_reads(self, net="miss"):
         """The direct (non-blocking) reads of the network's attachments h1 made through the proxy so far."""
         return read(self.proxy_out).count(f"read /v1/kv/{PREFIX}/attachments/{net}/")
@@ -152,6 +161,8 @@ class Misses(unittest.TestCase):
         self.assertIn(f"{ip2} lladdr {mac2} PERMANENT",
                       self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout, self.diagnose(n1))
         self.assertGreater(self.leader_reads(), reads, "h1's watcher did not read the leader")
+        self.assertGreaterEqual(self.metric(h1, 'overlay_cni_arp_reports_total{outcome="answered"}'), 1)
+        self.assertGreaterEqual(self.metric(h1, "overlay_cni_arp_report_reads_total"), 1)
         self.assertEqual(arp_at_h3(), 0, "m1's ARP request for m2 was flooded to h3")
 
     def test_2_a_container_scanning_its_subnet_costs_few_reads(self):
@@ -175,6 +186,7 @@ class Misses(unittest.TestCase):
         # One read per network every 100 ms at most, plus the first.
         self.assertLessEqual(made, int(took / 0.1) + 2, f"{made} leader reads in {took:.1f} s of scanning")
         self.assertLess(made, 150, "a read per address")
+        self.assertGreater(self.metric(h1, 'overlay_cni_arp_reports_total{outcome="unknown"}'), 0)
         self.assertEqual(arp_at_h3(), 0, "the scan's ARP requests were flooded to h3: " + self.diagnose(n1))
         _, r2 = self.attach(h2, "s2")
         ip2 = r2["ips"][0]["address"].split("/")[0]

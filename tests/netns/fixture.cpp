@@ -1,5 +1,8 @@
 #include "fixture.hpp"
 
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -104,5 +107,20 @@ void addTestLink(const TestNetns& t, const std::string& name) {
 }
 
 TestNetns::TestNetns() : ns(openNs(nsName.path())), sock(openSock(ns)) {}
+
+UniqueFd openTap(const TestNetns& t, int ifindex, int type, uint16_t protocol) {
+  auto in = ns::ScopedNetns::enter(t.ns);
+  REQUIRE(in);
+  UniqueFd fd(::socket(AF_PACKET, type | SOCK_CLOEXEC, htons(protocol)));
+  REQUIRE(fd);
+  const timeval patience{5, 0};
+  REQUIRE(::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) == 0);
+  sockaddr_ll at{};
+  at.sll_family = AF_PACKET;
+  at.sll_protocol = htons(protocol);
+  at.sll_ifindex = ifindex;
+  REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);
+  return fd;
+}
 
 }  // namespace ovl::test

@@ -8,6 +8,7 @@
 
 #include "nl/socket.hpp"
 #include "ns/netns.hpp"
+#include "util/unique_fd.hpp"
 
 namespace ovl::test {
 
@@ -67,5 +68,9 @@ struct TestNetns {
 // A plain link for tests (this kernel may lack "dummy"): a veth pair NAME / NAME-p inside t, with the
 // NAME-p end up so NAME gets carrier once it is set up. NAME itself stays down.
 void addTestLink(const TestNetns& t, const std::string& name);
+
+// A packet socket (type SOCK_RAW or SOCK_DGRAM) opened inside t, bound to `ifindex` for `protocol` (ETH_P_*,
+// host order), whose reads give up after 5 s: a frame that never comes fails the test instead of hanging it.
+UniqueFd openTap(const TestNetns& t, int ifindex, int type, uint16_t protocol);
 
 }  // namespace ovl::test

@@ -107,17 +107,9 @@ namespace {
 // step sent is everything before its marker, with no waiting on time.
 class ArpTap {
  public:
-  ArpTap(const TestNetns& t, int portIndex, int bridgeIndex) : bridge_(bridgeIndex) {
+  ArpTap(const TestNetns& t, int portIndex, int bridgeIndex)
+      : bridge_(bridgeIndex), fd_(openTap(t, portIndex, SOCK_DGRAM, ETH_P_ARP)) {
     auto in = OKV(ns::ScopedNetns::enter(t.ns));
-    fd_ = UniqueFd(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
-    REQUIRE(fd_);
-    const timeval patience{5, 0};  // a marker that never comes fails the test instead of hanging it
-    REQUIRE(::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) == 0);
-    sockaddr_ll at{};
-    at.sll_family = AF_PACKET;
-    at.sll_protocol = htons(ETH_P_ARP);
-    at.sll_ifindex = portIndex;
-    REQUIRE(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);
     marker_ = OKV(nl::openArpSocket());
   }
   // "IP at MAC" of each announcement since the last call.

@@ -1,0 +1,455 @@
+// ARP misses against the kernel: the watcher's lock (vxlan/watch_lock.hpp), the ARP reports' nf_tables rule
+// (vxlan/arp_reports.hpp) and their listener (vxlan/misses.hpp), end to end from a container's ARP request to
+// the announcement that answers it. Every socket, link, rule and lock file is made inside the test's own
+// namespaces and a temporary state directory.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixture.hpp"
+#include "model/memory.hpp"
+#include "nfnl/batch.hpp"
+#include "nfnl/listing.hpp"
+#include "nl/link.hpp"
+#include "ns/netns.hpp"
+#include "util/unique_fd.hpp"
+#include "vxlan/arp_reports.hpp"
+#include "vxlan/datapath.hpp"
+#include "vxlan/misses.hpp"
+#include "vxlan/peers.hpp"
+#include "vxlan/watch_lock.hpp"
+
+using namespace ovl;
+using namespace ovl::test;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A state directory of the test's own, removed with everything in it.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/ovl-misses-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Polls `f` until it holds or `within` has passed.
+template <class F>
+bool eventually(F f, std::chrono::milliseconds within = 5s) {
+  const auto deadline = Clock::now() + within;
+  for (;;) {
+    if (f()) return true;
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+bool arpTableThere() {
+  auto listed = nfnl::listTable(nfnl::Family::Bridge, vxlan::kArpTable);
+  if (!listed) FAIL("listing table bridge ovl_arp: " << listed.error().msg);
+  return listed->has_value();
+}
+
+void commitArpReports(bool on) {
+  nfnl::Batch b;
+  if (on) vxlan::addArpReports(b);
+  else vxlan::addArpReportsRemoved(b);
+  REQUIRE_OK(b.commit(on ? "test: adding the ARP reports" : "test: removing the ARP reports"));
+}
+
+void commitArpReportPort(const std::string& port, bool on) {
+  nfnl::Batch b;
+  if (on) vxlan::addArpReportPort(b, port);
+  else vxlan::addArpReportPortRemoved(b, port);
+  REQUIRE_OK(b.commit(on ? "test: reporting a port" : "test: no longer reporting a port"));
+}
+
+}  // namespace
+
+TEST_CASE("watch lock: one watcher holds it, watcherRuns tells, release removes the file") {
+  TestNetns t;
+  TempDir dir;
+  auto in = OKV(ns::ScopedNetns::enter(t.ns));  // the state is keyed by the namespace: the test's
+  const std::string file = OKV(model::hostStateDir(dir.path)) + "/watch.lock";
+  CHECK_FALSE(OKV(vxlan::watcherRuns(dir.path)));
+  CHECK_FALSE(vxlan::WatchLock().held());
+
+  auto lock = OKV(vxlan::WatchLock::acquire(dir.path));
+  CHECK(lock.held());
+  CHECK(OKV(vxlan::watcherRuns(dir.path)));
+  const auto started = Clock::now();
+  auto second = vxlan::WatchLock::acquire(dir.path);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == Code::TryAgainLater);
+  CHECK(second.error().msg.find(file) != std::string::npos);
+  CHECK(Clock::now() - started >= 2s);  // it waited for a holder that lets go
+  CHECK(OKV(vxlan::watcherRuns(dir.path)));  // the refused attempt took nothing
+
+  lock.release();
+  CHECK_FALSE(lock.held());
+  CHECK_FALSE(std::filesystem::exists(file));
+  CHECK_FALSE(OKV(vxlan::watcherRuns(dir.path)));
+  lock.release();  // twice is nothing
+
+  // A watcher that dies lets the lock go with its process but leaves the file: nobody runs.
+  {
+    auto dying = OKV(vxlan::WatchLock::acquire(dir.path));
+    CHECK(OKV(vxlan::watcherRuns(dir.path)));
+  }  // closed without release(), as the kernel closes it
+  CHECK(std::filesystem::exists(file));
+  CHECK_FALSE(OKV(vxlan::watcherRuns(dir.path)));
+  auto next = OKV(vxlan::WatchLock::acquire(dir.path));  // the next watcher takes it at once
+  CHECK(OKV(vxlan::watcherRuns(dir.path)));
+  next.release();
+}
+
+TEST_CASE("watch lock: an ADD removes the ARP reports of a watcher that died, never those of a live one") {
+  TestNetns t;
+  TempDir dir;
+  auto in = OKV(ns::ScopedNetns::enter(t.ns));  // nf_tables and the lock file of the test's namespace
+  const std::string file = OKV(model::hostStateDir(dir.path)) + "/watch.lock";
+  // No watcher ever ran: nothing to do, and nothing touched.
+  commitArpReports(true);
+  REQUIRE(arpTableThere());
+  REQUIRE_OK(vxlan::dropOrphanedArpReports(dir.path));
+  CHECK(arpTableThere());
+
+  // A live watcher: its reports and its file stay.
+  {
+    auto live = OKV(vxlan::WatchLock::acquire(dir.path));
+    REQUIRE_OK(vxlan::dropOrphanedArpReports(dir.path));
+    CHECK(arpTableThere());
+    CHECK(std::filesystem::exists(file));
+    CHECK(OKV(vxlan::watcherRuns(dir.path)));
+  }  // ... and then it dies
+  REQUIRE(std::filesystem::exists(file));
+  REQUIRE_OK(vxlan::dropOrphanedArpReports(dir.path));
+  CHECK_FALSE(arpTableThere());
+  CHECK_FALSE(std::filesystem::exists(file));
+  REQUIRE_OK(vxlan::dropOrphanedArpReports(dir.path));  // idempotent
+
+  // A watcher that died before it added the reports: the file goes, the missing table is no error.
+  { auto early = OKV(vxlan::WatchLock::acquire(dir.path)); }
+  REQUIRE(std::filesystem::exists(file));
+  REQUIRE_OK(vxlan::dropOrphanedArpReports(dir.path));
+  CHECK_FALSE(std::filesystem::exists(file));
+  CHECK_FALSE(arpTableThere());
+}
+
+namespace {
+
+// How many of this process's descriptors are open on `path`.
+int openOn(const std::string& path) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec) == path) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// acquire() waits for the holder to let go, and each holder unlinks the file before it closes it (release(),
+// and dropOrphanedArpReports in an ADD): a waiter that locked the unlinked file would run unseen (watcherRuns
+// false), a second watcher would get a lock of its own, and if the first died its ARP reports would never be
+// removed. acquire() locks again when the name no longer leads to the file it locked.
+TEST_CASE("watch lock: a watcher that waited for the lock holds it under the file's name") {
+  TestNetns t;
+  TempDir dir;
+  auto in = OKV(ns::ScopedNetns::enter(t.ns));
+  const std::string file = OKV(model::hostStateDir(dir.path)) + "/watch.lock";
+  Result<vxlan::WatchLock> waited = fail(Code::Internal, "not run");
+  SUBCASE("the old watcher exits cleanly while the new one starts") {
+    auto old = OKV(vxlan::WatchLock::acquire(dir.path));
+    std::thread starting([&] { waited = vxlan::WatchLock::acquire(dir.path); });
+    REQUIRE(eventually([&] { return openOn(file) == 2; }));  // the new watcher waits on the lock
+    old.release();
+    starting.join();
+  }
+  SUBCASE("an ADD removes a dead watcher's reports while the new one starts") {
+    { auto died = OKV(vxlan::WatchLock::acquire(dir.path)); }  // an orphaned file
+    // dropOrphanedArpReports' steps, held at its worst moment: opened and locked, the table removed next.
+    UniqueFd add(::open(file.c_str(), O_RDWR | O_CLOEXEC));
+    REQUIRE(add);
+    flock l{};
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    REQUIRE(::fcntl(add.get(), F_OFD_SETLK, &l) == 0);
+    std::thread starting([&] { waited = vxlan::WatchLock::acquire(dir.path); });
+    REQUIRE(eventually([&] { return openOn(file) == 2; }));
+    ::unlink(file.c_str());  // ... and it ends
+    add.reset();
+    starting.join();
+  }
+  REQUIRE(waited);
+  CHECK(waited->held());
+  CHECK(OKV(vxlan::watcherRuns(dir.path)));
+  auto another = vxlan::WatchLock::acquire(dir.path);
+  CHECK_FALSE(another);  // no second watcher
+}
+
+TEST_CASE("miss listener: one per namespace binds the log group, and it stops cleanly") {
+  TestNetns t;
+  auto in = OKV(ns::ScopedNetns::enter(t.ns));
+  auto first = OKV(vxlan::MissListener::start(vxlan::kArpLogGroup, [] {}));
+  auto second = vxlan::MissListener::start(vxlan::kArpLogGroup, [] {});
+  REQUIRE_FALSE(second);
+  CHECK_MESSAGE(second.error().msg.find(std::to_string(vxlan::kArpLogGroup)) != std::string::npos, second.error().msg);
+  CHECK(second.error().code == Code::TryAgainLater);
+  CHECK(first->take().empty());
+  CHECK(first->reported() == 0);
+  first.reset();  // joins its thread
+  // Released with its socket: the group can be bound again.
+  auto third = OKV(vxlan::MissListener::start(vxlan::kArpLogGroup, [] {}));
+  CHECK(third->lost() == 0);
+}
+
+namespace {
+
+constexpr uint16_t kMarkerType = 0x88b5;  // IEEE local experimental ether type
+
+uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+
+// What a frame leaving by the underlay carries: "arp request for IP", "marker" (the test's own frame) or
+// "other" for a VXLAN packet, "" for anything else.
+std::string classify(const uint8_t* p, size_t n) {
+  if (n < 14 + 20 || be16(p + 12) != ETH_P_IP || p[14 + 9] != IPPROTO_UDP) return "";
+  const size_t udp = 14 + size_t(p[14] & 0x0f) * 4, inner = udp + 8 + 8;  // UDP and VXLAN headers
+  if (n < inner + 14 || be16(p + udp + 2) != 4789) return "";
+  const uint16_t type = be16(p + inner + 12);
+  if (type == kMarkerType) return "marker";
+  const uint8_t* arp = p + inner + 14;
+  if (type != ETH_P_ARP || n < inner + 14 + 28 || be16(arp + 6) != 1) return "other";
+  char ip[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, arp + 24, ip, sizeof ip);
+  return std::string("arp request for ") + ip;
+}
+
+// The frames leaving by the underlay link, VXLAN packets decoded (classify).
+class UnderlayTap {
+ public:
+  UnderlayTap(const TestNetns& t, int ifindex) : fd_(openTap(t, ifindex, SOCK_RAW, ETH_P_ALL)) {}
+  // What went out before the container's next marker frame (which fails the test if it never comes).
+  std::vector<std::string> untilMarker() {
+    std::vector<std::string> got;
+    for (std::string f; (f = next()) != "marker";) {
+      REQUIRE(f != "timeout");
+      if (!f.empty()) got.push_back(f);
+    }
+    return got;
+  }
+  // Whether `what` goes out within 5 s.
+  bool sees(const std::string& what) {
+    const auto deadline = Clock::now() + 5s;
+    for (std::string f; Clock::now() < deadline;)
+      if ((f = next()) == what) return true;
+      else if (f == "timeout") return false;
+    return false;
+  }
+
+ private:
+  std::string next() {
+    uint8_t buf[2048];
+    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    return n < 0 ? "timeout" : classify(buf, size_t(n));
+  }
+  UniqueFd fd_;
+};
+
+// A container on the network's bridge: namespace, veth (h0 on the host, c0 inside) with `addr`, and its
+// sockets, made inside it. Its kernel gives up on an address after one ARP request, 100 ms later.
+struct Container {
+  TestNetns ns;
+  MacAddr mac;
+  int ifindex = 0;
+  UniqueFd udp, raw;
+
+  Container(const TestNetns& host, const std::string& bridge, const std::string& addr) {
+    run(host.ip() + "link add h0 type veth peer name c0 netns " + ns.name());
+    run(host.ip() + "link set h0 master " + bridge + " up");
+    run(ns.ip() + "ntable change name arp_cache dev c0 ucast_probes 0 mcast_probes 1 retrans 100");
+    run(ns.ip() + "addr add " + addr + " dev c0");
+    run(ns.ip() + "link set c0 up");
+    const auto c0 = OKV(nl::requireLink(ns.sock, "c0"));
+    mac = c0.mac, ifindex = c0.index;
+    auto in = OKV(ns::ScopedNetns::enter(ns.ns));
+    udp = UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    raw = UniqueFd(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    REQUIRE(udp);
+    REQUIRE(raw);
+  }
+  // A datagram to `ip`: the container's kernel asks for it by ARP.
+  void send(const char* ip) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    REQUIRE(::inet_pton(AF_INET, ip, &to.sin_addr) == 1);
+    REQUIRE(::sendto(udp.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 1);
+  }
+  // A broadcast frame of the marker type: the bridge floods it to the VXLAN port like any other.
+  void mark() {
+    sockaddr_ll to{};
+    to.sll_family = AF_PACKET;
+    to.sll_protocol = htons(kMarkerType);
+    to.sll_ifindex = ifindex;
+    to.sll_halen = 6;
+    std::memset(to.sll_addr, 0xff, 6);
+    const char payload[46] = "ovl marker";
+    REQUIRE(::sendto(raw.get(), payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == sizeof payload);
+  }
+  // "STATE MAC" of its neighbour entry for `ip` ("" when it has none; the MAC when it has one).
+  std::string neigh(const char* ip) {
+    auto j = shJson(ns.ip() + "-j neigh show " + ip + " dev c0");
+    if (!j.IsArray() || j.Empty()) return "";
+    std::string s = jstr(j, "0.state.0");
+    if (j[0].HasMember("lladdr")) s += " " + jstr(j, "0.lladdr");
+    return s;
+  }
+};
+
+// Counts the listener's wake calls, and waits for them.
+struct Wakes {
+  std::mutex mu;
+  std::condition_variable cv;
+  int n = 0;
+  void wake() {
+    std::lock_guard lk(mu);
+    ++n;
+    cv.notify_all();
+  }
+};
+
+// The reports taken until one for `ip` came, or 5 s passed.
+std::set<vxlan::Miss> reportsUntil(vxlan::MissListener& l, Wakes& w, const IpAddr& ip) {
+  std::set<vxlan::Miss> got;
+  const auto deadline = Clock::now() + 5s;
+  for (;;) {
+    for (auto& m : l.take()) got.insert(m);
+    for (const auto& m : got)
+      if (m.ip == ip) return got;
+    std::unique_lock lk(w.mu);
+    const int seen = w.n;
+    if (!w.cv.wait_until(lk, deadline, [&] { return w.n != seen; })) return got;
+  }
+}
+
+bool anyFor(const std::set<vxlan::Miss>& ms, const char* ip) {
+  for (const auto& m : ms)
+    if (m.ip == *IpAddr::parse(ip)) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("ARP reports: a request no entry answers is reported, not flooded, and the announcement answers it") {
+  TestNetns host;
+  addTestLink(host, "ul0");
+  run(host.ip() + "addr add 198.51.100.1/24 dev ul0");
+  run(host.ip() + "link set ul0 up");
+  // The VTEP of the network's other member "is there": VXLAN packets to it leave by ul0 at once.
+  run(host.ip() + "neigh add 198.51.100.2 lladdr 02:00:00:00:02:02 dev ul0 nud permanent");
+  const auto ul = OKV(nl::requireLink(host.sock, "ul0"));
+  const vxlan::Underlay u{*IpAddr::parse("198.51.100.1"), ul.index, "ul0", 1500};
+  vxlan::NetDevices dev;
+  {
+    auto in = OKV(ns::ScopedNetns::enter(host.ns));
+    dev = OKV(vxlan::ensureNetDevices(host.sock, 4747, u, 4789, 1450));
+  }
+  const std::vector<model::Member> members{{"h1", *IpAddr::parse("198.51.100.1"), 4789, 4747, 1450, 1500},
+                                           {"h2", *IpAddr::parse("198.51.100.2"), 4789, 4747, 1450, 1500}};
+  REQUIRE_OK(vxlan::reconcileFlood(host.sock, dev.vxlan.index, u.vtep, members, vxlan::FloodSync::Exact));
+  Container box(host, dev.bridge.name, "10.47.0.2/24");
+  UnderlayTap tap(host, ul.index);
+
+  // The flood list works: the container's broadcast reaches the other member.
+  box.mark();
+  (void)tap.untilMarker();  // fails the test when the marker never comes
+
+  Wakes wakes;
+  std::unique_ptr<vxlan::MissListener> listener;
+  vxlan::Announcer say;
+  {
+    auto in = OKV(ns::ScopedNetns::enter(host.ns));  // the rule, the log group and the announcer's socket
+    commitArpReports(true);
+    listener = OKV(vxlan::MissListener::start(vxlan::kArpLogGroup, [&] { wakes.wake(); }));
+    say = OKV(vxlan::Announcer::open());
+  }
+
+  // A network the watcher has not synced yet (its port is not in the set): requests flood as before.
+  box.send("10.47.0.8");
+  CHECK(tap.sees("arp request for 10.47.0.8"));
+  CHECK_FALSE(anyFor(listener->take(), "10.47.0.8"));
+  {
+    auto in = OKV(ns::ScopedNetns::enter(host.ns));
+    commitArpReportPort(dev.vxlan.name, true);
+  }
+
+  // An address nobody answers: reported with the port, the bridge and the asker ...
+  box.send("10.47.0.9");
+  const auto got = reportsUntil(*listener, wakes, *IpAddr::parse("10.47.0.9"));
+  CHECK(got.count(vxlan::Miss{dev.vxlan.index, dev.bridge.index, *IpAddr::parse("10.47.0.9"), box.mac}) == 1);
+  CHECK(wakes.n > 0);
+  CHECK(listener->reported() >= 1);
+  CHECK(listener->lost() == 0);
+  // ... and not sent to the other member (the marker behind it is).
+  box.mark();
+  for (const auto& f : tap.untilMarker()) CHECK(f != "arp request for 10.47.0.9");
+
+  // The container gives up; then the watcher installs the peer: the announcement updates its entry.
+  REQUIRE(eventually([&] { return box.neigh("10.47.0.9") == "FAILED"; }));
+  const vxlan::Peer nine{*IpAddr::parse("10.47.0.9"), *MacAddr::parse("02:00:00:47:00:09"), *IpAddr::parse("198.51.100.2")};
+  const vxlan::Peer ten{*IpAddr::parse("10.47.0.10"), *MacAddr::parse("02:00:00:47:00:0a"), *IpAddr::parse("198.51.100.2")};
+  OKV(vxlan::syncPeers(host.sock, dev, {nine, ten}, say));
+  CHECK(eventually([&] {
+    const auto n = box.neigh("10.47.0.9");
+    return n == "STALE 02:00:00:47:00:09" || n == "REACHABLE 02:00:00:47:00:09";
+  }));
+  CHECK(say.sent() == 2);
+
+  // An address an entry has: the bridge answers, nothing is reported or sent.
+  box.send("10.47.0.10");
+  CHECK(eventually([&] { return box.neigh("10.47.0.10") == "REACHABLE 02:00:00:47:00:0a"; }));
+  box.mark();
+  for (const auto& f : tap.untilMarker()) CHECK(f != "arp request for 10.47.0.10");
+  CHECK_FALSE(anyFor(listener->take(), "10.47.0.10"));
+
+  // The network no longer reported (the watcher left it): a request no entry answers floods again, and
+  // nothing is reported. The same without the table (no watcher).
+  {
+    auto in = OKV(ns::ScopedNetns::enter(host.ns));
+    commitArpReportPort(dev.vxlan.name, false);
+  }
+  const uint64_t before = listener->reported();
+  box.send("10.47.0.11");
+  CHECK(tap.sees("arp request for 10.47.0.11"));
+  CHECK_FALSE(anyFor(listener->take(), "10.47.0.11"));
+  {
+    auto in = OKV(ns::ScopedNetns::enter(host.ns));
+    commitArpReportPort(dev.vxlan.name, true);
+    commitArpReports(false);
+  }
+  box.send("10.47.0.12");
+  CHECK(tap.sees("arp request for 10.47.0.12"));
+  CHECK_FALSE(anyFor(listener->take(), "10.47.0.12"));
+  CHECK(listener->reported() == before);
+}

@@ -81,8 +81,8 @@ struct Watcher {
   };
   std::map<std::string, Installed> installed;
   vxlan::Announcer announcer;  // tells this host's containers of addresses that moved to another MAC
-  // Tells ADDs that a watcher runs here: they make VXLAN devices that report ARP misses (vxlan/datapath.hpp).
-  // Held while the reports are read, released before the devices are turned back to flooding at exit.
+  // Tells ADDs that a watcher runs here (an ADD removes the ARP reports of one that died: vxlan/watch_lock.hpp).
+  // Released at a clean exit after the reports were removed.
   vxlan::WatchLock watchLock;
   std::unique_ptr<vxlan::MissListener> misses;
   // What a report wakes: the feed follow() waits on, while it exists (set and woken under the lock).
@@ -265,8 +265,6 @@ struct Watcher {
     }
   }
 
-  // Once every network's entries are in place (the first reconcile succeeded), ARP requests none of them
-  // answers come to this watcher instead of flooding (vxlan/arp_reports.hpp). Idempotent.
   // ARP requests no entry of a synced network answers come to this watcher instead of flooding
   // (vxlan/arp_reports.hpp), from the first full sync of the network's entries until it leaves the host.
   // The table is made with the first port, after a bridge exists: a bridge-family chain registered before

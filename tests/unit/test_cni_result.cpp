@@ -57,7 +57,7 @@ TEST_CASE("results convert between every pair of supported versions") {
   }
 }
 
-TEST_CASE("pre-1.0 results carry ip version, 1.x do not; 1.1.0 carries mtu") {
+TEST_CASE("pre-1.0 results carry ip version, 1.x do not, 1.1.0 carries mtu") {
   auto old = resultToJson(richResult(), "0.3.1");
   CHECK(old.find("\"version\":\"4\"") != std::string::npos);
   CHECK(old.find("\"version\":\"6\"") != std::string::npos);

@@ -155,7 +155,7 @@ TEST_CASE("environment faults give code 4 naming the variable") {
   }
 }
 
-TEST_CASE("DEL accepts an empty CNI_NETNS; GC and STATUS need no container variables") {
+TEST_CASE("DEL accepts an empty CNI_NETNS, GC and STATUS need no container variables") {
   Fixture f;
   f.env["CNI_COMMAND"] = "DEL";
   f.env["CNI_NETNS"] = "";

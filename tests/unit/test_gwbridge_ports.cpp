@@ -78,7 +78,7 @@ TEST_CASE("gwbridge ports: duplicates collapse, conflicts fail") {
   CHECK(conflict.error().msg.find("mapped twice") != std::string::npos);
 }
 
-TEST_CASE("gwbridge ports: null or absent is none; family filter") {
+TEST_CASE("gwbridge ports: null or absent is none, family filter") {
   auto none = parsePortMappings(nullptr, "runtimeConfig.portMappings");
   REQUIRE(none);
   CHECK(none->empty());

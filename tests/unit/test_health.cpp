@@ -48,7 +48,7 @@ TEST_CASE("health: a pair is up at its first answer, down after 3 lost rounds, u
   CHECK((x.p.up && x.p.lost == 0 && x.p.since == 16 && x.p.rttMs == 0.7));
 }
 
-TEST_CASE("health: a pair never answered is down after 3 rounds; an answer in between resets the count") {
+TEST_CASE("health: a pair never answered is down after 3 rounds, an answer in between resets the count") {
   Pair x;
   CHECK(x.lost() == Transition::None);
   CHECK(x.lost() == Transition::None);

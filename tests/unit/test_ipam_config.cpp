@@ -54,7 +54,7 @@ TEST_CASE("ipam config: IPv6 rangeEnd is the last address, as in host-local") {
   CHECK(c->rangeSets[0].ranges[0].gateway == ip("fd00::1"));
 }
 
-TEST_CASE("ipam config: legacy range comes first, then ranges; routes and pool") {
+TEST_CASE("ipam config: legacy range comes first, then ranges, routes and pool") {
   auto c = parse(R"({"subnet":"10.1.0.0/24","ranges":[[{"subnet":"10.2.0.0/24","rangeStart":"10.2.0.10",
       "rangeEnd":"10.2.0.20","gateway":"10.2.0.254"},{"subnet":"10.3.0.0/24"}],[{"subnet":"fd00::/64"}]],
       "routes":[{"dst":"0.0.0.0/0"},{"dst":"192.168.0.0/16","gw":"10.1.0.254"}],"pool":"shared-1",

@@ -40,7 +40,7 @@ TEST_CASE("metrics: bucket bounds are inclusive upper bounds, the last bucket is
   CHECK(metrics::bucketOf(10'000'000'001) == metrics::kBounds.size());
 }
 
-TEST_CASE("metrics: samples with one key share a slot; a full table drops new keys only") {
+TEST_CASE("metrics: samples with one key share a slot, a full table drops new keys only") {
   std::vector<metrics::Slot> slots(2);
   CHECK(metrics::add(slots, {Kind::Call, "overlay", "ADD", 0, 1, 2'000'000}));
   CHECK(metrics::add(slots, {Kind::Call, "overlay", "ADD", 0, 1, 3'000'000}));

@@ -221,3 +221,22 @@ TEST_CASE("miss policy: askers beyond the bound have no budget of their own, and
   CHECK(p.asked(c, at(250)));
   CHECK_FALSE(p.asked(c, at(250)));  // tracked now, and limited
 }
+
+TEST_CASE("miss policy: addresses found missing stay awaited past unknownFor, per network, until found") {
+  MissPolicy::Limits l = limits(0, 20);
+  l.unknownFor = milliseconds(1000);
+  MissPolicy p(l);
+  p.unknown("blue", ip("10.7.0.2"), at(0));
+  p.unknown("blue", ip("10.7.0.3"), at(0));
+  p.unknown("green", ip("10.7.0.2"), at(0));
+  // A read for it again is allowed after unknownFor, but its asker may still wait: it stays awaited.
+  CHECK(p.missed("blue", ip("10.7.0.3"), at(1500)));
+  CHECK(p.awaited("blue") == std::set<IpAddr>{ip("10.7.0.2")});
+  CHECK(p.awaited("green") == std::set<IpAddr>{ip("10.7.0.2")});
+  CHECK(p.awaited("red").empty());
+  p.found("blue", ip("10.7.0.2"));
+  CHECK(p.awaited("blue").empty());
+  CHECK(p.awaited("green") == std::set<IpAddr>{ip("10.7.0.2")});  // another network's is its own
+  p.found("blue", ip("10.7.0.9"));  // never missing: nothing to do
+  CHECK(p.unknowns() == 1);
+}

@@ -28,7 +28,7 @@ TEST_CASE("overlayctl: global options before the command move after it") {
   CHECK(hoist({"--json", "network", "inspect", "--", "-odd"})->words == W{"network", "inspect", "--json", "--", "-odd"});
 }
 
-TEST_CASE("overlayctl: --help and --version before the command; no command") {
+TEST_CASE("overlayctl: --help and --version before the command, no command") {
   auto h = hoist({"--help"});
   CHECK((h->help && h->words.empty()));
   auto v = hoist({"--version"});

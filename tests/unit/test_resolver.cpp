@@ -117,7 +117,7 @@ std::vector<std::string> addrsOf(const NameTable& t, std::string_view name) {
 
 }  // namespace
 
-TEST_CASE("network names: only new and changed records are parsed; gone ones go") {
+TEST_CASE("network names: only new and changed records are parsed, gone ones go") {
   const model::Keys keys("P/");
   std::vector<kv::KvPair> l = {
       attachment("h1/c1/eth0", 5, R"({"ips":["10.0.0.2/24"],"names":["web1","www"]})"),
@@ -249,7 +249,7 @@ TEST_CASE("wire: malformed datagrams and responses are not queries") {
   CHECK_FALSE(parseQuery(loop).has_value());
 }
 
-TEST_CASE("resolver link: requests encode and decode; bad ones are refused") {
+TEST_CASE("resolver link: requests encode and decode, bad ones are refused") {
   ipc::ResolverRequest r{ipc::ResolverRequest::Attach, "over", "c1", "eth0", "/run/netns/x"};
   auto back = ipc::decodeRequest(ipc::encodeRequest(r));
   REQUIRE(back.has_value());

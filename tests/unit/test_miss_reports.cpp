@@ -68,7 +68,7 @@ Bytes message(uint16_t type, const std::vector<Attr>& attrs) {
     const size_t at = body.size();
     body.resize(at + NLA_ALIGN(na.nla_len));
     std::memcpy(body.data() + at, &na, sizeof na);
-    std::memcpy(body.data() + at + NLA_HDRLEN, a.data.data(), a.data.size());
+    if (!a.data.empty()) std::memcpy(body.data() + at + NLA_HDRLEN, a.data.data(), a.data.size());  // empty: no pointer
   }
   nlmsghdr h{};
   h.nlmsg_len = uint32_t(NLMSG_HDRLEN + body.size());

@@ -66,6 +66,12 @@ Result<NodeConfig> parseNodeConfig(std::string_view text, std::string_view path)
     if (!enabled) return ctx(enabled.error());
     n.healthEnabled = enabled->value_or(true);
   }
+  if (const auto* a = json::member(root, "arp")) {
+    if (!a->IsObject()) return fail(Code::InvalidConfig, what + ": field 'arp' must be an object");
+    auto after = json::optInt(*a, "floodAfterMs", "arp", 0, 10000);
+    if (!after) return ctx(after.error());
+    n.arpFloodAfterMs = after->value_or(n.arpFloodAfterMs);
+  }
   return n;
 }
 

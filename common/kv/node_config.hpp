@@ -46,6 +46,9 @@ struct NodeConfig {
   std::optional<int64_t> healthVni;
   std::optional<IpNet> healthSubnet;
   bool healthEnabled = true;  // "health": {"enabled": false} turns the watcher's health mesh off
+  // "arp": {"floodAfterMs": N}: an ARP request the watcher has not answered N ms after its report is sent
+  // on to every member of the network (0: never; overlay/miss_answerer.hpp).
+  int64_t arpFloodAfterMs = 50;
 };
 
 // The node config (OVL_NODE_CONFIG, else kDefaultNodeConfig), read once per process and path.

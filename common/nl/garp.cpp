@@ -19,6 +19,13 @@ Result<UniqueFd> openArpSocket() {
 
 Result<void> sendGratuitousArp(int arpSocket, int ifindex, const MacAddr& mac, const IpAddr& ip) {
   if (!ip.isV4()) return fail(Code::Internal, "gratuitous ARP for a non-IPv4 address " + ip.str());
+  return sendArpRequest(arpSocket, ifindex, mac, ip, ip);
+}
+
+Result<void> sendArpRequest(int arpSocket, int ifindex, const MacAddr& senderMac, const IpAddr& sender,
+                            const IpAddr& target) {
+  if (!sender.isV4() || !target.isV4())
+    return fail(Code::Internal, "ARP request for " + target.str() + " from " + sender.str() + ": not IPv4");
   struct __attribute__((packed)) {
     arphdr h;
     uint8_t sha[6];
@@ -31,9 +38,9 @@ Result<void> sendGratuitousArp(int arpSocket, int ifindex, const MacAddr& mac, c
   pkt.h.ar_hln = 6;
   pkt.h.ar_pln = 4;
   pkt.h.ar_op = htons(ARPOP_REQUEST);
-  std::memcpy(pkt.sha, mac.bytes().data(), 6);
-  std::memcpy(pkt.sip, ip.bytes(), 4);
-  std::memcpy(pkt.tip, ip.bytes(), 4);
+  std::memcpy(pkt.sha, senderMac.bytes().data(), 6);
+  std::memcpy(pkt.sip, sender.bytes(), 4);
+  std::memcpy(pkt.tip, target.bytes(), 4);
   sockaddr_ll to{};
   to.sll_family = AF_PACKET;
   to.sll_protocol = htons(ETH_P_ARP);
@@ -41,7 +48,7 @@ Result<void> sendGratuitousArp(int arpSocket, int ifindex, const MacAddr& mac, c
   to.sll_halen = 6;
   std::memset(to.sll_addr, 0xff, 6);
   if (::sendto(arpSocket, &pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
-    return fail(sysError(errno, "sending gratuitous ARP for " + ip.str()));
+    return fail(sysError(errno, "sending an ARP request for " + target.str()));
   return {};
 }
 

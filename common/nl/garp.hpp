@@ -13,5 +13,9 @@ Result<UniqueFd> openArpSocket();
 // Sends an ARP request with sender and target address `ip` and sender hardware address `mac` to the
 // broadcast address on `ifindex` (of the socket's namespace).
 Result<void> sendGratuitousArp(int arpSocket, int ifindex, const MacAddr& mac, const IpAddr& ip);
+// Sends an ARP request for `target` in the name of (`senderMac`, `sender`) to the broadcast address on
+// `ifindex`: replies go to senderMac. The frame's source is the device's own address.
+Result<void> sendArpRequest(int arpSocket, int ifindex, const MacAddr& senderMac, const IpAddr& sender,
+                            const IpAddr& target);
 
 }  // namespace ovl::nl

@@ -23,20 +23,24 @@ constexpr uint16_t kConfigMsg = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
 
 uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 
-// An IPv4-over-Ethernet ARP request at `p`: (target address, sender MAC).
-std::optional<std::pair<IpAddr, MacAddr>> arpRequest(const uint8_t* p, size_t len) {
+// An IPv4-over-Ethernet ARP request at `p`: what it asks for and who asks.
+struct ArpRequest {
+  IpAddr target, sender;
+  MacAddr senderMac;
+};
+std::optional<ArpRequest> arpRequest(const uint8_t* p, size_t len) {
   if (len < 28) return std::nullopt;
   const bool ether = p[0] == 0 && p[1] == 1, ipv4 = p[2] == 0x08 && p[3] == 0x00;
   if (!ether || !ipv4 || p[4] != 6 || p[5] != 4 || p[6] != 0 || p[7] != 1) return std::nullopt;
   std::array<uint8_t, 6> sha;
   std::memcpy(sha.data(), p + 8, 6);
-  return std::make_pair(IpAddr::fromBytes(AF_INET, p + 24), MacAddr(sha));
+  return ArpRequest{IpAddr::fromBytes(AF_INET, p + 24), IpAddr::fromBytes(AF_INET, p + 14), MacAddr(sha)};
 }
 
 // One nfnetlink_log packet message's attributes (after its nfgenmsg).
 std::optional<Miss> parsePacket(const uint8_t* p, size_t len) {
   Miss m;
-  std::optional<std::pair<IpAddr, MacAddr>> arp;
+  std::optional<ArpRequest> arp;
   for (size_t off = 0; len - off >= NLA_HDRLEN;) {
     nlattr a;
     std::memcpy(&a, p + off, sizeof a);
@@ -60,8 +64,9 @@ std::optional<Miss> parsePacket(const uint8_t* p, size_t len) {
     off += std::min<size_t>(NLA_ALIGN(a.nla_len), len - off);
   }
   if (!arp) return std::nullopt;
-  m.ip = arp->first;
-  m.asker = arp->second;
+  m.ip = arp->target;
+  m.asker = arp->senderMac;
+  m.askerIp = arp->sender;
   return m;
 }
 
@@ -152,6 +157,11 @@ MissListener::~MissListener() {
   }
 }
 
+void MissListener::setWake(std::function<void()> wake) {
+  std::lock_guard lk(mu_);
+  wake_ = std::move(wake);
+}
+
 std::set<Miss> MissListener::take() {
   std::lock_guard lk(mu_);
   return std::exchange(queue_, {});
@@ -187,7 +197,9 @@ void MissListener::run() {
         queued = queue_.insert(std::move(m)).second || queued;
       }
     }
-    if (queued && wake_) wake_();
+    if (!queued) continue;
+    std::lock_guard lk(mu_);
+    if (wake_) wake_();
   }
 }
 

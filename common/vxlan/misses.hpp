@@ -27,6 +27,7 @@ struct Miss {
   int bridge = 0;  // its bridge; 0 when not said
   IpAddr ip;       // the address asked for
   MacAddr asker;   // the ARP sender's hardware address
+  IpAddr askerIp;  // and its protocol address (what a request sent on in its name says)
   auto operator<=>(const Miss&) const = default;
 };
 
@@ -45,6 +46,8 @@ class MissListener {
   ~MissListener();
   MissListener(const MissListener&) = delete;
   MissListener& operator=(const MissListener&) = delete;
+  // Calls `wake` from now on instead (nullptr: nothing); returns once no call of the old one runs.
+  void setWake(std::function<void()> wake);
   // What was reported since the last call, each (device, address, asker) once.
   std::set<Miss> take();
   uint64_t reported() const { return reported_; }  // reports read
@@ -54,8 +57,8 @@ class MissListener {
   MissListener() = default;
   void run();
   UniqueFd sock_, stop_;
-  std::function<void()> wake_;
   std::mutex mu_;
+  std::function<void()> wake_;  // called under mu_
   std::set<Miss> queue_;
   std::atomic<uint64_t> reported_{0}, lost_{0};
   std::thread thread_;

@@ -11,10 +11,12 @@
 namespace ovl::overlay {
 
 struct MissFigures {
-  std::atomic<uint64_t> answered{0};  // addresses announced after a read found them
+  std::atomic<uint64_t> answered{0};  // addresses announced after a read (or the feed's listing) found them
+  std::atomic<uint64_t> fromFeed{0};  // of those, found in the change feed's latest listing (no read)
   std::atomic<uint64_t> unknown{0};   // addresses a read did not find
   std::atomic<uint64_t> ignored{0};   // reports not read for: local address, network not synced, limits
-  std::atomic<uint64_t> reads{0};     // leader reads made for reports
+  std::atomic<uint64_t> flooded{0};  // requests sent on to every member: no answer came in time
+  std::atomic<uint64_t> reads{0};     // leader reads made for reports (by the answerer and the loop)
 };
 
 inline void exposeMisses(metrics::Exposition& e, const MissFigures& f) {
@@ -27,6 +29,12 @@ inline void exposeMisses(metrics::Exposition& e, const MissFigures& f) {
   e.family("overlay_cni_arp_report_reads_total", "counter",
            "Reads of a network's records from the Consul leader made to answer ARP reports.",
            std::vector<metrics::GaugeSample>{{{}, double(f.reads)}});
+  e.family("overlay_cni_arp_report_floods_total", "counter",
+           "ARP requests sent on to every member of their network because no answer came in time (arp.floodAfterMs).",
+           std::vector<metrics::GaugeSample>{{{}, double(f.flooded)}});
+  e.family("overlay_cni_arp_reports_answered_from_feed_total", "counter",
+           "Of the answered ARP reports, those found in the change feed's latest listing, without a read.",
+           std::vector<metrics::GaugeSample>{{{}, double(f.fromFeed)}});
 }
 
 }  // namespace ovl::overlay

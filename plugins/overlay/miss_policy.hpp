@@ -108,6 +108,12 @@ class MissPolicy {
     unknown_[{net, ip}] = now + limits_.unknownFor;
   }
 
+  // A read at most unknownFor ago did not find `ip` on `net`.
+  bool knownAbsent(const std::string& net, const IpAddr& ip, Clock::time_point now) const {
+    auto it = unknown_.find({net, ip});
+    return it != unknown_.end() && now < it->second;
+  }
+
   // The addresses of `net` asked for and not found (however long ago, until found() or pushed out by newer
   // ones): when the feed brings one, its asker may still be waiting.
   std::set<IpAddr> awaited(const std::string& net) const {

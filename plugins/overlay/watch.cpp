@@ -27,6 +27,7 @@
 #include "overlay/config.hpp"
 #include "overlay/health_mesh.hpp"
 #include "overlay/liveness.hpp"
+#include "overlay/miss_answerer.hpp"
 #include "overlay/miss_figures.hpp"
 #include "overlay/miss_policy.hpp"
 #include "overlay/teardown.hpp"
@@ -85,6 +86,9 @@ struct Watcher {
   // Released at a clean exit after the reports were removed.
   vxlan::WatchLock watchLock;
   std::unique_ptr<vxlan::MissListener> misses;
+  // Answers reports from the feed's latest listings on a thread of its own; hands the loop what it cannot
+  // (overlay/miss_answerer.hpp). Without it (it could not start) the loop takes the listener's reports.
+  std::unique_ptr<MissAnswerer> answerer;
   // What a report wakes: the feed follow() waits on, while it exists (set and woken under the lock).
   struct Waker {
     std::mutex mu;
@@ -138,6 +142,7 @@ struct Watcher {
     const std::vector<kv::KvPair>* network = nullptr;
     const std::vector<kv::KvPair>* attachments = nullptr;
     bool exact = true;
+    uint64_t attachmentsIndex = 0;  // the X-Consul-Index of `attachments`
   };
 
   std::optional<IpAddr> vtepSeen;  // this host's VTEP address at the last housekeeping
@@ -173,7 +178,7 @@ struct Watcher {
     const Seen seenMembers{mark(pairs), {}, dev->bridge.index};
     if (!in.exact && membersSeen.count(net) && membersSeen[net] == seenMembers && membersOf.count(net)) {
       // Only attachments changed: the flood list and allow-list stay as the last reconcile made them.
-      return syncPeers(s, *dev, net, pairs, in.attachments, false, vni, underlay.vtep);
+      return syncPeers(s, *dev, net, pairs, in.attachments, in.attachmentsIndex, false, vni, underlay.vtep);
     }
     auto st = model::parseNetworkListing(cluster->keys(), net, pairs);
     model::Member self{conf.hostName, underlay.vtep, conf.port, vni, dev->bridge.mtu, underlay.mtu};
@@ -197,15 +202,15 @@ struct Watcher {
     TRY_VOID(allow->sync(vni, underlay.vtep, st.members, vxlan::FloodSync::Exact));
     membersSeen[net] = seenMembers;
     if (once) return {};  // nothing would remove the peer entries of containers that leave
-    return syncPeers(s, *dev, net, pairs, in.attachments, in.exact, vni, underlay.vtep);
+    return syncPeers(s, *dev, net, pairs, in.attachments, in.attachmentsIndex, in.exact, vni, underlay.vtep);
   }
 
   // The peer entries (neighbour and FDB) of the network's remote containers, read back from the kernel and made
   // exact: with `exact` always, else when its members, its attachments or its bridge changed since they were
-  // synced. Without a listing of the attachments in hand, lists them.
+  // synced. Without a listing of the attachments in hand, lists them. Call under the network's HostLock.
   Result<void> syncPeers(nl::Socket& s, const vxlan::NetDevices& dev, const std::string& net,
                          const std::vector<kv::KvPair>& network, const std::vector<kv::KvPair>* attachments,
-                         bool exact, uint32_t vni, const IpAddr& vtep) {
+                         uint64_t attachmentsIndex, bool exact, uint32_t vni, const IpAddr& vtep) {
     const Seen seen{mark(network), attachments ? mark(*attachments) : ListingMark{}, dev.bridge.index};
     if (!exact && attachments && peersSeen.count(net) && peersSeen[net] == seen) return {};
     // (Records listed here are not cached: the cache holds what the feed's listings said.)
@@ -214,6 +219,9 @@ struct Watcher {
     auto view = remotePeers(records, membersOf[net]);
     installed.erase(net);
     localAddrs[net] = std::move(view.local);
+    // A listing of our own is the leader's, newer than anything the answerer read.
+    std::vector<vxlan::Peer> unused;
+    mergeInstalls(takeAnswered(net), attachments ? attachmentsIndex : UINT64_MAX, unused, view.peers);
     auto synced = TRY(vxlan::syncPeers(s, dev, view.peers, announcer));
     installed[net] = Installed{dev, std::move(view.peers), vni, vtep};
     reportPort(vxlan::vxlanName(vni));
@@ -224,6 +232,26 @@ struct Watcher {
       log::debug("network '" + net + "': " + std::to_string(synced.added) + " remote containers known, " +
                  std::to_string(synced.removed) + " forgotten");
     return {};
+  }
+
+  // What the answerer installed on `net` since the last call (call under the network's HostLock).
+  std::vector<MissAnswerer::Install> takeAnswered(const std::string& net) {
+    return answerer ? answerer->takeInstalled(net) : std::vector<MissAnswerer::Install>{};
+  }
+
+  // Tells the answerer which networks are synced, on which devices, with which member hosts.
+  void publishViews() {
+    if (!answerer) return;
+    std::map<std::string, MissAnswerer::View> views;
+    for (const auto& [net, in] : installed) {
+      auto members = membersOf.find(net);
+      if (members == membersOf.end()) continue;
+      MissAnswerer::View v{in.vni, in.dev, {}};
+      for (const auto& m : members->second)
+        if (m.host != conf.hostName) v.vtepOf.emplace(m.host, m.vtep);
+      views.emplace(net, std::move(v));
+    }
+    answerer->publish(std::move(views));
   }
 
   // A network's containers as the watcher's entries need them.
@@ -377,7 +405,7 @@ struct Watcher {
   // A change of a network's attachments alone, on a network whose peer entries a full pass synced: applies
   // the difference to what that pass left (a few netlink requests, no dumps, no housekeeping). False when the
   // network needs the full pass instead.
-  bool applyPeers(nl::Socket& s, const std::string& net, const std::vector<kv::KvPair>& attachments) {
+  bool applyPeers(nl::Socket& s, const std::string& net, const std::vector<kv::KvPair>& attachments, uint64_t index) {
     auto it = installed.find(net);
     if (it == installed.end() || !membersOf.count(net)) return false;
     auto view = remotePeers(attachmentsOf(net, attachments), membersOf[net]);
@@ -385,6 +413,7 @@ struct Watcher {
     auto& peers = view.peers;
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
+      mergeInstalls(takeAnswered(net), index, it->second.peers, peers);
       return vxlan::applyPeerChanges(s, it->second.dev, it->second.peers, peers, announcer);
     }();
     if (!r) {
@@ -436,6 +465,7 @@ struct Watcher {
       TRY_VOID(allow->admit(in.vni, vteps));
       const MacAddr zero(std::array<uint8_t, 6>{});
       for (const auto& vtep : vteps) TRY_VOID(nl::appendFdb(s, in.dev.vxlan.index, zero, vtep));
+      mergeInstalls(takeAnswered(net), 0, in.peers, peers);  // the cache's age is not known: all kept
       return vxlan::applyPeerChanges(s, in.dev, in.peers, peers, announcer);
     }();
     if (!r) {
@@ -480,6 +510,7 @@ struct Watcher {
       if (auto it = installed.find(net); it != installed.end()) unreportPort(vxlan::vxlanName(it->second.vni));
       membersOf.erase(net), installed.erase(net), membersSeen.erase(net), peersSeen.erase(net);
       parsed.erase(net), reconciled.erase(net), localAddrs.erase(net);
+      (void)takeAnswered(net);  // its devices went with it
       answeredAt.erase(cluster->keys().network(net)), answeredAt.erase(cluster->keys().attachmentsOf(net));
       missPolicy.forget(net);
     }
@@ -488,11 +519,15 @@ struct Watcher {
 
   // Hands each attachment listing to this host's resolver as it arrives (it would otherwise ask the store
   // for the very same one), on the feed's thread: names do not wait for this loop's kernel work.
+  // Also tells the answerer, which may wait for one.
   void shareListings(kv::ChangeFeed& feed) {
-    if (!share) return;
-    feed.onAnswer([share = share.get(), &keys = cluster->keys()](const std::string& prefix,
-                                                                const std::vector<kv::KvPair>& pairs) {
-      if (auto net = keys.networkOfAttachments(prefix)) share->publish(*net, pairs);
+    if (!share && !answerer) return;
+    feed.onAnswer([share = share.get(), answerer = answerer.get(), &keys = cluster->keys()](
+                      const std::string& prefix, const std::vector<kv::KvPair>& pairs) {
+      auto net = keys.networkOfAttachments(prefix);
+      if (!net) return;
+      if (share) share->publish(*net, pairs);
+      if (answerer) answerer->changed(prefix);
     });
   }
 
@@ -514,13 +549,14 @@ struct Watcher {
   void answerMisses(kv::ChangeFeed& feed) {
     if (!misses) return;
     const auto now = MissPolicy::Clock::now();
-    for (const auto& m : misses->take()) {
+    // The answerer's hand-offs met its asker budget already.
+    for (const auto& m : answerer ? answerer->handedOff() : misses->take()) {
       auto in = std::find_if(installed.begin(), installed.end(), [&](const auto& kv) {
         return (m.port && kv.second.dev.vxlan.index == m.port) || (m.bridge && kv.second.dev.bridge.index == m.bridge);
       });
       // A network not synced yet: its first full pass announces every peer it installs. An address of this
       // host's: the bridge delivers that request to the container's port too.
-      if (in == installed.end() || localAddrs[in->first].count(m.ip) || !missPolicy.asked(m.asker, now)) {
+      if (in == installed.end() || localAddrs[in->first].count(m.ip) || (!answerer && !missPolicy.asked(m.asker, now))) {
         ++missCounts->ignored;
         continue;
       }
@@ -529,6 +565,7 @@ struct Watcher {
       if (known != peers.end()) {
         announcer.added(in->second.dev.bridge.index, known->ip, known->mac, true);
         ++missCounts->answered;
+        if (answerer) answerer->resolved(in->first, {m.ip});
       } else if (!missPolicy.missed(in->first, m.ip, now)) {
         ++missCounts->ignored;
       }
@@ -588,6 +625,7 @@ struct Watcher {
     Installed& in = it->second;
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
+      mergeInstalls(takeAnswered(net), listing.index ? listing.index : latestIndex, in.peers, view.peers);
       return vxlan::applyPeerChanges(s, in.dev, in.peers, view.peers, announcer);
     }();
     if (!r) {
@@ -607,6 +645,7 @@ struct Watcher {
       }
     for (const auto& ip : ips)
       if (!found.count(ip)) missPolicy.unknown(net, ip, now), ++missCounts->unknown;
+    if (answerer) answerer->resolved(net, found);  // its fallback does not flood them
     log::debug("network '" + net + "': " + std::to_string(ips.size()) + " ARP misses, " + std::to_string(found.size()) +
                " answered" + (listing.index ? " from the leader (index " + std::to_string(listing.index) + ")" : " from the feed"));
     return {};
@@ -631,6 +670,11 @@ struct Watcher {
       auto index = indexes.find(kv.first);
       return at != answeredAt.end() && index != indexes.end() && index->second <= at->second;
     });
+  }
+
+  static uint64_t indexOf(const std::map<std::string, uint64_t>& indexes, const std::string& prefix) {
+    auto it = indexes.find(prefix);
+    return it == indexes.end() ? 0 : it->second;
   }
 
   // P/cluster as the feed last saw it: nullopt when the key is not there, nullptr before the feed's first answer.
@@ -667,6 +711,8 @@ struct Watcher {
     std::optional<kv::KvPair> markerSlot;
     auto lastFull = std::chrono::steady_clock::now();
     waker->set(&feed);
+    if (answerer)
+      answerer->setLatest([&feed](const std::string& prefix, uint64_t* index) { return feed.latest(prefix, index); });
     while (!stopping) {
       auto timeout = std::chrono::milliseconds(retry.empty() ? 10000 : 1000);
       bool forMisses = false;  // the wait ends when a network's next read for misses is allowed
@@ -676,6 +722,7 @@ struct Watcher {
       }
       auto got = feed.wait(timeout, stopping);
       if (stopping) break;
+      publishViews();  // what the last round synced (cheap: a few maps)
       answerMisses(feed);
       auto& changed = got.prefixes;
       dropAnswered(changed, got.indexes);
@@ -720,16 +767,20 @@ struct Watcher {
         for (const auto& [prefix, pairs] : changed) {
           auto o = ownerOf.find(prefix);
           if (o == ownerOf.end() || o->second.second || rest.count(prefix)) continue;
-          if (!s || !applyPeers(*s, o->second.first, pairs)) rest.insert(prefix);
+          if (!s || !applyPeers(*s, o->second.first, pairs, indexOf(got.indexes, prefix))) rest.insert(prefix);
           answerMisses(feed);  // a container waits on each: not behind every network's change
         }
         if (joined && health) health->setTargets(healthTargets(membersOf, conf.hostName));
+        if (joined) publishViews();
         std::erase_if(changed, [&](const auto& kv) { return !rest.count(kv.first); });
         if (changed.empty()) continue;
       }
-      auto listingOf = [&](const std::string& prefix) -> const std::vector<kv::KvPair>* {
-        if (auto it = changed.find(prefix); it != changed.end()) return &it->second;
-        auto latest = feed.latest(prefix);
+      auto listingOf = [&](const std::string& prefix, uint64_t* index = nullptr) -> const std::vector<kv::KvPair>* {
+        if (auto it = changed.find(prefix); it != changed.end()) {
+          if (index) *index = indexOf(got.indexes, prefix);
+          return &it->second;
+        }
+        auto latest = feed.latest(prefix, index);
         if (!latest) return nullptr;
         return &(held[prefix] = std::move(*latest));
       };
@@ -738,8 +789,9 @@ struct Watcher {
             return everything || changed.count(keys.network(net)) || changed.count(keys.attachmentsOf(net));
           },
           [&](const std::string& net) {
-            return Listings{listingOf(keys.network(net)), listingOf(keys.attachmentsOf(net)),
-                            everything || changed.count(keys.network(net)) > 0};
+            Listings in{listingOf(keys.network(net)), nullptr, everything || changed.count(keys.network(net)) > 0};
+            in.attachments = listingOf(keys.attachmentsOf(net), &in.attachmentsIndex);
+            return in;
           },
           everything, storeMarker(feed, keys.cluster(), markerSlot));
       held.clear();
@@ -760,6 +812,7 @@ struct Watcher {
         enforce();
     }
     waker->set(nullptr);
+    if (answerer) answerer->setLatest(nullptr);  // before the feed goes
     feed.onAnswer(nullptr);
     share.reset();  // the resolver asks the store again
   }
@@ -833,8 +886,28 @@ int watchMain(int argc, char** argv) {
       return 1;
     }
     auto listener = vxlan::MissListener::start(vxlan::kArpLogGroup, [waker = w->waker.get()] { waker->wake(); });
-    if (listener) w->misses = std::move(*listener);
-    else log::warn(listener.error().msg + "; ARP requests no entry answers flood");
+    if (listener) {
+      w->misses = std::move(*listener);
+      MissAnswerer::Config cfg{w->conf.stateDir, w->conf.hostName};
+      cfg.floodAfter = std::chrono::milliseconds(w->node.arpFloodAfterMs);
+      cfg.reports = [l = w->misses.get()] { return l->take(); };
+      // A client of its own (a client is not thread-safe): the answerer reads while the loop does.
+      if (auto client = kv::ConsulClient::create(w->cluster->kv().config())) {
+        auto shared = std::make_shared<kv::ConsulClient>(std::move(*client));
+        cfg.readLeader = [shared](const std::string& prefix, const std::atomic<bool>* cancel) {
+          return shared->listBlocking(prefix, 0, 0, cancel, kv::ConsulClient::ReadFrom::Leader);
+        };
+      }
+      cfg.handOff = [waker = w->waker.get()] { waker->wake(); };
+      if (auto a = MissAnswerer::start(std::move(cfg), *w->cluster, w->missCounts)) {
+        w->answerer = std::move(*a);
+        w->misses->setWake([a = w->answerer.get()] { a->notify(); });
+      } else {
+        log::warn("watch: " + a.error().msg + "; ARP reports wait for the watcher's loop");
+      }
+    } else {
+      log::warn(listener.error().msg + "; ARP requests no entry answers flood");
+    }
     w->watchLock = std::move(*lock);
   }
   log::info("watching this host's networks as host '" + w->conf.hostName + "'");
@@ -849,6 +922,8 @@ int watchMain(int argc, char** argv) {
   w->health.reset();
   w->relax();
   w->unreport();
+  if (w->misses) w->misses->setWake(nullptr);  // the listener calls the answerer, which takes from it
+  w->answerer.reset();
   w->misses.reset();
   w->watchLock.release();
   w->forgetPeers();

@@ -51,7 +51,9 @@ class Misses(unittest.TestCase):
                 with open(path, "w") as f:
                     json.dump({"store": store, "hostName": h.name, "advertise": "eth0",
                                "stateDir": os.path.join(t.tmpdir, "state"),
-                               "metrics": {"listen": f"{h.cidr.split('/')[0]}:9177"}}, f)
+                               "metrics": {"listen": f"{h.cidr.split('/')[0]}:9177"},
+                               # A leader read here takes milliseconds: 300 ms leaves room for a busy CI.
+                               "arp": {"floodAfterMs": 300}}, f)
                 cls.node[h.name] = path
             cls.watchers = {}
             for h in cls.hosts:
@@ -165,6 +167,27 @@ class Misses(unittest.TestCase):
         self.assertGreaterEqual(self.metric(h1, "overlay_cni_arp_report_reads_total"), 1)
         self.assertEqual(arp_at_h3(), 0, "m1's ARP request for m2 was flooded to h3")
 
+    def test_6_a_slow_store_falls_back_to_flooding(self):
+        """h1's feed is held and its direct reads of the network are answered 1.5 s late: m1's first ARP
+        request for a container just added on h2 goes on to the members after arp.floodAfterMs (300 ms here),
+        the new container answers it, and h1 still installs the entry once its read comes back."""
+        h1, h2, h3 = self.hosts
+        n1, r1 = self.attach(h1, "w1")
+        self.attach(h3, "w3")
+        vni = self.vni()
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, f"h1's watcher to report misses: {self.device(h1, vni)}")
+        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
+        arp_at_h3 = self.count_arp_requests(h3, vni, r1["ips"][0]["address"].split("/")[0])
+        floods = self.metric(h1, "overlay_cni_arp_report_floods_total")
+        self.set_mode("hold-slow", f"/attachments/miss/")
+        _, r2 = self.attach(h2, "w2")
+        ip2, mac2 = r2["ips"][0]["address"].split("/")[0], r2["interfaces"][2]["mac"]
+        self.assertTrue(self.ping_once(n1, ip2), self.diagnose(n1))
+        self.assertEqual(self.metric(h1, "overlay_cni_arp_report_floods_total"), floods + 1, self.diagnose(n1))
+        self.assertGreaterEqual(arp_at_h3(), 1, "the request was not sent on to the other members")
+        wait_for(lambda: f"{ip2} lladdr {mac2} PERMANENT" in self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout,
+                 10, "h1 to install m2 once its read came back")
+
     def test_2_a_container_scanning_its_subnet_costs_few_reads(self):
         """A hostile container asks for 150 addresses nobody has, at once: nothing is flooded, and its host's
         watcher reads the leader at most about once per 100 ms for the network (not once per address, and
@@ -188,6 +211,7 @@ class Misses(unittest.TestCase):
         self.assertLess(made, 150, "a read per address")
         self.assertGreater(self.metric(h1, 'overlay_cni_arp_reports_total{outcome="unknown"}'), 0)
         self.assertEqual(arp_at_h3(), 0, "the scan's ARP requests were flooded to h3: " + self.diagnose(n1))
+        self.assertEqual(self.metric(h1, "overlay_cni_arp_report_floods_total"), 0, "unknown addresses fell back to flooding")
         _, r2 = self.attach(h2, "s2")
         ip2 = r2["ips"][0]["address"].split("/")[0]
         self.assertTrue(self.ping_once(n1, ip2), self.diagnose(n1))

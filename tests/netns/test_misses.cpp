@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "fixture.hpp"
+#include "model/cluster.hpp"
 #include "model/memory.hpp"
+#include "overlay/miss_answerer.hpp"
 #include "nfnl/batch.hpp"
 #include "nfnl/listing.hpp"
 #include "nl/link.hpp"
@@ -359,25 +361,31 @@ bool anyFor(const std::set<vxlan::Miss>& ms, const char* ip) {
   return false;
 }
 
-}  // namespace
-
-TEST_CASE("ARP reports: a request no entry answers is reported, not flooded, and the announcement answers it") {
-  TestNetns host;
+// `host` as a member of network `vni` with one other member, 198.51.100.2 (which "is there": VXLAN packets
+// to it leave by ul0 at once): its underlay link and the network's devices, the flood list made.
+std::pair<nl::LinkInfo, vxlan::NetDevices> memberHost(TestNetns& host, uint32_t vni) {
   addTestLink(host, "ul0");
   run(host.ip() + "addr add 198.51.100.1/24 dev ul0");
   run(host.ip() + "link set ul0 up");
-  // The VTEP of the network's other member "is there": VXLAN packets to it leave by ul0 at once.
   run(host.ip() + "neigh add 198.51.100.2 lladdr 02:00:00:00:02:02 dev ul0 nud permanent");
   const auto ul = OKV(nl::requireLink(host.sock, "ul0"));
   const vxlan::Underlay u{*IpAddr::parse("198.51.100.1"), ul.index, "ul0", 1500};
   vxlan::NetDevices dev;
   {
     auto in = OKV(ns::ScopedNetns::enter(host.ns));
-    dev = OKV(vxlan::ensureNetDevices(host.sock, 4747, u, 4789, 1450));
+    dev = OKV(vxlan::ensureNetDevices(host.sock, vni, u, 4789, 1450));
   }
-  const std::vector<model::Member> members{{"h1", *IpAddr::parse("198.51.100.1"), 4789, 4747, 1450, 1500},
-                                           {"h2", *IpAddr::parse("198.51.100.2"), 4789, 4747, 1450, 1500}};
+  const std::vector<model::Member> members{{"h1", u.vtep, 4789, vni, 1450, 1500},
+                                           {"h2", *IpAddr::parse("198.51.100.2"), 4789, vni, 1450, 1500}};
   REQUIRE_OK(vxlan::reconcileFlood(host.sock, dev.vxlan.index, u.vtep, members, vxlan::FloodSync::Exact));
+  return {ul, dev};
+}
+
+}  // namespace
+
+TEST_CASE("ARP reports: a request no entry answers is reported, not flooded, and the announcement answers it") {
+  TestNetns host;
+  const auto [ul, dev] = memberHost(host, 4747);
   Container box(host, dev.bridge.name, "10.47.0.2/24");
   UnderlayTap tap(host, ul.index);
 
@@ -407,7 +415,8 @@ TEST_CASE("ARP reports: a request no entry answers is reported, not flooded, and
   // An address nobody answers: reported with the port, the bridge and the asker ...
   box.send("10.47.0.9");
   const auto got = reportsUntil(*listener, wakes, *IpAddr::parse("10.47.0.9"));
-  CHECK(got.count(vxlan::Miss{dev.vxlan.index, dev.bridge.index, *IpAddr::parse("10.47.0.9"), box.mac}) == 1);
+  CHECK(got.count(vxlan::Miss{dev.vxlan.index, dev.bridge.index, *IpAddr::parse("10.47.0.9"), box.mac,
+                              *IpAddr::parse("10.47.0.2")}) == 1);
   CHECK(wakes.n > 0);
   CHECK(listener->reported() >= 1);
   CHECK(listener->lost() == 0);
@@ -452,4 +461,208 @@ TEST_CASE("ARP reports: a request no entry answers is reported, not flooded, and
   CHECK(tap.sees("arp request for 10.47.0.12"));
   CHECK_FALSE(anyFor(listener->take(), "10.47.0.12"));
   CHECK(listener->reported() == before);
+}
+
+TEST_CASE("miss answerer: the feed's listing, then the leader's, answer a report on its own thread") {
+  TestNetns host;
+  const auto [ul, dev] = memberHost(host, 4848);
+  Container box(host, dev.bridge.name, "10.48.0.2/24");
+  UnderlayTap tap(host, ul.index);
+  TempDir state;
+
+  // The records are only parsed: no request is ever made to this address.
+  kv::ConsulConfig store;
+  store.addresses = {"http://198.51.100.9:8500"};
+  const auto cluster = OKV(model::Cluster::connect(store));
+  const std::string prefix = cluster.keys().attachmentsOf("ans");
+  auto record = [&](const char* on, const char* cid, const char* ip, const std::string& mac, uint64_t at) {
+    const model::Attachment a{"ans", on, cid, "eth0", mac, {std::string(ip) + "/24"}, {}, 0};
+    return kv::KvPair{cluster.keys().attachment("ans", on, cid, "eth0"), model::toJson(a), at, at, 0};
+  };
+  // The change feed as the answerer sees it.
+  std::mutex feedMu;
+  std::vector<kv::KvPair> listing{record("h2", "c9", "10.48.0.9", "02:00:00:48:00:09", 10),
+                                  record("h1", "c3", "10.48.0.3", "02:00:00:48:00:03", 10),
+                                  record("h9", "c20", "10.48.0.20", "02:00:00:48:00:20", 10)};
+  uint64_t listingIndex = 10;
+  // The leader has one more record than the feed, and counts its reads; it can be slow.
+  std::atomic<int> leaderReads{0};
+  std::atomic<bool> slowLeader{false};
+  auto leader = [&](const std::string& p, const std::atomic<bool>*) -> Result<kv::ConsulClient::Watch> {
+    ++leaderReads;
+    if (slowLeader) std::this_thread::sleep_for(1000ms);
+    std::lock_guard lk(feedMu);
+    kv::ConsulClient::Watch w{listing, listingIndex + 5, false};
+    if (p == prefix) {
+      w.pairs.push_back(record("h2", "c60", "10.48.0.60", "02:00:00:48:00:60", listingIndex + 5));
+      w.pairs.push_back(record("h2", "c70", "10.48.0.70", "02:00:00:48:00:70", listingIndex + 5));
+    }
+    return w;
+  };
+
+  Wakes handoffs;
+  auto figures = std::make_shared<overlay::MissFigures>();
+  std::unique_ptr<vxlan::MissListener> listener;
+  std::unique_ptr<overlay::MissAnswerer> answerer;
+  const auto patience = 1500ms;
+  {
+    auto in = OKV(ns::ScopedNetns::enter(host.ns));  // the rule, the log group, the answerer's sockets and thread
+    commitArpReports(true);
+    commitArpReportPort(dev.vxlan.name, true);
+    listener = OKV(vxlan::MissListener::start(vxlan::kArpLogGroup, nullptr));
+    overlay::MissAnswerer::Config cfg{state.path, "h1", patience};
+    cfg.reports = [l = listener.get()] { return l->take(); };
+    cfg.readLeader = leader;
+    cfg.limits.networkGap = 10ms;  // reads of the network are not held back past floodAfter here
+    cfg.floodAfter = 300ms;
+    cfg.handOff = [&] { handoffs.wake(); };
+    answerer = OKV(overlay::MissAnswerer::start(std::move(cfg), cluster, figures));
+    listener->setWake([a = answerer.get()] { a->notify(); });
+  }
+  struct Stop {  // the listener calls the answerer, which takes from the listener
+    std::unique_ptr<vxlan::MissListener>& l;
+    std::unique_ptr<overlay::MissAnswerer>& a;
+    ~Stop() {
+      if (l) l->setWake(nullptr);
+      a.reset();
+    }
+  } stop{listener, answerer};
+  answerer->setLatest([&](const std::string& p, uint64_t* index) -> std::optional<std::vector<kv::KvPair>> {
+    std::lock_guard lk(feedMu);
+    if (p != prefix) return std::nullopt;
+    if (index) *index = listingIndex;
+    return listing;
+  });
+  {
+    // The loop's first full sync turns neigh_suppress on (it also keeps announcements off the VXLAN port).
+    vxlan::Announcer quiet;
+    OKV(vxlan::syncPeers(host.sock, dev, {}, quiet));
+  }
+  answerer->publish({{"ans", overlay::MissAnswerer::View{4848, dev, {{"h2", *IpAddr::parse("198.51.100.2")}}}}});
+  std::set<vxlan::Miss> handed;
+  auto handedFor = [&](const char* ip) {
+    for (auto& m : answerer->handedOff()) handed.insert(m);
+    return anyFor(handed, ip);
+  };
+  auto bridgeNeigh = [&](const char* ip) { return sh(host.ip() + "neigh show " + ip + " dev " + dev.bridge.name); };
+  auto fdb = [&] { return sh("bridge -n " + host.name() + " fdb show dev " + dev.vxlan.name); };
+
+  // An address of a member host in the listing: installed and announced by the answerer, not flooded, and
+  // the loop is told what was installed, from which listing.
+  box.send("10.48.0.9");
+  REQUIRE(eventually([&] { return bridgeNeigh("10.48.0.9").find("lladdr 02:00:00:48:00:09 PERMANENT") != std::string::npos; }));
+  CHECK(fdb().find("02:00:00:48:00:09 dst 198.51.100.2 self permanent") != std::string::npos);
+  CHECK(fdb().find("02:00:00:48:00:09 master " + dev.bridge.name + " static") != std::string::npos);
+  // The announcement resolved the container's pending entry (its queued datagram then left: DELAY).
+  CHECK(eventually([&] {
+    const auto n = box.neigh("10.48.0.9");
+    return n.size() > 18 && n.substr(n.size() - 18) == " 02:00:00:48:00:09" && n.find("FAILED") == std::string::npos;
+  }));
+  INFO("the container's entry: " << box.neigh("10.48.0.9"));
+  box.mark();
+  for (const auto& f : tap.untilMarker()) CHECK(f != "arp request for 10.48.0.9");
+  auto installs = answerer->takeInstalled("ans");
+  REQUIRE(installs.size() == 1);
+  CHECK(installs[0].peer == vxlan::Peer{*IpAddr::parse("10.48.0.9"), *MacAddr::parse("02:00:00:48:00:09"),
+                                        *IpAddr::parse("198.51.100.2")});
+  CHECK(installs[0].index == 10);
+  CHECK(answerer->takeInstalled("ans").empty());
+  CHECK(figures->fromFeed == 1);
+  CHECK(figures->answered == 1);
+  CHECK(leaderReads == 0);
+
+  // This host's own container: nothing to install, nothing for the loop.
+  box.send("10.48.0.3");
+  CHECK(eventually([&] { return figures->ignored >= 1; }));
+  CHECK(bridgeNeigh("10.48.0.3").empty());
+
+  // A host that is not a member (as far as the loop has told): the loop's, at once; the loop answered it
+  // (resolved) within floodAfter, so it is not flooded.
+  box.send("10.48.0.20");
+  CHECK(eventually([&] { return handedFor("10.48.0.20"); }, 1000ms));
+  answerer->resolved("ans", {*IpAddr::parse("10.48.0.20")});
+  CHECK(bridgeNeigh("10.48.0.20").empty());
+
+  // An address only the leader has: one read, and it is answered from that.
+  box.send("10.48.0.60");
+  REQUIRE(eventually([&] { return bridgeNeigh("10.48.0.60").find("lladdr 02:00:00:48:00:60 PERMANENT") != std::string::npos; }));
+  CHECK(leaderReads == 1);
+  CHECK(figures->reads == 1);
+  CHECK(figures->answered == 2);
+  CHECK(figures->fromFeed == 1);
+  installs = answerer->takeInstalled("ans");
+  REQUIRE(installs.size() == 1);
+  CHECK(installs[0].index == 15);
+
+  // An address neither has at first (an IP scan, or a feed and a leader that lag): one read says unknown,
+  // and when the feed brings it within the patience it is answered.
+  const auto asked = Clock::now();
+  box.send("10.48.0.30");
+  REQUIRE(eventually([&] { return figures->unknown >= 1; }));
+  CHECK(leaderReads == 2);
+  {
+    std::lock_guard lk(feedMu);
+    listing.push_back(record("h2", "c30", "10.48.0.30", "02:00:00:48:00:30", 11));
+    listingIndex = 11;
+  }
+  answerer->changed(prefix);
+  REQUIRE(eventually([&] { return !bridgeNeigh("10.48.0.30").empty(); }));
+  CHECK(Clock::now() - asked < patience);
+  installs = answerer->takeInstalled("ans");
+  REQUIRE(installs.size() == 1);
+  CHECK(installs[0].index == 11);
+  CHECK(leaderReads == 2);
+
+  // Asked again within MissPolicy's unknownFor: no second read. None of these went to the loop.
+  const uint64_t unknowns = figures->unknown;
+  box.send("10.48.0.40");
+  REQUIRE(eventually([&] { return figures->unknown > unknowns; }));
+  const int reads = leaderReads;
+  std::this_thread::sleep_for(150ms);  // past the network's read gap
+  box.send("10.48.0.40");
+  std::this_thread::sleep_for(300ms);
+  CHECK(leaderReads == reads);
+  CHECK(bridgeNeigh("10.48.0.40").empty());
+  CHECK_FALSE(handedFor("10.48.0.40"));
+  CHECK_FALSE(handedFor("10.48.0.30"));
+  CHECK_FALSE(handedFor("10.48.0.9"));
+  // Every one was answered (or found unknown) before the fallback: nothing was flooded.
+  CHECK(figures->flooded == 0);
+  box.mark();
+  for (const auto& f : tap.untilMarker()) CHECK(f.rfind("arp request for", 0) != 0);
+
+  // The same, not answered by the loop in time: flooded, once.
+  {
+    std::lock_guard lk(feedMu);
+    listing.push_back(record("h9", "c21", "10.48.0.21", "02:00:00:48:00:21", 11));
+  }
+  box.send("10.48.0.21");
+  CHECK(eventually([&] { return handedFor("10.48.0.21"); }, 1000ms));
+  CHECK(tap.sees("arp request for 10.48.0.21"));
+  CHECK(eventually([&] { return figures->flooded == 1; }));
+
+  // A leader that takes longer than floodAfter for an address only it has: the request goes on to the
+  // members in the container's name, once, and the answer is installed when the read comes back.
+  slowLeader = true;
+  const uint64_t answered = figures->answered;
+  box.send("10.48.0.70");
+  CHECK(tap.sees("arp request for 10.48.0.70"));
+  CHECK(eventually([&] { return figures->flooded == 2; }));
+  REQUIRE(eventually([&] { return bridgeNeigh("10.48.0.70").find("lladdr 02:00:00:48:00:70 PERMANENT") != std::string::npos; }));
+  CHECK(figures->answered == answered + 1);
+  CHECK(figures->flooded == 2);
+  installs = answerer->takeInstalled("ans");
+  REQUIRE(installs.size() == 1);
+  CHECK(installs[0].peer.ip == *IpAddr::parse("10.48.0.70"));
+  slowLeader = false;
+
+  // A network the loop no longer has synced: its reports are the loop's at once.
+  answerer->publish({});
+  box.send("10.48.0.50");
+  CHECK(eventually([&] { return handedFor("10.48.0.50"); }, 1000ms));
+  CHECK(answerer->takeInstalled("ans").empty());
+  {
+    auto in = OKV(ns::ScopedNetns::enter(host.ns));
+    commitArpReports(false);
+  }
 }

@@ -115,8 +115,12 @@ TEST_CASE("miss policy: an address the store did not have is not read for again 
   REQUIRE(p.due(at(0)).size() == 1);
   p.unknown("blue", ip("10.5.0.9"), at(10));
   CHECK(p.unknowns() == 1);
+  CHECK(p.knownAbsent("blue", ip("10.5.0.9"), at(20)));
+  CHECK_FALSE(p.knownAbsent("green", ip("10.5.0.9"), at(20)));
   CHECK_FALSE(p.missed("blue", ip("10.5.0.9"), at(20)));
   CHECK_FALSE(p.missed("blue", ip("10.5.0.9"), at(5009)));
+  CHECK(p.knownAbsent("blue", ip("10.5.0.9"), at(5009)));
+  CHECK_FALSE(p.knownAbsent("blue", ip("10.5.0.9"), at(5010)));
   CHECK(p.pending() == 0);
   CHECK_FALSE(p.nextDue().has_value());
   // Per network: the same address elsewhere, and other addresses here, are read for.

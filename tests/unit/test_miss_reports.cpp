@@ -118,7 +118,8 @@ TEST_CASE("miss reports: a logged ARP request gives the port, the bridge, the ad
   const Bytes one = report(5, 7, "10.1.2.3");
   const auto r = vxlan::parseMissReports(one.data(), one.size());
   REQUIRE(r.size() == 1);
-  CHECK(r[0] == vxlan::Miss{7, 5, *IpAddr::parse("10.1.2.3"), *MacAddr::parse("02:00:00:00:00:01")});
+  CHECK(r[0] == vxlan::Miss{7, 5, *IpAddr::parse("10.1.2.3"), *MacAddr::parse("02:00:00:00:00:01"),
+                            *IpAddr::parse("10.9.9.9")});
   CHECK(r[0].ip.isV4());
   // The attributes in any order, with others the kernel adds; the port and bridge when not said are 0.
   CHECK(parse(message(kPacket, {payload(arp("10.1.2.4")), {NFULA_MARK, be32(9)}, port(8), bridge(6)})) ==

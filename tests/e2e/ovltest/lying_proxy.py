@@ -11,6 +11,8 @@ of MODE_FILE is "always", every time; "once", the first time only. No MODE_FILE:
 First line "hold": the answer to a blocking read (a GET with `index=`) whose path holds every word of the
 second line is kept back until the mode changes (at most 30 s): a watcher's feed that does not move, while its
 other reads are answered. Every GET without `index=` is printed as "read PATH" (what a watcher read directly).
+"hold-slow": the same, and a GET without `index=` whose path holds every word is answered 1.5 s late (a slow
+leader).
 """
 
 import http.client
@@ -75,10 +77,13 @@ class Handler(socketserver.StreamRequestHandler):
             up.close()
             if method == "GET" and "index=" not in path:
                 print(f"read {path}", flush=True)
+                how, words = mode()
+                if how == "hold-slow" and all(w in path for w in words):
+                    threading.Event().wait(1.5)
             held = 0
             while method == "GET" and "index=" in path and held < 600:
                 how, words = mode()
-                if how != "hold" or not all(w in path for w in words):
+                if how not in ("hold", "hold-slow") or not all(w in path for w in words):
                     break
                 threading.Event().wait(0.05)
                 held += 1

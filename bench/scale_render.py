@@ -75,6 +75,8 @@ def table(res):
         ("  resolver, same", _pair(f["resolver_wakeups_foreign"], "{:.2f}"), "", ""),
         ("broadcast copies per new peer (VXLAN copies of the first ARP request, median)",
          _n(f["arp_request_copies"], "{:.0f}"), "0 (answered locally)", _check(f["arp_request_copies"] == 0)),
+        ("  share of those first requests sent on to the members (the watcher's fallback after arp.floodAfterMs)",
+         _n(f.get("arp_request_sent_on", float("nan")), "{:.2f}"), "", ""),
         ("  VXLAN copies of the new container's gratuitous ARP (median)", _n(f["garp_copies"], "{:.0f}"), "", ""),
         ("VXLAN frames a host sends per second at rest, by what they carry (mean over hosts)",
          ", ".join(f"{k}: {v:.1f}" for k, v in f["rest_vxlan_per_host_s"].items()) or "0", "", ""),

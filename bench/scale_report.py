@@ -219,6 +219,8 @@ def figures(o, ops, ph, ex):
         "resolver_wakeups_foreign": _foreign(ph, ex, "resolver"),
         "arp_request_copies": med([b["arp_request_copies"] for b in bc]) if bc else float("nan"),
         "garp_copies": med([b["garp_copies"] for b in bc]) if bc else float("nan"),
+        # The watcher's fallback (arp.floodAfterMs) sends a request on when no answer came in time.
+        "arp_request_sent_on": (sum(b["arp_request_copies"] > 0 for b in bc) / len(bc)) if bc else float("nan"),
         "flood_per_host": _mean_max(kern, "flood"), "fdb_remote_per_host": _mean_max(kern, "fdb_remote"),
         "neigh_per_host": _mean_max(kern, "neigh"),
         "consul_cpu_s": sum(sum(p["consul_cpu"].values()) for p in ph.values()),

@@ -1,11 +1,6 @@
 #include "overlay/miss_answerer.hpp"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "nl/garp.hpp"
@@ -114,10 +109,6 @@ void MissAnswerer::handOff(const vxlan::Miss& m) {
 
 void MissAnswerer::run() {
   using Clock = MissPolicy::Clock;
-  // A container waits on each answer (its kernel asks again only a second later), and the thread sleeps
-  // otherwise: ahead of this host's ordinary work, as the kernel's own ARP handling is.
-  if (::setpriority(PRIO_PROCESS, ::gettid(), kNice) != 0)
-    log::debug("watch: raising the ARP answerer's priority: " + std::string(std::strerror(errno)));
   for (;;) {
     std::map<std::string, View> views;
     std::set<std::string> moved;
@@ -151,8 +142,10 @@ void MissAnswerer::run() {
     for (const auto& [net, ips] : answered)
       if (auto w = waiting_.find(net); w != waiting_.end())
         for (const auto& ip : ips) w->second.asked.erase(ip);
-    if (viewsChanged)
+    if (viewsChanged) {
       for (auto& [net, w] : waiting_) w.dirty = true;
+      std::erase_if(parsed_, [&](const auto& kv) { return !views.count(kv.first); });  // networks gone
+    }
     for (auto& r : done) readDone(r, views, now);
     take(views, now);
     for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -167,7 +160,7 @@ void MissAnswerer::run() {
       if (w.dirty) lookInFeed(net, v->second, w);
       // What the feed does not have: the leader's listing, as soon as the policy allows.
       for (auto& [ip, a] : w.asked) {
-        if (a.read || a.unknown) continue;
+        if (a.read || a.unknown || !cfg_.readLeader) continue;
         if (policy_.knownAbsent(net, ip, now)) a.unknown = true;  // read for a moment ago: nothing to flood for
         else if (policy_.missed(net, ip, now)) a.read = true;
       }
@@ -196,7 +189,7 @@ void MissAnswerer::run() {
     // Not found in time: the asker gave up or asks again.
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       std::erase_if(it->second.asked, [&](const auto& kv) { return kv.second.until <= now; });
-      if (it->second.asked.empty()) parsed_.erase(it->first), it = waiting_.erase(it);
+      if (it->second.asked.empty()) it = waiting_.erase(it);
       else ++it;
     }
     if (std::exchange(handing_, false) && cfg_.handOff) cfg_.handOff();

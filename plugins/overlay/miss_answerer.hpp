@@ -67,7 +67,6 @@ void mergeInstalls(const std::vector<detail::AnswererInstall>& installs, uint64_
 class MissAnswerer {
  public:
   static constexpr size_t kPending = 256;
-  static constexpr int kNice = -10;  // the thread's (needs CAP_SYS_NICE; without it, the process's)
   // A network the loop synced, as this needs it.
   struct View {
     uint32_t vni = 0;

@@ -720,9 +720,9 @@ struct Watcher {
         auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - std::chrono::steady_clock::now());
         if (left < timeout) timeout = std::max(left, std::chrono::milliseconds(0)), forMisses = true;
       }
+      publishViews();  // what the last round synced (cheap: a few maps), before a wait of up to 10 s
       auto got = feed.wait(timeout, stopping);
       if (stopping) break;
-      publishViews();  // what the last round synced (cheap: a few maps)
       answerMisses(feed);
       auto& changed = got.prefixes;
       dropAnswered(changed, got.indexes);

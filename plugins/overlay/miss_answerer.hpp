@@ -1,11 +1,13 @@
-// Answers ARP reports (vxlan/misses.hpp) on a thread of its own, so that a container's first contact with a
+// Answers ARP reports (vxlan/misses.hpp) on threads of its own (an answerer, and a reader for the leader's
+// listings, so that a slow read holds back no fallback), so that a container's first contact with a
 // new peer does not wait for the watcher's loop, which on a loaded host may be busy past the asker's 1 s ARP
 // retry with other networks' changes. Per network, the addresses asked for are looked up first in the change
 // feed's latest listing of its attachments, then (bounded by MissPolicy: one read per network per 100 ms, 20
 // a second) in the leader's; one found on a member host has its three peer entries installed under the
 // network's HostLock and is announced on the bridge. An address neither has waits `patience` for the feed to
 // bring it (the asker may still be waiting). The loop is handed what this cannot answer: an address on a host
-// it does not know as a member yet (it applies the join) and reports for networks it has not synced.
+// it does not know as a member yet (it applies the join, and says so through resolved(); the address stays
+// here for the fallback) and reports for networks it has not synced.
 //
 // Flooding stays the fallback: a request not answered `floodAfter` after its report (the store is slow: on a
 // loaded host or Consul a read can take hundreds of ms) is sent on to every member of the network in the
@@ -46,8 +48,6 @@
 #include "vxlan/peers.hpp"
 
 namespace ovl::overlay {
-
-class MissAnswerer;
 
 namespace detail {
 struct AnswererInstall {

@@ -136,6 +136,17 @@ class Misses(unittest.TestCase):
         """The direct (non-blocking) reads of the network's attachments h1 made through the proxy so far."""
         return read(self.proxy_out).count(f"read /v1/kv/{PREFIX}/attachments/{net}/")
 
+    def watched_pair(self, prefix):
+        """Containers PREFIX1 on h1 and PREFIX3 on h3, once both watchers synced the network (h1 reporting
+        misses); returns h1's container, its result, the VNI and a counter of its ARP requests reaching h3."""
+        h1, _, h3 = self.hosts
+        n1, r1 = self.attach(h1, f"{prefix}1")
+        self.attach(h3, f"{prefix}3")
+        vni = self.vni()
+        wait_for(lambda: self.device(h1, vni) == (True, True), 10, f"h1's watcher to report misses: {self.device(h1, vni)}")
+        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
+        return n1, r1, vni, self.count_arp_requests(h3, vni, r1["ips"][0]["address"].split("/")[0])
+
     def ping_once(self, netns, ip, wait_s=2.0):
         """One echo request, answered within wait_s: the first ARP for ip must be answered, not retried."""
         return self.t.run(netns, "ping", "-n", "-q", "-c", "1", "-W", str(scaled(wait_s)), ip,
@@ -146,13 +157,8 @@ class Misses(unittest.TestCase):
         """h1's feed is held back, so that only the miss path can tell h1 of a container just added on h2: its
         first ping is answered, h1's watcher read the leader for it, h1 has the entries while the feed is
         still held, and the ARP request reached no other member."""
-        h1, h2, h3 = self.hosts
-        n1, r1 = self.attach(h1, "m1")
-        self.attach(h3, "m3")
-        vni = self.vni()
-        wait_for(lambda: self.device(h1, vni) == (True, True), 10, f"h1's watcher to report misses: {self.device(h1, vni)}")
-        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
-        arp_at_h3 = self.count_arp_requests(h3, vni, r1["ips"][0]["address"].split("/")[0])
+        h1, h2, _ = self.hosts
+        n1, r1, vni, arp_at_h3 = self.watched_pair("m")
         self.set_mode("hold", f"/attachments/miss/")
         reads = self.leader_reads()
         _, r2 = self.attach(h2, "m2")
@@ -171,13 +177,8 @@ class Misses(unittest.TestCase):
         """h1's feed is held and its direct reads of the network are answered 1.5 s late: m1's first ARP
         request for a container just added on h2 goes on to the members after arp.floodAfterMs (300 ms here),
         the new container answers it, and h1 still installs the entry once its read comes back."""
-        h1, h2, h3 = self.hosts
-        n1, r1 = self.attach(h1, "w1")
-        self.attach(h3, "w3")
-        vni = self.vni()
-        wait_for(lambda: self.device(h1, vni) == (True, True), 10, f"h1's watcher to report misses: {self.device(h1, vni)}")
-        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
-        arp_at_h3 = self.count_arp_requests(h3, vni, r1["ips"][0]["address"].split("/")[0])
+        h1, h2, _ = self.hosts
+        n1, r1, vni, arp_at_h3 = self.watched_pair("w")
         floods = self.metric(h1, "overlay_cni_arp_report_floods_total")
         self.set_mode("hold-slow", f"/attachments/miss/")
         _, r2 = self.attach(h2, "w2")
@@ -192,13 +193,8 @@ class Misses(unittest.TestCase):
         """A hostile container asks for 150 addresses nobody has, at once: nothing is flooded, and its host's
         watcher reads the leader at most about once per 100 ms for the network (not once per address, and
         not again for an address it found missing); a new container on another host is still answered."""
-        h1, h2, h3 = self.hosts
-        n1, r1 = self.attach(h1, "s1")
-        self.attach(h3, "s3")
-        vni = self.vni()
-        wait_for(lambda: self.device(h1, vni) == (True, True), 10, "h1's watcher to report misses")
-        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
-        arp_at_h3 = self.count_arp_requests(h3, vni, r1["ips"][0]["address"].split("/")[0])
+        h1, h2, _ = self.hosts
+        n1, r1, vni, arp_at_h3 = self.watched_pair("s")
         reads = self.leader_reads()
         start = time.monotonic()
         # Each ping makes the container's kernel send up to 3 ARP requests, one a second.

@@ -517,6 +517,30 @@ struct Watcher {
     return !left.empty();
   }
 
+  // The local networks whose devices are not the ones their entries were synced on, with what was synced on
+  // those dropped: a DEL and an ADD made them again between two wakes (their records' changes may have been
+  // applied to the old ones meanwhile, as differences that changed nothing), or an ADD made them after the
+  // last pass found none. The caller reconciles them.
+  std::set<std::string> dropDevicesMadeAgain() {
+    std::set<std::string> out;
+    auto s = nl::Socket::open();
+    if (!s) return out;
+    for (const auto& [net, vni] : vxlan::rememberedNetworks(conf.stateDir)) {
+      auto dev = vxlan::findNetDevices(*s, vni);
+      if (!dev || !*dev) continue;  // gone (or unsure): the network's next change reconciles it
+      auto it = installed.find(net);
+      if (it != installed.end() && it->second.dev.bridge.index == (*dev)->bridge.index &&
+          it->second.dev.vxlan.index == (*dev)->vxlan.index)
+        continue;
+      if (it != installed.end())
+        log::info("network '" + net + "': its devices were made again, syncing the new ones");
+      installed.erase(net), membersSeen.erase(net), peersSeen.erase(net);
+      (void)takeAnswered(net);  // installed on the old devices
+      out.insert(net);
+    }
+    return out;
+  }
+
   // Hands each attachment listing to this host's resolver as it arrives (it would otherwise ask the store
   // for the very same one), on the feed's thread: names do not wait for this loop's kernel work.
   // Also tells the answerer, which may wait for one.
@@ -744,6 +768,14 @@ struct Watcher {
           refollow(feed, follows, std::move(now));
           if (forgetUnfollowed(follows) && health) health->setTargets(healthTargets(membersOf, conf.hostName));
         }
+        // The feed's latest listings of a network whose devices are new reconcile it like a change (one the
+        // feed has not answered for yet is reconciled at its first answer).
+        for (const auto& net : dropDevicesMadeAgain())
+          for (const auto& prefix : {keys.network(net), keys.attachmentsOf(net)}) {
+            uint64_t index = 0;
+            if (changed.count(prefix)) continue;
+            if (auto latest = feed.latest(prefix, &index)) changed[prefix] = std::move(*latest), got.indexes[prefix] = index;
+          }
       }
       if (!everything && changed.empty()) continue;
       // Members that joined and attachments that changed, on networks synced in full before: the

@@ -68,9 +68,9 @@ class Misses(unittest.TestCase):
 
     @classmethod
     def start_watcher(cls, host):
-        log = open(os.path.join(cls.t.tmpdir, f"watch-{host.name}.log"), "a")
-        cls.watchers[host.name] = cls.t.popen(host, find_binary("overlay"), "watch", env=cls.env(host),
-                                              stdout=log, stderr=log)
+        with open(os.path.join(cls.t.tmpdir, f"watch-{host.name}.log"), "a") as log:
+            cls.watchers[host.name] = cls.t.popen(host, find_binary("overlay"), "watch", env=cls.env(host),
+                                                  stdout=log, stderr=log)
 
     @classmethod
     def env(cls, host):
@@ -267,6 +267,31 @@ class Misses(unittest.TestCase):
         ips = [i["address"].split("/")[0] for i in r2["ips"]]
         for ip in ips:
             self.assertTrue(self.t.ping(n1, ip, count=1, timeout=int(scaled(3))), f"v1 to {ip}: " + self.diagnose(n1))
+
+    def test_7_a_watcher_that_slept_through_its_devices_made_again_syncs_the_new_ones(self):
+        """h3's watcher is stopped while the last container on h3 leaves and a new one comes (the network's
+        devices are removed and made again, its records withdrawn and written again): once it runs again it
+        syncs the new devices (ARP suppression, r1's entries) at once, not at its next full pass a minute on."""
+        h1, _, h3 = self.hosts
+        _, r1, vni, _ = self.watched_pair("r")
+        ip1 = r1["ips"][0]["address"].split("/")[0]
+        index = lambda: self.t.run(h3, "cat", f"/sys/class/net/ovx-{vni}/ifindex", check=False).stdout.strip()
+        before = index()
+        w = self.watchers["h3"]
+        os.killpg(w.pid, signal.SIGSTOP)
+        try:
+            host, conf, cid = self.attached.pop()
+            self.assertEqual((host.name, cid), ("h3", "r3"))
+            rc, _, out, err = run_plugin(self.t, h3, "overlay", "DEL", conf, cid, "", "eth0", extra_env=self.env(h3))
+            self.assertEqual(rc, 0, f"DEL r3: {out} {err[-800:]}")
+            self.attach(h3, "r4")
+            self.assertNotEqual(index(), before, "the devices were not made again")
+            self.assertEqual(self.device(h3, vni)[1], False, "a new VXLAN port suppresses ARP before any watcher synced it")
+        finally:
+            os.killpg(w.pid, signal.SIGCONT)
+        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network's new devices")
+        wait_for(lambda: f"{ip1} lladdr" in self.t.run(h3, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout, 10,
+                 "h3's watcher to install r1's entry on the new bridge")
 
     def diagnose(self, *netns):
         out = []

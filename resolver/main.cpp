@@ -14,6 +14,9 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <algorithm>
+#include <chrono>
 #include <sstream>
 #include <thread>
 
@@ -62,27 +65,126 @@ struct Sources {
   bool operator==(const Sources&) const = default;
 };
 
+using Clock = std::chrono::steady_clock;
+// A name no table has is read for (Server::onUnknownName) at most once per network every kReadSpacing: a
+// container asking for names nobody has costs the store at most 10 reads a second per network. A read that
+// fails stops them for kReadBackoff (the held queries get NXDOMAIN at once meanwhile).
+constexpr auto kReadSpacing = std::chrono::milliseconds(100);
+constexpr auto kReadBackoff = std::chrono::seconds(1);
+// After a read, a listing that has not seen its newest record (the feed lags the leader) would take back
+// the names it found: such listings wait this long, or for a newer one.
+constexpr auto kReadHold = std::chrono::seconds(5);
+
+// The networks held queries wait for (the serving thread adds, the names thread takes).
+struct WantedReads {
+  std::mutex mu;
+  std::set<std::string> nets;
+};
+
 // One served network's names, and where its latest listing came from.
 struct Followed {
   NetworkNames names;
   std::optional<uint64_t> sharedVersion;  // the watcher's listing its table was made from, while shared
+  uint64_t readNewest = 0;                // the newest ModifyIndex of the last read's listing
+  std::optional<Clock::time_point> readAt;
+  bool behind = false;  // a listing older than that read was not applied (yet)
 };
 
-// Brings the network's names up to date with its latest listing: the watcher's (`shared`, parsed again
-// only when a newer one came), else the store's for `prefix`, when it changed or nothing was had yet.
+template <class Views>
+uint64_t newestOf(const Views& views) {
+  uint64_t n = 0;
+  for (const auto& v : views) n = std::max(n, v.modifyIndex);
+  return n;
+}
+
+// True (and the network marked behind) when a listing whose newest record is `newest` has not seen the
+// last read's, within kReadHold of it.
+bool olderThanRead(Followed& f, uint64_t newest, Clock::time_point now) {
+  if (!f.readAt || now - *f.readAt >= kReadHold || newest >= f.readNewest) return false;
+  f.behind = true;
+  return true;
+}
+
+// Brings the network's names up to date with its latest listing: a read of the leader's (`read`), else the
+// watcher's (`shared`, parsed again only when a newer one came), else the store's for `prefix`, when it
+// changed or nothing was had yet; one older than the last read waits (olderThanRead).
 void refreshFollowed(const model::Keys& keys, Followed& f, const model::ListingClient::Shared* shared,
-                     const std::string& prefix, kv::ChangeFeed::Changes& got, kv::ChangeFeed& feed) {
+                     const std::string& prefix, kv::ChangeFeed::Changes& got, kv::ChangeFeed& feed,
+                     const std::vector<kv::KvPair>* read, Clock::time_point now) {
   const bool had = f.names.table() != nullptr;
+  if (read) {
+    f.names.update(keys, model::viewsOf(*read));
+    f.readNewest = newestOf(*read), f.readAt = now, f.behind = false;
+    return;
+  }
   if (shared) {
-    if (!had || f.sharedVersion != shared->version) f.names.update(keys, shared->listing->records());
-    f.sharedVersion = shared->version;
+    if (had && f.sharedVersion == shared->version && !f.behind) return;
+    if (olderThanRead(f, newestOf(shared->listing->records()), now)) return;
+    f.names.update(keys, shared->listing->records());
+    f.sharedVersion = shared->version, f.behind = false;
     return;
   }
   f.sharedVersion.reset();
   std::optional<std::vector<kv::KvPair>> asked;
   if (auto changed = got.prefixes.find(prefix); changed != got.prefixes.end()) asked = std::move(changed->second);
-  else if (!had) asked = feed.latest(prefix);
-  if (asked) f.names.update(keys, model::viewsOf(*asked));
+  else if (!had || f.behind) asked = feed.latest(prefix);
+  if (!asked || olderThanRead(f, newestOf(*asked), now)) return;
+  f.names.update(keys, model::viewsOf(*asked));
+  f.behind = false;
+}
+
+// Reads the attachments of the wanted networks that are due from the leader; returns the listings read and,
+// in `done`, when each read of a wanted network started (a network not served, or while reads fail, is done
+// at once: nothing to wait for).
+std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluster, WantedReads& wanted,
+                                                           const std::set<std::string>& served,
+                                                           std::map<std::string, Clock::time_point>& lastRead,
+                                                           std::optional<Clock::time_point>& failingUntil,
+                                                           std::map<std::string, Clock::time_point>& done) {
+  std::map<std::string, std::vector<kv::KvPair>> out;
+  std::vector<std::string> due;
+  const auto now = Clock::now();
+  {
+    std::lock_guard lk(wanted.mu);
+    std::erase_if(wanted.nets, [&](const std::string& net) {
+      if (!served.count(net) || (failingUntil && now < *failingUntil)) return done[net] = now, true;
+      auto last = lastRead.find(net);
+      if (last != lastRead.end() && now - last->second < kReadSpacing) return false;
+      due.push_back(net);
+      return true;
+    });
+  }
+  for (const auto& net : due) {
+    const auto started = Clock::now();
+    lastRead[net] = done[net] = started;
+    auto r = cluster.kv().listBlocking(cluster.keys().attachmentsOf(net), 0, 0, nullptr,
+                                       kv::ConsulClient::ReadFrom::Leader);
+    if (!r) {
+      log::warn("reading the names of '" + net + "' for a query: " + r.error().msg);
+      failingUntil = Clock::now() + kReadBackoff;
+      continue;
+    }
+    out.emplace(net, std::move(r->pairs));
+  }
+  return out;
+}
+
+// When the names thread must look again: the next wanted network's read is allowed, or a listing held back
+// by a read may be applied.
+std::optional<Clock::time_point> nextLook(WantedReads& wanted, const std::map<std::string, Clock::time_point>& lastRead,
+                                          const std::map<std::string, Followed>& followed) {
+  std::optional<Clock::time_point> at;
+  auto take = [&](Clock::time_point t) { at = at ? std::min(*at, t) : t; };
+  {
+    std::lock_guard lk(wanted.mu);
+    for (const auto& net : wanted.nets) {
+      auto last = lastRead.find(net);
+      take(last == lastRead.end() ? Clock::now() : last->second + kReadSpacing);
+    }
+  }
+  for (const auto& [net, f] : followed)
+    if (f.behind && f.readAt) take(*f.readAt + kReadHold);
+  return at;
 }
 
 // Keeps the server's NameTable in step with the attachments of the networks it serves: from the watcher's
@@ -99,10 +201,23 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
   std::set<std::string> reported;  // malformed records logged already: each once while it stays
   std::map<std::string, Followed> followed;  // each served network's records, as last parsed
   std::optional<std::vector<std::shared_ptr<const NameTable>>> published;  // the tables last combined
+  WantedReads wanted;
+  std::map<std::string, Clock::time_point> lastRead;
+  std::optional<Clock::time_point> failingUntil;
+  server.onUnknownName([&](const std::set<std::string>& nets) {
+    {
+      std::lock_guard lk(wanted.mu);
+      wanted.nets.insert(nets.begin(), nets.end());
+    }
+    feed.poke();
+  });
   bool first = true;
   while (!stopping) {
     kv::ChangeFeed::Changes got;
-    if (!first) got = feed.wait(std::chrono::milliseconds(5000), stopping);
+    auto timeout = std::chrono::milliseconds(5000);
+    if (auto at = nextLook(wanted, lastRead, followed))
+      timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*at - Clock::now()), std::chrono::milliseconds(0), timeout);
+    if (!first) got = feed.wait(timeout, stopping);
     const auto served = server.servedNetworks();
     std::map<std::string, model::ListingClient::Shared> shared;
     Sources now;
@@ -119,26 +234,41 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
       if (now.asked != sources.asked) feed.follow(now.asked);
       sources = std::move(now);
     }
-    if (got.prefixes.empty() && !got.local && !first && !moved) continue;
+    std::map<std::string, Clock::time_point> done;  // reads for held queries, by when they started
+    auto reads = readWanted(cluster, wanted, served, lastRead, failingUntil, done);
+    const auto at = Clock::now();
+    const bool heldBack = std::any_of(followed.begin(), followed.end(), [&](const auto& kv) {
+      return kv.second.behind && kv.second.readAt && at - *kv.second.readAt >= kReadHold;
+    });
+    if (got.prefixes.empty() && !got.local && !first && !moved && reads.empty() && !heldBack) {
+      if (!done.empty()) server.readsDone(done);
+      continue;
+    }
     first = false;
     // Only the networks whose listing changed are looked at again, and in them only the changed records.
     std::vector<std::shared_ptr<const NameTable>> tables;
     for (const auto& net : served) {
       auto sh = shared.find(net);
+      auto read = reads.find(net);
       Followed& f = followed[net];
-      refreshFollowed(keys, f, sh != shared.end() ? &sh->second : nullptr, keys.attachmentsOf(net), got, feed);
+      refreshFollowed(keys, f, sh != shared.end() ? &sh->second : nullptr, keys.attachmentsOf(net), got, feed,
+                      read != reads.end() ? &read->second : nullptr, at);
       if (f.names.table()) tables.push_back(f.names.table());
     }
     std::erase_if(followed, [&](const auto& kv) { return !served.count(kv.first); });
-    if (published == tables) continue;  // every network's table as it was: the server has it already
-    published = tables;
-    auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
-    std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
-    for (const auto& m : malformed)
-      if (!reported.count(m)) log::warn("ignoring " + m + ": its names are not answered");
-    reported = std::move(malformed);
-    server.publish(std::move(table));
+    std::erase_if(lastRead, [&](const auto& kv) { return !served.count(kv.first); });
+    if (published != tables) {  // else every network's table is as it was: the server has it already
+      published = tables;
+      auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
+      std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
+      for (const auto& m : malformed)
+        if (!reported.count(m)) log::warn("ignoring " + m + ": its names are not answered");
+      reported = std::move(malformed);
+      server.publish(std::move(table));
+    }
+    if (!done.empty()) server.readsDone(done);  // after the table with what they found
   }
+  server.onUnknownName(nullptr);
   server.onNetworksChanged(nullptr);
 }
 

@@ -35,6 +35,9 @@ constexpr size_t kMaxPendingPerSandbox = 64;
 // Out of file descriptors, accepting stops for this long instead of spinning on a readable listen socket.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr int kMaxPerWake = 64;
+// Queries held for a read of the store (onUnknownName), in all and per container: past them, NXDOMAIN at once.
+constexpr size_t kMaxHeld = 256;
+constexpr size_t kMaxHeldPerSandbox = 16;
 
 std::string statePath(const std::string& socketPath) {
   return socketPath.substr(0, socketPath.rfind('/')) + "/resolver.json";
@@ -201,6 +204,84 @@ void Server::onNetworksChanged(std::function<void()> f) {
   netsChanged_ = std::move(f);
 }
 
+void Server::onUnknownName(std::function<void(const std::set<std::string>&)> f) {
+  std::lock_guard lk(netsMu_);
+  unknownName_ = std::move(f);
+}
+
+void Server::readsDone(const std::map<std::string, Clock::time_point>& started) {
+  {
+    std::lock_guard lk(tableMu_);
+    for (const auto& [net, at] : started) readsDone_[net] = std::max(readsDone_[net], at), readsNew_.insert(net);
+  }
+  uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof one);
+}
+
+bool Server::hold(int udpFd, const Sandbox& sb, const std::vector<uint8_t>& client, const Query& q) {
+  if (held_.size() >= kMaxHeld) return false;
+  if (std::count_if(held_.begin(), held_.end(), [&](const Held& h) { return h.udpFd == udpFd; }) >=
+      ptrdiff_t(kMaxHeldPerSandbox))
+    return false;
+  std::set<std::string> nets;
+  for (const auto& k : sb.keys) nets.insert(k.network);
+  std::set<std::string> ask;
+  for (const auto& n : nets)
+    if (!asked_.count(n)) ask.insert(n);
+  {
+    std::lock_guard lk(netsMu_);
+    if (!unknownName_) return false;
+    if (!ask.empty()) unknownName_(ask);
+  }
+  asked_.insert(ask.begin(), ask.end());
+  const auto now = Clock::now();
+  held_.push_back(Held{udpFd, client, q, std::move(nets), now, now + std::chrono::milliseconds(opt_.holdUnknownMs)});
+  counters_.held();
+  return true;
+}
+
+void Server::answerHeld() {
+  std::map<std::string, Clock::time_point> done;
+  std::shared_ptr<const NameTable> table;
+  {
+    std::lock_guard lk(tableMu_);
+    for (const auto& net : readsNew_) asked_.erase(net);
+    readsNew_.clear();
+    if (held_.empty()) return;
+    done = readsDone_;
+    table = table_;
+  }
+  const auto now = Clock::now();
+  std::set<std::string> again;  // networks whose read started before a query still held came
+  std::erase_if(held_, [&](Held& h) {
+    const bool read = std::all_of(h.nets.begin(), h.nets.end(), [&](const std::string& n) {
+      auto it = done.find(n);
+      return it != done.end() && it->second >= h.at;
+    });
+    NameTable::Answer a;
+    if (table) a = table->lookup(h.nets, h.q.name);
+    if (a.verdict == NameTable::Verdict::Found) {
+      ++stats_.answered;
+      counters_.heldFound();
+      sendTo(h.udpFd, buildAnswer(h.q, a.addrs, opt_.ttl), h.client);
+      return true;
+    }
+    if (read || now >= h.deadline) {
+      ++stats_.nxdomain;
+      sendTo(h.udpFd, buildError(h.q, kRcodeNxDomain), h.client);
+      return true;
+    }
+    for (const auto& n : h.nets)
+      if (!asked_.count(n)) again.insert(n);
+    return false;
+  });
+  if (again.empty()) return;
+  std::lock_guard lk(netsMu_);
+  if (!unknownName_) return;
+  unknownName_(again);
+  asked_.insert(again.begin(), again.end());
+}
+
 void Server::noteNetworks() {
   std::set<std::string> now;
   for (const auto& [fd, sb] : sandboxes_)
@@ -270,6 +351,8 @@ void Server::dropSandbox(int udpFd) {
   dropTcpOf(udpFd);
   for (auto& [fd, p] : pending_)
     if (p.clientFd == udpFd) p.clientFd = -1;
+  // Before the descriptor's number can name another container's socket.
+  std::erase_if(held_, [&](const Held& h) { return h.udpFd == udpFd; });
   sandboxes_.erase(udpFd);
 }
 
@@ -325,7 +408,7 @@ void Server::onControl(int conn) {
   reply("ok");
 }
 
-std::optional<std::vector<uint8_t>> Server::localAnswer(const Sandbox& sb, const Query& q) {
+std::optional<std::vector<uint8_t>> Server::localAnswer(const Sandbox& sb, const Query& q, bool* unknown) {
   if (q.qclass != kClassIN) return buildError(q, kRcodeNotImp);
   std::shared_ptr<const NameTable> table;
   {
@@ -339,7 +422,10 @@ std::optional<std::vector<uint8_t>> Server::localAnswer(const Sandbox& sb, const
   else a.verdict = q.name.find('.') == std::string::npos ? NameTable::Verdict::NxDomain : NameTable::Verdict::Forward;
   switch (a.verdict) {
     case NameTable::Verdict::Found: ++stats_.answered; return buildAnswer(q, a.addrs, opt_.ttl);
-    case NameTable::Verdict::NxDomain: ++stats_.nxdomain; return buildError(q, kRcodeNxDomain);
+    case NameTable::Verdict::NxDomain:
+      if (unknown) *unknown = true;
+      else ++stats_.nxdomain;
+      return buildError(q, kRcodeNxDomain);
     case NameTable::Verdict::Forward: break;
   }
   return std::nullopt;
@@ -361,7 +447,10 @@ void Server::onQuery(int udpFd) {
       continue;
     }
     const auto client = sockaddrBytes(from, flen);
-    if (auto local = localAnswer(sbIt->second, *q)) {
+    bool unknown = false;
+    if (auto local = localAnswer(sbIt->second, *q, &unknown)) {
+      if (unknown && hold(udpFd, sbIt->second, client, *q)) continue;
+      if (unknown) ++stats_.nxdomain;
       sendTo(udpFd, *local, client);
       continue;
     }
@@ -551,6 +640,10 @@ void Server::run(const std::atomic<bool>& stopping) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now).count();
       timeout = std::max(0, std::min<int>(timeout, int(ms)));
     }
+    for (const auto& h : held_) {
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(h.deadline - now).count();
+      timeout = std::max(0, std::min<int>(timeout, int(ms)));
+    }
     epoll_event evs[64];
     int n = ::epoll_wait(epoll_.get(), evs, 64, timeout);
     for (int i = 0; i < n; ++i) {
@@ -574,6 +667,7 @@ void Server::run(const std::atomic<bool>& stopping) {
         onTcpRelay(fd, evs[i].events);
       }
     }
+    answerHeld();
     expire();
     expireTcp();
     if (acceptPausedUntil_ && Clock::now() >= *acceptPausedUntil_) {

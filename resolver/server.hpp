@@ -50,6 +50,7 @@ struct ServerOptions {
   uint32_t ttl = 0;               // answers change as containers come and go
   int forwardTimeoutMs = 2000;    // per upstream
   int sweepIntervalMs = 2000;     // how often attachments whose interface is gone are dropped
+  int holdUnknownMs = 1000;       // the longest a query for a name no table has waits for a read (UDP)
 };
 
 // For the log line at exit; queries, forwards and answers by rcode are in the metrics counters.
@@ -72,6 +73,15 @@ class Server {
   // the serving thread; nullptr removes it).
   std::set<std::string> servedNetworks() const;
   void onNetworksChanged(std::function<void()> f);
+  // Any thread: `f` is called (on the serving thread) with the networks of a UDP query for a name no table has
+  // that would get NXDOMAIN here (single-label, or under a network's name), which is held until readsDone() names, for each of them, a read of the store that started
+  // after it came (then answered from the table, NXDOMAIN if the name is still not there), or for
+  // holdUnknownMs. A container just added elsewhere is found at once, not when its listing reaches this host.
+  // nullptr: such queries get NXDOMAIN at once.
+  void onUnknownName(std::function<void(const std::set<std::string>&)> f);
+  // Any thread: reads of these networks' attachments that started at these times are done, their names in
+  // the table published before the call (a failed read is done too: its held queries get NXDOMAIN).
+  void readsDone(const std::map<std::string, std::chrono::steady_clock::time_point>& started);
   // Serves until `stopping` is set (checked at least every 200 ms).
   void run(const std::atomic<bool>& stopping);
   const std::string& socketPath() const { return socketPath_; }
@@ -92,6 +102,15 @@ class Server {
     uint16_t id = 0;
     size_t upstream = 0;
     std::chrono::steady_clock::time_point deadline;
+  };
+
+  // A UDP query for an unknown name, waiting for reads of its sandbox's networks (onUnknownName).
+  struct Held {
+    int udpFd = -1;
+    std::vector<uint8_t> client;
+    Query q;
+    std::set<std::string> nets;
+    std::chrono::steady_clock::time_point at, deadline;
   };
 
   // One TCP client connection: queries are read and answered one at a time, each framed by a 2-byte length.
@@ -116,7 +135,12 @@ class Server {
 
   explicit Server(ServerOptions o) : opt_(std::move(o)) {}
   // The answer from this host's names for a sandbox's query; nullopt: it goes upstream.
-  std::optional<std::vector<uint8_t>> localAnswer(const Sandbox& sb, const Query& q);
+  // `unknown`: set when the answer is this host's NXDOMAIN (what hold() may keep for a read).
+  std::optional<std::vector<uint8_t>> localAnswer(const Sandbox& sb, const Query& q, bool* unknown = nullptr);
+  // Holds the query for a read (within the caps); false: answer it now.
+  bool hold(int udpFd, const Sandbox& sb, const std::vector<uint8_t>& client, const Query& q);
+  // Answers the held queries whose reads are done or whose time is up; asks again for the others' networks.
+  void answerHeld();
   void setEvents(int fd, uint32_t events);
   // Sends a DNS message to a container's client over UDP, counting its rcode.
   void sendTo(int fd, std::span<const uint8_t> msg, const std::vector<uint8_t>& client);
@@ -164,6 +188,11 @@ class Server {
   mutable std::mutex netsMu_;
   std::set<std::string> nets_;
   std::function<void()> netsChanged_;
+  std::function<void(const std::set<std::string>&)> unknownName_;  // under netsMu_
+  std::vector<Held> held_;
+  std::set<std::string> asked_;  // networks asked for a read whose readsDone() has not come yet
+  std::map<std::string, std::chrono::steady_clock::time_point> readsDone_;  // under tableMu_, by network
+  std::set<std::string> readsNew_;  // under tableMu_: networks readsDone() named since the serving thread looked
   std::mutex tableMu_;
   std::shared_ptr<const NameTable> table_;
   ServerStats stats_;

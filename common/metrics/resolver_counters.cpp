@@ -20,12 +20,13 @@ struct ResolverCounters::Block {
   uint64_t malformed;
   uint64_t forwarded;
   uint64_t answers[16];
+  uint64_t held, heldFound;
 };
 
 namespace {
 
 using Block = ResolverCounters::Block;
-constexpr char kMagic[8] = {'O', 'V', 'L', 'R', 'E', 'S', '1', '\n'};
+constexpr char kMagic[8] = {'O', 'V', 'L', 'R', 'E', 'S', '2', '\n'};
 
 // One writer: a relaxed load and store (no locked instruction); readers never see a torn value.
 void bump(uint64_t& v) {
@@ -41,6 +42,8 @@ ResolverCounts readBlock(const Block& b) {
   c.malformed = load(b.malformed);
   c.forwarded = load(b.forwarded);
   for (size_t i = 0; i < c.answers.size(); ++i) c.answers[i] = load(b.answers[i]);
+  c.held = load(b.held);
+  c.heldFound = load(b.heldFound);
   return c;
 }
 
@@ -113,6 +116,8 @@ ResolverCounters& ResolverCounters::operator=(ResolverCounters&& o) noexcept {
 void ResolverCounters::query(Transport t) { bump(block_->queries[size_t(t)]); }
 void ResolverCounters::malformed() { bump(block_->malformed); }
 void ResolverCounters::forwarded() { bump(block_->forwarded); }
+void ResolverCounters::held() { bump(block_->held); }
+void ResolverCounters::heldFound() { bump(block_->heldFound); }
 
 void ResolverCounters::answer(const uint8_t* msg, size_t len) {
   if (len >= 12) bump(block_->answers[msg[3] & 0x0f]);
@@ -152,6 +157,11 @@ void exposeResolver(Exposition& e, const ResolverCounts& c) {
            "DNS queries overlay-resolver could not parse (not answered).", {{{}, double(c.malformed)}});
   e.family("overlay_cni_resolver_forwarded_total", "counter",
            "DNS queries overlay-resolver relayed to its upstream resolvers.", {{{}, double(c.forwarded)}});
+  e.family("overlay_cni_resolver_held_total", "counter",
+           "DNS queries for a name of no table, held for a read of the asker's networks from the store (UDP).",
+           {{{}, double(c.held)}});
+  e.family("overlay_cni_resolver_held_found_total", "counter",
+           "Held DNS queries whose name the read found (answered, not NXDOMAIN).", {{{}, double(c.heldFound)}});
   std::vector<GaugeSample> answers;
   for (unsigned r = 0; r < c.answers.size(); ++r)
     if (r <= 5 || c.answers[r]) answers.push_back({{{"rcode", rcodeName(r)}}, double(c.answers[r])});

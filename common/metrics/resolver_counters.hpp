@@ -24,6 +24,8 @@ struct ResolverCounts {
   uint64_t malformed = 0;              // queries that could not be parsed (no answer)
   uint64_t forwarded = 0;              // queries relayed to an upstream
   std::array<uint64_t, 16> answers{};  // answers sent to containers, by DNS rcode (the upstream's for relays)
+  uint64_t held = 0;       // queries for an unknown name held for a read of the store
+  uint64_t heldFound = 0;  // and of those, answered with the name the read found
 };
 
 // <stateDir>/ns-<netns inode>/resolver-metrics.bin (the directory is created).
@@ -44,6 +46,8 @@ class ResolverCounters {
   void query(Transport t);
   void malformed();
   void forwarded();
+  void held();
+  void heldFound();
   // Counts the answer in a DNS message about to be sent (its rcode); shorter than a header: nothing.
   void answer(const uint8_t* msg, size_t len);
   ResolverCounts read() const;

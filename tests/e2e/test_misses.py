@@ -14,6 +14,7 @@ over VXLAN. Containers use overlay-ipam with the Consul store.
 
 import json
 import os
+import re
 import signal
 import time
 import unittest
@@ -101,10 +102,11 @@ class Misses(unittest.TestCase):
         with open(self.mode, "w") as f:
             f.write(f"{how}\n{words}\n")
 
-    def attach(self, host, cid, conf=None):
+    def attach(self, host, cid, conf=None, name=None):
         conf = conf or self.conf
         netns = self.t.add_container(host, cid)
         rc, res, out, err = run_plugin(self.t, host, "overlay", "ADD", conf, cid, netns, "eth0",
+                                       cni_args=f"IgnoreUnknown=1;K8S_POD_NAME={name}" if name else "",
                                        extra_env=self.env(host))
         self.assertEqual(rc, 0, f"ADD {cid} on {host.name}: {out} {err[-1500:]}")
         self.attached.append((host, conf, cid))
@@ -292,6 +294,49 @@ class Misses(unittest.TestCase):
         wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network's new devices")
         wait_for(lambda: f"{ip1} lladdr" in self.t.run(h3, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout, 10,
                  "h3's watcher to install r1's entry on the new bridge")
+
+    def start_resolver(self, host):
+        """overlay-resolver on host, with host's node config (h1's goes through the proxy); stopped at cleanup."""
+        state = os.path.join(self.t.tmpdir, "state")
+        socks = lambda: {d for d in (os.listdir(state) if os.path.isdir(state) else [])
+                         if os.path.exists(os.path.join(state, d, "resolver.sock"))}
+        before = socks()
+        with open(os.path.join(self.t.tmpdir, f"resolver-{host.name}.log"), "a") as log:
+            p = self.t.popen(host, find_binary("overlay-resolver"), env=self.env(host), stdout=log, stderr=log)
+        self.addCleanup(lambda: (p.terminate(), p.wait(timeout=10)))
+        wait_for(lambda: socks() - before or p.poll() is not None, 10, "the resolver to listen")
+        self.assertIsNone(p.poll(), "overlay-resolver exited")
+
+    def drill(self, netns, name):
+        """(rcode, [addresses]) of an A query for name at 127.0.0.11, from inside netns."""
+        out = self.t.run(netns, "drill", name, "A", "@127.0.0.11", check=False, timeout=20).stdout
+        rcode = re.search(r"rcode: (\w+)", out)
+        return (rcode.group(1) if rcode else "no answer: " + out[-300:],
+                re.findall(r"^\S+\s+\d+\s+IN\s+A\s+(\S+)$", out, re.M))
+
+    def test_8_a_name_no_listing_has_yet_is_read_for(self):
+        """h1's feed is held back, so that no listing brings h1's resolver the name of a container just added
+        on h2: a query for it is held for a read of the network from the leader and answered with its
+        address; then a container asking for 60 names nobody has gets NXDOMAIN for each, at a cost of at most
+        one read per 100 ms of the network."""
+        h1, h2, _ = self.hosts
+        self.start_resolver(h1)
+        n1, _, _, _ = self.watched_pair("q")
+        self.set_mode("hold", "/attachments/miss/")
+        _, r2 = self.attach(h2, "q2", name="fresh-name")
+        ip2 = r2["ips"][0]["address"].split("/")[0]
+        reads = self.leader_reads()
+        self.assertEqual(self.drill(n1, "fresh-name"), ("NOERROR", [ip2]))
+        self.assertGreater(self.leader_reads(), reads, "h1's resolver did not read the leader")
+        self.assertGreaterEqual(self.metric(h1, "overlay_cni_resolver_held_found_total"), 1)
+        reads = self.leader_reads()
+        start = time.monotonic()
+        out = self.t.run(n1, "sh", "-c", "for i in $(seq 1 60); do drill nobody-$i A @127.0.0.11 | grep -o 'rcode: [A-Z]*' & done; wait",
+                         check=False, timeout=60).stdout
+        took = time.monotonic() - start
+        self.assertEqual(out.split().count("NXDOMAIN"), 60, out)
+        made = self.leader_reads() - reads
+        self.assertLessEqual(made, int(took / 0.1) + 2, f"{made} leader reads in {took:.1f} s of asking")
 
     def diagnose(self, *netns):
         out = []

@@ -212,7 +212,12 @@ TEST_CASE("metrics: the resolver's counter file counts by rcode, survives a rest
   }
   metrics::ResolverCounters memoryOnly;  // a resolver whose file could not be opened still counts
   memoryOnly.forwarded();
+  memoryOnly.held();
+  memoryOnly.held();
+  memoryOnly.heldFound();
   CHECK(memoryOnly.read().forwarded == 1);
+  CHECK(memoryOnly.read().held == 2);
+  CHECK(memoryOnly.read().heldFound == 1);
 }
 
 TEST_CASE("metrics: the resolver's families name the rcodes, the common ones even at 0") {
@@ -224,6 +229,8 @@ TEST_CASE("metrics: the resolver's families name the rcodes, the common ones eve
   c.queries = {5, 2};
   c.answers[0] = 4;
   c.answers[9] = 1;
+  c.held = 7;
+  c.heldFound = 3;
   metrics::Exposition e;
   metrics::exposeResolver(e, c);
   const std::string& t = e.text();
@@ -235,6 +242,8 @@ TEST_CASE("metrics: the resolver's families name the rcodes, the common ones eve
   CHECK(has(t, R"(overlay_cni_resolver_answers_total{rcode="FORMERR"} 0)"));
   CHECK(has(t, R"(overlay_cni_resolver_answers_total{rcode="REFUSED"} 0)"));
   CHECK(has(t, R"(overlay_cni_resolver_answers_total{rcode="NOTAUTH"} 1)"));
+  CHECK(has(t, "overlay_cni_resolver_held_total 7"));
+  CHECK(has(t, "overlay_cni_resolver_held_found_total 3"));
   CHECK(t.find("YXDOMAIN") == std::string::npos);  // rare and 0: left out
   CHECK(metrics::parseText(t));
 }

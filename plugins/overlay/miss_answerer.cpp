@@ -3,20 +3,22 @@
 #include <algorithm>
 #include <utility>
 
+#include "model/cluster.hpp"
+#include "nl/fdb.hpp"
 #include "nl/garp.hpp"
 #include "util/log.hpp"
 
 namespace ovl::overlay {
 
 void mergeInstalls(const std::vector<detail::AnswererInstall>& installs, uint64_t listing,
-                   std::vector<vxlan::Peer>& before, std::vector<vxlan::Peer>& after) {
+                   std::vector<vxlan::Peer>& before, std::vector<vxlan::Peer>& after, const std::set<IpAddr>* known) {
   auto put = [](std::vector<vxlan::Peer>& peers, const vxlan::Peer& p) {
     std::erase_if(peers, [&](const vxlan::Peer& q) { return q.ip == p.ip; });
     peers.push_back(p);
   };
   for (const auto& i : installs) {
     put(before, i.peer);
-    if (listing == 0 || i.index > listing) put(after, i.peer);
+    if (listing == 0 || i.index > listing || (known && !known->count(i.peer.vtep))) put(after, i.peer);
   }
 }
 
@@ -30,6 +32,7 @@ Result<std::unique_ptr<MissAnswerer>> MissAnswerer::start(Config cfg, const mode
   a->sock_ = TRY(nl::Socket::open());
   a->announcer_ = TRY(vxlan::Announcer::open());
   a->floodSocket_ = TRY(nl::openArpSocket());
+  a->allow_ = TRY(vxlan::AllowList::open());
   a->thread_ = std::thread([p = a.get()] { p->run(); });  // in this thread's namespace, like the sockets
   a->reader_ = std::thread([p = a.get()] { p->readAll(); });
   return a;
@@ -153,7 +156,7 @@ void MissAnswerer::run() {
       auto v = views.find(net);
       if (v == views.end()) {  // the network left (or failed): the loop decides
         for (const auto& [ip, a] : w.asked) handOff(a.report);
-        parsed_.erase(net), policy_.forget(net);
+        parsed_.erase(net), policy_.forget(net), membersReadAt_.erase(net);
         it = waiting_.erase(it);
         continue;
       }
@@ -243,7 +246,8 @@ void MissAnswerer::readAll() {
       r = std::move(toRead_.front());
       toRead_.pop_front();
     }
-    r.listing = cfg_.readLeader(cluster_->keys().attachmentsOf(r.net), &stopping_);
+    const auto& keys = cluster_->keys();
+    r.listing = cfg_.readLeader(r.members ? keys.network(r.net) : keys.attachmentsOf(r.net), &stopping_);
     ++figures_->reads;
     {
       std::lock_guard lk(mu_);
@@ -256,8 +260,18 @@ void MissAnswerer::readAll() {
 // A leader read came back: what it has is answered; what it has not is unknown (MissPolicy rests it); what
 // came due meanwhile is read for next.
 void MissAnswerer::readDone(Read& r, const std::map<std::string, View>& views, MissPolicy::Clock::time_point now) {
-  auto later = reading_.extract(r.net);
   auto v = views.find(r.net);
+  if (r.members) {
+    readingMembers_.erase(r.net);
+    auto w = waiting_.find(r.net);
+    if (v == views.end() || w == waiting_.end()) return;
+    if (*r.listing) return join(r.net, v->second, w->second, (*r.listing)->pairs, (*r.listing)->index, false, true);
+    log::debug("network '" + r.net + "': reading the leader's members for ARP reports: " + r.listing->error().msg);
+    for (auto& [ip, a] : w->second.asked)
+      if (a.joining) a.joining = false, a.handed = true, handOff(a.report);
+    return;
+  }
+  auto later = reading_.extract(r.net);
   if (v == views.end()) return;
   // Addresses whose patience ran out meanwhile (the request was flooded) are still answered: the entry
   // spares the host's next asker the wait. They go again at the end of this round.
@@ -269,7 +283,7 @@ void MissAnswerer::readDone(Read& r, const std::map<std::string, View>& views, M
   } else {
     look(r.net, v->second, w->second, (*r.listing)->pairs, (*r.listing)->index, false);
     for (const auto& ip : r.ips)
-      if (auto a = w->second.asked.find(ip); a != w->second.asked.end() && !a->second.handed) {
+      if (auto a = w->second.asked.find(ip); a != w->second.asked.end() && !a->second.handed && !a->second.joining) {
         policy_.unknown(r.net, ip, now), ++figures_->unknown;
         a->second.unknown = true;
       }
@@ -329,10 +343,11 @@ void MissAnswerer::look(const std::string& net, const View& view, Waiting& w, co
         if (a.host == cfg_.hostName || n->addr().isV6() || !mac) {
           ++figures_->ignored;
         } else if (vtep == view.vtepOf.end()) {
-          // A host that joined a moment ago: the loop applies the join (members, allow-list, flood entry).
-          // Kept here for the fallback, which the loop does not have.
-          if (!asked->second.handed) handOff(asked->second.report);
-          asked->second.handed = asked->second.read = true;
+          // A host that joined a moment ago: joined here once its member record is found (join()).
+          if (!asked->second.handed) {
+            asked->second.joining = asked->second.read = true;
+            asked->second.host = a.host, asked->second.mac = *mac;
+          }
           continue;
         } else {
           found.push_back({{n->addr(), *mac, vtep->second}, asked->second.report});
@@ -341,18 +356,87 @@ void MissAnswerer::look(const std::string& net, const View& view, Waiting& w, co
         }
         w.asked.erase(asked);
       }
-  if (found.empty() || !install(net, view, found, index, feed)) return;
-  log::debug("network '" + net + "': " + std::to_string(found.size()) + " ARP reports answered from the " +
-             (feed ? "feed" : "leader") + " (index " + std::to_string(index) + ") after up to " +
-             std::to_string(waited.count()) + " ms");
+  if (!found.empty() && install(net, view, found, index, feed))
+    log::debug("network '" + net + "': " + std::to_string(found.size()) + " ARP reports answered from the " +
+               (feed ? "feed" : "leader") + " (index " + std::to_string(index) + ") after up to " +
+               std::to_string(waited.count()) + " ms");
+  if (std::any_of(w.asked.begin(), w.asked.end(), [](const auto& kv) { return kv.second.joining; }))
+    joinFromFeed(net, view, w);
+}
+
+void MissAnswerer::joinFromFeed(const std::string& net, const View& view, Waiting& w) {
+  const std::string prefix = cluster_->keys().network(net);
+  uint64_t index = 0;
+  std::optional<std::vector<kv::KvPair>> listing;
+  {
+    std::lock_guard lk(latestMu_);
+    if (latest_) listing = latest_(prefix, &index);
+  }
+  if (listing) join(net, view, w, *listing, index, true, false);
+  if (!cfg_.readLeader || readingMembers_.count(net) ||
+      std::none_of(w.asked.begin(), w.asked.end(), [](const auto& kv) { return kv.second.joining; }))
+    return;
+  // At most one read of a network's members per kMembersSpacing (records of a host that is no member, left
+  // behind, would otherwise cost one per report): within it, the loop decides.
+  const auto now = MissPolicy::Clock::now();
+  if (auto last = membersReadAt_.find(net); last != membersReadAt_.end() && now - last->second < kMembersSpacing) {
+    for (auto& [ip, a] : w.asked)
+      if (a.joining) a.joining = false, a.handed = true, handOff(a.report);
+    return;
+  }
+  membersReadAt_[net] = now;
+  readingMembers_.insert(net);
+  Read r{net, {}, {}, std::nullopt, true};
+  {
+    std::lock_guard lk(mu_);
+    toRead_.push_back(std::move(r));
+  }
+  readerCv_.notify_all();
+}
+
+void MissAnswerer::join(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& members,
+                        uint64_t index, bool feed, bool last) {
+  auto st = model::parseNetworkListing(cluster_->keys(), net, members);
+  if (!st.vni || *st.vni != view.vni) {  // not this network's (a store that forgot, a VNI that moved): the loop's
+    if (last)
+      for (auto& [ip, a] : w.asked)
+        if (a.joining) a.joining = false, a.handed = true, handOff(a.report);
+    return;
+  }
+  std::map<std::string, IpAddr> vtepOf;
+  for (const auto& m : st.members)
+    if (m.host != cfg_.hostName) vtepOf.emplace(m.host, m.vtep);
+  std::vector<std::pair<vxlan::Peer, vxlan::Miss>> found;
+  std::set<IpAddr> joined;
+  for (auto it = w.asked.begin(); it != w.asked.end();) {
+    Asked& a = it->second;
+    auto vtep = a.joining ? vtepOf.find(a.host) : vtepOf.end();
+    if (vtep != vtepOf.end()) {
+      found.push_back({{it->first, a.mac, vtep->second}, a.report});
+      if (!view.vtepOf.count(a.host)) joined.insert(vtep->second);
+      it = w.asked.erase(it);
+      continue;
+    }
+    if (a.joining && last) a.joining = false, a.handed = true, handOff(a.report);  // the loop decides
+    ++it;
+  }
+  if (found.empty() || !install(net, view, found, index, feed, joined)) return;
+  figures_->joins += joined.size();
+  for (const auto& vtep : joined)
+    log::info("flood entry for " + vtep.str() + " added: a member of '" + net + "' an ARP report found before the feed did");
 }
 
 bool MissAnswerer::install(const std::string& net, const View& view,
-                           const std::vector<std::pair<vxlan::Peer, vxlan::Miss>>& found, uint64_t index, bool feed) {
+                           const std::vector<std::pair<vxlan::Peer, vxlan::Miss>>& found, uint64_t index, bool feed,
+                           const std::set<IpAddr>& joined) {
   std::vector<vxlan::Peer> peers;
   for (const auto& [p, m] : found) peers.push_back(p);
   auto r = [&]() -> Result<void> {
     auto lock = TRY(vxlan::HostLock::acquire(cfg_.stateDir, net));
+    // Hosts that joined: as the loop's applyMembers does (both idempotent), before the entries that use them.
+    if (!joined.empty()) TRY_VOID(allow_->admit(view.vni, joined));
+    const MacAddr zero(std::array<uint8_t, 6>{});
+    for (const auto& vtep : joined) TRY_VOID(nl::appendFdb(*sock_, view.dev.vxlan.index, zero, vtep));
     // Added as new (replace): what the kernel holds for these addresses is the loop's to reconcile.
     (void)TRY(vxlan::applyPeerChanges(*sock_, view.dev, {}, peers, announcer_));
     std::lock_guard lk(mu_);

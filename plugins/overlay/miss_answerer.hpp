@@ -5,9 +5,12 @@
 // feed's latest listing of its attachments, then (bounded by MissPolicy: one read per network per 100 ms, 20
 // a second) in the leader's; one found on a member host has its three peer entries installed under the
 // network's HostLock and is announced on the bridge. An address neither has waits `patience` for the feed to
-// bring it (the asker may still be waiting). The loop is handed what this cannot answer: an address on a host
-// it does not know as a member yet (it applies the join, and says so through resolved(); the address stays
-// here for the fallback) and reports for networks it has not synced.
+// bring it (the asker may still be waiting). An address on a host the loop does not know as a member yet (it
+// joined a moment ago) is joined here: the host's member record is looked up in the feed's latest listing of
+// the network's members, then in the leader's (one read), and its VTEP is admitted to the allow-list and
+// appended to the flood list before the entries are installed (the loop applies the same join when its feed
+// brings it: both steps are idempotent). The loop is handed what this cannot answer: an address on a host
+// the leader does not list as a member, and reports for networks it has not synced.
 //
 // Flooding stays the fallback: a request not answered `floodAfter` after its report (the store is slow: on a
 // loaded host or Consul a read can take hundreds of ms) is sent on to every member of the network in the
@@ -43,6 +46,7 @@
 #include "overlay/miss_policy.hpp"
 #include "util/error.hpp"
 #include "util/unique_fd.hpp"
+#include "vxlan/allow_list.hpp"
 #include "vxlan/datapath.hpp"
 #include "vxlan/misses.hpp"
 #include "vxlan/peers.hpp"
@@ -60,9 +64,12 @@ struct AnswererInstall {
 // the listing with index `listing` to the entries: they are in the kernel, so they join `before` (what its
 // diff starts from, replacing the address's entry); those read from a newer listing also join `after` (what
 // the diff ends with), so that the older listing in hand does not take them back. `listing` 0: the age of
-// what is in hand is not known (a cache): every install is kept. Pure, for unit tests.
+// what is in hand is not known (a cache): every install is kept. With `known` (the VTEPs of the members the
+// loop knows), an install on any other VTEP is kept too: the answerer joined its host, the loop has not yet.
+// Pure, for unit tests.
 void mergeInstalls(const std::vector<detail::AnswererInstall>& installs, uint64_t listing,
-                   std::vector<vxlan::Peer>& before, std::vector<vxlan::Peer>& after);
+                   std::vector<vxlan::Peer>& before, std::vector<vxlan::Peer>& after,
+                   const std::set<IpAddr>* known = nullptr);
 
 class MissAnswerer {
  public:
@@ -121,7 +128,11 @@ class MissAnswerer {
     bool read = false;     // given to MissPolicy for a leader read
     bool unknown = false;  // a read did not find it: nothing to flood for
     bool flooded = false;
-    bool handed = false;  // on a host the loop does not know yet: handed to it, still flooded when late
+    bool handed = false;  // on a host the leader does not list: handed to the loop, still flooded when late
+    // Found on `host`, which the loop does not know as a member: waits for its member record (join()).
+    bool joining = false;
+    std::string host;
+    MacAddr mac;
   };
   struct Waiting {  // a network's
     std::map<IpAddr, Asked> asked;
@@ -134,18 +145,25 @@ class MissAnswerer {
   void run();
   void take(const std::map<std::string, View>& views, MissPolicy::Clock::time_point now);
   void lookInFeed(const std::string& net, const View& view, Waiting& w);
-  struct Read {  // a leader read of a network's attachments for addresses asked for
+  struct Read {  // a leader read of a network's attachments for addresses asked for (or of its members)
     std::string net;
     std::set<IpAddr> ips;
     std::vector<vxlan::Miss> reports;  // theirs: a read that comes back after the patience still answers them
     std::optional<Result<kv::ConsulClient::Watch>> listing;  // once done
+    bool members = false;  // P/networks/<net>/, for the hosts of addresses that are joining
   };
   void readAll();  // the reader thread: reads what toRead_ holds, one at a time
   void readDone(Read& r, const std::map<std::string, View>& views, MissPolicy::Clock::time_point now);
   void look(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& listing, uint64_t index,
             bool feed);
   bool install(const std::string& net, const View& view, const std::vector<std::pair<vxlan::Peer, vxlan::Miss>>& found,
-               uint64_t index, bool feed);
+               uint64_t index, bool feed, const std::set<IpAddr>& joined = {});
+  // The network's joining addresses whose host `members` (a listing of P/networks/<net>/) has: their hosts
+  // joined, their entries installed. `last` (the leader's listing): the others are handed to the loop.
+  void join(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& members,
+            uint64_t index, bool feed, bool last);
+  // join() from the feed's latest members listing; what it lacks is read from the leader.
+  void joinFromFeed(const std::string& net, const View& view, Waiting& w);
   void handOff(const vxlan::Miss& m);
   void floodLate(MissPolicy::Clock::time_point now, const std::map<std::string, View>& views);  // on the thread: the loop is woken at the end of the round
 
@@ -155,6 +173,7 @@ class MissAnswerer {
   std::optional<nl::Socket> sock_;
   vxlan::Announcer announcer_;
   UniqueFd floodSocket_;  // sends the fallback requests
+  std::optional<vxlan::AllowList> allow_;  // admits the VTEPs of hosts joined here
   MissPolicy policy_;
   std::atomic<bool> stopping_{false};
 
@@ -180,6 +199,9 @@ class MissAnswerer {
   // Networks with a read under way, and the addresses that came due meanwhile (read for once it is done):
   // a slow leader meets one read per network, not a queue of them.
   std::map<std::string, std::set<IpAddr>> reading_;
+  std::set<std::string> readingMembers_;  // networks with a read of their members under way
+  static constexpr std::chrono::milliseconds kMembersSpacing{100};
+  std::map<std::string, MissPolicy::Clock::time_point> membersReadAt_;
   std::thread thread_, reader_;  // reads on a thread of their own: a slow one holds back no fallback
 };
 

@@ -17,6 +17,7 @@ struct MissFigures {
   std::atomic<uint64_t> ignored{0};   // reports not read for: local address, network not synced, limits
   std::atomic<uint64_t> flooded{0};  // requests sent on to every member: no answer came in time
   std::atomic<uint64_t> reads{0};     // leader reads made for reports (by the answerer and the loop)
+  std::atomic<uint64_t> joins{0};     // hosts a report found on before the loop knew them as members, joined
 };
 
 inline void exposeMisses(metrics::Exposition& e, const MissFigures& f) {
@@ -35,6 +36,10 @@ inline void exposeMisses(metrics::Exposition& e, const MissFigures& f) {
   e.family("overlay_cni_arp_reports_answered_from_feed_total", "counter",
            "Of the answered ARP reports, those found in the change feed's latest listing, without a read.",
            std::vector<metrics::GaugeSample>{{{}, double(f.fromFeed)}});
+  e.family("overlay_cni_arp_report_joins_total", "counter",
+           "Member hosts an ARP report found an address on before the watcher's feed told of their joining: their "
+           "VTEP admitted and their flood entry added then, from the network's members as the feed or the leader had them.",
+           std::vector<metrics::GaugeSample>{{{}, double(f.joins)}});
 }
 
 }  // namespace ovl::overlay

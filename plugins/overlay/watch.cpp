@@ -221,7 +221,8 @@ struct Watcher {
     localAddrs[net] = std::move(view.local);
     // A listing of our own is the leader's, newer than anything the answerer read.
     std::vector<vxlan::Peer> unused;
-    mergeInstalls(takeAnswered(net), attachments ? attachmentsIndex : UINT64_MAX, unused, view.peers);
+    const auto known = memberVteps(net);
+    mergeInstalls(takeAnswered(net), attachments ? attachmentsIndex : UINT64_MAX, unused, view.peers, &known);
     auto synced = TRY(vxlan::syncPeers(s, dev, view.peers, announcer));
     installed[net] = Installed{dev, std::move(view.peers), vni, vtep};
     reportPort(vxlan::vxlanName(vni));
@@ -232,6 +233,16 @@ struct Watcher {
       log::debug("network '" + net + "': " + std::to_string(synced.added) + " remote containers known, " +
                  std::to_string(synced.removed) + " forgotten");
     return {};
+  }
+
+  // The VTEPs of the other members of `net` this loop knows: the answerer's installs on any other are of hosts
+  // it joined before this loop did (mergeInstalls keeps them).
+  std::set<IpAddr> memberVteps(const std::string& net) {
+    std::set<IpAddr> out;
+    if (auto it = membersOf.find(net); it != membersOf.end())
+      for (const auto& m : it->second)
+        if (m.host != conf.hostName) out.insert(m.vtep);
+    return out;
   }
 
   // What the answerer installed on `net` since the last call (call under the network's HostLock).
@@ -413,7 +424,8 @@ struct Watcher {
     auto& peers = view.peers;
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
-      mergeInstalls(takeAnswered(net), index, it->second.peers, peers);
+      const auto known = memberVteps(net);
+      mergeInstalls(takeAnswered(net), index, it->second.peers, peers, &known);
       return vxlan::applyPeerChanges(s, it->second.dev, it->second.peers, peers, announcer);
     }();
     if (!r) {
@@ -649,7 +661,8 @@ struct Watcher {
     Installed& in = it->second;
     auto r = [&]() -> Result<vxlan::PeerSync> {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
-      mergeInstalls(takeAnswered(net), listing.index ? listing.index : latestIndex, in.peers, view.peers);
+      const auto known = memberVteps(net);
+      mergeInstalls(takeAnswered(net), listing.index ? listing.index : latestIndex, in.peers, view.peers, &known);
       return vxlan::applyPeerChanges(s, in.dev, in.peers, view.peers, announcer);
     }();
     if (!r) {

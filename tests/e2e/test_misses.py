@@ -295,6 +295,23 @@ class Misses(unittest.TestCase):
         wait_for(lambda: f"{ip1} lladdr" in self.t.run(h3, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout, 10,
                  "h3's watcher to install r1's entry on the new bridge")
 
+    def test_9_a_host_that_joined_is_joined_by_the_answerer(self):
+        """h1's feed is held back for the network's members and attachments, and h2 joins the network with its
+        first container: m1's first ARP request for it is answered, h1's answerer having read h2's member
+        record from the leader and added h2's flood entry and allow-list pair itself, and nothing reached h3."""
+        h1, h2, _ = self.hosts
+        n1, _, vni, arp_at_h3 = self.watched_pair("j")
+        self.set_mode("hold", "/miss/")
+        _, r2 = self.attach(h2, "j2")
+        ip2 = r2["ips"][0]["address"].split("/")[0]
+        vtep2 = h2.cidr.split("/")[0]
+        flood = lambda: self.t.run(h1, "bridge", "fdb", "show", "dev", f"ovx-{vni}").stdout
+        self.assertNotIn(f"00:00:00:00:00:00 dst {vtep2}", flood(), "h1 knew h2 as a member before any miss")
+        self.assertTrue(self.ping_once(n1, ip2), self.diagnose(n1))
+        self.assertIn(f"00:00:00:00:00:00 dst {vtep2}", flood())
+        self.assertGreaterEqual(self.metric(h1, "overlay_cni_arp_report_joins_total"), 1, self.diagnose(n1))
+        self.assertEqual(arp_at_h3(), 0, "j1's ARP request for j2 was flooded to h3")
+
     def start_resolver(self, host):
         """overlay-resolver on host, with host's node config (h1's goes through the proxy); stopped at cleanup."""
         state = os.path.join(self.t.tmpdir, "state")

@@ -24,6 +24,7 @@
 #include "fixture.hpp"
 #include "model/cluster.hpp"
 #include "model/memory.hpp"
+#include "model/network.hpp"
 #include "overlay/miss_answerer.hpp"
 #include "nfnl/batch.hpp"
 #include "nfnl/listing.hpp"
@@ -485,10 +486,20 @@ TEST_CASE("miss answerer: the feed's listing, then the leader's, answer a report
                                   record("h1", "c3", "10.48.0.3", "02:00:00:48:00:03", 10),
                                   record("h9", "c20", "10.48.0.20", "02:00:00:48:00:20", 10)};
   uint64_t listingIndex = 10;
-  // The leader has one more record than the feed, and counts its reads; it can be slow.
-  std::atomic<int> leaderReads{0};
+  // The leader has one more record than the feed, and counts its reads; it can be slow. Its members: this
+  // host, h2 and h7 (h7 joined a moment ago: the loop has not told the answerer).
+  std::atomic<int> leaderReads{0}, memberReads{0};
   std::atomic<bool> slowLeader{false};
   auto leader = [&](const std::string& p, const std::atomic<bool>*) -> Result<kv::ConsulClient::Watch> {
+    if (p == cluster.keys().network("ans")) {
+      ++memberReads;
+      kv::ConsulClient::Watch w{{}, 30, false};
+      w.pairs.push_back({cluster.keys().networkConfig("ans"), model::definitionJson({"ans", 4848, "global", {}, ""}), 3, 3, 0});
+      for (const auto& [h, vtep] : {std::pair{"h1", "198.51.100.1"}, {"h2", "198.51.100.2"}, {"h7", "198.51.100.7"}})
+        w.pairs.push_back({cluster.keys().member("ans", h),
+                           model::toJson(model::Member{h, *IpAddr::parse(vtep), 4789, 4848, 1450, 1500}), 30, 30, 0});
+      return w;
+    }
     ++leaderReads;
     if (slowLeader) std::this_thread::sleep_for(1000ms);
     std::lock_guard lk(feedMu);
@@ -576,18 +587,20 @@ TEST_CASE("miss answerer: the feed's listing, then the leader's, answer a report
   CHECK(eventually([&] { return figures->ignored >= 1; }));
   CHECK(bridgeNeigh("10.48.0.3").empty());
 
-  // A host that is not a member (as far as the loop has told): the loop's, at once; the loop answered it
-  // (resolved) within floodAfter, so it is not flooded.
+  // A host that is not a member as far as the loop has told, nor in the leader's members (one read): the
+  // loop's; the loop answered it (resolved) within floodAfter, so it is not flooded.
   box.send("10.48.0.20");
   CHECK(eventually([&] { return handedFor("10.48.0.20"); }, 1000ms));
+  CHECK(memberReads == 1);
   answerer->resolved("ans", {*IpAddr::parse("10.48.0.20")});
   CHECK(bridgeNeigh("10.48.0.20").empty());
+  CHECK(figures->joins == 0);
 
   // An address only the leader has: one read, and it is answered from that.
   box.send("10.48.0.60");
   REQUIRE(eventually([&] { return bridgeNeigh("10.48.0.60").find("lladdr 02:00:00:48:00:60 PERMANENT") != std::string::npos; }));
   CHECK(leaderReads == 1);
-  CHECK(figures->reads == 1);
+  CHECK(figures->reads == 2);  // and the members read
   CHECK(figures->answered == 2);
   CHECK(figures->fromFeed == 1);
   installs = answerer->takeInstalled("ans");
@@ -655,6 +668,25 @@ TEST_CASE("miss answerer: the feed's listing, then the leader's, answer a report
   REQUIRE(installs.size() == 1);
   CHECK(installs[0].peer.ip == *IpAddr::parse("10.48.0.70"));
   slowLeader = false;
+
+  // An address on h7, which the leader lists as a member and the loop does not know yet: joined here (its
+  // flood entry and allow-list pair), installed and announced, not handed to the loop.
+  {
+    std::lock_guard lk(feedMu);
+    listing.push_back(record("h7", "c77", "10.48.0.77", "02:00:00:48:00:77", 12));
+    listingIndex = 12;
+  }
+  std::this_thread::sleep_for(150ms);  // past the members read gap
+  box.send("10.48.0.77");
+  REQUIRE(eventually([&] { return bridgeNeigh("10.48.0.77").find("lladdr 02:00:00:48:00:77 PERMANENT") != std::string::npos; }));
+  CHECK(fdb().find("00:00:00:00:00:00 dst 198.51.100.7 self permanent") != std::string::npos);
+  CHECK(fdb().find("02:00:00:48:00:77 dst 198.51.100.7 self permanent") != std::string::npos);
+  CHECK(sh("ip netns exec " + host.name() + " nft list table inet " + std::string(vxlan::kAllowTable)).find("198.51.100.7") != std::string::npos);
+  CHECK(figures->joins == 1);
+  CHECK_FALSE(handedFor("10.48.0.77"));
+  installs = answerer->takeInstalled("ans");
+  REQUIRE(installs.size() == 1);
+  CHECK(installs[0].peer.vtep == *IpAddr::parse("198.51.100.7"));
 
   // A network the loop no longer has synced: its reports are the loop's at once.
   answerer->publish({});

@@ -3,6 +3,7 @@
 // listing newer than the one the loop applies also join what it ends with.
 #include <doctest/doctest.h>
 
+#include <set>
 #include <vector>
 
 #include "overlay/miss_answerer.hpp"
@@ -59,4 +60,20 @@ TEST_CASE("answerer installs: a cache of unknown age keeps every install, a late
   mergeInstalls({}, 0, before, after);
   CHECK(before == std::vector<vxlan::Peer>{a});
   CHECK(after == std::vector<vxlan::Peer>{b});
+}
+
+TEST_CASE("answerer installs: on a host the loop does not know as a member yet, kept until it does") {
+  // The answerer joined 198.51.100.4 (bMoved's) from the members it read; the loop knows .2 and .3 only, so
+  // the listing it applies, newer or not, has no entry for an address there: the install stays.
+  const std::set<IpAddr> known{*IpAddr::parse("198.51.100.2"), *IpAddr::parse("198.51.100.3")};
+  std::vector<vxlan::Peer> before{a}, after{a};
+  mergeInstalls({{bMoved, 40}}, 45, before, after, &known);
+  CHECK(before == std::vector<vxlan::Peer>{a, bMoved});
+  CHECK(after == std::vector<vxlan::Peer>{a, bMoved});
+
+  // On a known member, a newer listing still decides.
+  before = {a}, after = {a};
+  mergeInstalls({{b, 40}}, 45, before, after, &known);
+  CHECK(before == std::vector<vxlan::Peer>{a, b});
+  CHECK(after == std::vector<vxlan::Peer>{a});
 }

@@ -127,6 +127,7 @@ void MissAnswerer::run() {
           sooner(a.until);
           if (cfg_.floodAfter.count() && !a.flooded && !a.unknown) sooner(a.floodAt);
         }
+      for (const auto& [net, at] : membersDue_) sooner(at);
       auto ready = [&] { return stop_ || notified_ || !changedPrefixes_.empty() || !readsDone_.empty(); };
       if (next) cv_.wait_until(lk, *next, ready);
       else cv_.wait(lk, ready);
@@ -156,7 +157,7 @@ void MissAnswerer::run() {
       auto v = views.find(net);
       if (v == views.end()) {  // the network left (or failed): the loop decides
         for (const auto& [ip, a] : w.asked) handOff(a.report);
-        parsed_.erase(net), policy_.forget(net), membersReadAt_.erase(net);
+        parsed_.erase(net), policy_.forget(net), membersReadAt_.erase(net), membersDue_.erase(net);
         it = waiting_.erase(it);
         continue;
       }
@@ -188,6 +189,7 @@ void MissAnswerer::run() {
       if (queued) readerCv_.notify_all();
     }
     now = Clock::now();
+    readMembersDue(views, now);
     floodLate(now, views);
     // Not found in time: the asker gave up or asks again.
     for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -265,7 +267,7 @@ void MissAnswerer::readDone(Read& r, const std::map<std::string, View>& views, M
     readingMembers_.erase(r.net);
     auto w = waiting_.find(r.net);
     if (v == views.end() || w == waiting_.end()) return;
-    if (*r.listing) return join(r.net, v->second, w->second, (*r.listing)->pairs, (*r.listing)->index, false, true);
+    if (*r.listing) return join(r.net, v->second, w->second, (*r.listing)->pairs, (*r.listing)->index, false, r.queuedAt);
     log::debug("network '" + r.net + "': reading the leader's members for ARP reports: " + r.listing->error().msg);
     for (auto& [ip, a] : w->second.asked)
       if (a.joining) a.joining = false, a.handed = true, handOff(a.report);
@@ -372,21 +374,26 @@ void MissAnswerer::joinFromFeed(const std::string& net, const View& view, Waitin
     std::lock_guard lk(latestMu_);
     if (latest_) listing = latest_(prefix, &index);
   }
-  if (listing) join(net, view, w, *listing, index, true, false);
+  if (listing) join(net, view, w, *listing, index, true, std::nullopt);
   if (!cfg_.readLeader || readingMembers_.count(net) ||
       std::none_of(w.asked.begin(), w.asked.end(), [](const auto& kv) { return kv.second.joining; }))
-    return;
+    return;  // (one under way: its answer decides, and reads again for what came after it was queued)
   // At most one read of a network's members per kMembersSpacing (records of a host that is no member, left
-  // behind, would otherwise cost one per report): within it, the loop decides.
+  // behind, would otherwise cost one per report): within it, the read waits.
   const auto now = MissPolicy::Clock::now();
-  if (auto last = membersReadAt_.find(net); last != membersReadAt_.end() && now - last->second < kMembersSpacing) {
-    for (auto& [ip, a] : w.asked)
-      if (a.joining) a.joining = false, a.handed = true, handOff(a.report);
+  auto last = membersReadAt_.find(net);
+  if (last != membersReadAt_.end() && now - last->second < kMembersSpacing) {
+    membersDue_.try_emplace(net, last->second + kMembersSpacing);
     return;
   }
+  readMembers(net, now);
+}
+
+void MissAnswerer::readMembers(const std::string& net, MissPolicy::Clock::time_point now) {
+  membersDue_.erase(net);
   membersReadAt_[net] = now;
   readingMembers_.insert(net);
-  Read r{net, {}, {}, std::nullopt, true};
+  Read r{net, {}, {}, std::nullopt, true, now};
   {
     std::lock_guard lk(mu_);
     toRead_.push_back(std::move(r));
@@ -394,13 +401,35 @@ void MissAnswerer::joinFromFeed(const std::string& net, const View& view, Waitin
   readerCv_.notify_all();
 }
 
+void MissAnswerer::readMembersDue(const std::map<std::string, View>& views, MissPolicy::Clock::time_point now) {
+  std::vector<std::string> due;
+  for (const auto& [net, at] : membersDue_)
+    if (at <= now && !readingMembers_.count(net)) due.push_back(net);
+  for (const auto& net : due) {
+    auto w = waiting_.find(net);
+    if (!views.count(net) || w == waiting_.end() ||
+        std::none_of(w->second.asked.begin(), w->second.asked.end(), [](const auto& kv) { return kv.second.joining; })) {
+      membersDue_.erase(net);
+      continue;
+    }
+    readMembers(net, now);
+  }
+}
+
 void MissAnswerer::join(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& members,
-                        uint64_t index, bool feed, bool last) {
+                        uint64_t index, bool feed, std::optional<MissPolicy::Clock::time_point> leaderAt) {
+  // After the leader's listing, read when `leaderAt` was: what it lacks is the loop's, unless it was asked
+  // for after that (the host may have joined since: read again).
+  bool again = false;
+  auto rest = [&](Asked& a) {
+    if (!a.joining || !leaderAt) return;
+    if (a.until - cfg_.patience > *leaderAt) again = true;
+    else a.joining = false, a.handed = true, handOff(a.report);
+  };
   auto st = model::parseNetworkListing(cluster_->keys(), net, members);
   if (!st.vni || *st.vni != view.vni) {  // not this network's (a store that forgot, a VNI that moved): the loop's
-    if (last)
-      for (auto& [ip, a] : w.asked)
-        if (a.joining) a.joining = false, a.handed = true, handOff(a.report);
+    for (auto& [ip, a] : w.asked) rest(a);
+    if (again) membersDue_.try_emplace(net, *leaderAt + kMembersSpacing);
     return;
   }
   std::map<std::string, IpAddr> vtepOf;
@@ -417,9 +446,10 @@ void MissAnswerer::join(const std::string& net, const View& view, Waiting& w, co
       it = w.asked.erase(it);
       continue;
     }
-    if (a.joining && last) a.joining = false, a.handed = true, handOff(a.report);  // the loop decides
+    rest(a);
     ++it;
   }
+  if (again) membersDue_.try_emplace(net, *leaderAt + kMembersSpacing);
   if (found.empty() || !install(net, view, found, index, feed, joined)) return;
   figures_->joins += joined.size();
   for (const auto& vtep : joined)

@@ -151,6 +151,7 @@ class MissAnswerer {
     std::vector<vxlan::Miss> reports;  // theirs: a read that comes back after the patience still answers them
     std::optional<Result<kv::ConsulClient::Watch>> listing;  // once done
     bool members = false;  // P/networks/<net>/, for the hosts of addresses that are joining
+    MissPolicy::Clock::time_point queuedAt{};
   };
   void readAll();  // the reader thread: reads what toRead_ holds, one at a time
   void readDone(Read& r, const std::map<std::string, View>& views, MissPolicy::Clock::time_point now);
@@ -159,11 +160,14 @@ class MissAnswerer {
   bool install(const std::string& net, const View& view, const std::vector<std::pair<vxlan::Peer, vxlan::Miss>>& found,
                uint64_t index, bool feed, const std::set<IpAddr>& joined = {});
   // The network's joining addresses whose host `members` (a listing of P/networks/<net>/) has: their hosts
-  // joined, their entries installed. `last` (the leader's listing): the others are handed to the loop.
+  // joined, their entries installed. `leaderAt` (the leader's listing, queued then): the others asked for
+  // before it are handed to the loop, those asked for after wait for another read.
   void join(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& members,
-            uint64_t index, bool feed, bool last);
+            uint64_t index, bool feed, std::optional<MissPolicy::Clock::time_point> leaderAt);
   // join() from the feed's latest members listing; what it lacks is read from the leader.
   void joinFromFeed(const std::string& net, const View& view, Waiting& w);
+  void readMembers(const std::string& net, MissPolicy::Clock::time_point now);  // queues the read
+  void readMembersDue(const std::map<std::string, View>& views, MissPolicy::Clock::time_point now);
   void handOff(const vxlan::Miss& m);
   void floodLate(MissPolicy::Clock::time_point now, const std::map<std::string, View>& views);  // on the thread: the loop is woken at the end of the round
 
@@ -202,6 +206,7 @@ class MissAnswerer {
   std::set<std::string> readingMembers_;  // networks with a read of their members under way
   static constexpr std::chrono::milliseconds kMembersSpacing{100};
   std::map<std::string, MissPolicy::Clock::time_point> membersReadAt_;
+  std::map<std::string, MissPolicy::Clock::time_point> membersDue_;  // a members read waits for the spacing
   std::thread thread_, reader_;  // reads on a thread of their own: a slow one holds back no fallback
 };
 

@@ -4,12 +4,13 @@
 // finds and announces the address (or learns that the store has no such container). Pure, for unit tests.
 //
 // A container can report any address of its network, as fast as it can send ARP: a scan would otherwise be a
-// leader read per address. So, per host: a network's pending addresses share one read, at most one read per
-// network every `networkGap` and `perSecond` reads in any second; an address the store did not have is not
+// leader read per address. So, per host: a network's pending addresses share one read, a network's reads
+// come `networkBurst` at once (containers that start together meet each other's first contacts) and then one
+// every `networkGap`, and at most `perSecond` reads in any second; an address the store did not have is not
 // read for again for `unknownFor`; at most `pending` addresses wait per network and `unknowns` are remembered.
 // Per asker (the ARP sender's MAC): `askerBurst` reports, then `askerRate` a second; the others' reports
 // are not counted against it. What that leaves a hostile container: delaying its own network's answers by up
-// to networkGap; with forged sender MACs (a raw socket), the network's reads on this host (bounded above).
+// to networkGap once it spent the burst; with forged sender MACs (a raw socket), the network's reads on this host (bounded above).
 #pragma once
 
 #include <algorithm>
@@ -32,6 +33,7 @@ class MissPolicy {
   using Clock = std::chrono::steady_clock;
   struct Limits {
     std::chrono::milliseconds networkGap{100};
+    int networkBurst = 3;
     size_t perSecond = 20;
     std::chrono::milliseconds unknownFor{1000};
     size_t pending = 256;
@@ -84,7 +86,7 @@ class MissPolicy {
     for (const auto& [since, net] : ready) {
       if (window_.size() >= limits_.perSecond) break;
       Net& n = nets_[net];
-      n.lastRead = now;
+      n.tat = std::max(n.tat, now) + limits_.networkGap;
       window_.push_back(now);
       out.push_back({net, std::exchange(n.pending, {})});
     }
@@ -141,7 +143,9 @@ class MissPolicy {
  private:
   struct Net {
     std::set<IpAddr> pending;
-    Clock::time_point since{}, lastRead{};
+    // The network's reads as a GCRA: `tat` runs a gap ahead per read, and a read may be that far ahead of
+    // the clock by networkBurst - 1 gaps (the epoch: never read).
+    Clock::time_point since{}, tat{};
   };
   struct Bucket {
     double tokens;
@@ -152,7 +156,8 @@ class MissPolicy {
     return std::min(limits_.askerBurst, b.tokens + std::max(0.0, s) * limits_.askerRate);
   }
   Clock::time_point readyAt(const Net& n) const {
-    return n.lastRead == Clock::time_point{} ? n.since : std::max(n.since, n.lastRead + limits_.networkGap);
+    if (n.tat == Clock::time_point{}) return n.since;
+    return std::max(n.since, n.tat - std::max(0, limits_.networkBurst - 1) * limits_.networkGap);
   }
   void expireWindow(Clock::time_point now) {
     while (!window_.empty() && window_.front() + std::chrono::seconds(1) <= now) window_.pop_front();

@@ -28,6 +28,7 @@ using Reads = std::vector<std::pair<std::string, std::set<IpAddr>>>;
 MissPolicy::Limits limits(int gapMs, size_t perSecond) {
   MissPolicy::Limits l;
   l.networkGap = milliseconds(gapMs);
+  l.networkBurst = 1;  // one read per gap: the tests below count on it
   l.perSecond = perSecond;
   return l;
 }
@@ -70,6 +71,32 @@ TEST_CASE("miss policy: reads of one network keep networkGap apart, coalescing w
   CHECK(p.nextDue() == at(550));
   CHECK(p.due(at(550)) == Reads{{"green", {ip("10.2.0.9")}}});
   CHECK(p.due(at(600)) == Reads{{"blue", {ip("10.1.0.9")}}});
+}
+
+TEST_CASE("miss policy: a network's reads come networkBurst at once, then one per networkGap") {
+  MissPolicy::Limits l;  // the defaults: 3 at once, then one every 100 ms
+  MissPolicy p(l);
+  for (int i = 0; i < 3; ++i) {  // three containers' first contacts, 10 ms apart: each read at once
+    REQUIRE(p.missed("blue", ip(("10.1.0." + std::to_string(10 + i)).c_str()), at(i * 10)));
+    CHECK(p.nextDue() == at(i * 10));
+    CHECK(p.due(at(i * 10)).size() == 1);
+  }
+  // The burst is spent: the fourth waits for the gap (the first read plus three gaps, less two).
+  REQUIRE(p.missed("blue", ip("10.1.0.13"), at(30)));
+  CHECK(p.nextDue() == at(100));
+  CHECK(p.due(at(99)).empty());
+  CHECK(p.due(at(100)).size() == 1);
+  // A scan meets one read per gap from then on.
+  REQUIRE(p.missed("blue", ip("10.1.0.14"), at(101)));
+  CHECK(p.nextDue() == at(200));
+  CHECK(p.due(at(200)).size() == 1);
+  // After a quiet spell the burst is back.
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(p.missed("blue", ip(("10.1.0." + std::to_string(20 + i)).c_str()), at(1000 + i)));
+    CHECK(p.due(at(1000 + i)).size() == 1);
+  }
+  REQUIRE(p.missed("blue", ip("10.1.0.23"), at(1003)));
+  CHECK(p.due(at(1003)).empty());
 }
 
 TEST_CASE("miss policy: at most perSecond reads in any second across networks, and nextDue waits for the budget") {

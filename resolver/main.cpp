@@ -66,10 +66,12 @@ struct Sources {
 };
 
 using Clock = std::chrono::steady_clock;
-// A name no table has is read for (Server::onUnknownName) at most once per network every kReadSpacing: a
-// container asking for names nobody has costs the store at most 10 reads a second per network. A read that
-// fails stops them for kReadBackoff (the held queries get NXDOMAIN at once meanwhile).
+// A name no table has is read for (Server::onUnknownName): a network's reads come kReadBurst at once (the
+// names of containers started together), then one every kReadSpacing, so a container asking for names nobody
+// has costs the store at most 10 reads a second per network. A read that fails stops them for kReadBackoff
+// (the held queries get NXDOMAIN at once meanwhile).
 constexpr auto kReadSpacing = std::chrono::milliseconds(100);
+constexpr int kReadBurst = 3;
 constexpr auto kReadBackoff = std::chrono::seconds(1);
 // After a read, a listing that has not seen its newest record (the feed lags the leader) would take back
 // the names it found: such listings wait this long, or for a newer one.
@@ -138,7 +140,7 @@ void refreshFollowed(const model::Keys& keys, Followed& f, const model::ListingC
 // at once: nothing to wait for).
 std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluster, WantedReads& wanted,
                                                            const std::set<std::string>& served,
-                                                           std::map<std::string, Clock::time_point>& lastRead,
+                                                           std::map<std::string, Clock::time_point>& readTat,
                                                            std::optional<Clock::time_point>& failingUntil,
                                                            std::map<std::string, Clock::time_point>& done) {
   std::map<std::string, std::vector<kv::KvPair>> out;
@@ -148,15 +150,17 @@ std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluste
     std::lock_guard lk(wanted.mu);
     std::erase_if(wanted.nets, [&](const std::string& net) {
       if (!served.count(net) || (failingUntil && now < *failingUntil)) return done[net] = now, true;
-      auto last = lastRead.find(net);
-      if (last != lastRead.end() && now - last->second < kReadSpacing) return false;
+      if (auto tat = readTat.find(net); tat != readTat.end() && now < tat->second - (kReadBurst - 1) * kReadSpacing)
+        return false;
       due.push_back(net);
       return true;
     });
   }
   for (const auto& net : due) {
     const auto started = Clock::now();
-    lastRead[net] = done[net] = started;
+    auto& tat = readTat[net];
+    tat = std::max(tat, started) + kReadSpacing;
+    done[net] = started;
     auto r = cluster.kv().listBlocking(cluster.keys().attachmentsOf(net), 0, 0, nullptr,
                                        kv::ConsulClient::ReadFrom::Leader);
     if (!r) {
@@ -171,15 +175,15 @@ std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluste
 
 // When the names thread must look again: the next wanted network's read is allowed, or a listing held back
 // by a read may be applied.
-std::optional<Clock::time_point> nextLook(WantedReads& wanted, const std::map<std::string, Clock::time_point>& lastRead,
+std::optional<Clock::time_point> nextLook(WantedReads& wanted, const std::map<std::string, Clock::time_point>& readTat,
                                           const std::map<std::string, Followed>& followed) {
   std::optional<Clock::time_point> at;
   auto take = [&](Clock::time_point t) { at = at ? std::min(*at, t) : t; };
   {
     std::lock_guard lk(wanted.mu);
     for (const auto& net : wanted.nets) {
-      auto last = lastRead.find(net);
-      take(last == lastRead.end() ? Clock::now() : last->second + kReadSpacing);
+      auto tat = readTat.find(net);
+      take(tat == readTat.end() ? Clock::now() : tat->second - (kReadBurst - 1) * kReadSpacing);
     }
   }
   for (const auto& [net, f] : followed)
@@ -202,7 +206,7 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
   std::map<std::string, Followed> followed;  // each served network's records, as last parsed
   std::optional<std::vector<std::shared_ptr<const NameTable>>> published;  // the tables last combined
   WantedReads wanted;
-  std::map<std::string, Clock::time_point> lastRead;
+  std::map<std::string, Clock::time_point> readTat;
   std::optional<Clock::time_point> failingUntil;
   server.onUnknownName([&](const std::set<std::string>& nets) {
     {
@@ -215,7 +219,7 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
   while (!stopping) {
     kv::ChangeFeed::Changes got;
     auto timeout = std::chrono::milliseconds(5000);
-    if (auto at = nextLook(wanted, lastRead, followed))
+    if (auto at = nextLook(wanted, readTat, followed))
       timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*at - Clock::now()), std::chrono::milliseconds(0), timeout);
     if (!first) got = feed.wait(timeout, stopping);
     const auto served = server.servedNetworks();
@@ -235,7 +239,7 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
       sources = std::move(now);
     }
     std::map<std::string, Clock::time_point> done;  // reads for held queries, by when they started
-    auto reads = readWanted(cluster, wanted, served, lastRead, failingUntil, done);
+    auto reads = readWanted(cluster, wanted, served, readTat, failingUntil, done);
     const auto at = Clock::now();
     const bool heldBack = std::any_of(followed.begin(), followed.end(), [&](const auto& kv) {
       return kv.second.behind && kv.second.readAt && at - *kv.second.readAt >= kReadHold;
@@ -256,7 +260,7 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
       if (f.names.table()) tables.push_back(f.names.table());
     }
     std::erase_if(followed, [&](const auto& kv) { return !served.count(kv.first); });
-    std::erase_if(lastRead, [&](const auto& kv) { return !served.count(kv.first); });
+    std::erase_if(readTat, [&](const auto& kv) { return !served.count(kv.first); });
     if (published != tables) {  // else every network's table is as it was: the server has it already
       published = tables;
       auto table = std::make_shared<const NameTable>(NameTable::combine(tables));

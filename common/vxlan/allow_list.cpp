@@ -1,5 +1,6 @@
 #include "vxlan/allow_list.hpp"
 
+#include "nl/fdb.hpp"
 #include "util/log.hpp"
 
 namespace ovl::vxlan {
@@ -48,6 +49,13 @@ Result<void> AllowList::admit(uint32_t vni, const std::set<IpAddr>& vteps) {
   nfnl::Batch b;
   addAllowPlan(b, plan);
   return b.commit("updating the VXLAN allow-list of vni " + std::to_string(vni));
+}
+
+Result<void> AllowList::join(nl::Socket& s, const NetDevices& dev, uint32_t vni, const std::set<IpAddr>& vteps) {
+  TRY_VOID(admit(vni, vteps));
+  const MacAddr zero(std::array<uint8_t, 6>{});
+  for (const auto& vtep : vteps) TRY_VOID(nl::appendFdb(s, dev.vxlan.index, zero, vtep));
+  return {};
 }
 
 Result<void> AllowList::forget(uint32_t vni) { return apply(vni, {}, true); }

@@ -33,6 +33,9 @@ class AllowList {
   // Drops VXLAN to `port` from pairs not in the sets / stops dropping. Idempotent.
   Result<void> enforce(uint16_t port);
   Result<void> relax();
+  // Hosts that joined `vni`: their VTEPs admitted (admit()) and their flood entries appended to the VXLAN
+  // device, without reading anything back (both idempotent). Under the network's HostLock.
+  Result<void> join(nl::Socket& s, const NetDevices& dev, uint32_t vni, const std::set<IpAddr>& vteps);
 
  private:
   AllowList() = default;

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "model/cluster.hpp"
-#include "nl/fdb.hpp"
 #include "nl/garp.hpp"
 #include "util/log.hpp"
 
@@ -270,7 +269,7 @@ void MissAnswerer::readDone(Read& r, const std::map<std::string, View>& views, M
     if (*r.listing) return join(r.net, v->second, w->second, (*r.listing)->pairs, (*r.listing)->index, false, r.queuedAt);
     log::debug("network '" + r.net + "': reading the leader's members for ARP reports: " + r.listing->error().msg);
     for (auto& [ip, a] : w->second.asked)
-      if (a.joining) a.joining = false, a.handed = true, handOff(a.report);
+      if (a.joining) handJoining(a);
     return;
   }
   auto later = reading_.extract(r.net);
@@ -362,8 +361,16 @@ void MissAnswerer::look(const std::string& net, const View& view, Waiting& w, co
     log::debug("network '" + net + "': " + std::to_string(found.size()) + " ARP reports answered from the " +
                (feed ? "feed" : "leader") + " (index " + std::to_string(index) + ") after up to " +
                std::to_string(waited.count()) + " ms");
-  if (std::any_of(w.asked.begin(), w.asked.end(), [](const auto& kv) { return kv.second.joining; }))
-    joinFromFeed(net, view, w);
+  if (anyJoining(w)) joinFromFeed(net, view, w);
+}
+
+bool MissAnswerer::anyJoining(const Waiting& w) {
+  return std::any_of(w.asked.begin(), w.asked.end(), [](const auto& kv) { return kv.second.joining; });
+}
+
+void MissAnswerer::handJoining(Asked& a) {
+  a.joining = false, a.handed = true;
+  handOff(a.report);
 }
 
 void MissAnswerer::joinFromFeed(const std::string& net, const View& view, Waiting& w) {
@@ -375,9 +382,7 @@ void MissAnswerer::joinFromFeed(const std::string& net, const View& view, Waitin
     if (latest_) listing = latest_(prefix, &index);
   }
   if (listing) join(net, view, w, *listing, index, true, std::nullopt);
-  if (!cfg_.readLeader || readingMembers_.count(net) ||
-      std::none_of(w.asked.begin(), w.asked.end(), [](const auto& kv) { return kv.second.joining; }))
-    return;  // (one under way: its answer decides, and reads again for what came after it was queued)
+  if (!cfg_.readLeader || readingMembers_.count(net) || !anyJoining(w)) return;  // (one under way: its answer decides, and reads again for what came after it was queued)
   // At most one read of a network's members per kMembersSpacing (records of a host that is no member, left
   // behind, would otherwise cost one per report): within it, the read waits.
   const auto now = MissPolicy::Clock::now();
@@ -407,8 +412,7 @@ void MissAnswerer::readMembersDue(const std::map<std::string, View>& views, Miss
     if (at <= now && !readingMembers_.count(net)) due.push_back(net);
   for (const auto& net : due) {
     auto w = waiting_.find(net);
-    if (!views.count(net) || w == waiting_.end() ||
-        std::none_of(w->second.asked.begin(), w->second.asked.end(), [](const auto& kv) { return kv.second.joining; })) {
+    if (!views.count(net) || w == waiting_.end() || !anyJoining(w->second)) {
       membersDue_.erase(net);
       continue;
     }
@@ -424,7 +428,7 @@ void MissAnswerer::join(const std::string& net, const View& view, Waiting& w, co
   auto rest = [&](Asked& a) {
     if (!a.joining || !leaderAt) return;
     if (a.until - cfg_.patience > *leaderAt) again = true;
-    else a.joining = false, a.handed = true, handOff(a.report);
+    else handJoining(a);
   };
   auto st = model::parseNetworkListing(cluster_->keys(), net, members);
   if (!st.vni || *st.vni != view.vni) {  // not this network's (a store that forgot, a VNI that moved): the loop's
@@ -463,10 +467,8 @@ bool MissAnswerer::install(const std::string& net, const View& view,
   for (const auto& [p, m] : found) peers.push_back(p);
   auto r = [&]() -> Result<void> {
     auto lock = TRY(vxlan::HostLock::acquire(cfg_.stateDir, net));
-    // Hosts that joined: as the loop's applyMembers does (both idempotent), before the entries that use them.
-    if (!joined.empty()) TRY_VOID(allow_->admit(view.vni, joined));
-    const MacAddr zero(std::array<uint8_t, 6>{});
-    for (const auto& vtep : joined) TRY_VOID(nl::appendFdb(*sock_, view.dev.vxlan.index, zero, vtep));
+    // Hosts that joined: as the loop's applyMembers does (idempotent), before the entries that use them.
+    if (!joined.empty()) TRY_VOID(allow_->join(*sock_, view.dev, view.vni, joined));
     // Added as new (replace): what the kernel holds for these addresses is the loop's to reconcile.
     (void)TRY(vxlan::applyPeerChanges(*sock_, view.dev, {}, peers, announcer_));
     std::lock_guard lk(mu_);

@@ -164,6 +164,8 @@ class MissAnswerer {
   // before it are handed to the loop, those asked for after wait for another read.
   void join(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& members,
             uint64_t index, bool feed, std::optional<MissPolicy::Clock::time_point> leaderAt);
+  static bool anyJoining(const Waiting& w);
+  void handJoining(Asked& a);  // its host's member record was not found: the loop decides
   // join() from the feed's latest members listing; what it lacks is read from the leader.
   void joinFromFeed(const std::string& net, const View& view, Waiting& w);
   void readMembers(const std::string& net, MissPolicy::Clock::time_point now);  // queues the read

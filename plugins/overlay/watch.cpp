@@ -21,7 +21,6 @@
 #include "model/restore.hpp"
 #include "model/listing_link.hpp"
 #include "nfnl/batch.hpp"
-#include "nl/fdb.hpp"
 #include "nl/socket.hpp"
 #include "nl/vxlan.hpp"
 #include "overlay/config.hpp"
@@ -474,9 +473,7 @@ struct Watcher {
       auto lock = TRY(vxlan::HostLock::acquire(conf.stateDir, net));
       std::set<IpAddr> vteps;
       for (const auto& [vtep, host] : joined) vteps.insert(vtep);
-      TRY_VOID(allow->admit(in.vni, vteps));
-      const MacAddr zero(std::array<uint8_t, 6>{});
-      for (const auto& vtep : vteps) TRY_VOID(nl::appendFdb(s, in.dev.vxlan.index, zero, vtep));
+      TRY_VOID(allow->join(s, in.dev, in.vni, vteps));
       mergeInstalls(takeAnswered(net), 0, in.peers, peers);  // the cache's age is not known: all kept
       return vxlan::applyPeerChanges(s, in.dev, in.peers, peers, announcer);
     }();

@@ -167,7 +167,8 @@ class RtCluster:
 SPY = """#!/bin/sh
 # Records what the runtime sent, then runs the real plugin.
 log="{logdir}/$(date +%s%N)-$$-{name}"
-env | grep -E '^(CNI_|OVL_NODE_CONFIG)' | sort > "$log.env"
+# Written whole, then renamed: a test listing *.env while this call runs must not read half a file.
+env | grep -E '^(CNI_|OVL_NODE_CONFIG)' | sort > "$log.envpart" && mv "$log.envpart" "$log.env"
 cat > "$log.in"
 {real} < "$log.in" > "$log.out"
 rc=$?

@@ -21,6 +21,15 @@
 
 namespace ovl::kv {
 
+// What a follower makes of one answer of its blocking query, given the index of the listing it holds (0: none
+// yet) and whether a follower server answered (?stale). Pure, for unit tests.
+enum class FeedAnswer {
+  Same,    // the wait ran out, the index did not move: nothing to hand on
+  Change,  // a newer listing, the first one, or (from the leader) an index that went back: the store restarted
+  Behind,  // a follower that has not applied the listing held yet (its wait ran out): older, not handed on
+};
+FeedAnswer classifyAnswer(uint64_t held, uint64_t index, bool unchanged, bool stale);
+
 class ChangeFeed {
  public:
   explicit ChangeFeed(ConsulConfig cfg) : cfg_(std::move(cfg)) {}
@@ -60,6 +69,8 @@ class ChangeFeed {
   void wake();
   // Blocking queries answered (a change or the wait running out), for tests and logs.
   uint64_t answers() const { return answers_; }
+  // Answers of a follower server older than the listing held (FeedAnswer::Behind), not handed on.
+  uint64_t behind() const { return behind_; }
 
  private:
   struct Follower {
@@ -78,7 +89,7 @@ class ChangeFeed {
   std::map<std::string, uint64_t> index_;  // of each prefix's latest listing
   std::map<std::string, std::unique_ptr<Follower>> followers_;
   std::vector<std::unique_ptr<Follower>> stopping_;  // told to stop, joined once done
-  std::atomic<uint64_t> answers_{0};
+  std::atomic<uint64_t> answers_{0}, behind_{0};
   std::function<void(const std::string&, const std::vector<KvPair>&)> onAnswer_;
   bool poked_ = false, woken_ = false;
   bool dirHit_ = false;  // the watched directory changed since wait() last looked (under mu_)

@@ -393,10 +393,16 @@ struct Watcher {
       if (!which(net)) continue;
       const Listings in = listings(net);
       if (!in.network) continue;
+      const auto start = std::chrono::steady_clock::now();
       if (auto r = reconcileNetwork(s, underlay, net, vni, in); !r) {
         log::warn("watch: network '" + net + "': " + r.error().msg);
         failed.insert(net);
       } else {
+        if (!reconciled.count(net))
+          log::debug("network '" + net + "': first reconciled, in " +
+                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - start).count()) +
+                     " ms" + (in.attachments ? "" : " (its attachments not listed yet)"));
         reconciled.insert(net);
       }
     }
@@ -566,6 +572,8 @@ struct Watcher {
 
   // Follows `now`, and withdraws the shared listings of networks no longer followed.
   void refollow(kv::ChangeFeed& feed, std::set<std::string>& follows, std::set<std::string> now) {
+    for (const auto& prefix : now)
+      if (!follows.count(prefix)) log::debug("watch: following " + prefix);
     feed.follow(follows = std::move(now));
     if (!share) return;
     std::set<std::string> nets;

@@ -208,9 +208,11 @@ void MissAnswerer::take(const std::map<std::string, View>& views, MissPolicy::Cl
       return (m.port && kv.second.dev.vxlan.index == m.port) || (m.bridge && kv.second.dev.bridge.index == m.bridge);
     });
     if (v == views.end()) {
+      log::debug("ARP report for " + m.ip.str() + ": its network is not synced yet, handed to the loop");
       handOff(m);
       continue;
     }
+    log::debug("network '" + v->first + "': ARP report for " + m.ip.str());
     if (!policy_.asked(m.asker, now)) {
       ++figures_->ignored;
       continue;
@@ -248,8 +250,13 @@ void MissAnswerer::readAll() {
       toRead_.pop_front();
     }
     const auto& keys = cluster_->keys();
+    const auto started = MissPolicy::Clock::now();
     r.listing = cfg_.readLeader(r.members ? keys.network(r.net) : keys.attachmentsOf(r.net), &stopping_);
     ++figures_->reads;
+    log::debug("network '" + r.net + "': read the leader's " + (r.members ? "members" : "attachments") + " in " +
+               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(MissPolicy::Clock::now() - started)
+                                  .count()) +
+               " ms");
     {
       std::lock_guard lk(mu_);
       readsDone_.push_back(std::move(r));
@@ -369,6 +376,7 @@ bool MissAnswerer::anyJoining(const Waiting& w) {
 }
 
 void MissAnswerer::handJoining(Asked& a) {
+  log::debug("ARP report for " + a.report.ip.str() + ": host '" + a.host + "' is no member the leader listed, handed to the loop");
   a.joining = false, a.handed = true;
   handOff(a.report);
 }

@@ -331,9 +331,10 @@ int run(int argc, char** argv) {
   else log::warn(path.error().msg + "; names come from the store only");
   std::thread names([&] { followNames(*cluster, **server, linkPath); });
   (*server)->run(stopping);
-  server->reset();  // removes the control socket
   // The names thread may sit in a Consul blocking query for seconds more; it holds nothing that needs
-  // more than the process exit to release, so do not wait for it.
+  // more than the process exit to release, so do not wait for it. The server stays whole until the exit
+  // (the thread may still publish to it); only its control socket goes now.
+  (*server)->removeSocket();
   names.detach();
   ::_exit(0);
 }

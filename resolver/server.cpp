@@ -137,7 +137,9 @@ void Server::sendTo(int fd, std::span<const uint8_t> msg, const std::vector<uint
                  reinterpret_cast<const sockaddr*>(client.data()), socklen_t(client.size()));
 }
 
-Server::~Server() {
+Server::~Server() { removeSocket(); }
+
+void Server::removeSocket() const {
   if (!socketPath_.empty()) ::unlink(socketPath_.c_str());
 }
 

@@ -85,6 +85,9 @@ class Server {
   // Serves until `stopping` is set (checked at least every 200 ms).
   void run(const std::atomic<bool>& stopping);
   const std::string& socketPath() const { return socketPath_; }
+  // Removes the control socket (as the destructor does) and leaves the object whole: at exit the names thread
+  // may still call publish() or readsDone() until the process ends. Idempotent.
+  void removeSocket() const;
 
  private:
   struct Sandbox {

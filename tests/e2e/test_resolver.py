@@ -185,7 +185,15 @@ class ResolverE2E(unittest.TestCase):
     def stop_resolver(cls, host):
         p = cls.resolvers.pop(host.name)
         p.terminate()
-        p.wait(timeout=10)
+        rc = p.wait(timeout=10)
+        # A clean exit that took its control socket with it (the plugins then leave 127.0.0.11 out).
+        if rc != 0:
+            raise AssertionError(f"overlay-resolver exited {rc} on SIGTERM: " + cls.resolver_log(host))
+        sock_dir = os.path.join(cls.t.tmpdir, f"st-{host.name}")
+        left = [d for d in (os.listdir(sock_dir) if os.path.isdir(sock_dir) else [])
+                if os.path.exists(os.path.join(sock_dir, d, "resolver.sock"))]
+        if left:
+            raise AssertionError(f"overlay-resolver left its control socket in {left}")
 
     @classmethod
     def resolver_log(cls, host):

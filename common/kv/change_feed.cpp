@@ -116,6 +116,7 @@ void ChangeFeed::run(Follower& f) {
     const FeedAnswer kind = classifyAnswer(index, r->index, r->unchanged, stale);
     if (kind == FeedAnswer::Behind) {
       ++behind_;
+      if (behindInto_) ++*behindInto_;
       log::debug("watch: " + f.prefix + ": a follower's listing is older than index " + std::to_string(index) +
                  "; reading the leader's");
       leaderNext = true;  // a store that restarted with a lower index is found there too

@@ -109,6 +109,8 @@ struct Watcher {
   std::map<std::string, uint64_t> answeredAt;
   std::map<std::string, std::set<IpAddr>> localAddrs;  // this host's containers' addresses, per network
   std::shared_ptr<MissFigures> missCounts = std::make_shared<MissFigures>();  // also served as metrics
+  // The feed's follower answers older than the listing held (kv::FeedAnswer::Behind), served as a metric.
+  std::shared_ptr<std::atomic<uint64_t>> feedBehind = std::make_shared<std::atomic<uint64_t>>(0);
   // Each network's attachment records as last parsed, by key, with the ModifyIndex they were parsed at: a
   // change of one record parses that one again, not the network's hundreds.
   std::map<std::string, std::map<std::string, std::pair<uint64_t, std::vector<model::AttachmentRecord>>>> parsed;
@@ -737,6 +739,7 @@ struct Watcher {
   // hosts some 100 ms of CPU per host): every 10 s, it was most of the cluster's cost at rest.
   void follow(const std::atomic<bool>& stopping) {
     kv::ChangeFeed feed(cluster->kv().config());
+    feed.countBehindInto(feedBehind);
     if (auto dir = model::hostStateDir(conf.stateDir); !dir) {
       log::warn("watch: " + dir.error().msg + "; networks this host joins are noticed within 10 s");
     } else if (auto r = feed.watchDirectory(*dir, ".vni"); !r) {
@@ -913,7 +916,7 @@ int watchMain(int argc, char** argv) {
   }
   w->once = once;
   auto healthFigures = std::make_shared<HealthFigures>();
-  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir, healthFigures, w->missCounts);
+  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir, healthFigures, w->missCounts, w->feedBehind);
   if (!metricsServer) {
     log::error(metricsServer.error().msg);
     return 1;

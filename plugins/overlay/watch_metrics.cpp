@@ -104,6 +104,7 @@ struct Source {
   kv::ConsulConfig consul;
   std::shared_ptr<const HealthFigures> health;
   std::shared_ptr<const MissFigures> misses;
+  std::shared_ptr<const std::atomic<uint64_t>> feedBehind;
 
   std::string render() {
     metrics::Exposition e;
@@ -133,6 +134,12 @@ struct Source {
     nftFigures(e);
     if (health) exposeHealth(e, health->get());
     if (misses) exposeMisses(e, *misses);
+    if (feedBehind)
+      e.family("overlay_cni_watch_follower_behind_total", "counter",
+               "Answers of a Consul follower to the watcher's blocking queries (consul.watchReads auto or any) that were "
+               "older than the listing it held: dropped, the next read was the leader's. Growing steadily: the "
+               "followers lag more than the burst window, and watchReads leader may serve this cluster better.",
+               std::vector<metrics::GaugeSample>{{{}, double(feedBehind->load())}});
     resolverFigures(e, stateDir);
     return e.text();
   }
@@ -143,13 +150,15 @@ struct Source {
 Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
                                                           const std::string& stateDir,
                                                           std::shared_ptr<const HealthFigures> health,
-                                                          std::shared_ptr<const MissFigures> misses) {
+                                                          std::shared_ptr<const MissFigures> misses,
+                                                          std::shared_ptr<const std::atomic<uint64_t>> feedBehind) {
   if (!node.metricsListen) return std::unique_ptr<metrics::HttpServer>();
   auto src = std::make_shared<Source>();
   src->stateDir = stateDir;
   src->consul = store.consul;
   src->health = std::move(health);
   src->misses = std::move(misses);
+  src->feedBehind = std::move(feedBehind);
   auto server = TRY(metrics::HttpServer::start(*node.metricsListen, [src] { return src->render(); }));
   log::info("serving metrics on http://" + node.metricsListen->str() + "/metrics");
   return server;

@@ -21,6 +21,7 @@ namespace ovl::overlay {
 Result<std::unique_ptr<metrics::HttpServer>> startMetrics(const kv::NodeConfig& node, const kv::StoreSpec& store,
                                                           const std::string& stateDir,
                                                           std::shared_ptr<const HealthFigures> health,
-                                                          std::shared_ptr<const MissFigures> misses = nullptr);
+                                                          std::shared_ptr<const MissFigures> misses = nullptr,
+                                                          std::shared_ptr<const std::atomic<uint64_t>> feedBehind = nullptr);
 
 }  // namespace ovl::overlay

@@ -115,7 +115,6 @@ void ChangeFeed::run(Follower& f) {
     ++answers_;
     const FeedAnswer kind = classifyAnswer(index, r->index, r->unchanged, stale);
     if (kind == FeedAnswer::Behind) {
-      ++behind_;
       if (behindInto_) ++*behindInto_;
       log::debug("watch: " + f.prefix + ": a follower's listing is older than index " + std::to_string(index) +
                  "; reading the leader's");

@@ -69,9 +69,8 @@ class ChangeFeed {
   void wake();
   // Blocking queries answered (a change or the wait running out), for tests and logs.
   uint64_t answers() const { return answers_; }
-  // Answers of a follower server older than the listing held (FeedAnswer::Behind), not handed on.
-  uint64_t behind() const { return behind_; }
-  // Also counts them into `into` (a metrics endpoint's). Set before the first follow().
+  // Counts answers of a follower server older than the listing held (FeedAnswer::Behind, not handed on)
+  // into `into` (a metrics endpoint's). Set before the first follow().
   void countBehindInto(std::shared_ptr<std::atomic<uint64_t>> into) { behindInto_ = std::move(into); }
 
  private:
@@ -91,7 +90,7 @@ class ChangeFeed {
   std::map<std::string, uint64_t> index_;  // of each prefix's latest listing
   std::map<std::string, std::unique_ptr<Follower>> followers_;
   std::vector<std::unique_ptr<Follower>> stopping_;  // told to stop, joined once done
-  std::atomic<uint64_t> answers_{0}, behind_{0};
+  std::atomic<uint64_t> answers_{0};
   std::shared_ptr<std::atomic<uint64_t>> behindInto_;
   std::function<void(const std::string&, const std::vector<KvPair>&)> onAnswer_;
   bool poked_ = false, woken_ = false;

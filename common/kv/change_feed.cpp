@@ -98,11 +98,14 @@ void ChangeFeed::run(Follower& f) {
     // Who answers (ConsulConfig::watchReads): in a burst (a change within kBurstWindow) any server, and
     // only for that long, so that the first change after the burst comes from the leader again.
     const bool burst = Clock::now() - lastChange < kBurstWindow;
-    const bool stale = !std::exchange(leaderNext, false) &&
+    const bool afterBehind = std::exchange(leaderNext, false);
+    const bool stale = !afterBehind &&
                        (cfg_.watchReads == Reads::AnyServer || (cfg_.watchReads == Reads::Auto && burst));
     // A minute at rest: each wait that runs out costs Consul the listing again (Consul allows up to 10).
-    auto r = client->listBlocking(f.prefix, index, cfg_.watchReads == Reads::Auto && burst ? kBurstWindow.count() : 60000,
-                                  &f.stop,
+    // The leader's read after a follower's older answer waits only the burst window: were the store restored
+    // to an older snapshot, the leader would hold the query until its index passed ours, up to that minute.
+    const auto waitMs = (cfg_.watchReads == Reads::Auto && burst) || afterBehind ? kBurstWindow.count() : 60000;
+    auto r = client->listBlocking(f.prefix, index, waitMs, &f.stop,
                                   stale ? ConsulClient::ReadFrom::AnyServer : ConsulClient::ReadFrom::Leader);
     if (f.stop) break;
     if (!r) {

@@ -165,6 +165,19 @@ class ConsulClientTest(unittest.TestCase):
         self.assertEqual(rc, 0, f"kvtool {args}: {out} {err}")
         return parsed
 
+    def start_stand_in(self, host, script, log):
+        """Starts a Consul stand-in (script, argv: its address and log) in host; returns once it accepts."""
+        p = self.t.popen(host, "python3", "-c", script, host.ip, log, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while self.t.run(host, "bash", "-c", f"exec 3<>/dev/tcp/{host.ip}/8500", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                p.terminate()
+                p.wait()
+                self.fail("the stand-in did not start")
+            time.sleep(0.05)
+        return p
+
     # --- basic operations ------------------------------------------------------------------------
     def test_put_get_list_keys(self):
         odd = "t1/ipam/10.0.0.0:24/10.0.0.5"
@@ -324,13 +337,8 @@ class ConsulClientTest(unittest.TestCase):
         and once the burst is over the next change comes from the leader again."""
         fake = self.t.add_host("cg", "198.51.100.109/24")
         log = os.path.join(self.t.tmpdir, "feed.log")
-        p = self.t.popen(fake, "python3", "-c", FEED_SERVER, fake.ip, log, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+        p = self.start_stand_in(fake, FEED_SERVER, log)
         try:
-            deadline = time.monotonic() + 10
-            while self.t.run(fake, "bash", "-c", f"exec 3<>/dev/tcp/{fake.ip}/8500", check=False).returncode != 0:
-                self.assertLess(time.monotonic(), deadline, "the stand-in did not start")
-                time.sleep(0.05)
             got = self.ok("--store", "consul://198.51.100.109:8500", "feed", "t10/", "3500", env={})
         finally:
             p.terminate()
@@ -354,13 +362,8 @@ class ConsulClientTest(unittest.TestCase):
         (its records may be gone: the hosts put back what they know)."""
         fake = self.t.add_host("cr", "198.51.100.110/24")
         log = os.path.join(self.t.tmpdir, "restored.log")
-        p = self.t.popen(fake, "python3", "-c", RESTORED_SERVER, fake.ip, log, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+        p = self.start_stand_in(fake, RESTORED_SERVER, log)
         try:
-            deadline = time.monotonic() + 10
-            while self.t.run(fake, "bash", "-c", f"exec 3<>/dev/tcp/{fake.ip}/8500", check=False).returncode != 0:
-                self.assertLess(time.monotonic(), deadline, "the stand-in did not start")
-                time.sleep(0.05)
             got = self.ok("--store", "consul://198.51.100.110:8500", "--config", '{"watchReads": "any"}',
                           "feed", "t11/", "2500", env={})
         finally:

@@ -3,6 +3,7 @@
 #include <linux/if.h>
 #include <netlink/errno.h>
 #include <netlink/object.h>
+#include <netlink/route/link/inet.h>
 
 #include <cstring>
 
@@ -161,6 +162,15 @@ Result<void> setLinkMac(Socket& s, int index, const MacAddr& mac) {
   auto ch = TRY(newChanges(what));
   auto addr = TRY(toNlAddr(mac));
   rtnl_link_set_addr(ch.get(), addr.get());  // takes its own reference
+  return changeLink(s, index, ch.get(), what);
+}
+
+Result<void> setLinkIpv4Conf(Socket& s, int index, unsigned id, uint32_t value) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
+  std::string what = "setting IPv4 setting " + std::to_string(id) + " to " + std::to_string(value) +
+                     " on link index " + std::to_string(index);
+  auto ch = TRY(newChanges(what));
+  if (int err = rtnl_link_inet_set_conf(ch.get(), id, value); err < 0) return fail(nlError(err, what));
   return changeLink(s, index, ch.get(), what);
 }
 

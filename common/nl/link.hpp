@@ -48,6 +48,9 @@ Result<void> deleteLinkByIndex(Socket& s, int index);
 Result<void> setLinkUp(Socket& s, int index, bool up);
 Result<void> setLinkMtu(Socket& s, int index, unsigned mtu);
 Result<void> setLinkMac(Socket& s, int index, const MacAddr& mac);
+// Sets one IPv4 setting of the device (net/ipv4/conf/<dev>/<key>; id is its IPV4_DEVCONF_* number from
+// <linux/ip.h>), over netlink: no /proc/sys path walk. Idempotent.
+Result<void> setLinkIpv4Conf(Socket& s, int index, unsigned id, uint32_t value);
 // masterIndex 0 releases the link from its master.
 Result<void> setLinkMaster(Socket& s, int index, int masterIndex);
 // The same, and the link's interface group (IFLA_GROUP), in one request.

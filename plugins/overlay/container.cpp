@@ -3,8 +3,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include <linux/ip.h>
+
 #include "nl/addr.hpp"
 #include "nl/link.hpp"
+#include "nl/neigh_parms.hpp"
 #include "nl/route.hpp"
 #include "nl/veth.hpp"
 #include "ns/sysctl.hpp"
@@ -45,32 +48,33 @@ Result<void> configureContainer(const ns::Netns& netns, const ContainerLink& lin
                                 const cni::NetResult& ipam) {
   bool hasV6 = false;
   for (const auto& ip : ipam.ips) hasV6 |= ip.address.addr().isV6();
+  auto s = TRY(nl::Socket::openInNetns(netns.fd()));
+  // Over netlink, not /proc/sys: every container's "eth0" directory there hangs off one shared parent, so a
+  // sysctl path walk costs O(containers on the node) (nl/neigh_parms.hpp).
+  // locktime 0: a gratuitous ARP must always override: with the default (1 s) a container that refreshed its
+  // entry for an address within the last second ignores the new owner's announcement, and keeps sending to
+  // the old MAC (the stale-entry bug Docker's overlay had after an IP moved).
+  // retrans_time_ms: the overlay is one L2 segment whose peers answer within a millisecond or two: an ARP
+  // request lost on a busy host (a full input backlog) would otherwise cost the kernel's default 1 s before
+  // it asks again, the whole of a first contact's tail. Three solicitations still declare a gone peer
+  // unreachable, after 300 ms instead of 3 s.
+  if (auto r = nl::setArpParms(s, link.index, {.retransMs = kArpRetransmitMs, .locktimeMs = 0}); !r)
+    log::warn("setting the ARP retransmit time and locktime on " + ifName + " failed, ignoring: " + r.error().msg);
   {
+    // The IPv6 settings have no netlink form.
     auto in = TRY(ns::ScopedNetns::enter(netns));
-    // A gratuitous ARP must always override: with the default locktime (1 s) a container that refreshed
-    // its entry for an address within the last second ignores the new owner's announcement, and keeps
-    // sending to the old MAC (the stale-entry bug Docker's overlay had after an IP moved).
-    auto r = ns::writeSysctl("net/ipv4/neigh/" + ifName + "/locktime", "0");
-    if (!r) log::warn("setting arp locktime on " + ifName + " failed, ignoring: " + r.error().msg);
-    // The overlay is one L2 segment whose peers answer within a millisecond or two: an ARP request lost on
-    // a busy host (a full input backlog) would otherwise cost the kernel's default 1 s before it asks again,
-    // the whole of a first contact's tail. Three solicitations still declare a gone peer unreachable,
-    // after 300 ms instead of 3 s.
-    r = ns::writeSysctl("net/ipv4/neigh/" + ifName + "/retrans_time_ms", std::to_string(kArpRetransmitMs));
-    if (!r) log::warn("setting the ARP retransmit time on " + ifName + " failed, ignoring: " + r.error().msg);
     if (hasV6) {
       // DAD would hold the address tentative for ~2 s (plugins#680); the IPAM guarantees uniqueness.
-      r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/accept_dad", "0");
+      auto r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/accept_dad", "0");
       if (!r) log::warn("disabling DAD on " + ifName + " failed, ignoring: " + r.error().msg);
     } else {
       // An IPv4-only overlay: no IPv6 on the link (as Docker does for networks without IPv6). Its link-local
       // address would send router solicitations and MLD reports, again and again, which only flood to every
       // member host; nothing answers them.
-      r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/disable_ipv6", "1");
+      auto r = ns::writeSysctl("net/ipv6/conf/" + ifName + "/disable_ipv6", "1");
       if (!r) log::debug("no IPv6 on " + ifName + ": " + r.error().msg + " (IPv6 off in the kernel?)");
     }
   }
-  auto s = TRY(nl::Socket::openInNetns(netns.fd()));
   for (const auto& ip : ipam.ips) TRY_VOID(nl::addAddress(s, link.index, ip.address, ip.address.addr().isV6()));
   TRY_VOID(nl::setLinkUp(s, link.index, true));
   for (const auto& r : ipam.routes) {
@@ -96,11 +100,8 @@ void announce(const ns::Netns& netns, const ContainerLink& link, const std::stri
   for (const auto& ip : ipam.ips) v4 |= ip.address.addr().isV4();
   if (!v4) return;
   auto sent = [&]() -> Result<void> {
-    {
-      auto in = TRY(ns::ScopedNetns::enter(netns));
-      TRY_VOID(ns::writeSysctl("net/ipv4/conf/" + ifName + "/arp_notify", "1"));
-    }
     auto s = TRY(nl::Socket::openInNetns(netns.fd()));
+    TRY_VOID(nl::setLinkIpv4Conf(s, link.index, IPV4_DEVCONF_ARP_NOTIFY, 1));  // net/ipv4/conf/<if>/arp_notify
     return nl::setLinkMac(s, link.index, link.mac);  // NETDEV_CHANGEADDR: the kernel announces every address
   }();
   if (!sent) log::warn("gratuitous ARP from " + ifName + " failed, ignoring: " + sent.error().msg);

@@ -173,6 +173,8 @@ class OverlayE2E(unittest.TestCase):
         # An unanswered ARP is asked again after 100 ms, not the kernel's 1 s; ARP announcements always override.
         self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv4/neigh/eth0/retrans_time_ms").stdout.strip(), "100")
         self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv4/neigh/eth0/locktime").stdout.strip(), "0")
+        # The gratuitous ARP at ADD comes from arp_notify, left on (a later MAC change announces again).
+        self.assertEqual(c.t.run(n1, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").stdout.strip(), "1")
         self.assertTrue(c.t.ping(n1, ip2, size=1350 - 28, df=True))
         self.assertFalse(c.t.ping(n1, ip2, size=1350 - 27, df=True, timeout=1))
 

@@ -24,15 +24,15 @@ enum class HostIpv6 {
   NoAutoconf,
 };
 
-// Applies the policy to link, idempotently (sysctls are written only when they differ). Call it before
-// the device is first brought up, so no link-local address ever appears. Returns true when something had
-// to change. A kernel without IPv6 is success (false).
-// Sysctls act in the calling thread's namespace: when that is not s's namespace, fails (Code::Internal)
-// without touching anything.
+// Applies the policy to link, idempotently: the settings are read over netlink (RTM_GETLINK), and only
+// those that differ are written (sysctls). Call it before the device is first brought up, so no link-local
+// address ever appears. Returns true when something had to change. A kernel without IPv6 is success (false).
+// Sysctls act in the calling thread's namespace: when something must be written and that is not s's
+// namespace, fails (Code::Internal) without touching anything.
 Result<bool> ensureHostIpv6(Socket& s, const LinkInfo& link, HostIpv6 mode);
 
 // ensureHostIpv6 on every port of the bridge (existing ports made by an older version); returns how many
-// needed a change.
+// needed a change. One link dump, whose messages carry each port's settings: settled ports cost nothing more.
 Result<int> ensurePortsHostIpv6(Socket& s, int bridgeIndex, HostIpv6 mode);
 
 }  // namespace ovl::nl

@@ -1,6 +1,7 @@
 #include "nl/request.hpp"
 
 #include <netlink/errno.h>
+#include <netlink/msg.h>
 
 #include <string>
 
@@ -55,6 +56,23 @@ Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std
   }
   if (err < 0) return fail(nlError(err, "dumping " + std::string(what)));
   if (st.failed) return fail(nlError(-NLE_NOMEM, "dumping " + std::string(what)));
+  return {};
+}
+
+Result<void> requestRaw(Socket& s, MsgPtr msg, std::string_view what, const std::function<void(nl_msg*)>& onMsg) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
+  CbPtr base(nl_socket_get_cb(s.get()));
+  CbPtr cb(base ? nl_cb_clone(base.get()) : nullptr);
+  if (!cb) return fail(nlError(-NLE_NOMEM, std::string(what)));
+  DumpState st{&onMsg};
+  nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, onValid, &st);
+  int err = nl_send_auto(s.get(), msg.get());
+  if (err >= 0) err = nl_recvmsgs(s.get(), cb.get());
+  // The answer came; the acknowledgement libnl asked for (NLM_F_ACK) follows it: read it too, or the next
+  // request on this socket would find it first.
+  if (err >= 0 && (nlmsg_hdr(msg.get())->nlmsg_flags & NLM_F_ACK)) err = nl_wait_for_ack(s.get());
+  if (err < 0) return fail(nlError(err, std::string(what)));
+  if (st.failed) return fail(nlError(-NLE_NOMEM, std::string(what)));
   return {};
 }
 

@@ -20,6 +20,10 @@ int sendSync(Socket& s, MsgPtr msg);
 Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std::string_view what,
                      const std::function<void()>& reset, const std::function<void(nl_msg*)>& onMsg);
 
+// Sends a request (msg: header and attributes, e.g. an RTM_GETLINK for one link) and calls onMsg for each
+// message of the answer (one, for a get).
+Result<void> requestRaw(Socket& s, MsgPtr msg, std::string_view what, const std::function<void(nl_msg*)>& onMsg);
+
 // dumpRaw collecting parse(msg) results that are not nullopt.
 template <class T, class Hdr, class Parse>
 Result<std::vector<T>> dumpAll(Socket& s, int msgType, const Hdr& hdr, std::string_view what, Parse parse) {

@@ -159,6 +159,11 @@ Result<bool> ensureHostIpv6(Socket& s, const LinkInfo& link, HostIpv6 mode) {
   return applyHostIpv6(s, link, mode, *conf);
 }
 
+Result<bool> hostIpv6Settled(Socket& s, int index, HostIpv6 mode) {
+  auto conf = TRY(readIpv6Conf(s, index));
+  return !conf || settled(*conf, mode);
+}
+
 Result<int> ensurePortsHostIpv6(Socket& s, int bridgeIndex, HostIpv6 mode) {
   metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   // One dump: each port's settings come with it, so ports already settled cost no /proc/sys access (this

@@ -31,6 +31,10 @@ enum class HostIpv6 {
 // namespace, fails (Code::Internal) without touching anything.
 Result<bool> ensureHostIpv6(Socket& s, const LinkInfo& link, HostIpv6 mode);
 
+// True when link's IPv6 settings already are what `mode` asks for (or it has no IPv6): one RTM_GETLINK, no
+// /proc/sys. A gone link is settled too.
+Result<bool> hostIpv6Settled(Socket& s, int index, HostIpv6 mode);
+
 // ensureHostIpv6 on every port of the bridge (existing ports made by an older version); returns how many
 // needed a change. One link dump, whose messages carry each port's settings: settled ports cost nothing more.
 Result<int> ensurePortsHostIpv6(Socket& s, int bridgeIndex, HostIpv6 mode);

@@ -88,6 +88,13 @@ Result<Underlay> resolveUnderlay(nl::Socket& s, const std::optional<std::string>
 
 Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay& u, uint16_t port, unsigned mtu) {
   NetDevices d;
+  // Host ends of veths made by an older version (before IPv6 was turned off on what we create) still have
+  // IPv6 on. That version left the bridge with IPv6 on too, so the ports are swept only while the bridge is
+  // not settled, and before it is: a sweep that fails leaves it unsettled, and the next ADD sweeps again.
+  // (A settled bridge's ports were all made with IPv6 off: no dump of every link on every ADD.)
+  if (auto existing = TRY(nl::findLink(s, bridgeName(vni)));
+      existing && !TRY(nl::hostIpv6Settled(s, existing->index, nl::HostIpv6::Off)))
+    TRY_VOID(nl::ensurePortsHostIpv6(s, existing->index, nl::HostIpv6::Off));
   nl::BridgeSpec bs;
   bs.name = bridgeName(vni);
   bs.mtu = mtu;
@@ -113,8 +120,6 @@ Result<NetDevices> ensureNetDevices(nl::Socket& s, uint32_t vni, const Underlay&
   }
   TRY_VOID(removeAddresses(s, d.bridge));
   TRY_VOID(removeAddresses(s, d.vxlan));
-  // Host ends of veths made by an older version still have IPv6 on.
-  TRY_VOID(nl::ensurePortsHostIpv6(s, d.bridge.index, nl::HostIpv6::Off));
   return d;
 }
 

@@ -24,9 +24,13 @@ Result<nl::LinkInfo> ensureGatewayBridge(nl::Socket& host, const GwConf& conf) {
   // IPv6 stays on for an IPv6 gateway address, but no link-local address and no router advertisements:
   // a container must not configure the host's routing.
   spec.ipv6 = nl::HostIpv6::NoAutoconf;
-  auto br = TRY(nl::ensureBridge(host, spec));
-  TRY_VOID(nl::ensurePortsHostIpv6(host, br.index, nl::HostIpv6::Off));  // ports made by an older version
-  return br;
+  // Ports made by an older version have IPv6 on; that version left the bridge unsettled too, so they are
+  // swept only then, before the bridge is settled (a failed sweep is retried by the next ADD), and a
+  // settled bridge costs no dump of every link (vxlan::ensureNetDevices does the same).
+  if (auto existing = TRY(nl::findLink(host, conf.bridge));
+      existing && !TRY(nl::hostIpv6Settled(host, existing->index, nl::HostIpv6::NoAutoconf)))
+    TRY_VOID(nl::ensurePortsHostIpv6(host, existing->index, nl::HostIpv6::Off));
+  return nl::ensureBridge(host, spec);
 }
 
 Result<void> ensureGatewayAddress(nl::Socket& host, int bridgeIndex, const IpNet& gateway) {

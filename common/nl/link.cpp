@@ -1,7 +1,11 @@
 #include "nl/link.hpp"
 
 #include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <netlink/errno.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 #include <netlink/object.h>
 #include <netlink/route/link/inet.h>
 
@@ -112,6 +116,32 @@ Result<std::vector<LinkInfo>> dumpLinks(Socket& s) {
     });
     return out;
   });
+}
+
+Result<std::vector<LinkInfo>> dumpPorts(Socket& s, int masterIndex) {
+  metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
+  std::vector<LinkInfo> out;
+  TRY_VOID(dumpBuilt(
+      s,
+      [&]() -> MsgPtr {
+        MsgPtr m(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP));
+        ifinfomsg hdr{};
+        hdr.ifi_family = AF_UNSPEC;
+        if (!m || nlmsg_append(m.get(), &hdr, sizeof hdr, NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(m.get(), IFLA_MASTER, static_cast<uint32_t>(masterIndex)) < 0 ||
+            nla_put_u32(m.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+          return nullptr;
+        return m;
+      },
+      "ports of link index " + std::to_string(masterIndex), [&] { out.clear(); },
+      [&](nl_msg* m) {
+        parseObject(m, [&](nl_object* o) {
+          if (std::strcmp(nl_object_get_type(o), "route/link") != 0) return;
+          LinkInfo li = toLinkInfo(*reinterpret_cast<rtnl_link*>(o));
+          if (li.master == masterIndex) out.push_back(std::move(li));  // a kernel without the filter sends all
+        });
+      }));
+  return out;
 }
 
 Result<void> deleteLink(Socket& s, std::string_view name) {

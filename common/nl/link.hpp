@@ -40,6 +40,9 @@ Result<std::optional<LinkInfo>> findLinkByIndex(Socket& s, int index);
 // Finds the link or fails with an error naming it (sysErrno ENODEV).
 Result<LinkInfo> requireLink(Socket& s, std::string_view name);
 Result<std::vector<LinkInfo>> dumpLinks(Socket& s);
+// The links whose master is masterIndex (a bridge's ports), filtered by the kernel (IFLA_MASTER) and
+// without their statistics: the cost follows the bridge's ports, not every link of the namespace.
+Result<std::vector<LinkInfo>> dumpPorts(Socket& s, int masterIndex);
 
 // Deletes the link; an absent link is success.
 Result<void> deleteLink(Socket& s, std::string_view name);

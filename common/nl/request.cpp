@@ -36,8 +36,8 @@ void parseTrampoline(nl_object* obj, void* arg) {
 
 int sendSync(Socket& s, MsgPtr msg) { return nl_send_sync(s.get(), msg.release()); }  // frees msg
 
-Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std::string_view what,
-                     const std::function<void()>& reset, const std::function<void(nl_msg*)>& onMsg) {
+Result<void> dumpBuilt(Socket& s, const std::function<MsgPtr()>& build, std::string_view what,
+                       const std::function<void()>& reset, const std::function<void(nl_msg*)>& onMsg) {
   metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   CbPtr base(nl_socket_get_cb(s.get()));
   CbPtr cb(base ? nl_cb_clone(base.get()) : nullptr);
@@ -49,7 +49,12 @@ Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std
   for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
     reset();
     st.failed = false;
-    err = nl_send_simple(s.get(), msgType, NLM_F_DUMP, const_cast<void*>(hdr), hdrLen);
+    MsgPtr msg = build();
+    if (!msg) {
+      err = -NLE_NOMEM;
+      break;
+    }
+    err = nl_send_auto(s.get(), msg.get());
     if (err < 0) break;
     err = nl_recvmsgs(s.get(), cb.get());
     if (err != -NLE_DUMP_INTR) break;
@@ -57,6 +62,18 @@ Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std
   if (err < 0) return fail(nlError(err, "dumping " + std::string(what)));
   if (st.failed) return fail(nlError(-NLE_NOMEM, "dumping " + std::string(what)));
   return {};
+}
+
+Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std::string_view what,
+                     const std::function<void()>& reset, const std::function<void(nl_msg*)>& onMsg) {
+  return dumpBuilt(
+      s,
+      [&]() -> MsgPtr {
+        MsgPtr m(nlmsg_alloc_simple(msgType, NLM_F_DUMP));
+        if (m && nlmsg_append(m.get(), const_cast<void*>(hdr), hdrLen, NLMSG_ALIGNTO) < 0) m.reset();
+        return m;
+      },
+      what, reset, onMsg);
 }
 
 Result<void> requestRaw(Socket& s, MsgPtr msg, std::string_view what, const std::function<void(nl_msg*)>& onMsg) {

@@ -24,6 +24,11 @@ Result<void> dumpRaw(Socket& s, int msgType, const void* hdr, size_t hdrLen, std
 // message of the answer (one, for a get).
 Result<void> requestRaw(Socket& s, MsgPtr msg, std::string_view what, const std::function<void(nl_msg*)>& onMsg);
 
+// dumpRaw for a request with attributes (kernel-side filters): build() makes the whole message (type,
+// NLM_F_DUMP, header, attributes), afresh for each attempt; nullptr: out of memory.
+Result<void> dumpBuilt(Socket& s, const std::function<MsgPtr()>& build, std::string_view what,
+                       const std::function<void()>& reset, const std::function<void(nl_msg*)>& onMsg);
+
 // dumpRaw collecting parse(msg) results that are not nullopt.
 template <class T, class Hdr, class Parse>
 Result<std::vector<T>> dumpAll(Socket& s, int msgType, const Hdr& hdr, std::string_view what, Parse parse) {

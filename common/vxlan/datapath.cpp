@@ -168,10 +168,9 @@ Result<void> reconcileFlood(nl::Socket& s, int vxlanIndex, const IpAddr& self, c
 }
 
 Result<int> countContainerPorts(nl::Socket& s, const NetDevices& d) {
-  auto links = TRY(nl::dumpLinks(s));
   int n = 0;
-  for (const auto& l : links)
-    if (l.master == d.bridge.index && l.index != d.vxlan.index) ++n;
+  for (const auto& l : TRY(nl::dumpPorts(s, d.bridge.index)))
+    if (l.index != d.vxlan.index) ++n;
   return n;
 }
 

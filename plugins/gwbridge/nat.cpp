@@ -79,10 +79,7 @@ Result<int> countPorts(std::string_view bridge) {
   auto host = TRY(nl::Socket::open());
   auto br = TRY(nl::findLink(host, bridge));
   if (!br) return 0;
-  int n = 0;
-  for (const auto& l : TRY(nl::dumpLinks(host)))
-    if (l.master == br->index) ++n;
-  return n;
+  return static_cast<int>(TRY(nl::dumpPorts(host, br->index)).size());
 }
 
 }  // namespace

@@ -133,3 +133,31 @@ TEST_CASE("nlError maps libnl codes to errno") {
   CHECK(e.msg.find("creating vxlan 'ovx-42' (vni 42): ") == 0);
   CHECK(e.code == Code::Internal);
 }
+
+TEST_CASE("dumpPorts lists exactly one bridge's ports") {
+  TestNetns t;
+  run(t.ip() + "link add ovlpa type bridge && " + t.ip() + "link add ovlpb type bridge");
+  for (const char* p : {"pa1", "pa2"}) {
+    addTestLink(t, p);
+    run(t.ip() + "link set " + std::string(p) + " master ovlpa");
+  }
+  addTestLink(t, "pb1");
+  run(t.ip() + "link set pb1 master ovlpb");
+  addTestLink(t, "loose");
+  auto a = OKV(nl::requireLink(t.sock, "ovlpa"));
+  auto b = OKV(nl::requireLink(t.sock, "ovlpb"));
+  auto portsA = OKV(nl::dumpPorts(t.sock, a.index));
+  std::vector<std::string> names;
+  for (const auto& l : portsA) {
+    names.push_back(l.name);
+    CHECK(l.master == a.index);
+  }
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"pa1", "pa2"});
+  auto portsB = OKV(nl::dumpPorts(t.sock, b.index));
+  REQUIRE(portsB.size() == 1);
+  CHECK(portsB[0].name == "pb1");
+  CHECK(OKV(nl::dumpPorts(t.sock, 999999)).empty());  // no such master: no ports, not an error
+  run(t.ip() + "link set pa2 nomaster");
+  CHECK(OKV(nl::dumpPorts(t.sock, a.index)).size() == 1);
+}

@@ -133,7 +133,8 @@ Result<bool> applyHostIpv6(Socket& s, const LinkInfo& link, HostIpv6 mode, const
     return fail(std::move(dir.error()));
   }
   bool changed = false;
-  for (auto [key, value, known] : {std::tuple{"addr_gen_mode", "1", c.genMode}, std::tuple{"accept_ra", "0", c.acceptRa}}) {
+  for (auto [key, value, known] :
+       {std::tuple{"addr_gen_mode", "1", c.genMode}, std::tuple{"accept_ra", "0", c.acceptRa}}) {
     auto r = TRY(setIfDifferent(*dir, key, value, known));
     if (!r) return false;  // no IPv6 here
     changed |= *r;

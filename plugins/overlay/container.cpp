@@ -1,9 +1,9 @@
 #include "overlay/container.hpp"
 
+#include <linux/ip.h>
+
 #include <cerrno>
 #include <cstring>
-
-#include <linux/ip.h>
 
 #include "nl/addr.hpp"
 #include "nl/link.hpp"

@@ -167,22 +167,12 @@ Result<bool> hostIpv6Settled(Socket& s, int index, HostIpv6 mode) {
 
 Result<int> ensurePortsHostIpv6(Socket& s, int bridgeIndex, HostIpv6 mode) {
   metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
-  // One dump: each port's settings come with it, so ports already settled cost no /proc/sys access (this
-  // runs on every ADD, over every port of the network's bridge).
+  // One dump of the bridge's ports: each port's settings come with it, so settled ports cost no /proc/sys
+  // access.
   std::vector<std::pair<LinkInfo, Ipv6Conf>> ports;
-  ifinfomsg hdr{};
-  hdr.ifi_family = AF_UNSPEC;
-  TRY_VOID(dumpRaw(
-      s, RTM_GETLINK, &hdr, sizeof hdr, "links", [&] { ports.clear(); },
-      [&](nl_msg* m) {
-        std::optional<LinkInfo> li;
-        parseObject(m, [&](nl_object* o) {
-          if (std::strcmp(nl_object_get_type(o), "route/link") == 0)
-            li = toLinkInfo(*reinterpret_cast<rtnl_link*>(o));
-        });
-        if (!li || li->master != bridgeIndex) return;
-        if (auto c = parseIpv6Conf(m)) ports.emplace_back(std::move(*li), *c);
-      }));
+  TRY_VOID(dumpPortMessages(s, bridgeIndex, [&] { ports.clear(); }, [&](nl_msg* m, LinkInfo li) {
+    if (auto c = parseIpv6Conf(m)) ports.emplace_back(std::move(li), *c);
+  }));
   int n = 0;
   for (const auto& [l, c] : ports)
     if (TRY(applyHostIpv6(s, l, mode, c))) ++n;

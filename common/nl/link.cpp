@@ -108,20 +108,21 @@ Result<std::vector<LinkInfo>> dumpLinks(Socket& s) {
   metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
   ifinfomsg hdr{};
   hdr.ifi_family = AF_UNSPEC;
-  return dumpAll<LinkInfo>(s, RTM_GETLINK, hdr, "links", [](nl_msg* m) {
-    std::optional<LinkInfo> out;
-    parseObject(m, [&](nl_object* o) {
-      if (std::strcmp(nl_object_get_type(o), "route/link") == 0)
-        out = toLinkInfo(*reinterpret_cast<rtnl_link*>(o));
-    });
-    return out;
-  });
+  return dumpAll<LinkInfo>(s, RTM_GETLINK, hdr, "links", linkInfoFrom);
 }
 
-Result<std::vector<LinkInfo>> dumpPorts(Socket& s, int masterIndex) {
+std::optional<LinkInfo> linkInfoFrom(nl_msg* m) {
+  std::optional<LinkInfo> out;
+  parseObject(m, [&](nl_object* o) {
+    if (std::strcmp(nl_object_get_type(o), "route/link") == 0) out = toLinkInfo(*reinterpret_cast<rtnl_link*>(o));
+  });
+  return out;
+}
+
+Result<void> dumpPortMessages(Socket& s, int masterIndex, const std::function<void()>& reset,
+                              const std::function<void(nl_msg*, LinkInfo)>& onPort) {
   metrics::PhaseTimer netlinkTimer(metrics::Phase::Netlink);
-  std::vector<LinkInfo> out;
-  TRY_VOID(dumpBuilt(
+  return dumpBuilt(
       s,
       [&]() -> MsgPtr {
         MsgPtr m(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP));
@@ -133,14 +134,18 @@ Result<std::vector<LinkInfo>> dumpPorts(Socket& s, int masterIndex) {
           return nullptr;
         return m;
       },
-      "ports of link index " + std::to_string(masterIndex), [&] { out.clear(); },
+      "ports of link index " + std::to_string(masterIndex), reset,
       [&](nl_msg* m) {
-        parseObject(m, [&](nl_object* o) {
-          if (std::strcmp(nl_object_get_type(o), "route/link") != 0) return;
-          LinkInfo li = toLinkInfo(*reinterpret_cast<rtnl_link*>(o));
-          if (li.master == masterIndex) out.push_back(std::move(li));  // a kernel without the filter sends all
-        });
-      }));
+        auto li = linkInfoFrom(m);
+        if (li && li->master == masterIndex) onPort(m, std::move(*li));  // a kernel without the filter sends all
+      });
+}
+
+Result<std::vector<LinkInfo>> dumpPorts(Socket& s, int masterIndex) {
+  std::vector<LinkInfo> out;
+  TRY_VOID(dumpPortMessages(s, masterIndex, [&] { out.clear(); }, [&](nl_msg*, LinkInfo li) {
+    out.push_back(std::move(li));
+  }));
   return out;
 }
 

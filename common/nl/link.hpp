@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,11 @@ Result<std::vector<LinkInfo>> dumpLinks(Socket& s);
 // The links whose master is masterIndex (a bridge's ports), filtered by the kernel (IFLA_MASTER) and
 // without their statistics: the cost follows the bridge's ports, not every link of the namespace.
 Result<std::vector<LinkInfo>> dumpPorts(Socket& s, int masterIndex);
+// The same dump, each port's message with its LinkInfo (for what else the message carries).
+Result<void> dumpPortMessages(Socket& s, int masterIndex, const std::function<void()>& reset,
+                              const std::function<void(nl_msg*, LinkInfo)>& onPort);
+// A LinkInfo from an RTM_NEWLINK message; nullopt when libnl cannot parse it.
+std::optional<LinkInfo> linkInfoFrom(nl_msg* m);
 
 // Deletes the link; an absent link is success.
 Result<void> deleteLink(Socket& s, std::string_view name);

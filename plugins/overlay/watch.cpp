@@ -916,7 +916,8 @@ int watchMain(int argc, char** argv) {
   }
   w->once = once;
   auto healthFigures = std::make_shared<HealthFigures>();
-  auto metricsServer = startMetrics(w->node, w->conf.store, w->conf.stateDir, healthFigures, w->missCounts, w->feedBehind);
+  auto metricsServer =
+      startMetrics(w->node, w->conf.store, w->conf.stateDir, healthFigures, w->missCounts, w->feedBehind);
   if (!metricsServer) {
     log::error(metricsServer.error().msg);
     return 1;

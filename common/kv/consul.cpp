@@ -1,5 +1,7 @@
 #include "kv/consul.hpp"
 
+#include <algorithm>
+
 #include "kv/consul_json.hpp"
 #include "kv/consul_key.hpp"
 #include "metrics/tally.hpp"
@@ -131,6 +133,36 @@ Result<TxnResult> ConsulClient::txn(const std::vector<TxnOp>& ops, Resend resend
   auto r = TRY(http_.send(req));
   if (r.status != 200 && r.status != 409) return unexpectedStatus(r, "a transaction");
   return parseTxnResponse(r.body, r.status);
+}
+
+Result<std::vector<ConsulClient::Watch>> ConsulClient::readTrees(const std::vector<std::string>& prefixes,
+                                                                  const std::atomic<bool>* cancel) {
+  if (prefixes.empty()) return std::vector<Watch>{};
+  if (prefixes.size() > kMaxTxnOps) return fail(Code::Internal, "consul read of more than 64 prefixes");
+  std::vector<TxnOp> ops;
+  for (const auto& p : prefixes) {
+    TRY_VOID(validateKey(p, true));
+    for (const auto& q : prefixes)
+      if (&p != &q && p.starts_with(q))  // its records would be listed twice, and be told apart by nothing
+        return fail(Code::Internal, "consul read of prefix " + p + " inside prefix " + q);
+    ops.push_back({TxnOp::GetTree, p, {}, 0});
+  }
+  const std::string body = buildTxnBody(ops);
+  HttpRequest req{Method::Put, "/v1/txn", body, true, 0, cancel};
+  auto r = TRY(http_.send(req));
+  if (r.status != 200) return unexpectedStatus(r, "a read transaction");
+  auto res = TRY(parseTxnResponse(r.body, r.status));
+  std::vector<Watch> out(prefixes.size());
+  for (auto& kv : res.results) {
+    auto of = std::find_if(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return kv.key.starts_with(p); });
+    if (of == prefixes.end())
+      return fail(Code::Decode, "consul at " + r.address + " listed key " + kv.key + ", under none of the prefixes read");
+    Watch& w = out[static_cast<size_t>(of - prefixes.begin())];
+    w.index = std::max(w.index, kv.modifyIndex);
+    w.pairs.push_back(std::move(kv));
+  }
+  for (auto& w : out) w.index = std::max<uint64_t>(w.index, 1);
+  return out;
 }
 
 Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs,

@@ -62,6 +62,12 @@ class ConsulClient {
   // `cancel`: the wait ends (with an error) soon after it turns true.
   Result<Watch> listBlocking(std::string_view prefix, uint64_t waitIndex, long waitMs,
                              const std::atomic<bool>* cancel = nullptr, ReadFrom from = ReadFrom::Leader);
+  // The listings of `prefixes` (none inside another) from the leader, in one request (a read-only
+  // transaction) and from one snapshot of the store: one Watch per prefix, in order. Consul gives such a
+  // read no index, so each Watch's index is the largest ModifyIndex of its records (at least 1): a lower
+  // bound of the store's index then, and as new as every record listed (deletions do not raise it).
+  Result<std::vector<Watch>> readTrees(const std::vector<std::string>& prefixes,
+                                       const std::atomic<bool>* cancel = nullptr);
   // Consul answers and has a cluster leader.
   Result<void> ping();
 

@@ -177,7 +177,7 @@ void MissAnswerer::run() {
           continue;
         }
         reading_[net];
-        Read r{net, std::move(ips), {}, std::nullopt};
+        Read r{net, std::move(ips), {}, std::nullopt, false, now};
         if (auto w = waiting_.find(net); w != waiting_.end())
           for (const auto& ip : r.ips)
             if (auto a = w->second.asked.find(ip); a != w->second.asked.end()) r.reports.push_back(a->second.report);
@@ -251,9 +251,14 @@ void MissAnswerer::readAll() {
     }
     const auto& keys = cluster_->keys();
     const auto started = MissPolicy::Clock::now();
-    r.listing = cfg_.readLeader(r.members ? keys.network(r.net) : keys.attachmentsOf(r.net), &stopping_);
+    std::vector<std::string> prefixes{keys.network(r.net)};
+    if (!r.members) prefixes.insert(prefixes.begin(), keys.attachmentsOf(r.net));
+    r.listings = cfg_.readLeader(prefixes, &stopping_);
+    if (*r.listings && (*r.listings)->size() != prefixes.size())
+      r.listings = fail(Code::Internal, "the leader's read returned " + std::to_string((*r.listings)->size()) +
+                                            " listings for " + std::to_string(prefixes.size()) + " prefixes");
     ++figures_->reads;
-    log::debug("network '" + r.net + "': read the leader's " + (r.members ? "members" : "attachments") + " in " +
+    log::debug("network '" + r.net + "': read the leader's " + (r.members ? "members" : "attachments and members") + " in " +
                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(MissPolicy::Clock::now() - started)
                                   .count()) +
                " ms");
@@ -273,8 +278,11 @@ void MissAnswerer::readDone(Read& r, const std::map<std::string, View>& views, M
     readingMembers_.erase(r.net);
     auto w = waiting_.find(r.net);
     if (v == views.end() || w == waiting_.end()) return;
-    if (*r.listing) return join(r.net, v->second, w->second, (*r.listing)->pairs, (*r.listing)->index, false, r.queuedAt);
-    log::debug("network '" + r.net + "': reading the leader's members for ARP reports: " + r.listing->error().msg);
+    if (*r.listings) {
+      const auto& members = (*r.listings)->front();
+      return join(r.net, v->second, w->second, members.pairs, members.index, false, r.queuedAt);
+    }
+    log::debug("network '" + r.net + "': reading the leader's members for ARP reports: " + r.listings->error().msg);
     for (auto& [ip, a] : w->second.asked)
       if (a.joining) handJoining(a);
     return;
@@ -286,10 +294,11 @@ void MissAnswerer::readDone(Read& r, const std::map<std::string, View>& views, M
   auto w = waiting_.try_emplace(r.net).first;
   for (const auto& m : r.reports)
     w->second.asked.try_emplace(m.ip, Asked{now, now, m, true, false, true});
-  if (!*r.listing) {
-    log::debug("network '" + r.net + "': reading the leader for ARP reports: " + r.listing->error().msg);
+  if (!*r.listings) {
+    log::debug("network '" + r.net + "': reading the leader for ARP reports: " + r.listings->error().msg);
   } else {
-    look(r.net, v->second, w->second, (*r.listing)->pairs, (*r.listing)->index, false);
+    const auto& attachments = (*r.listings)->front();
+    look(r.net, v->second, w->second, attachments.pairs, attachments.index, false, &(*r.listings)->back(), r.queuedAt);
     for (const auto& ip : r.ips)
       if (auto a = w->second.asked.find(ip); a != w->second.asked.end() && !a->second.handed && !a->second.joining) {
         policy_.unknown(r.net, ip, now), ++figures_->unknown;
@@ -324,7 +333,8 @@ void MissAnswerer::floodLate(MissPolicy::Clock::time_point now, const std::map<s
 // those of this host (the bridge delivers the request to their port), hands off those on hosts the loop does
 // not know yet, keeps the others waiting.
 void MissAnswerer::look(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& listing,
-                        uint64_t index, bool feed) {
+                        uint64_t index, bool feed, const kv::ConsulClient::Watch* members,
+                        MissPolicy::Clock::time_point leaderAt) {
   Parsed& p = parsed_[net];
   if (p.index != index || p.byKey.empty()) {
     decltype(p.byKey) now;
@@ -368,7 +378,10 @@ void MissAnswerer::look(const std::string& net, const View& view, Waiting& w, co
     log::debug("network '" + net + "': " + std::to_string(found.size()) + " ARP reports answered from the " +
                (feed ? "feed" : "leader") + " (index " + std::to_string(index) + ") after up to " +
                std::to_string(waited.count()) + " ms");
-  if (anyJoining(w)) joinFromFeed(net, view, w);
+  if (!anyJoining(w)) return;
+  // Both listings are of one snapshot: the newer of their indexes is as new as every record of either.
+  if (members) join(net, view, w, members->pairs, std::max(index, members->index), false, leaderAt);
+  else joinFromFeed(net, view, w);
 }
 
 bool MissAnswerer::anyJoining(const Waiting& w) {

@@ -6,8 +6,9 @@
 // a second) in the leader's; one found on a member host has its three peer entries installed under the
 // network's HostLock and is announced on the bridge. An address neither has waits `patience` for the feed to
 // bring it (the asker may still be waiting). An address on a host the loop does not know as a member yet (it
-// joined a moment ago) is joined here: the host's member record is looked up in the feed's latest listing of
-// the network's members, then in the leader's (one read), and its VTEP is admitted to the allow-list and
+// joined a moment ago) is joined here: the host's member record is looked up in the network's members the
+// leader's read of its attachments brought (one request reads both), else in the feed's latest listing of
+// them, then in the leader's (one read), and its VTEP is admitted to the allow-list and
 // appended to the flood list before the entries are installed (the loop applies the same join when its feed
 // brings it: both steps are idempotent). The loop is handed what this cannot answer: an address on a host
 // the leader does not list as a member, and reports for networks it has not synced.
@@ -83,9 +84,10 @@ class MissAnswerer {
   using Install = detail::AnswererInstall;
   // The latest listing of a prefix and its index; nullopt when there is none (yet).
   using Latest = std::function<std::optional<std::vector<kv::KvPair>>(const std::string& prefix, uint64_t* index)>;
-  // A listing of a prefix from the leader, with its X-Consul-Index (`cancel`: give up, the answerer stops).
-  using ReadLeader = std::function<Result<kv::ConsulClient::Watch>(const std::string& prefix,
-                                                                   const std::atomic<bool>* cancel)>;
+  // Listings of prefixes from the leader, in one request and from one snapshot, one per prefix, each with
+  // an index as new as its records (kv::ConsulClient::readTrees; `cancel`: give up, the answerer stops).
+  using ReadLeader = std::function<Result<std::vector<kv::ConsulClient::Watch>>(
+      const std::vector<std::string>& prefixes, const std::atomic<bool>* cancel)>;
   struct Config {
     std::string stateDir, hostName;
     std::chrono::milliseconds patience{1000};
@@ -145,18 +147,23 @@ class MissAnswerer {
   void run();
   void take(const std::map<std::string, View>& views, MissPolicy::Clock::time_point now);
   void lookInFeed(const std::string& net, const View& view, Waiting& w);
-  struct Read {  // a leader read of a network's attachments for addresses asked for (or of its members)
+  // A leader read of a network's attachments for addresses asked for, with its members (the hosts of those
+  // that turn out to be joining), or of its members only.
+  struct Read {
     std::string net;
     std::set<IpAddr> ips;
     std::vector<vxlan::Miss> reports;  // theirs: a read that comes back after the patience still answers them
-    std::optional<Result<kv::ConsulClient::Watch>> listing;  // once done
-    bool members = false;  // P/networks/<net>/, for the hosts of addresses that are joining
+    // Once done: P/attachments/<net>/ then P/networks/<net>/, or only the latter (`members`).
+    std::optional<Result<std::vector<kv::ConsulClient::Watch>>> listings;
+    bool members = false;
     MissPolicy::Clock::time_point queuedAt{};
   };
   void readAll();  // the reader thread: reads what toRead_ holds, one at a time
   void readDone(Read& r, const std::map<std::string, View>& views, MissPolicy::Clock::time_point now);
+  // `members` (a listing of P/networks/<net>/ read with `listing` from the leader at `leaderAt`): the hosts of
+  // addresses found joining are looked up there (join()), else in the feed's (joinFromFeed()).
   void look(const std::string& net, const View& view, Waiting& w, const std::vector<kv::KvPair>& listing, uint64_t index,
-            bool feed);
+            bool feed, const kv::ConsulClient::Watch* members = nullptr, MissPolicy::Clock::time_point leaderAt = {});
   bool install(const std::string& net, const View& view, const std::vector<std::pair<vxlan::Peer, vxlan::Miss>>& found,
                uint64_t index, bool feed, const std::set<IpAddr>& joined = {});
   // The network's joining addresses whose host `members` (a listing of P/networks/<net>/) has: their hosts

@@ -948,8 +948,8 @@ int watchMain(int argc, char** argv) {
       // A client of its own (a client is not thread-safe): the answerer reads while the loop does.
       if (auto client = kv::ConsulClient::create(w->cluster->kv().config())) {
         auto shared = std::make_shared<kv::ConsulClient>(std::move(*client));
-        cfg.readLeader = [shared](const std::string& prefix, const std::atomic<bool>* cancel) {
-          return shared->listBlocking(prefix, 0, 0, cancel, kv::ConsulClient::ReadFrom::Leader);
+        cfg.readLeader = [shared](const std::vector<std::string>& prefixes, const std::atomic<bool>* cancel) {
+          return shared->readTrees(prefixes, cancel);
         };
       }
       cfg.handOff = [waker = w->waker.get()] { waker->wake(); };

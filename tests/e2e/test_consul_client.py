@@ -256,6 +256,26 @@ class ConsulClientTest(unittest.TestCase):
         self.assertEqual(self.consul.kv_get("t4/a"), "9")
         self.assertIsNone(self.consul.kv_get("t4/b"))
 
+    def test_trees_are_read_in_one_request_from_one_snapshot(self):
+        self.ok("put", "t14/a/x", "1")
+        self.ok("put", "t14/b/y", "2")
+        self.ok("put", "t14/b/z", "3")
+        self.ok("put", "t14/c/w", "4")  # beside the prefixes read: not listed
+        self.ok("put", "t14/a/gone", "5")
+        self.ok("del", "t14/a/gone")
+        idx = {k: self.ok("get", k)["modifyIndex"] for k in ("t14/a/x", "t14/b/y", "t14/b/z")}
+        a, b, none = self.ok("trees", "t14/a/", "t14/b/", "t14/none/")
+        self.assertEqual([(p["key"], p["value"]) for p in a["pairs"]], [("t14/a/x", "1")])
+        self.assertEqual(sorted((p["key"], p["value"]) for p in b["pairs"]), [("t14/b/y", "2"), ("t14/b/z", "3")])
+        # Consul gives a read transaction no index: the newest record's (the deletion does not count).
+        self.assertEqual(a["index"], idx["t14/a/x"])
+        self.assertEqual(b["index"], max(idx["t14/b/y"], idx["t14/b/z"]))
+        self.assertEqual((none["index"], none["pairs"]), (1, []))
+        # A prefix inside another would list its records twice: refused before anything is sent.
+        rc, parsed, out, err, _ = self.kv("trees", "t14/", "t14/b/")
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("inside prefix t14/", parsed["msg"])
+
     def test_delete_absent_is_ok(self):
         self.assertTrue(self.ok("del", "t5/never-existed"))
         self.assertTrue(self.ok("deltree", "t5-nothing/"))

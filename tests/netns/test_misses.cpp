@@ -488,27 +488,35 @@ TEST_CASE("miss answerer: the feed's listing, then the leader's, answer a report
   uint64_t listingIndex = 10;
   // The leader has one more record than the feed, and counts its reads; it can be slow. Its members: this
   // host, h2 and h7 (h7 joined a moment ago: the loop has not told the answerer).
+  // Each read reads the attachments with the members (one request), or the members alone.
   std::atomic<int> leaderReads{0}, memberReads{0};
-  std::atomic<bool> slowLeader{false};
-  auto leader = [&](const std::string& p, const std::atomic<bool>*) -> Result<kv::ConsulClient::Watch> {
-    if (p == cluster.keys().network("ans")) {
-      ++memberReads;
-      kv::ConsulClient::Watch w{{}, 30, false};
-      w.pairs.push_back({cluster.keys().networkConfig("ans"), model::definitionJson({"ans", 4848, "global", {}, ""}), 3, 3, 0});
-      for (const auto& [h, vtep] : {std::pair{"h1", "198.51.100.1"}, {"h2", "198.51.100.2"}, {"h7", "198.51.100.7"}})
-        w.pairs.push_back({cluster.keys().member("ans", h),
-                           model::toJson(model::Member{h, *IpAddr::parse(vtep), 4789, 4848, 1450, 1500}), 30, 30, 0});
-      return w;
-    }
-    ++leaderReads;
-    if (slowLeader) std::this_thread::sleep_for(1000ms);
-    std::lock_guard lk(feedMu);
-    kv::ConsulClient::Watch w{listing, listingIndex + 5, false};
-    if (p == prefix) {
+  std::atomic<bool> slowLeader{false}, leaderHasH8{false};
+  auto leader = [&](const std::vector<std::string>& prefixes,
+                    const std::atomic<bool>*) -> Result<std::vector<kv::ConsulClient::Watch>> {
+    std::vector<kv::ConsulClient::Watch> out;
+    for (const auto& p : prefixes) {
+      if (p == cluster.keys().network("ans")) {
+        kv::ConsulClient::Watch w{{}, 30, false};
+        w.pairs.push_back({cluster.keys().networkConfig("ans"), model::definitionJson({"ans", 4848, "global", {}, ""}), 3, 3, 0});
+        for (const auto& [h, vtep] : {std::pair{"h1", "198.51.100.1"}, {"h2", "198.51.100.2"}, {"h7", "198.51.100.7"},
+                                      {"h8", "198.51.100.8"}})
+          if (std::string_view(h) != "h8" || leaderHasH8)
+            w.pairs.push_back({cluster.keys().member("ans", h),
+                               model::toJson(model::Member{h, *IpAddr::parse(vtep), 4789, 4848, 1450, 1500}), 30, 30, 0});
+        out.push_back(std::move(w));
+        continue;
+      }
+      if (p != prefix) return fail(Code::Internal, "read of " + p);
+      if (slowLeader) std::this_thread::sleep_for(1000ms);
+      std::lock_guard lk(feedMu);
+      kv::ConsulClient::Watch w{listing, listingIndex + 5, false};
       w.pairs.push_back(record("h2", "c60", "10.48.0.60", "02:00:00:48:00:60", listingIndex + 5));
       w.pairs.push_back(record("h2", "c70", "10.48.0.70", "02:00:00:48:00:70", listingIndex + 5));
+      if (leaderHasH8) w.pairs.push_back(record("h8", "c88", "10.48.0.88", "02:00:00:48:00:88", listingIndex + 5));
+      out.push_back(std::move(w));
     }
-    return w;
+    ++(prefixes.size() == 1 ? memberReads : leaderReads);
+    return out;
   };
 
   Wakes handoffs;
@@ -687,6 +695,24 @@ TEST_CASE("miss answerer: the feed's listing, then the leader's, answer a report
   installs = answerer->takeInstalled("ans");
   REQUIRE(installs.size() == 1);
   CHECK(installs[0].peer.vtep == *IpAddr::parse("198.51.100.7"));
+
+  // An address only the leader has, on a host (h8) that joined a moment ago: the read of the attachments
+  // brought the members too, so it is joined and answered after that one request, without a members read.
+  leaderHasH8 = true;
+  const int attachmentReads = leaderReads, membersReads = memberReads;
+  box.send("10.48.0.88");
+  REQUIRE(eventually([&] { return bridgeNeigh("10.48.0.88").find("lladdr 02:00:00:48:00:88 PERMANENT") != std::string::npos; }));
+  CHECK(fdb().find("00:00:00:00:00:00 dst 198.51.100.8 self permanent") != std::string::npos);
+  CHECK(fdb().find("02:00:00:48:00:88 dst 198.51.100.8 self permanent") != std::string::npos);
+  CHECK(sh("ip netns exec " + host.name() + " nft list table inet " + std::string(vxlan::kAllowTable)).find("198.51.100.8") != std::string::npos);
+  CHECK(figures->joins == 2);
+  CHECK(leaderReads == attachmentReads + 1);
+  CHECK(memberReads == membersReads);
+  CHECK_FALSE(handedFor("10.48.0.88"));
+  installs = answerer->takeInstalled("ans");
+  REQUIRE(installs.size() == 1);
+  CHECK(installs[0].peer.vtep == *IpAddr::parse("198.51.100.8"));
+  CHECK(installs[0].index == 30);  // the newer of the two listings' indexes (the members' here)
 
   // A network the loop no longer has synced: its reports are the loop's at once.
   answerer->publish({});

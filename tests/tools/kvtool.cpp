@@ -161,6 +161,22 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
     for (const auto& p : pairs) writePair(w, p);
     w.EndArray();
     w.EndObject();
+  } else if (cmd == "trees") {  // trees PREFIX...: one read of several prefixes
+    if (a.size() < 2) return fail(Code::InvalidConfig, "trees: expected one or more prefixes");
+    const std::vector<std::string> prefixes(a.begin() + 1, a.end());
+    auto trees = TRY(c.readTrees(prefixes));
+    w.StartArray();
+    for (const auto& t : trees) {
+      w.StartObject();
+      w.Key("index");
+      w.Uint64(t.index);
+      w.Key("pairs");
+      w.StartArray();
+      for (const auto& p : t.pairs) writePair(w, p);
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
   } else if (cmd == "feed") {
     TRY_VOID(need(2));
     const auto ms = TRY(number(a[2]));

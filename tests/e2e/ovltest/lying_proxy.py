@@ -10,12 +10,13 @@ of MODE_FILE is "always", every time; "once", the first time only. No MODE_FILE:
 
 First line "hold": the answer to a blocking read (a GET with `index=`) whose path holds every word of the
 second line is kept back until the mode changes (at most 30 s): a watcher's feed that does not move, while its
-other reads are answered. Every GET without `index=` is printed as "read PATH" (what a watcher read directly).
-"hold-slow": the same, and a GET without `index=` whose path holds every word is answered 1.5 s late (a slow
-leader).
+other reads are answered. Every GET without `index=`, and each key a read-only transaction lists, is printed
+as "read PATH" (what a watcher read directly). "hold-slow": the same, and such a read whose path holds every
+word is answered 1.5 s late (a slow leader).
 """
 
 import http.client
+import json
 import socketserver
 import sys
 import threading
@@ -50,6 +51,23 @@ def should_lie(method, path, body):
     return True
 
 
+def direct_reads(method, path, body):
+    """What a request reads at once (not a blocking read), as /v1/kv paths: a GET without `index=`, or each
+    key of a transaction that only reads (a watcher's read of several prefixes in one request)."""
+    if method == "GET" and "index=" not in path:
+        return [path]
+    if method != "PUT" or not path.startswith("/v1/txn"):
+        return []
+    try:
+        ops = json.loads(body)
+        kv = [op["KV"] for op in ops]
+    except (ValueError, KeyError, TypeError):
+        return []
+    if not kv or any(op.get("Verb") not in ("get", "get-tree") for op in kv):
+        return []
+    return [f"/v1/kv/{op['Key']}" for op in kv]
+
+
 class Handler(socketserver.StreamRequestHandler):
     def handle(self):
         while True:
@@ -75,11 +93,12 @@ class Handler(socketserver.StreamRequestHandler):
             if r.getheader("X-Consul-Index"):
                 extra = f"X-Consul-Index: {r.getheader('X-Consul-Index')}\r\n"
             up.close()
-            if method == "GET" and "index=" not in path:
-                print(f"read {path}", flush=True)
-                how, words = mode()
-                if how == "hold-slow" and all(w in path for w in words):
-                    threading.Event().wait(1.5)
+            reads = direct_reads(method, path, body)
+            for p in reads:
+                print(f"read {p}", flush=True)
+            how, words = mode()
+            if how == "hold-slow" and any(all(w in p for w in words) for p in reads):
+                threading.Event().wait(1.5)
             held = 0
             while method == "GET" and "index=" in path and held < 600:
                 how, words = mode()

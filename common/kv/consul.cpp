@@ -148,7 +148,7 @@ Result<std::vector<ConsulClient::Watch>> ConsulClient::readTrees(const std::vect
     ops.push_back({TxnOp::GetTree, p, {}, 0});
   }
   const std::string body = buildTxnBody(ops);
-  HttpRequest req{Method::Put, "/v1/txn", body, true, 0, cancel};
+  HttpRequest req{Method::Put, "/v1/txn?overlay-read", body, true, 0, cancel};
   auto r = TRY(http_.send(req));
   if (r.status != 200) return unexpectedStatus(r, "a read transaction");
   auto res = TRY(parseTxnResponse(r.body, r.status));
@@ -192,6 +192,12 @@ Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, 
   if (w.index < waitIndex) w.index = 0;
   if (w.index < 1) w.index = 1;
   return w;
+}
+
+Result<std::string> ConsulClient::leader() {
+  auto r = TRY(http_.send(HttpRequest{Method::Get, "/v1/status/leader", {}, true, 0}));
+  if (r.status != 200) return unexpectedStatus(r, "a status query");
+  return parseLeader(r.body);
 }
 
 Result<void> ConsulClient::ping() {

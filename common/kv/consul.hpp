@@ -65,11 +65,14 @@ class ConsulClient {
   // The listings of `prefixes` (none inside another) from the leader, in one request (a read-only
   // transaction) and from one snapshot of the store: one Watch per prefix, in order. Consul gives such a
   // read no index, so each Watch's index is the largest ModifyIndex of its records (at least 1): a lower
-  // bound of the store's index then, and as new as every record listed (deletions do not raise it).
+  // bound of the store's index then, and as new as every record listed (deletions do not raise it). The
+  // request says `?overlay-read` (Consul ignores it): in a server's log it is told from a write.
   Result<std::vector<Watch>> readTrees(const std::vector<std::string>& prefixes,
                                        const std::atomic<bool>* cancel = nullptr);
   // Consul answers and has a cluster leader.
   Result<void> ping();
+  // The leader's RPC address as the server asked knows it ("IP:PORT"); "" when there is none.
+  Result<std::string> leader();
 
   // Sessions (consul_session.cpp): a liveness claim without a local agent. The session has no health
   // checks, only a TTL, and its locks' keys are deleted when it expires or is destroyed.

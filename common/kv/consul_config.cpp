@@ -138,6 +138,30 @@ void spreadAddresses(ConsulConfig& cfg, std::string_view hostName) {
   std::rotate(cfg.addresses.begin(), cfg.addresses.begin() + first, cfg.addresses.end());
 }
 
+namespace {
+// The host of "scheme://host:port" or "host:port", brackets removed; an IP literal in its canonical form.
+std::string hostOf(std::string_view a) {
+  if (size_t p = a.find("://"); p != std::string_view::npos) a.remove_prefix(p + 3);
+  if (!a.empty() && a.front() == '[') {
+    const size_t close = a.find(']');
+    a = close == std::string_view::npos ? a.substr(1) : a.substr(1, close - 1);
+  } else if (size_t colon = a.find(':'); colon != std::string_view::npos && a.find(':', colon + 1) == std::string_view::npos) {
+    a = a.substr(0, colon);  // host:port (a bare IPv6 address has more than one colon)
+  }
+  if (auto ip = IpAddr::parse(a)) return ip->str();
+  return std::string(a);
+}
+}  // namespace
+
+bool putLeaderFirst(ConsulConfig& cfg, std::string_view leaderRpc) {
+  if (leaderRpc.empty()) return false;
+  const std::string leader = hostOf(leaderRpc);
+  auto it = std::find_if(cfg.addresses.begin(), cfg.addresses.end(), [&](const std::string& a) { return hostOf(a) == leader; });
+  if (it == cfg.addresses.end()) return false;
+  std::rotate(cfg.addresses.begin(), it, it + 1);
+  return true;
+}
+
 Result<void> validate(const ConsulConfig& cfg) {
   if (cfg.addresses.empty())
     return fail(Code::InvalidConfig,

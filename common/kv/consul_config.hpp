@@ -64,6 +64,12 @@ Result<void> parseConsulObject(const rapidjson::Value& obj, ConsulConfig& cfg, s
 // again): resolveStore calls it once.
 void spreadAddresses(ConsulConfig& cfg, std::string_view hostName);
 
+// Moves the address of the server whose RPC address is `leaderRpc` (what /v1/status/leader answers,
+// "IP:PORT" or "[IPv6]:PORT") to the front of cfg.addresses, the others keeping their order; the same host
+// (the HTTP port differs from the RPC one) identifies it. False, the list unchanged, when none has that host
+// (host names, an agent in front of the servers, an empty answer). Idempotent.
+bool putLeaderFirst(ConsulConfig& cfg, std::string_view leaderRpc);
+
 // Checks addresses, timeouts and the prefix; Code::InvalidConfig otherwise.
 Result<void> validate(const ConsulConfig& cfg);
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "kv/change_feed.hpp"
+#include "kv/leader_reader.hpp"
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
 #include "model/health.hpp"
@@ -945,9 +946,10 @@ int watchMain(int argc, char** argv) {
       MissAnswerer::Config cfg{w->conf.stateDir, w->conf.hostName};
       cfg.floodAfter = std::chrono::milliseconds(w->node.arpFloodAfterMs);
       cfg.reports = [l = w->misses.get()] { return l->take(); };
-      // A client of its own (a client is not thread-safe): the answerer reads while the loop does.
-      if (auto client = kv::ConsulClient::create(w->cluster->kv().config())) {
-        auto shared = std::make_shared<kv::ConsulClient>(std::move(*client));
+      // A client of its own (a client is not thread-safe): the answerer reads while the loop does. Its reads
+      // go to the leader's own address (kv/leader_reader.hpp), not through the server the feeds keep busy.
+      if (auto reader = kv::LeaderReader::create(w->cluster->kv().config())) {
+        auto shared = std::make_shared<kv::LeaderReader>(std::move(*reader));
         cfg.readLeader = [shared](const std::vector<std::string>& prefixes, const std::atomic<bool>* cancel) {
           return shared->readTrees(prefixes, cancel);
         };

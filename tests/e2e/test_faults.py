@@ -25,6 +25,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -37,7 +38,7 @@ from ovltest.cleanup import run_all
 from ovltest.consul_log import RequestLog
 from ovltest.faults import (PausedCall, container_keys, container_links, group_pids, journal_entries,
                             gwbridge_records, journaled_releases, lease_files, nft_comments, our_links, read_proc, wait_for)
-from ovltest.plugins import OVL_SRC_DIR, find_binary
+from ovltest.plugins import OVL_SRC_DIR, find_binary, tools_dir
 from ovltest.timing import scaled
 
 PREFIX = "overlay-cni"
@@ -612,6 +613,50 @@ class FaultsTest(unittest.TestCase):
         E.plugin(h, "overlay", "DEL", conf, cid, netns, env=E.env(h, node))
         self.dels.pop()
         t.remove_container(netns)
+
+    def test_3c_a_watchers_leader_reads_go_to_the_leaders_address(self):
+        """kv::LeaderReader (the ARP answerer's reads): with the leader listed last, the read still lands on the
+        leader's own server, not on the first one listed (which would forward it); once that server is killed
+        and another elected, a new reader finds the new one. The other servers see only the question who leads."""
+        t = E.t
+        servers = [t.add_host(f"q{i}", f"198.51.100.{36 + i}/24") for i in (1, 2, 3)]
+        cluster = ConsulCluster(t, servers, log_level="debug")
+        self.addCleanup(lambda: [s.stop() for s in cluster.servers.values()])
+        logs = {h.name: RequestLog(cluster.server(h)) for h in servers}
+        h = E.hosts[0]
+        kvtool = os.path.join(tools_dir(), "kvtool")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
+
+        def read_through(order):
+            for log in logs.values():
+                log.take()
+            store = ",".join(cluster.server(s).store_url for s in order)
+            p = subprocess.run(t.exec_argv(h, kvtool, "--store", store, "leader-trees", "lr/a/", "lr/b/"),
+                               capture_output=True, text=True, env=env, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual([t_["pairs"] for t_ in json.loads(p.stdout)], [[], []])
+            asked = collections.defaultdict(list)
+
+            def settled():
+                for name, log in logs.items():
+                    asked[name] += [f"{r.method} {r.path}" for r in log.take() if r.client == h.ip]
+                return any("PUT /v1/txn" in a for a in asked.values())
+            wait_for(settled, scaled(10), "the servers' logs of the read")
+            return p.stderr, asked
+
+        leader = cluster.leader()
+        order = [s for s in servers if s.name != leader.name] + [leader]
+        err, asked = read_through(order)
+        self.assertIn(f"first: {cluster.server(leader).store_url.replace('consul://', 'http://')}", err)
+        self.assertEqual(asked[leader.name].count("PUT /v1/txn"), 1, dict(asked))
+        self.assertEqual(asked[order[0].name], ["GET /v1/status/leader"], dict(asked))
+        self.assertEqual(asked[order[1].name], [], dict(asked))
+
+        cluster.kill(leader)
+        new = cluster.wait_leader(exclude=leader)
+        err, asked = read_through(order)  # the killed server, last in the list, is not asked at all
+        self.assertEqual(asked[new.name].count("PUT /v1/txn"), 1, dict(asked))
+        self.assertEqual(asked[leader.name], [], dict(asked))
 
     # ------------------------------------------------------------------------------------------------------
     # 4. churn: 200 containers added and deleted concurrently

@@ -27,6 +27,7 @@
 #include "kv/change_feed.hpp"
 #include "kv/consul.hpp"
 #include "kv/consul_json.hpp"
+#include "kv/leader_reader.hpp"
 #include "util/log.hpp"
 
 using namespace ovl;
@@ -161,10 +162,17 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
     for (const auto& p : pairs) writePair(w, p);
     w.EndArray();
     w.EndObject();
-  } else if (cmd == "trees") {  // trees PREFIX...: one read of several prefixes
-    if (a.size() < 2) return fail(Code::InvalidConfig, "trees: expected one or more prefixes");
+  } else if (cmd == "trees" || cmd == "leader-trees") {  // one read of several prefixes (the leader's: by its address)
+    if (a.size() < 2) return fail(Code::InvalidConfig, cmd + ": expected one or more prefixes");
     const std::vector<std::string> prefixes(a.begin() + 1, a.end());
-    auto trees = TRY(c.readTrees(prefixes));
+    std::vector<ConsulClient::Watch> trees;
+    if (cmd == "trees") {
+      trees = TRY(c.readTrees(prefixes));
+    } else {
+      auto reader = TRY(LeaderReader::create(c.config()));
+      trees = TRY(reader.readTrees(prefixes));
+      std::fprintf(stderr, "first: %s\n", reader.first().c_str());
+    }
     w.StartArray();
     for (const auto& t : trees) {
       w.StartObject();

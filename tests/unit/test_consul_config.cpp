@@ -236,6 +236,38 @@ TEST_CASE("spreadAddresses: each host starts at the server its name picks, the o
   CHECK(one.addresses == std::vector<std::string>{"http://agent:8500"});
 }
 
+TEST_CASE("putLeaderFirst: the server with the leader's host goes first, the others keep their order") {
+  const std::vector<std::string> servers{"http://198.51.100.2:8500", "https://198.51.100.3:8501",
+                                         "http://[fd00::4]:8500"};
+  auto with = [&](std::string_view leader) {
+    ConsulConfig c;
+    c.addresses = servers;
+    const bool moved = putLeaderFirst(c, leader);
+    return std::pair{moved, c.addresses};
+  };
+  CHECK(with("198.51.100.3:8300") ==
+        std::pair{true, std::vector<std::string>{servers[1], servers[0], servers[2]}});
+  CHECK(with("[fd00:0::4]:8300") ==  // another spelling of the same address
+        std::pair{true, std::vector<std::string>{servers[2], servers[0], servers[1]}});
+  CHECK(with("198.51.100.2:8300") == std::pair{true, servers});  // first already
+  // Not one of the list's (a host name, another server, no leader, garbage): the list as it is.
+  for (const char* leader : {"198.51.100.30:8300", "", "198.51.100:8300", "::", "consul-1:8300", "[fd00::5]:8300"}) {
+    CAPTURE(leader);
+    CHECK(with(leader) == std::pair{false, servers});
+  }
+  // Idempotent; a port never decides (the leader's is the RPC port).
+  ConsulConfig c;
+  c.addresses = servers;
+  CHECK(putLeaderFirst(c, "198.51.100.3:1"));
+  CHECK(putLeaderFirst(c, "198.51.100.3:8300"));
+  CHECK(c.addresses == std::vector<std::string>{servers[1], servers[0], servers[2]});
+  // Host names are compared as written: an agent or a server listed by name is never matched to an IP.
+  ConsulConfig named;
+  named.addresses = {"http://consul-1:8500", "http://consul-2:8500"};
+  CHECK_FALSE(putLeaderFirst(named, "198.51.100.2:8300"));
+  CHECK(named.addresses == std::vector<std::string>{"http://consul-1:8500", "http://consul-2:8500"});
+}
+
 TEST_CASE("parseConsulObject errors name the key") {
   struct Case {
     const char* json;

@@ -9,8 +9,8 @@ How Consul requests are told apart: every role talks to a server of its own. Eac
 configs that differ only in the order of the same three addresses in `store`: the plugins (overlay and the
 overlay-ipam it delegates to) list one server first, the watcher another, the resolver the third, and the
 client sticks to the first address that answers. So each server's request log holds one role's requests
-only (but the watchers' ARP answerers read the leader's own server, with `?overlay-read` in the URL: they
-are moved to the watchers); the client address names the host (the node configs say `consul.addressOrder: listed`). By
+only (but the daemons' reads that must be the leader's go to the leader's own server, with `?overlay-read`
+in the URL, after asking /v1/status/leader: both are moved to the watchers); the client address names the host (the node configs say `consul.addressOrder: listed`). By
 default the plugins get the leader's server, so the daemons' blocking queries are forwarded to the leader
 as they would be through client agents. With spread=True the watchers and resolvers list the two other
 servers in the same order with `addressOrder: spread` (each host starts at the
@@ -181,9 +181,11 @@ class ScaleCluster:
         """{role: [Request from a host]} since the last call."""
         hosts = self.host_of_ip()
         got = {role: [r for r in log.take() if r.client in hosts] for role, log in self.logs.items()}
-        # The watchers' ARP answerers read the leader's own server (kv/leader_reader.hpp), the plugins' here:
-        # those reads say so in their URL.
-        answerers = [r for rs in got.values() for r in rs if r.endpoint == "txn" and "overlay-read" in r.query]
+        # The daemons' reads that must be the leader's go to the leader's own server (kv/leader_reader.hpp), the
+        # plugins' here: those reads say so in their URL, and the question who leads is theirs too (ADD and DEL
+        # never ask it).
+        answerers = [r for rs in got.values() for r in rs
+                     if (r.endpoint == "txn" and "overlay-read" in r.query) or r.endpoint == "status"]
         if answerers:
             ids = {id(r) for r in answerers}
             got = {role: [r for r in rs if id(r) not in ids] for role, rs in got.items()}

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "kv/change_feed.hpp"
+#include "kv/leader_reader.hpp"
 #include "kv/node_config.hpp"
 #include "model/cluster.hpp"
 #include "model/listing_link.hpp"
@@ -138,7 +139,8 @@ void refreshFollowed(const model::Keys& keys, Followed& f, const model::ListingC
 // Reads the attachments of the wanted networks that are due from the leader; returns the listings read and,
 // in `done`, when each read of a wanted network started (a network not served, or while reads fail, is done
 // at once: nothing to wait for).
-std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluster, WantedReads& wanted,
+std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluster, kv::LeaderReader* leader,
+                                                           WantedReads& wanted,
                                                            const std::set<std::string>& served,
                                                            std::map<std::string, Clock::time_point>& readTat,
                                                            std::optional<Clock::time_point>& failingUntil,
@@ -161,14 +163,17 @@ std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluste
     auto& tat = readTat[net];
     tat = std::max(tat, started) + kReadSpacing;
     done[net] = started;
-    auto r = cluster.kv().listBlocking(cluster.keys().attachmentsOf(net), 0, 0, nullptr,
-                                       kv::ConsulClient::ReadFrom::Leader);
+    const std::string prefix = cluster.keys().attachmentsOf(net);
+    auto r = [&]() -> Result<std::vector<kv::KvPair>> {
+      if (leader) return std::move(TRY(leader->readTrees({prefix})).front().pairs);
+      return std::move(TRY(cluster.kv().listBlocking(prefix, 0, 0, nullptr, kv::ConsulClient::ReadFrom::Leader)).pairs);
+    }();
     if (!r) {
       log::warn("reading the names of '" + net + "' for a query: " + r.error().msg);
       failingUntil = Clock::now() + kReadBackoff;
       continue;
     }
-    out.emplace(net, std::move(r->pairs));
+    out.emplace(net, std::move(*r));
   }
   return out;
 }
@@ -206,6 +211,10 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
   std::map<std::string, Followed> followed;  // each served network's records, as last parsed
   std::optional<std::vector<std::shared_ptr<const NameTable>>> published;  // the tables last combined
   WantedReads wanted;
+  // Reads for held queries go to the leader's own address (kv/leader_reader.hpp): a follower would forward
+  // them, and the first server of the list is the one every daemon's blocking queries keep busy.
+  auto leader = kv::LeaderReader::create(cluster.kv().config());
+  if (!leader) log::warn("reads for held queries go in the list's order: " + leader.error().msg);
   std::map<std::string, Clock::time_point> readTat;
   std::optional<Clock::time_point> failingUntil;
   server.onUnknownName([&](const std::set<std::string>& nets) {
@@ -239,7 +248,7 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
       sources = std::move(now);
     }
     std::map<std::string, Clock::time_point> done;  // reads for held queries, by when they started
-    auto reads = readWanted(cluster, wanted, served, readTat, failingUntil, done);
+    auto reads = readWanted(cluster, leader ? &*leader : nullptr, wanted, served, readTat, failingUntil, done);
     const auto at = Clock::now();
     const bool heldBack = std::any_of(followed.begin(), followed.end(), [&](const auto& kv) {
       return kv.second.behind && kv.second.readAt && at - *kv.second.readAt >= kReadHold;

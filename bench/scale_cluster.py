@@ -10,13 +10,13 @@ configs that differ only in the order of the same three addresses in `store`: th
 overlay-ipam it delegates to) list one server first, the watcher another, the resolver the third, and the
 client sticks to the first address that answers. So each server's request log holds one role's requests
 only (but the daemons' reads that must be the leader's go to the leader's own server, with `?overlay-read`
-in the URL, after asking /v1/status/leader: both are moved to the watchers); the client address names the host (the node configs say `consul.addressOrder: listed`). By
-default the plugins get the leader's server, so the daemons' blocking queries are forwarded to the leader
-as they would be through client agents. With spread=True the watchers and resolvers list the two other
-servers in the same order with `addressOrder: spread` (each host starts at the
-server its name picks): the plugins' requests are still told apart, the daemons' are all counted as the
-watchers' (the resolvers, fed by their watcher, send few). Requests from the Consul hosts themselves (this
-driver's own reads, the servers' health checks) are left out by address.
+in the URL, after asking /v1/status/leader: both are moved to the watchers); the client address names the
+host (the node configs say `consul.addressOrder: listed`). By default the plugins get the leader's server,
+so the daemons' blocking queries are forwarded to the leader as they would be through client agents. With
+spread=True the watchers and resolvers list the two other servers in the same order with `addressOrder:
+spread` (each host starts at the server its name picks): the plugins' requests are still told apart, the
+daemons' are all counted as the watchers' (the resolvers, fed by their watcher, send few). Requests from the
+Consul hosts themselves (this driver's own reads, the servers' health checks) are left out by address.
 """
 
 import glob

@@ -5,8 +5,6 @@
 #include <cstdlib>
 #include <memory>
 
-#include "model/dns_names.hpp"
-
 namespace ovl::resolver {
 namespace {
 
@@ -56,31 +54,6 @@ std::vector<uint8_t> toWire(const ldns_pkt* p) {
 }
 
 }  // namespace
-
-std::optional<Query> parseQuery(std::span<const uint8_t> packet) {
-  if (packet.size() < 12 || packet.size() > 4096) return std::nullopt;
-  ldns_pkt* raw = nullptr;
-  if (ldns_wire2pkt(&raw, packet.data(), packet.size()) != LDNS_STATUS_OK) return std::nullopt;
-  PktPtr p(raw);
-  if (ldns_pkt_qr(p.get()) || ldns_pkt_get_opcode(p.get()) != LDNS_PACKET_QUERY || ldns_pkt_qdcount(p.get()) != 1)
-    return std::nullopt;
-  const ldns_rr_list* qs = ldns_pkt_question(p.get());
-  if (!qs || ldns_rr_list_rr_count(qs) != 1) return std::nullopt;
-  const ldns_rr* qr = ldns_rr_list_rr(qs, 0);
-  char* text = ldns_rdf2str(ldns_rr_owner(qr));
-  if (!text) return std::nullopt;
-  std::string name = text;
-  std::free(text);
-  Query q;
-  q.id = ldns_pkt_id(p.get());
-  q.name = name == "." ? std::string() : model::canonicalName(name);
-  q.owner = name;
-  q.qtype = uint16_t(ldns_rr_get_type(qr));
-  q.qclass = uint16_t(ldns_rr_get_class(qr));
-  q.rd = ldns_pkt_rd(p.get());
-  q.raw.assign(packet.begin(), packet.end());
-  return q;
-}
 
 std::vector<uint8_t> buildAnswer(const Query& q, const std::vector<IpAddr>& addrs, uint32_t ttl) {
   RdfPtr owner;

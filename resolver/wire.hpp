@@ -1,5 +1,6 @@
-// DNS wire format through ldns (Debian's libldns): reading a query, writing our answers. Anything that
-// is not a well-formed standard query with exactly one question is refused here, so the server drops it.
+// DNS wire format: reading a query (our own reader, parse_query.cpp), writing our answers (through ldns,
+// Debian's libldns, from our own data). Anything that is not a well-formed standard query with exactly one
+// question is refused here, so the server drops it.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,8 @@ struct Query {
   std::vector<uint8_t> raw;  // the packet as received (forwarded unchanged)
 };
 
-// nullopt: malformed, a response, not opcode QUERY, or not exactly one question.
+// nullopt: malformed (in any section, names longer than 255 bytes, labels longer than 63, compression
+// in the question, pointers that do not point back), a response, not opcode QUERY, or not exactly one question.
 std::optional<Query> parseQuery(std::span<const uint8_t> packet);
 
 // An authoritative answer for q: the addresses of q's type (A: IPv4, AAAA: IPv6, ANY: both; other

@@ -213,7 +213,7 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
   WantedReads wanted;
   // Reads for held queries go to the leader's own address (kv/leader_reader.hpp): a follower would forward
   // them, and the first server of the list is the one every daemon's blocking queries keep busy.
-  auto leader = kv::LeaderReader::create(cluster.kv().config());
+  auto leader = kv::LeaderReader::start(cluster.kv().config());
   if (!leader) log::warn("reads for held queries go in the list's order: " + leader.error().msg);
   std::map<std::string, Clock::time_point> readTat;
   std::optional<Clock::time_point> failingUntil;
@@ -248,7 +248,7 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
       sources = std::move(now);
     }
     std::map<std::string, Clock::time_point> done;  // reads for held queries, by when they started
-    auto reads = readWanted(cluster, leader ? &*leader : nullptr, wanted, served, readTat, failingUntil, done);
+    auto reads = readWanted(cluster, leader ? leader->get() : nullptr, wanted, served, readTat, failingUntil, done);
     const auto at = Clock::now();
     const bool heldBack = std::any_of(followed.begin(), followed.end(), [&](const auto& kv) {
       return kv.second.behind && kv.second.readAt && at - *kv.second.readAt >= kReadHold;

@@ -194,8 +194,8 @@ Result<ConsulClient::Watch> ConsulClient::listBlocking(std::string_view prefix, 
   return w;
 }
 
-Result<std::string> ConsulClient::leader() {
-  auto r = TRY(http_.send(HttpRequest{Method::Get, "/v1/status/leader", {}, true, 0}));
+Result<std::string> ConsulClient::leader(const std::atomic<bool>* cancel) {
+  auto r = TRY(http_.send(HttpRequest{Method::Get, "/v1/status/leader", {}, true, 0, cancel}));
   if (r.status != 200) return unexpectedStatus(r, "a status query");
   return parseLeader(r.body);
 }

@@ -72,7 +72,7 @@ class ConsulClient {
   // Consul answers and has a cluster leader.
   Result<void> ping();
   // The leader's RPC address as the server asked knows it ("IP:PORT"); "" when there is none.
-  Result<std::string> leader();
+  Result<std::string> leader(const std::atomic<bool>* cancel = nullptr);
 
   // Sessions (consul_session.cpp): a liveness claim without a local agent. The session has no health
   // checks, only a TTL, and its locks' keys are deleted when it expires or is destroyed.

@@ -4,33 +4,81 @@
 
 namespace ovl::kv {
 
-Result<LeaderReader> LeaderReader::create(ConsulConfig cfg) {
+Result<std::unique_ptr<LeaderReader>> LeaderReader::start(ConsulConfig cfg) {
   auto client = TRY(ConsulClient::create(cfg));
-  return LeaderReader(std::move(cfg), std::move(client));
+  std::unique_ptr<LeaderReader> r(new LeaderReader(std::move(cfg)));
+  r->client_ = std::make_shared<ConsulClient>(std::move(client));
+  r->thread_ = std::thread([p = r.get()] { p->keepRouted(); });
+  return r;
 }
 
-void LeaderReader::route() {
-  routedAt_ = Clock::now();
-  auto leader = client_->leader();  // asked of the route in use: the leader, or the list in its order
-  ConsulConfig routed = cfg_;
-  if (!leader) {
-    log::debug("consul: asking who leads: " + leader.error().msg + "; reading in the list's order");
-  } else if (!putLeaderFirst(routed, *leader)) {
-    log::debug("consul: the leader (" + (leader->empty() ? std::string("none") : *leader) +
-               ") has no address in the list; reading in the list's order");
+LeaderReader::~LeaderReader() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
   }
-  if (routed.addresses == client_->config().addresses) return;  // keeps the connection
-  if (auto c = ConsulClient::create(std::move(routed))) {
-    client_ = std::move(*c);
-    log::debug("consul: reads that must be the leader's go to " + first() + " first");
+  cancel_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<ConsulClient> LeaderReader::current() const {
+  std::lock_guard lk(mu_);
+  return client_;
+}
+
+std::string LeaderReader::first() const { return current()->config().addresses.front(); }
+
+bool LeaderReader::waitAsked(std::chrono::milliseconds timeout) const {
+  std::unique_lock lk(mu_);
+  return cv_.wait_for(lk, timeout, [&] { return asked_ > 0; });
+}
+
+void LeaderReader::keepRouted() {
+  // The questions have a client of their own (a client serves one thread), on the route in use.
+  std::optional<ConsulClient> asker;
+  for (;;) {
+    ConsulConfig inUse = current()->config();
+    if (!asker || asker->config().addresses != inUse.addresses) {
+      auto c = ConsulClient::create(inUse);
+      if (c) asker.emplace(std::move(*c));
+    }
+    if (asker) {
+      auto leader = asker->leader(&cancel_);
+      ConsulConfig routed = cfg_;
+      if (!leader) {
+        if (!cancel_) log::debug("consul: asking who leads: " + leader.error().msg + "; reading by the route in use");
+        routed = inUse;
+      } else if (!putLeaderFirst(routed, *leader)) {
+        log::debug("consul: the leader (" + (leader->empty() ? std::string("none") : *leader) +
+                   ") has no address in the list; reading in the list's order");
+      }
+      if (routed.addresses != inUse.addresses) {
+        if (auto c = ConsulClient::create(std::move(routed))) {
+          auto next = std::make_shared<ConsulClient>(std::move(*c));
+          log::debug("consul: reads that must be the leader's go to " + next->config().addresses.front() + " first");
+          std::lock_guard lk(mu_);
+          client_ = std::move(next);  // a read under way finishes on the old one
+        }
+      }
+    }
+    std::unique_lock lk(mu_);
+    ++asked_;
+    cv_.notify_all();
+    cv_.wait_for(lk, kRouteFor, [&] { return stop_ || again_; });
+    if (stop_) return;
+    again_ = false;
   }
 }
 
 Result<std::vector<ConsulClient::Watch>> LeaderReader::readTrees(const std::vector<std::string>& prefixes,
                                                                  const std::atomic<bool>* cancel) {
-  if (!routedAt_ || Clock::now() - *routedAt_ >= kRouteFor) route();
-  auto r = client_->readTrees(prefixes, cancel);
-  if (!r) routedAt_.reset();  // ask again before the next read: the leader may have changed
+  auto r = current()->readTrees(prefixes, cancel);
+  if (!r) {  // the leader may have changed: ask again now, for the next read
+    std::lock_guard lk(mu_);
+    again_ = true;
+    cv_.notify_all();
+  }
   return r;
 }
 

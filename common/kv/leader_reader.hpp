@@ -7,15 +7,22 @@
 //
 // Which server leads comes from /v1/status/leader, asked through the configured list (kv::putLeaderFirst):
 // only an address of that list is ever used, so neither a server's answer nor anything else can send the
-// read elsewhere. Asked again every kRouteFor and after a read that failed; a server that no longer leads
-// still forwards the read, so an old route costs time, never a wrong answer. No match (host names, an agent
-// in front of the servers): the list's order, as every other request. Not thread-safe: one per thread.
+// read elsewhere. A thread of its own asks at start, every kRouteFor and at once after a read that failed,
+// so that no read waits for the question: asked of the busiest server, the first one took 120-265 ms at 50
+// hosts (docs/scale.md 4p) and was most of the slowest first contacts. A read before the first answer, or
+// while a new route is asked for, goes by the route in use; a server that no longer leads still forwards
+// it, so an old route costs time, never a wrong answer. No match (host names, an agent in front of the
+// servers): the list's order, as every other request.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kv/consul.hpp"
@@ -29,22 +36,33 @@ class LeaderReader {
   static constexpr std::chrono::seconds kRouteFor{10};
   using Clock = std::chrono::steady_clock;
 
-  // Validates the configuration (Code::InvalidConfig); does not contact consul.
-  static Result<LeaderReader> create(ConsulConfig cfg);
+  // Validates the configuration (Code::InvalidConfig) and starts asking who leads, in the background.
+  static Result<std::unique_ptr<LeaderReader>> start(ConsulConfig cfg);
+  ~LeaderReader();  // stops the thread (a question under way is cancelled)
+  LeaderReader(const LeaderReader&) = delete;
+  LeaderReader& operator=(const LeaderReader&) = delete;
 
-  // ConsulClient::readTrees, from the leader's address when it is known.
+  // ConsulClient::readTrees, from the leader's address once it is known. One caller thread at a time.
   Result<std::vector<ConsulClient::Watch>> readTrees(const std::vector<std::string>& prefixes,
                                                      const std::atomic<bool>* cancel = nullptr);
   // The address asked first now (the leader's once routed).
-  const std::string& first() const { return client_->config().addresses.front(); }
+  std::string first() const;
+  // Waits until who leads was asked at least once (answered or not), at most `timeout`. true: it was.
+  bool waitAsked(std::chrono::milliseconds timeout) const;
 
  private:
-  explicit LeaderReader(ConsulConfig cfg, ConsulClient client) : cfg_(std::move(cfg)), client_(std::move(client)) {}
-  void route();  // best effort: on failure the list's order stays
+  explicit LeaderReader(ConsulConfig cfg) : cfg_(std::move(cfg)) {}
+  void keepRouted();  // the thread
+  std::shared_ptr<ConsulClient> current() const;
 
-  ConsulConfig cfg_;                    // as configured
-  std::optional<ConsulClient> client_;  // with the leader's address first, when known
-  std::optional<Clock::time_point> routedAt_;
+  const ConsulConfig cfg_;  // as configured
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::shared_ptr<ConsulClient> client_;  // reads; with the leader's address first once known
+  bool stop_ = false, again_ = false;     // again_: a read failed, ask now
+  uint64_t asked_ = 0;                    // questions done
+  std::atomic<bool> cancel_{false};
+  std::thread thread_;
 };
 
 }  // namespace ovl::kv

@@ -948,8 +948,8 @@ int watchMain(int argc, char** argv) {
       cfg.reports = [l = w->misses.get()] { return l->take(); };
       // A client of its own (a client is not thread-safe): the answerer reads while the loop does. Its reads
       // go to the leader's own address (kv/leader_reader.hpp), not through the server the feeds keep busy.
-      if (auto reader = kv::LeaderReader::create(w->cluster->kv().config())) {
-        auto shared = std::make_shared<kv::LeaderReader>(std::move(*reader));
+      if (auto reader = kv::LeaderReader::start(w->cluster->kv().config())) {
+        auto shared = std::shared_ptr<kv::LeaderReader>(std::move(*reader));
         cfg.readLeader = [shared](const std::vector<std::string>& prefixes, const std::atomic<bool>* cancel) {
           return shared->readTrees(prefixes, cancel);
         };

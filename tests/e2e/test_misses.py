@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 import unittest
 
@@ -23,7 +24,7 @@ from ovltest.arp_count import arp_request_counter
 from ovltest.consul import ConsulServer
 from ovltest.faults import start_lying_proxy, wait_for
 from ovltest.netns import Topology
-from ovltest.plugins import find_binary, run_plugin
+from ovltest.plugins import find_binary, run_plugin, tools_dir
 from ovltest.timing import scaled
 
 PREFIX = "overlay-cni"
@@ -354,6 +355,24 @@ class Misses(unittest.TestCase):
         self.assertEqual(out.split().count("NXDOMAIN"), 60, out)
         made = self.leader_reads() - reads
         self.assertLessEqual(made, int(took / 0.1) + 3, f"{made} leader reads in {took:.1f} s of asking")
+
+    def test_10_a_read_that_must_be_the_leaders_does_not_wait_for_who_leads(self):
+        """kv::LeaderReader asks who leads on a thread of its own: with the proxy holding every such question,
+        a read through it still comes back at once (asked first, it would wait for the question's 10 s
+        timeout), and the question was asked meanwhile."""
+        h1 = self.hosts[0]
+        self.consul.kv_put(f"{PREFIX}-lr/a/k", "v")
+        self.addCleanup(lambda: self.consul.kv_delete(f"{PREFIX}-lr/", recurse=True))
+        self.set_mode("hold-status")
+        held = read(self.proxy_out).count("status held")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
+        p = subprocess.run(self.t.exec_argv(h1, os.path.join(tools_dir(), "kvtool"), "--store",
+                                            "consul://198.51.100.10:8501", "leader-trees-now", f"{PREFIX}-lr/a/",
+                                            f"{PREFIX}-lr/b/"),
+                           capture_output=True, text=True, env=env, timeout=scaled(8))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual([[kv["key"] for kv in t_["pairs"]] for t_ in json.loads(p.stdout)], [[f"{PREFIX}-lr/a/k"], []])
+        wait_for(lambda: read(self.proxy_out).count("status held") > held, 5, "the question who leads")
 
     def diagnose(self, *netns):
         out = []

@@ -162,16 +162,19 @@ Result<int> run(ConsulClient& c, const std::vector<std::string>& a, Writer& w) {
     for (const auto& p : pairs) writePair(w, p);
     w.EndArray();
     w.EndObject();
-  } else if (cmd == "trees" || cmd == "leader-trees") {  // one read of several prefixes (the leader's: by its address)
+  } else if (cmd == "trees" || cmd == "leader-trees" || cmd == "leader-trees-now") {
+    // One read of several prefixes; the leader's by its address once asked who leads (-now: without waiting).
     if (a.size() < 2) return fail(Code::InvalidConfig, cmd + ": expected one or more prefixes");
     const std::vector<std::string> prefixes(a.begin() + 1, a.end());
     std::vector<ConsulClient::Watch> trees;
     if (cmd == "trees") {
       trees = TRY(c.readTrees(prefixes));
     } else {
-      auto reader = TRY(LeaderReader::create(c.config()));
-      trees = TRY(reader.readTrees(prefixes));
-      std::fprintf(stderr, "first: %s\n", reader.first().c_str());
+      auto reader = TRY(LeaderReader::start(c.config()));
+      if (cmd == "leader-trees" && !reader->waitAsked(std::chrono::milliseconds(c.config().requestTimeoutMs)))
+        std::fprintf(stderr, "who leads: not asked in time, reading in the list's order\n");
+      trees = TRY(reader->readTrees(prefixes));
+      std::fprintf(stderr, "first: %s\n", reader->first().c_str());
     }
     w.StartArray();
     for (const auto& t : trees) {

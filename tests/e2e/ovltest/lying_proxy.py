@@ -13,6 +13,9 @@ second line is kept back until the mode changes (at most 30 s): a watcher's feed
 other reads are answered. Every GET without `index=`, and each key a read-only transaction lists, is printed
 as "read PATH" (what a watcher read directly). "hold-slow": the same, and such a read whose path holds every
 word is answered 1.5 s late (a slow leader).
+
+First line "hold-status": each `GET /v1/status/leader` (who leads) is kept back until the mode changes (at most
+30 s), and "status held" is printed when one is.
 """
 
 import http.client
@@ -83,6 +86,12 @@ class Handler(socketserver.StreamRequestHandler):
                 k, v = h.decode().split(":", 1)
                 headers[k.strip().lower()] = v.strip()
             body = self.rfile.read(int(headers.get("content-length", "0")))
+            if method == "GET" and path.startswith("/v1/status/leader") and mode()[0] == "hold-status":
+                print("status held", flush=True)
+                for _ in range(600):
+                    if mode()[0] != "hold-status":
+                        break
+                    threading.Event().wait(0.05)
             up = http.client.HTTPConnection(UP_IP, UP_PORT, timeout=30)
             fwd = {k: v for k, v in headers.items() if k in ("x-consul-token", "content-type")}
             up.request(method, path, body=body or None, headers=fwd)

@@ -134,20 +134,24 @@ Result<cni::NetResult> cmdAdd(const cni::CmdArgs& args, const cni::NetConf& conf
 
   // A watcher that died left its ARP reports: without it, requests no entry answers must flood again.
   if (auto r = vxlan::dropOrphanedArpReports(c.stateDir); !r) log::warn(r.error().msg);
-  auto made = [&]() -> Result<ContainerLink> {
+  // The pair first, outside the network's lock: making it is most of an ADD's kernel work, and the lock
+  // holds back this host's other ADDs and DELs on the network and its watcher's answers to ARP reports.
+  const ContainerLink link = TRY(createContainerLink(host, netns, hostName, args.ifName, mtu, mac));
+  auto made = [&]() -> Result<void> {
     auto lock = TRY(vxlan::HostLock::acquire(c.stateDir, c.network));
     auto dev = TRY(vxlan::ensureNetDevices(host, vni, underlay, c.port, mtu));
     TRY_VOID(vxlan::reconcileFlood(host, dev.vxlan.index, underlay.vtep, state.members, vxlan::FloodSync::AddOnly));
     // The members this ADD read may deliver VXLAN for the VNI (dropped otherwise while a watcher enforces).
     auto allow = TRY(vxlan::AllowList::open());
     TRY_VOID(allow.sync(vni, underlay.vtep, state.members, vxlan::FloodSync::AddOnly));
-    return createContainerLink(host, netns, hostName, args.ifName, mtu, mac, dev.bridge.index);
+    // On the bridge before the lock goes: a DEL's teardown counts the bridge's ports under it.
+    return nl::setLinkMaster(host, link.host.index, dev.bridge.index);
   }();
   if (!made) {
+    (void)nl::deleteLinkByIndex(host, link.host.index);
     (void)teardownIfUnused(host, c, vni, &cluster);  // devices we may have just created
     return fail(std::move(made.error()));
   }
-  const ContainerLink link = *made;
   Rollback deleteLink([&] {
     if (auto r = nl::deleteLink(host, hostName); !r) log::error("rollback: deleting " + hostName + ": " + r.error().msg);
     if (auto r = teardownIfUnused(host, c, vni, &cluster); !r) log::error("rollback: " + r.error().msg);

@@ -18,8 +18,7 @@
 namespace ovl::overlay {
 
 Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& netns, const std::string& hostName,
-                                          const std::string& ifName, unsigned mtu, const MacAddr& mac,
-                                          int bridgeIndex) {
+                                          const std::string& ifName, unsigned mtu, const MacAddr& mac) {
   auto pair = nl::createVeth(host, hostName, ifName, netns.fd(), mtu, mac, nl::HostIpv6::Off);
   if (!pair) {
     if (pair.error().sysErrno == EEXIST) {
@@ -34,13 +33,10 @@ Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& net
     }
     return fail(std::move(pair.error()));
   }
-  Rollback deleteVeth([&] { (void)nl::deleteLinkByIndex(host, pair->host.index); });  // else it leaks
   ContainerLink l;
   l.host = pair->host;
   l.index = pair->peerIndex;
   l.mac = mac;
-  TRY_VOID(nl::setLinkMaster(host, l.host.index, bridgeIndex));
-  deleteVeth.dismiss();
   return l;
 }
 

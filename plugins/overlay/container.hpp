@@ -12,15 +12,16 @@
 namespace ovl::overlay {
 
 struct ContainerLink {
-  nl::LinkInfo host;  // host end, enslaved to the bridge
+  nl::LinkInfo host;  // host end (on no bridge yet when just created)
   int index = 0;      // ifindex inside the container
   MacAddr mac;
 };
 
-// Creates the pair (host end `hostName` on `bridgeIndex`, container end `ifName` inside `netns`).
+// Creates the pair (host end `hostName`, container end `ifName` inside `netns`), on no bridge: it needs no
+// lock (nl::setLinkMaster puts it on the network's bridge, under the network's HostLock). An end that
+// exists already is an InvalidConfig error naming it.
 Result<ContainerLink> createContainerLink(nl::Socket& host, const ns::Netns& netns, const std::string& hostName,
-                                          const std::string& ifName, unsigned mtu, const MacAddr& mac,
-                                          int bridgeIndex);
+                                          const std::string& ifName, unsigned mtu, const MacAddr& mac);
 
 // How long the container's kernel waits before it asks again for an unanswered ARP (its default: 1,000).
 inline constexpr int kArpRetransmitMs = 100;

@@ -8,8 +8,8 @@
 // Which server leads comes from /v1/status/leader, asked through the configured list (kv::putLeaderFirst):
 // only an address of that list is ever used, so neither a server's answer nor anything else can send the
 // read elsewhere. A thread of its own asks at start, every kRouteFor and at once after a read that failed,
-// so that no read waits for the question: asked of the busiest server, the first one took 120-265 ms at 50
-// hosts (docs/scale.md 4p) and was most of the slowest first contacts. A read before the first answer, or
+// so that no read waits for the question: asked of the busiest server, the first one took up to 265 ms at 50
+// hosts, in three of the eight slowest first contacts of a trace (docs/scale.md 4p). A read before the first answer, or
 // while a new route is asked for, goes by the route in use; a server that no longer leads still forwards
 // it, so an old route costs time, never a wrong answer. No match (host names, an agent in front of the
 // servers): the list's order, as every other request.

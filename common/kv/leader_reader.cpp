@@ -64,8 +64,12 @@ void LeaderReader::keepRouted() {
     }
     std::unique_lock lk(mu_);
     ++asked_;
+    used_ = false;
     cv_.notify_all();
+    // Again kRouteFor later once a read came since (an idle reader asks nothing: a daemon on each of 1,000
+    // hosts asking every 10 s would be 100 questions a second), or at once after a failed read.
     cv_.wait_for(lk, kRouteFor, [&] { return stop_ || again_; });
+    cv_.wait(lk, [&] { return stop_ || again_ || used_; });
     if (stop_) return;
     again_ = false;
   }
@@ -73,7 +77,13 @@ void LeaderReader::keepRouted() {
 
 Result<std::vector<ConsulClient::Watch>> LeaderReader::readTrees(const std::vector<std::string>& prefixes,
                                                                  const std::atomic<bool>* cancel) {
-  auto r = current()->readTrees(prefixes, cancel);
+  std::shared_ptr<ConsulClient> client;
+  {
+    std::lock_guard lk(mu_);
+    client = client_;
+    if (!used_) used_ = true, cv_.notify_all();
+  }
+  auto r = client->readTrees(prefixes, cancel);
   if (!r) {  // the leader may have changed: ask again now, for the next read
     std::lock_guard lk(mu_);
     again_ = true;

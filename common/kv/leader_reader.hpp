@@ -5,14 +5,14 @@
 // through the follower, 4 ms (p99 289 ms) sent to the leader; first contacts then took 27 ms instead of
 // 56 ms (p50), 241 instead of 589 ms (p99).
 //
-// Which server leads comes from /v1/status/leader, asked through the configured list (kv::putLeaderFirst):
-// only an address of that list is ever used, so neither a server's answer nor anything else can send the
-// read elsewhere. A thread of its own asks at start, every kRouteFor and at once after a read that failed,
-// so that no read waits for the question: asked of the busiest server, the first one took up to 265 ms at 50
-// hosts, in three of the eight slowest first contacts of a trace (docs/scale.md 4p). A read before the first answer, or
-// while a new route is asked for, goes by the route in use; a server that no longer leads still forwards
-// it, so an old route costs time, never a wrong answer. No match (host names, an agent in front of the
-// servers): the list's order, as every other request.
+// Which server leads comes from /v1/status/leader, asked through the configured list (kv::putLeaderFirst): only an
+// address of that list is ever used, so neither a server's answer nor anything else can send the read elsewhere. A
+// thread of its own asks at start, kRouteFor after the last question if a read came since (an idle reader asks
+// nothing), and at once after a read that failed, so that no read waits for the question: asked of the busiest
+// server, the first one took up to 265 ms at 50 hosts, in three of the eight slowest first contacts of a trace
+// (docs/scale.md 4p). A read before the first answer, or while a new route is asked for, goes by the route in use; a
+// server that no longer leads still forwards it, so an old route costs time, never a wrong answer. No match (host
+// names, an agent in front of the servers): the list's order, as every other request.
 #pragma once
 
 #include <atomic>
@@ -60,6 +60,7 @@ class LeaderReader {
   mutable std::condition_variable cv_;
   std::shared_ptr<ConsulClient> client_;  // reads; with the leader's address first once known
   bool stop_ = false, again_ = false;     // again_: a read failed, ask now
+  bool used_ = false;                     // a read came since the last question
   uint64_t asked_ = 0;                    // questions done
   std::atomic<bool> cancel_{false};
   std::thread thread_;

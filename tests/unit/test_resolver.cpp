@@ -313,7 +313,8 @@ TEST_CASE("wire: names and labels over the limits are refused") {
   };
   CHECK(parseQuery(question({std::string(63, 'a')})).has_value());
   CHECK_FALSE(parseQuery(question({std::string(64, 'a')})).has_value());
-  // 4 labels of 63 = 256 bytes with their lengths, 257 with the root: one over 255.
+  // Labels of 63, 63, 63 and 61 bytes, each with its length byte, and the root: 255 bytes, the most a name may
+  // have; a 62-byte last label is one over.
   CHECK(parseQuery(question({std::string(63, 'a'), std::string(63, 'b'), std::string(63, 'c'), std::string(61, 'd')}))
             .has_value());
   CHECK_FALSE(parseQuery(question({std::string(63, 'a'), std::string(63, 'b'), std::string(63, 'c'),

@@ -41,7 +41,7 @@ ChangeFeed::~ChangeFeed() {
   for (auto& f : stopping_) f->thread.join();
 }
 
-void ChangeFeed::follow(const std::set<std::string>& prefixes) {
+void ChangeFeed::follow(const std::set<std::string>& prefixes, std::map<std::string, Seed> seeds) {
   for (auto it = followers_.begin(); it != followers_.end();) {
     if (prefixes.count(it->first)) {
       ++it;
@@ -61,6 +61,15 @@ void ChangeFeed::follow(const std::set<std::string>& prefixes) {
     if (followers_.count(p)) continue;
     auto f = std::make_unique<Follower>();
     f->prefix = p;
+    if (auto seed = seeds.find(p); seed != seeds.end() && seed->second.index > 0) {
+      f->from = seed->second.index;
+      std::lock_guard lk(mu_);
+      changed_[p] = seed->second.pairs;
+      if (onAnswer_) onAnswer_(p, seed->second.pairs);
+      latest_[p] = std::move(seed->second.pairs);
+      index_[p] = f->from;
+      cv_.notify_all();
+    }
     Follower& ref = *f;
     f->thread = std::thread([this, &ref] { run(ref); });
     followers_.emplace(p, std::move(f));
@@ -86,7 +95,7 @@ void ChangeFeed::run(Follower& f) {
     f.done = true;
     return;
   }
-  uint64_t index = 0;
+  uint64_t index = f.from;
   bool failing = false;
   using Clock = std::chrono::steady_clock;
   auto lastChange = Clock::now() - std::chrono::hours(1);

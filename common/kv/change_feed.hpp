@@ -37,9 +37,17 @@ class ChangeFeed {
   ChangeFeed(const ChangeFeed&) = delete;
   ChangeFeed& operator=(const ChangeFeed&) = delete;
 
-  // Follows exactly these prefixes: starts a query for new ones (its first answer counts as a change), stops
-  // the others. Idempotent.
-  void follow(const std::set<std::string>& prefixes);
+  // A new prefix's first listing, read by the caller (from the leader, with the prefixes of other networks
+  // in one request): it counts as the prefix's first answer, and the prefix's query starts from its index.
+  // `index`: as new as every record listed (e.g. their greatest ModifyIndex, as ConsulClient::readTrees).
+  struct Seed {
+    std::vector<KvPair> pairs;
+    uint64_t index = 0;
+  };
+  // Follows exactly these prefixes: starts a query for new ones (its first answer counts as a change; with a
+  // seed in `seeds`, the seed does, at once), stops the others. Idempotent; seeds of prefixes followed
+  // already are ignored.
+  void follow(const std::set<std::string>& prefixes, std::map<std::string, Seed> seeds = {});
   // Also wakes wait() when a file whose name ends with `suffix` appears in `dir` (created or renamed there,
   // or removed): the plugins' local records of which networks this host has.
   Result<void> watchDirectory(const std::string& dir, const std::string& suffix);
@@ -76,6 +84,7 @@ class ChangeFeed {
  private:
   struct Follower {
     std::string prefix;
+    uint64_t from = 0;  // the index of its seed (0: none)
     std::atomic<bool> stop{false};
     std::atomic<bool> done{false};
     std::thread thread;

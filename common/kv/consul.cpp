@@ -16,7 +16,6 @@ Result<bool> countConflict(Result<bool> applied) {
   return applied;
 }
 
-constexpr size_t kMaxTxnOps = 64;
 constexpr size_t kMaxValue = 512 * 1024;  // consul's default kv_max_value_size
 
 Result<void> checkValue(std::string_view key, std::string_view value) {

@@ -69,6 +69,7 @@ class ConsulClient {
   // request says `?overlay-read` (Consul ignores it): in a server's log it is told from a write.
   Result<std::vector<Watch>> readTrees(const std::vector<std::string>& prefixes,
                                        const std::atomic<bool>* cancel = nullptr);
+  static constexpr size_t kMaxTxnOps = 64;  // operations of one transaction; prefixes of one readTrees
   // Consul answers and has a cluster leader.
   Result<void> ping();
   // The leader's RPC address as the server asked knows it ("IP:PORT"); "" when there is none.

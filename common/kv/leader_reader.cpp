@@ -6,8 +6,9 @@ namespace ovl::kv {
 
 Result<std::unique_ptr<LeaderReader>> LeaderReader::start(ConsulConfig cfg) {
   auto client = TRY(ConsulClient::create(cfg));
-  std::unique_ptr<LeaderReader> r(new LeaderReader(std::move(cfg)));
-  r->client_ = std::make_shared<ConsulClient>(std::move(client));
+  std::unique_ptr<LeaderReader> r(new LeaderReader(cfg));
+  r->route_ = std::move(cfg);
+  r->idle_.push_back(std::make_unique<ConsulClient>(std::move(client)));
   r->thread_ = std::thread([p = r.get()] { p->keepRouted(); });
   return r;
 }
@@ -22,12 +23,12 @@ LeaderReader::~LeaderReader() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<ConsulClient> LeaderReader::current() const {
+ConsulConfig LeaderReader::route() const {
   std::lock_guard lk(mu_);
-  return client_;
+  return route_;
 }
 
-std::string LeaderReader::first() const { return current()->config().addresses.front(); }
+std::string LeaderReader::first() const { return route().addresses.front(); }
 
 bool LeaderReader::waitAsked(std::chrono::milliseconds timeout) const {
   std::unique_lock lk(mu_);
@@ -38,7 +39,7 @@ void LeaderReader::keepRouted() {
   // The questions have a client of their own (a client serves one thread), on the route in use.
   std::optional<ConsulClient> asker;
   for (;;) {
-    ConsulConfig inUse = current()->config();
+    ConsulConfig inUse = route();
     if (!asker || asker->config().addresses != inUse.addresses) {
       auto c = ConsulClient::create(inUse);
       if (c) asker.emplace(std::move(*c));
@@ -54,12 +55,10 @@ void LeaderReader::keepRouted() {
                    ") has no address in the list; reading in the list's order");
       }
       if (routed.addresses != inUse.addresses) {
-        if (auto c = ConsulClient::create(std::move(routed))) {
-          auto next = std::make_shared<ConsulClient>(std::move(*c));
-          log::debug("consul: reads that must be the leader's go to " + next->config().addresses.front() + " first");
-          std::lock_guard lk(mu_);
-          client_ = std::move(next);  // a read under way finishes on the old one
-        }
+        log::debug("consul: reads that must be the leader's go to " + routed.addresses.front() + " first");
+        std::lock_guard lk(mu_);
+        route_ = std::move(routed);
+        idle_.clear();  // a read under way finishes on its old client, which is then dropped
       }
     }
     std::unique_lock lk(mu_);
@@ -77,18 +76,22 @@ void LeaderReader::keepRouted() {
 
 Result<std::vector<ConsulClient::Watch>> LeaderReader::readTrees(const std::vector<std::string>& prefixes,
                                                                  const std::atomic<bool>* cancel) {
-  std::shared_ptr<ConsulClient> client;
+  std::unique_ptr<ConsulClient> client;
+  ConsulConfig route;
   {
     std::lock_guard lk(mu_);
-    client = client_;
+    if (!idle_.empty()) client = std::move(idle_.back()), idle_.pop_back();
+    else route = route_;
     if (!used_) used_ = true, cv_.notify_all();
   }
+  if (!client) client = std::make_unique<ConsulClient>(TRY(ConsulClient::create(std::move(route))));
   auto r = client->readTrees(prefixes, cancel);
+  std::lock_guard lk(mu_);
   if (!r) {  // the leader may have changed: ask again now, for the next read
-    std::lock_guard lk(mu_);
     again_ = true;
     cv_.notify_all();
   }
+  if (client->config().addresses == route_.addresses && idle_.size() < kIdle) idle_.push_back(std::move(client));
   return r;
 }
 

@@ -13,6 +13,9 @@
 // (docs/scale.md 4p). A read before the first answer, or while a new route is asked for, goes by the route in use; a
 // server that no longer leads still forwards it, so an old route costs time, never a wrong answer. No match (host
 // names, an agent in front of the servers): the list's order, as every other request.
+//
+// Any number of threads may read at once (the watcher's answerer and its loop): each read takes an idle client
+// of the route in use, or makes one; clients of an old route are dropped.
 #pragma once
 
 #include <atomic>
@@ -42,7 +45,7 @@ class LeaderReader {
   LeaderReader(const LeaderReader&) = delete;
   LeaderReader& operator=(const LeaderReader&) = delete;
 
-  // ConsulClient::readTrees, from the leader's address once it is known. One caller thread at a time.
+  // ConsulClient::readTrees, from the leader's address once it is known. Any thread.
   Result<std::vector<ConsulClient::Watch>> readTrees(const std::vector<std::string>& prefixes,
                                                      const std::atomic<bool>* cancel = nullptr);
   // The address asked first now (the leader's once routed).
@@ -52,13 +55,15 @@ class LeaderReader {
 
  private:
   explicit LeaderReader(ConsulConfig cfg) : cfg_(std::move(cfg)) {}
+  static constexpr size_t kIdle = 4;  // clients kept for reads to come (a connection each)
   void keepRouted();  // the thread
-  std::shared_ptr<ConsulClient> current() const;
+  ConsulConfig route() const;
 
   const ConsulConfig cfg_;  // as configured
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  std::shared_ptr<ConsulClient> client_;  // reads; with the leader's address first once known
+  ConsulConfig route_;                                // reads go by it: the leader's address first once known
+  std::vector<std::unique_ptr<ConsulClient>> idle_;  // on route_, for the next reads
   bool stop_ = false, again_ = false;     // again_: a read failed, ask now
   bool used_ = false;                     // a read came since the last question
   uint64_t asked_ = 0;                    // questions done

@@ -42,4 +42,43 @@ void Liveness::release(kv::ConsulClient& kv) {
   session_.clear();
 }
 
+Result<std::unique_ptr<LivenessKeeper>> LivenessKeeper::start(const kv::ConsulConfig& cfg) {
+  std::unique_ptr<LivenessKeeper> k(new LivenessKeeper(TRY(kv::ConsulClient::create(cfg))));
+  k->thread_ = std::thread([p = k.get()] { p->run(); });
+  return k;
+}
+
+LivenessKeeper::~LivenessKeeper() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LivenessKeeper::hold(const model::Host& self) {
+  std::lock_guard lk(mu_);
+  if (self_ && self_->host == self.host && self_->vtep == self.vtep && self_->machineId == self.machineId) return;
+  self_ = self;
+  fresh_ = true;
+  cv_.notify_all();
+}
+
+void LivenessKeeper::run() {
+  for (;;) {
+    std::optional<model::Host> self;
+    {
+      std::unique_lock lk(mu_);
+      // Every second: keep() sends a request only when the renewal is due (or the session must be made).
+      cv_.wait_for(lk, std::chrono::seconds(1), [&] { return stop_ || fresh_; });
+      if (stop_) break;
+      fresh_ = false;
+      self = self_;
+    }
+    if (self) liveness_.keep(client_, *self);
+  }
+  liveness_.release(client_);
+}
+
 }  // namespace ovl::overlay

@@ -89,6 +89,9 @@ struct Watcher {
   // Answers reports from the feed's latest listings on a thread of its own; hands the loop what it cannot
   // (overlay/miss_answerer.hpp). Without it (it could not start) the loop takes the listener's reports.
   std::unique_ptr<MissAnswerer> answerer;
+  // Reads that must be the leader's, sent to its own address (the answerer's, and the first listings of the
+  // networks this host joins); none with --once.
+  std::shared_ptr<kv::LeaderReader> leaderReads;
   // What a report wakes: the feed follow() waits on, while it exists (set and woken under the lock).
   struct Waker {
     std::mutex mu;
@@ -155,7 +158,18 @@ struct Watcher {
     return underlay && vtepSeen && !(underlay->vtep == *vtepSeen);
   }
 
-  Liveness liveness;
+  Liveness liveness;                        // --once: kept on the loop
+  std::unique_ptr<LivenessKeeper> keeper;  // else: on a thread of its own
+  std::string machineId;                   // /etc/machine-id, read once
+  // This host's underlay as last resolved, used by the passes of the next kUnderlayFor: resolving it takes
+  // three netlink requests, at 50 hosts on one kernel 110 ms at the median (355 ms p90) in the bursts, before
+  // each reconcile. A full pass resolves it afresh, and a reconcile that finds a VXLAN device sending from
+  // another address fails instead of remaking it (the retry, a full pass, resolves it afresh): a cached
+  // address never remakes a device.
+  static constexpr std::chrono::seconds kUnderlayFor{10};
+  std::optional<vxlan::Underlay> underlayKnown;
+  std::chrono::steady_clock::time_point underlayAt;
+  bool underlayFromCache = false;  // this pass's
   std::unique_ptr<model::ListingServer> share;  // the attachment listings handed to this host's overlay-resolver
   std::unique_ptr<HealthMesh> health;                         // not with --once
   std::map<std::string, std::vector<model::Member>> membersOf;  // of the local networks: the health mesh's peers
@@ -172,6 +186,11 @@ struct Watcher {
     }
     // This host's VTEP address changed (DHCP, a new advertise): the VXLAN device must send from the new one.
     if (auto vx = TRY(nl::findVxlan(s, vxlan::vxlanName(vni))); vx && !(vx->local == underlay.vtep)) {
+      if (underlayFromCache) {
+        underlayKnown.reset();
+        return fail(Code::TryAgainLater, vxlan::vxlanName(vni) + " sends from " + vx->local.str() + ", not from " +
+                                             underlay.vtep.str() + " as last resolved: resolving it again");
+      }
       log::info("network '" + net + "': VTEP address changed from " + vx->local.str() + " to " +
                 underlay.vtep.str() + ", recreating " + vxlan::vxlanName(vni));
       dev = TRY(vxlan::ensureNetDevices(s, vni, underlay, conf.port, vx->link.mtu));
@@ -371,12 +390,17 @@ struct Watcher {
   Result<vxlan::Underlay> housekeeping(nl::Socket& s, bool storeCheck, const std::optional<kv::KvPair>* marker) {
     auto mem = TRY(model::HostMemory::open(conf.stateDir));
     if (storeCheck) TRY_VOID(model::ensureStoreRemembers(cluster->kv(), mem, false, marker));
-    auto underlay = TRY(vxlan::resolveUnderlay(s, conf.advertise));
+    const auto now = std::chrono::steady_clock::now();
+    underlayFromCache = !storeCheck && underlayKnown && now - underlayAt < kUnderlayFor;
+    if (!underlayFromCache) underlayKnown = TRY(vxlan::resolveUnderlay(s, conf.advertise)), underlayAt = now;
+    const vxlan::Underlay underlay = *underlayKnown;
     vtepSeen = underlay.vtep;
+    if (machineId.empty()) machineId = TRY(model::readMachineId());
     // Writes nothing for a name another machine holds.
-    const model::Host self{conf.hostName, underlay.vtep, TRY(model::readMachineId()), 0};
+    const model::Host self{conf.hostName, underlay.vtep, machineId, 0};
     TRY_VOID(model::ensureHostClaim(cluster->kv(), mem, self));
-    liveness.keep(cluster->kv(), self);
+    if (keeper) keeper->hold(self);
+    else liveness.keep(cluster->kv(), self);
     if (auto r = replayWithdrawals(s, *cluster, conf); !r) log::warn("watch: kept deletions: " + r.error().msg);
     return underlay;
   }
@@ -573,11 +597,35 @@ struct Watcher {
     });
   }
 
-  // Follows `now`, and withdraws the shared listings of networks no longer followed.
+  // Follows `now`, and withdraws the shared listings of networks no longer followed. The first listings of the
+  // new prefixes are read from the leader's own address, in one request (seeds: kv::ChangeFeed::follow): a
+  // network this host joins is synced at once, not when the server the feeds keep busy first answers (at 50
+  // hosts 200-430 ms, during which a joining host drops the VXLAN of members its ADD did not know). Without a
+  // reader, or when the read fails, the feed's first answers bring them.
   void refollow(kv::ChangeFeed& feed, std::set<std::string>& follows, std::set<std::string> now) {
+    std::vector<std::string> fresh;
     for (const auto& prefix : now)
-      if (!follows.count(prefix)) log::debug("watch: following " + prefix);
-    feed.follow(follows = std::move(now));
+      if (!follows.count(prefix)) {
+        log::debug("watch: following " + prefix);
+        if (prefix != cluster->keys().cluster()) fresh.push_back(prefix);
+      }
+    std::map<std::string, kv::ChangeFeed::Seed> seeds;
+    const auto started = std::chrono::steady_clock::now();
+    for (size_t at = 0; leaderReads && at < fresh.size(); at += kv::ConsulClient::kMaxTxnOps) {
+      const std::vector<std::string> part(fresh.begin() + long(at),
+                                          fresh.begin() + long(std::min(fresh.size(), at + kv::ConsulClient::kMaxTxnOps)));
+      auto read = leaderReads->readTrees(part, &stopping);
+      if (!read) {
+        log::debug("watch: reading the first listings from the leader: " + read.error().msg + "; the feed brings them");
+        break;
+      }
+      for (size_t i = 0; i < part.size(); ++i) seeds[part[i]] = {std::move((*read)[i].pairs), (*read)[i].index};
+    }
+    if (!seeds.empty())
+      log::debug("watch: read the first listings of " + std::to_string(seeds.size()) + " prefixes from the leader in " +
+                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                      started).count()) + " ms");
+    feed.follow(follows = std::move(now), std::move(seeds));
     if (!share) return;
     std::set<std::string> nets;
     for (const auto& prefix : follows)
@@ -789,6 +837,15 @@ struct Watcher {
         if (auto now = followed(); now != follows) {
           refollow(feed, follows, std::move(now));
           if (forgetUnfollowed(follows) && health) health->setTargets(healthTargets(membersOf, conf.hostName));
+          // The first listings it read (and whatever else came meanwhile): in this round, not the next.
+          auto more = feed.wait(std::chrono::milliseconds(0), stopping);
+          dropAnswered(more.prefixes, more.indexes);
+          for (auto& [prefix, pairs] : more.prefixes) {
+            got.indexes[prefix] = indexOf(more.indexes, prefix);
+            changed[prefix] = std::move(pairs);
+          }
+          if (more.local) feed.poke();
+          if (more.woken) feed.wake();
         }
         // The feed's latest listings of a network whose devices are new reconcile it like a change (one the
         // feed has not answered for yet is reconciled at its first answer).
@@ -940,20 +997,21 @@ int watchMain(int argc, char** argv) {
       log::error(lock.error().msg);
       return 1;
     }
+    // Clients of its own (a client is not thread-safe): the answerer and the loop read at once. The reads go to
+    // the leader's own address (kv/leader_reader.hpp), not through the server the feeds keep busy.
+    if (auto reader = kv::LeaderReader::start(w->cluster->kv().config())) w->leaderReads = std::move(*reader);
+    else log::warn("watch: " + reader.error().msg + "; ARP reports and the networks this host joins wait for the feed");
     auto listener = vxlan::MissListener::start(vxlan::kArpLogGroup, [waker = w->waker.get()] { waker->wake(); });
     if (listener) {
       w->misses = std::move(*listener);
       MissAnswerer::Config cfg{w->conf.stateDir, w->conf.hostName};
       cfg.floodAfter = std::chrono::milliseconds(w->node.arpFloodAfterMs);
       cfg.reports = [l = w->misses.get()] { return l->take(); };
-      // A client of its own (a client is not thread-safe): the answerer reads while the loop does. Its reads
-      // go to the leader's own address (kv/leader_reader.hpp), not through the server the feeds keep busy.
-      if (auto reader = kv::LeaderReader::start(w->cluster->kv().config())) {
-        auto shared = std::shared_ptr<kv::LeaderReader>(std::move(*reader));
-        cfg.readLeader = [shared](const std::vector<std::string>& prefixes, const std::atomic<bool>* cancel) {
+      if (w->leaderReads)
+        cfg.readLeader = [shared = w->leaderReads](const std::vector<std::string>& prefixes,
+                                                   const std::atomic<bool>* cancel) {
           return shared->readTrees(prefixes, cancel);
         };
-      }
       cfg.handOff = [waker = w->waker.get()] { waker->wake(); };
       if (auto a = MissAnswerer::start(std::move(cfg), *w->cluster, w->missCounts)) {
         w->answerer = std::move(*a);
@@ -966,6 +1024,8 @@ int watchMain(int argc, char** argv) {
     }
     w->watchLock = std::move(*lock);
   }
+  if (auto k = LivenessKeeper::start(w->cluster->kv().config())) w->keeper = std::move(*k);
+  else log::warn("watch: liveness: " + k.error().msg + "; renewed on the loop");
   log::info("watching this host's networks as host '" + w->conf.hostName + "'");
   if (w->node.healthEnabled)
     w->health = std::make_unique<HealthMesh>(HealthMesh::Config{w->cluster->kv().config(), w->conf.hostName,
@@ -983,6 +1043,7 @@ int watchMain(int argc, char** argv) {
   w->misses.reset();
   w->watchLock.release();
   w->forgetPeers();
+  w->keeper.reset();  // releases the claim
   w->liveness.release(w->cluster->kv());
   return 0;
 }

@@ -313,6 +313,30 @@ class Misses(unittest.TestCase):
         self.assertGreaterEqual(self.metric(h1, "overlay_cni_arp_report_joins_total"), 1, self.diagnose(n1))
         self.assertEqual(arp_at_h3(), 0, "j1's ARP request for j2 was flooded to h3")
 
+    def test_11_a_host_that_joins_a_network_syncs_it_without_its_feed(self):
+        """h1's feed never answers for a network h1 joins (the proxy holds its listings, the first one too):
+        h1's watcher still syncs the network at once, from one read of the leader (kv::ChangeFeed seeds),
+        so that the containers of the hosts that were members before h1's ADD read them are known: their
+        neighbour entry and their host's flood entry are on h1 before any traffic."""
+        h1, _, h3 = self.hosts
+        conf = {"cniVersion": "1.0.0", "name": "seeded", "type": "overlay",
+                "ipam": {"type": "overlay-ipam", "subnet": "10.0.9.0/24", "store": "consul"}}
+        _, r3 = self.attach(h3, "e3", conf)
+        vni = self.vni("seeded")
+        wait_for(lambda: self.device(h3, vni)[1], 10, "h3's watcher to sync the network")
+        self.set_mode("hold-lists", "/seeded/")
+        before = read(self.proxy_out).count(f"read /v1/kv/{PREFIX}/attachments/seeded/")
+        self.attach(h1, "e1", conf)
+        ip3 = r3["ips"][0]["address"].split("/")[0]
+        vtep3 = h3.cidr.split("/")[0]
+        neigh = lambda: self.t.run(h1, "ip", "neigh", "show", "dev", f"ovbr-{vni}").stdout
+        wait_for(lambda: f"{ip3} lladdr" in neigh(), 5, f"h1's watcher to install e3's entry: {neigh()}")
+        self.assertIn(f"00:00:00:00:00:00 dst {vtep3}",
+                      self.t.run(h1, "bridge", "fdb", "show", "dev", f"ovx-{vni}").stdout)
+        self.assertEqual(self.device(h1, vni), (True, True), "h1 does not report the network's misses")
+        self.assertGreater(read(self.proxy_out).count(f"read /v1/kv/{PREFIX}/attachments/seeded/"), before,
+                           "h1's watcher made no direct read of the network's attachments")
+
     def start_resolver(self, host):
         """overlay-resolver on host, with host's node config (h1's goes through the proxy); stopped at cleanup."""
         state = os.path.join(self.t.tmpdir, "state")

@@ -14,6 +14,10 @@ other reads are answered. Every GET without `index=`, and each key a read-only t
 as "read PATH" (what a watcher read directly). "hold-slow": the same, and such a read whose path holds every
 word is answered 1.5 s late (a slow leader).
 
+First line "hold-lists": every listing (a GET with `recurse`, blocking or not) whose path holds every word of
+the second line is kept back until the mode changes (at most 30 s): a watcher's feed that never answers, not
+even its first listing; transactions (a read of several prefixes, the plugins' reads and writes) pass.
+
 First line "hold-status": each `GET /v1/status/leader` (who leads) is kept back until the mode changes (at most
 30 s), and "status held" is printed when one is.
 """
@@ -109,9 +113,11 @@ class Handler(socketserver.StreamRequestHandler):
             if how == "hold-slow" and any(all(w in p for w in words) for p in reads):
                 threading.Event().wait(1.5)
             held = 0
-            while method == "GET" and "index=" in path and held < 600:
+            while method == "GET" and held < 600:
                 how, words = mode()
-                if how not in ("hold", "hold-slow") or not all(w in path for w in words):
+                if not all(w in path for w in words):
+                    break
+                if not (how in ("hold", "hold-slow") and "index=" in path) and not (how == "hold-lists" and "recurse" in path):
                     break
                 threading.Event().wait(0.05)
                 held += 1

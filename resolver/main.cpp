@@ -173,6 +173,9 @@ std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluste
       failingUntil = Clock::now() + kReadBackoff;
       continue;
     }
+    log::debug("read the names of '" + net + "' for held queries in " +
+               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()) +
+               " ms");
     out.emplace(net, std::move(*r));
   }
   return out;
@@ -296,7 +299,7 @@ void raiseFileLimit() {
 
 int run(int argc, char** argv) {
   log::init("overlay-resolver");
-  log::setLevel(log::Level::Info);
+  if (!std::getenv("OVL_LOG_LEVEL")) log::setLevel(log::Level::Info);  // a daemon says what it changes
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::cout << "Usage: overlay-resolver [--help | --version]\n\n"

@@ -236,6 +236,8 @@ bool Server::hold(int udpFd, const Sandbox& sb, const std::vector<uint8_t>& clie
     if (!ask.empty()) unknownName_(ask);
   }
   asked_.insert(ask.begin(), ask.end());
+  if (log::level() == log::Level::Debug)
+    log::debug("query for " + q.name + " held" + (ask.empty() ? "" : ", reads asked for " + std::to_string(ask.size()) + " networks"));
   const auto now = Clock::now();
   held_.push_back(Held{udpFd, client, q, std::move(nets), now, now + std::chrono::milliseconds(opt_.holdUnknownMs)});
   counters_.held();

@@ -139,7 +139,12 @@ class ScaleCluster:
         return path
 
     def plugin_env(self, host):
-        return {"OVL_NODE_CONFIG": self.node_cfg[host.name]["plugins"], "OVL_LOG_LEVEL": "warn"}
+        env = {"OVL_NODE_CONFIG": self.node_cfg[host.name]["plugins"], "OVL_LOG_LEVEL": "warn"}
+        logs = os.environ.get("OVL_SCALE_PLUGIN_LOGS")  # a directory: every plugin call logs there at debug
+        if logs:
+            os.makedirs(logs, exist_ok=True)
+            env.update({"OVL_LOG_LEVEL": "debug", "OVL_LOG_FILE": os.path.join(logs, f"plugins-{host.name}.log")})
+        return env
 
     def start_daemons(self, hosts):
         """`overlay watch` and `overlay-resolver` on each host; returns once every resolver has its socket."""

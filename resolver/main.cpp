@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -87,6 +88,7 @@ struct WantedReads {
 // One served network's names, and where its latest listing came from.
 struct Followed {
   NetworkNames names;
+  uint64_t newest = 0;  // the newest ModifyIndex of the listing `names` was last made from
   std::optional<uint64_t> sharedVersion;  // the watcher's listing its table was made from, while shared
   uint64_t readNewest = 0;                // the newest ModifyIndex of the last read's listing
   std::optional<Clock::time_point> readAt;
@@ -117,13 +119,14 @@ void refreshFollowed(const model::Keys& keys, Followed& f, const model::ListingC
   const bool had = f.names.table() != nullptr;
   if (read) {
     f.names.update(keys, model::viewsOf(*read));
-    f.readNewest = newestOf(*read), f.readAt = now, f.behind = false;
+    f.readNewest = f.newest = newestOf(*read), f.readAt = now, f.behind = false;
     return;
   }
   if (shared) {
     if (had && f.sharedVersion == shared->version && !f.behind) return;
     if (olderThanRead(f, newestOf(shared->listing->records()), now)) return;
     f.names.update(keys, shared->listing->records());
+    f.newest = newestOf(shared->listing->records());
     f.sharedVersion = shared->version, f.behind = false;
     return;
   }
@@ -133,18 +136,27 @@ void refreshFollowed(const model::Keys& keys, Followed& f, const model::ListingC
   else if (!had || f.behind) asked = feed.latest(prefix);
   if (!asked || olderThanRead(f, newestOf(*asked), now)) return;
   f.names.update(keys, model::viewsOf(*asked));
+  f.newest = newestOf(*asked);
   f.behind = false;
 }
 
+// A listing of a wanted network from the server this daemon talks to, read from its own copy (?stale), handed
+// over before the leader's read.
+using EarlyListing = std::function<void(const std::string& net, const std::vector<kv::KvPair>& pairs)>;
+
 // Reads the attachments of the wanted networks that are due from the leader; returns the listings read and,
 // in `done`, when each read of a wanted network started (a network not served, or while reads fail, is done
-// at once: nothing to wait for).
+// at once: nothing to wait for). Each leader read is preceded by a read of the server this daemon talks to,
+// from its own copy (?stale), handed to `early`: in a burst the leader can take 100-250 ms to answer a read
+// (docs/scale.md 4q), and a name that server has already is answered then. Only the leader's read decides
+// that a name is not there.
 std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluster, kv::LeaderReader* leader,
                                                            WantedReads& wanted,
                                                            const std::set<std::string>& served,
                                                            std::map<std::string, Clock::time_point>& readTat,
                                                            std::optional<Clock::time_point>& failingUntil,
-                                                           std::map<std::string, Clock::time_point>& done) {
+                                                           std::map<std::string, Clock::time_point>& done,
+                                                           const EarlyListing& early) {
   std::map<std::string, std::vector<kv::KvPair>> out;
   std::vector<std::string> due;
   const auto now = Clock::now();
@@ -164,6 +176,12 @@ std::map<std::string, std::vector<kv::KvPair>> readWanted(model::Cluster& cluste
     tat = std::max(tat, started) + kReadSpacing;
     done[net] = started;
     const std::string prefix = cluster.keys().attachmentsOf(net);
+    if (early) {
+      if (auto any = cluster.kv().listBlocking(prefix, 0, 0, nullptr, kv::ConsulClient::ReadFrom::AnyServer))
+        early(net, any->pairs);
+      else
+        log::debug("reading the names of '" + net + "' from the nearest server: " + any.error().msg);
+    }
     auto r = [&]() -> Result<std::vector<kv::KvPair>> {
       if (leader) return std::move(TRY(leader->readTrees({prefix})).front().pairs);
       return std::move(TRY(cluster.kv().listBlocking(prefix, 0, 0, nullptr, kv::ConsulClient::ReadFrom::Leader)).pairs);
@@ -220,6 +238,22 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
   if (!leader) log::warn("reads for held queries go in the list's order: " + leader.error().msg);
   std::map<std::string, Clock::time_point> readTat;
   std::optional<Clock::time_point> failingUntil;
+  // The served networks' tables, combined, to the server (true), unless every one is as last published.
+  auto publishTables = [&](const std::set<std::string>& served) {
+    std::vector<std::shared_ptr<const NameTable>> tables;
+    for (const auto& net : served)
+      if (auto f = followed.find(net); f != followed.end() && f->second.names.table())
+        tables.push_back(f->second.names.table());
+    if (published == tables) return false;
+    published = tables;
+    auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
+    std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
+    for (const auto& m : malformed)
+      if (!reported.count(m)) log::warn("ignoring " + m + ": its names are not answered");
+    reported = std::move(malformed);
+    server.publish(std::move(table));
+    return true;
+  };
   server.onUnknownName([&](const std::set<std::string>& nets) {
     {
       std::lock_guard lk(wanted.mu);
@@ -251,7 +285,17 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
       sources = std::move(now);
     }
     std::map<std::string, Clock::time_point> done;  // reads for held queries, by when they started
-    auto reads = readWanted(cluster, leader ? leader->get() : nullptr, wanted, served, readTat, failingUntil, done);
+    // A nearer server's listing that is newer than what the network's names were made from: published at
+    // once, and the held queries it names are answered (readsDone with no read done: none gets NXDOMAIN).
+    auto early = [&](const std::string& net, const std::vector<kv::KvPair>& pairs) {
+      auto f = followed.find(net);
+      if (f == followed.end() || newestOf(pairs) <= f->second.newest) return;
+      f->second.names.update(keys, model::viewsOf(pairs));
+      f->second.newest = newestOf(pairs);
+      if (publishTables(served)) server.readsDone({});
+    };
+    auto reads = readWanted(cluster, leader ? leader->get() : nullptr, wanted, served, readTat, failingUntil, done,
+                            early);
     const auto at = Clock::now();
     const bool heldBack = std::any_of(followed.begin(), followed.end(), [&](const auto& kv) {
       return kv.second.behind && kv.second.readAt && at - *kv.second.readAt >= kReadHold;
@@ -262,26 +306,15 @@ void followNames(model::Cluster& cluster, Server& server, const std::string& lin
     }
     first = false;
     // Only the networks whose listing changed are looked at again, and in them only the changed records.
-    std::vector<std::shared_ptr<const NameTable>> tables;
     for (const auto& net : served) {
       auto sh = shared.find(net);
       auto read = reads.find(net);
-      Followed& f = followed[net];
-      refreshFollowed(keys, f, sh != shared.end() ? &sh->second : nullptr, keys.attachmentsOf(net), got, feed,
-                      read != reads.end() ? &read->second : nullptr, at);
-      if (f.names.table()) tables.push_back(f.names.table());
+      refreshFollowed(keys, followed[net], sh != shared.end() ? &sh->second : nullptr, keys.attachmentsOf(net), got,
+                      feed, read != reads.end() ? &read->second : nullptr, at);
     }
     std::erase_if(followed, [&](const auto& kv) { return !served.count(kv.first); });
     std::erase_if(readTat, [&](const auto& kv) { return !served.count(kv.first); });
-    if (published != tables) {  // else every network's table is as it was: the server has it already
-      published = tables;
-      auto table = std::make_shared<const NameTable>(NameTable::combine(tables));
-      std::set<std::string> malformed(table->malformed().begin(), table->malformed().end());
-      for (const auto& m : malformed)
-        if (!reported.count(m)) log::warn("ignoring " + m + ": its names are not answered");
-      reported = std::move(malformed);
-      server.publish(std::move(table));
-    }
+    publishTables(served);
     if (!done.empty()) server.readsDone(done);  // after the table with what they found
   }
   server.onUnknownName(nullptr);

@@ -12,7 +12,8 @@ First line "hold": the answer to a blocking read (a GET with `index=`) whose pat
 second line is kept back until the mode changes (at most 30 s): a watcher's feed that does not move, while its
 other reads are answered. Every GET without `index=`, and each key a read-only transaction lists, is printed
 as "read PATH" (what a watcher read directly). "hold-slow": the same, and such a read whose path holds every
-word is answered 1.5 s late (a slow leader).
+word is answered 1.5 s late (a slow leader). "hold-slow-txn": the same, but only transactions are late (the
+reads sent to the leader's own address), not a GET (e.g. a `?stale` read of the nearest server).
 
 First line "hold-lists": every listing (a GET with `recurse`, blocking or not) whose path holds every word of
 the second line is kept back until the mode changes (at most 30 s): a watcher's feed that never answers, not
@@ -110,14 +111,16 @@ class Handler(socketserver.StreamRequestHandler):
             for p in reads:
                 print(f"read {p}", flush=True)
             how, words = mode()
-            if how == "hold-slow" and any(all(w in p for w in words) for p in reads):
+            late = how == "hold-slow" or (how == "hold-slow-txn" and method == "PUT")
+            if late and any(all(w in p for w in words) for p in reads):
                 threading.Event().wait(1.5)
             held = 0
             while method == "GET" and held < 600:
                 how, words = mode()
                 if not all(w in path for w in words):
                     break
-                if not (how in ("hold", "hold-slow") and "index=" in path) and not (how == "hold-lists" and "recurse" in path):
+                if not (how in ("hold", "hold-slow", "hold-slow-txn") and "index=" in path) and \
+                        not (how == "hold-lists" and "recurse" in path):
                     break
                 threading.Event().wait(0.05)
                 held += 1
